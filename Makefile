@@ -1,0 +1,71 @@
+# escucha: `make run` serves the demo, `make test` runs the whole suite, `make lint` checks style,
+# types and the import rules. The Makefile installs what it needs into .venv.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+RUN_STAMP := $(VENV)/.stamp-run
+DEV_STAMP := $(VENV)/.stamp-dev
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format system-deps migrate demo worker messages clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "escucha needs Python 3.11 or newer"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(RUN_STAMP)
+
+# Debian packages the tests and the IVR audio need (Chromium for the browser tests, espeak-ng
+# for prompts). Installed when missing and running as root; otherwise a note says what to do.
+system-deps:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "note: install these Debian packages for the full suite:$$missing"; \
+	  fi; \
+	fi
+
+migrate: $(RUN_STAMP)
+	$(BIN)/escucha db upgrade
+
+demo: migrate
+	$(BIN)/escucha demo load
+
+run: demo
+	$(BIN)/escucha serve
+
+worker: $(RUN_STAMP)
+	$(BIN)/escucha worker
+
+test: $(DEV_STAMP) system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_architecture.py
+
+format: $(DEV_STAMP)
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+messages: $(DEV_STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -o src/escucha/web/translations/messages.pot .
+	$(BIN)/pybabel update -i src/escucha/web/translations/messages.pot -d src/escucha/web/translations
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -1,0 +1,1 @@
+"""escucha: an open-source contact center that keeps its word."""

@@ -1,0 +1,186 @@
+"""``create_app(settings)``: the ASGI application, with nothing done at import time."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from escucha.api import api_router
+from escucha.clock import Clock, SystemClock
+from escucha.config import Settings
+from escucha.db.engine import make_engine, make_sessionmaker
+from escucha.errors import EscuchaError
+from escucha.logs import request_id_var
+from escucha.ops import router as ops_router
+from escucha.web import STATIC
+from escucha.web.pages import router as web_router
+from escucha.web.render import render
+
+log = logging.getLogger("escucha.http")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob: data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+)
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry
+    requests: Counter
+    latency: Histogram
+
+    @classmethod
+    def create(cls) -> Metrics:
+        registry = CollectorRegistry()
+        return cls(
+            registry,
+            Counter(
+                "escucha_http_requests",
+                "HTTP requests by route and status",
+                ["method", "route", "status"],
+                registry=registry,
+            ),
+            Histogram(
+                "escucha_http_request_seconds",
+                "HTTP request latency",
+                ["route"],
+                registry=registry,
+            ),
+        )
+
+
+def _is_api(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith(("/api/", "/auth/", "/telephony/"))
+
+
+def _error_response(request: Request, status: int, code: str, detail: str) -> Response:
+    if _is_api(request) or "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"error": code, "detail": detail}, status_code=status)
+    if status == 401:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    return render(request, "error.html", {"status": status, "code": code, "detail": detail}, status)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """Build the application for ``settings``; ``clock`` defaults to the wall clock."""
+    engine = make_engine(settings)
+    from escucha.db.registry import load_models
+
+    load_models()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if settings.run_worker:
+            from escucha.jobs.worker import Worker
+
+            worker = Worker(app.state.session_factory, settings, app.state.clock, "web")
+            worker.start_thread()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="escucha",
+        version="0.1.0",
+        description="An open-source contact center that keeps its word.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_sessionmaker(engine)
+    app.state.clock = clock or SystemClock()
+    app.state.metrics = Metrics.create()
+
+    @app.exception_handler(EscuchaError)
+    async def _escucha_error(request: Request, exc: EscuchaError) -> Response:
+        return _error_response(request, exc.status_code, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        parts = []
+        for err in exc.errors():
+            where = ".".join(str(x) for x in err.get("loc", ()) if x != "body")
+            parts.append(f"{where}: {err.get('msg')}")
+        return _error_response(request, 422, "invalid_input", "; ".join(parts))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error_response(request, exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return _error_response(
+            request, 500, "internal_error", "something went wrong; it has been logged"
+        )
+
+    @app.middleware("http")
+    async def _observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        rid = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        start = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:
+            request_id_var.reset(token)
+            raise
+        elapsed = time.perf_counter() - start
+        route = getattr(request.scope.get("route"), "path", "<unmatched>")
+        app.state.metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        app.state.metrics.latency.labels(route).observe(elapsed)
+        response.headers["X-Request-ID"] = rid
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Permissions-Policy"] = "camera=(), geolocation=(), microphone=(self)"
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "route": route,
+                "status": response.status_code,
+                "ms": round(elapsed * 1000, 1),
+            },
+        )
+        request_id_var.reset(token)
+        return response
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="escucha_session",
+        max_age=settings.session_max_age_s,
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.include_router(ops_router)
+    app.include_router(api_router)
+    app.include_router(web_router)
+    return app

@@ -1,0 +1,51 @@
+"""What every command shares: settings, a transaction, errors printed where they belong."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import typer
+from sqlalchemy.orm import Session
+
+from escucha.clock import SystemClock
+from escucha.config import Settings, load_settings
+from escucha.db.engine import make_engine, make_sessionmaker
+from escucha.db.session import transaction
+from escucha.errors import EscuchaError
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except EscuchaError as exc:
+        fail(exc.message)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``message`` on stderr and leave with ``code``."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def db_transaction(cfg: Settings | None = None) -> Iterator[Session]:
+    """One CLI command is one transaction; an EscuchaError is printed, nothing is kept."""
+    cfg = cfg or settings()
+    engine = make_engine(cfg)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            yield session
+    except EscuchaError as exc:
+        fail(exc.message)
+    finally:
+        engine.dispose()
+
+
+clock = SystemClock()
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,83 @@
+"""``escucha serve``, ``escucha worker`` and ``escucha demo``."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from types import FrameType
+
+import typer
+
+from escucha import yamlio
+from escucha.cli.common import clock, db_transaction, fail, settings
+from escucha.db import migrate
+from escucha.db.engine import make_engine, make_sessionmaker
+from escucha.logs import configure_logging
+from escucha.org import service as org_service
+
+DEMO_ORG = Path(__file__).resolve().parent.parent / "org" / "demo.yaml"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        host: str | None = typer.Option(None, help="Address to listen on (ESCUCHA_HOST)."),
+        port: int | None = typer.Option(None, help="Port (ESCUCHA_PORT)."),
+        worker: bool = typer.Option(True, help="Run the job worker in this process."),
+    ) -> None:
+        """Serve the web screens, the API and the webhooks."""
+        import uvicorn
+
+        from escucha.app import create_app
+
+        overrides: dict[str, object] = {"run_worker": worker}
+        if host:
+            overrides["host"] = host
+        if port:
+            overrides["port"] = port
+        cfg = settings().model_copy(update=overrides)
+        configure_logging(json_logs=cfg.log_json, level=cfg.log_level)
+        engine = make_engine(cfg)
+        if not migrate.is_at_head(engine):
+            fail("the database schema is not up to date: run `escucha db upgrade` first")
+        engine.dispose()
+        uvicorn.run(
+            create_app(cfg), host=cfg.host, port=cfg.port, log_config=None, access_log=False
+        )
+
+    @app.command("worker")
+    def worker_cmd() -> None:
+        """Run the job worker alone (messages, callbacks, escalations)."""
+        from escucha.jobs.worker import Worker
+
+        cfg = settings()
+        configure_logging(json_logs=cfg.log_json, level=cfg.log_level)
+        engine = make_engine(cfg)
+        w = Worker(make_sessionmaker(engine), cfg, clock, "worker")
+
+        def stop(_signum: int, _frame: FrameType | None) -> None:
+            w.stop_event.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        w.run_forever()
+        engine.dispose()
+
+    demo = typer.Typer(help="The demo organisation.", no_args_is_help=True)
+
+    @demo.command("load")
+    def load() -> None:
+        """Load (or refresh) the demo organisation and print its accounts."""
+        try:
+            with db_transaction() as session:
+                counts = org_service.apply_file(session, DEMO_ORG, now=clock.now())
+        except yamlio.YamlFileError as exc:
+            fail(exc.message)
+        cfg = settings()
+        typer.echo("demo organisation loaded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+        typer.echo(f"open {cfg.public_url}/login and use one of these accounts:")
+        doc = yamlio.load(DEMO_ORG)
+        for u in doc["users"]:
+            typer.echo(f"  {u['role']:<11} {u['username']:<8} password: {u['password']}")
+
+    app.add_typer(demo, name="demo")

@@ -1,0 +1,78 @@
+"""Settings, built once and passed into ``create_app(settings)``.
+
+Every value can come from an ``ESCUCHA_``-prefixed environment variable. Tests build
+``Settings(...)`` directly and never read the machine's environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from escucha.errors import ConfigurationError
+
+DEFAULT_SECRET = "escucha-development-secret-change-me"  # noqa: S105 - refused outside development
+
+Environment = Literal["development", "test", "production"]
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of one escucha deployment."""
+
+    model_config = SettingsConfigDict(env_prefix="ESCUCHA_", extra="ignore")
+
+    environment: Environment = "development"
+    database_url: str = "sqlite:///./escucha.db"
+    secret_key: str = DEFAULT_SECRET
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    base_url: str = ""
+    default_language: Literal["es", "en"] = "es"
+    run_worker: bool = True
+    worker_poll_s: float = Field(default=1.0, gt=0)
+    log_json: bool = True
+    log_level: str = "INFO"
+    session_max_age_s: int = 12 * 3600
+    secure_cookies: bool = False
+    login_rate_per_min: int = 10
+    status_rate_per_min: int = 20
+    max_upload_bytes: int = 5 * 1024 * 1024
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 0
+    smtp_from: str = "escucha@localhost"
+    smtp_listen_port: int = 0
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from_number: str = ""
+    sms_webhook_url: str = ""
+    outbox_dir: Path = Path("./outbox")
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.environment == "production" and (
+            self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32
+        ):
+            raise ValueError(
+                "ESCUCHA_SECRET_KEY must be set to a random value of at least 32 characters "
+                "outside development"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def public_url(self) -> str:
+        return self.base_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with a clear error instead of a traceback."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid settings: {exc}") from exc

@@ -1,0 +1,146 @@
+"""The shell of the screens: login, logout, language, home per role, and admin pages."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from escucha.auth import service as auth_service
+from escucha.auth.api import (
+    DB,
+    AdminCaller,
+    AgentCaller,
+    ClockDep,
+    Public,
+    SupervisorCaller,
+    login_session,
+)
+from escucha.auth.models import User
+from escucha.errors import Unauthenticated
+from escucha.jobs import service as jobs_service
+from escucha.org import models as org
+from escucha.web.i18n import LANGUAGES
+from escucha.web.render import render
+
+router = APIRouter(include_in_schema=False)
+
+HOME = {"agent": "/agent", "supervisor": "/supervisor", "admin": "/admin"}
+
+
+def _safe_next(target: str | None, fallback: str) -> str:
+    """Only local paths: a login link cannot send anyone to another site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return fallback
+
+
+@router.get("/")
+def home(request: Request, caller: Public) -> Response:
+    if caller.user is None:
+        return RedirectResponse("/login", status_code=303)
+    return RedirectResponse(HOME[caller.user.role], status_code=303)
+
+
+@router.get("/login")
+def login_form(request: Request, _caller: Public, next: str | None = None) -> Response:
+    return render(request, "login.html", {"next": _safe_next(next, "")})
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    _caller: Public,
+    db: DB,
+    clock: ClockDep,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    settings = request.app.state.settings
+    now = clock.now()
+    client = request.client.host if request.client else "unknown"
+    for key in (f"user:{username.lower()}", f"ip:{client}"):
+        auth_service.check_rate(db, key, now=now, per_minute=settings.login_rate_per_min)
+    try:
+        user = auth_service.authenticate(db, username, password)
+    except Unauthenticated:
+        auth_service.record_failure(db, f"user:{username.lower()}", now=now)
+        auth_service.record_failure(db, f"ip:{client}", now=now)
+        return render(
+            request,
+            "login.html",
+            {"error": "Wrong username or password.", "username": username, "next": next},
+            status_code=401,
+        )
+    login_session(request, user)
+    request.state.user = user
+    return RedirectResponse(_safe_next(next, HOME[user.role]), status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, _caller: Public) -> Response:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.post("/language")
+def language(
+    request: Request,
+    caller: Public,
+    db: DB,
+    lang: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    if lang in LANGUAGES:
+        request.session["lang"] = lang
+        if caller.user is not None:
+            caller.user.language = lang
+    return RedirectResponse(_safe_next(next, "/"), status_code=303)
+
+
+@router.get("/agent")
+def agent_home(request: Request, caller: AgentCaller, db: DB) -> Response:
+    user = caller.need_user()
+    profile = db.scalar(select(org.AgentProfile).where(org.AgentProfile.user_id == user.id))
+    return render(request, "agent/home.html", {"profile": profile})
+
+
+@router.get("/supervisor")
+def supervisor_home(request: Request, _caller: SupervisorCaller, db: DB) -> Response:
+    queues = db.scalars(select(org.Queue).order_by(org.Queue.name)).all()
+    agents = db.scalars(select(User).where(User.role == "agent").order_by(User.username)).all()
+    return render(request, "supervisor/home.html", {"queues": queues, "agents": agents})
+
+
+@router.get("/admin")
+def admin_home(request: Request, _caller: AdminCaller, db: DB) -> Response:
+    organisation = db.scalar(select(org.Organisation))
+    counts = {
+        "queues": len(db.scalars(select(org.Queue.id)).all()),
+        "teams": len(db.scalars(select(org.Team.id)).all()),
+        "users": len(db.scalars(select(User.id)).all()),
+        "calendars": len(db.scalars(select(org.Calendar.id)).all()),
+    }
+    failed = jobs_service.list_jobs(db, status="failed", limit=20)
+    return render(
+        request,
+        "admin/home.html",
+        {"organisation": organisation, "counts": counts, "failed": failed},
+    )
+
+
+@router.get("/admin/jobs")
+def admin_jobs(request: Request, _caller: AdminCaller, db: DB, status: str = "") -> Response:
+    jobs = jobs_service.list_jobs(db, status=status or None)
+    return render(request, "admin/jobs.html", {"jobs": jobs, "status": status})
+
+
+@router.post("/admin/jobs/{job_id}/retry")
+def admin_retry(
+    request: Request, job_id: int, _caller: AdminCaller, db: DB, clock: ClockDep
+) -> Response:
+    jobs_service.retry_job(db, job_id, now=clock.now())
+    return RedirectResponse("/admin/jobs?status=failed", status_code=303)

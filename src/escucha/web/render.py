@@ -1,0 +1,66 @@
+"""Jinja2 rendering for the screens: language, user, CSRF token and navigation in every page."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from escucha.auth.api import csrf_token
+from escucha.auth.rules import allows
+from escucha.web.i18n import LANGUAGES, gettext, pick_language
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+NAV: tuple[tuple[str, str, str], ...] = (
+    # (minimum role, path, label id)
+    ("agent", "/agent", "Agent desktop"),
+    ("supervisor", "/supervisor", "Supervisor"),
+    ("admin", "/admin", "Administration"),
+)
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(["html", "xml"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    settings = request.app.state.settings
+    lang = pick_language(request, settings.default_language)
+    user = getattr(request.state, "user", None)
+
+    def _(message: str, **fields: Any) -> str:
+        text = gettext(lang, message)
+        return text.format(**fields) if fields else text
+
+    nav = (
+        [(path, _(label)) for role, path, label in NAV if allows(user.role, role)]
+        if user is not None
+        else []
+    )
+    ctx: dict[str, Any] = {
+        "request": request,
+        "_": _,
+        "lang": lang,
+        "languages": LANGUAGES,
+        "user": user,
+        "csrf_token": csrf_token(request),
+        "nav": nav,
+        "path": request.url.path,
+    }
+    ctx.update(context or {})
+    html = environment().get_template(name).render(ctx)
+    return HTMLResponse(html, status_code=status_code)
