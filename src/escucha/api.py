@@ -1,14 +1,16 @@
-"""The REST API under ``/api/v1``: one router per domain, gathered here."""
+"""The REST API under ``/api/v1``: every domain's ``api.router``, gathered here."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from escucha.auth.api import router as auth_router
-from escucha.jobs.api import router as jobs_router
-from escucha.org.api import router as org_router
+from escucha.discovery import domain_modules, import_all
 
-api_router = APIRouter(prefix="/api/v1")
-api_router.include_router(auth_router)
-api_router.include_router(org_router)
-api_router.include_router(jobs_router)
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1")
+    for module in import_all(domain_modules("api")):
+        sub = getattr(module, "router", None)
+        if isinstance(sub, APIRouter):
+            router.include_router(sub)
+    return router

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -21,11 +21,11 @@ from escucha.api import api_router
 from escucha.clock import Clock, SystemClock
 from escucha.config import Settings
 from escucha.db.engine import make_engine, make_sessionmaker
+from escucha.discovery import import_all, package_modules
 from escucha.errors import EscuchaError
 from escucha.logs import request_id_var
 from escucha.ops import router as ops_router
 from escucha.web import STATIC
-from escucha.web.pages import router as web_router
 from escucha.web.render import render
 
 log = logging.getLogger("escucha.http")
@@ -181,6 +181,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     )
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(ops_router)
-    app.include_router(api_router)
-    app.include_router(web_router)
+    app.include_router(api_router())
+    for module in import_all(package_modules("escucha.web")):
+        screens = getattr(module, "router", None)
+        if isinstance(screens, APIRouter):
+            app.include_router(screens)
     return app

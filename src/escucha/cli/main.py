@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-
 import typer
+
+from escucha.discovery import import_all, package_modules
 
 app = typer.Typer(
     name="escucha",
@@ -13,11 +13,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Each module defines ``register(app: typer.Typer) -> None``.
-_MODULES: tuple[str, ...] = ("serve", "db", "config", "users")
-
-for _name in _MODULES:
-    importlib.import_module(f"escucha.cli.{_name}").register(app)
+# Each module of this package that defines ``register(app: typer.Typer) -> None`` adds its commands.
+for _module in import_all(package_modules("escucha.cli")):
+    _register = getattr(_module, "register", None)
+    if callable(_register):
+        _register(app)
 
 
 def main() -> None:

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-
 from sqlalchemy import MetaData
 
 from escucha.db.base import Base
-
-MODEL_MODULES: tuple[str, ...] = (
-    "escucha.auth.models",
-    "escucha.org.models",
-    "escucha.jobs.models",
-)
+from escucha.discovery import domain_modules, import_all
 
 
 def load_models() -> MetaData:
-    for name in MODEL_MODULES:
-        importlib.import_module(name)
+    import_all(domain_modules("models"))
     return Base.metadata

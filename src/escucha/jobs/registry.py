@@ -80,12 +80,8 @@ def backoff_s(spec: JobSpec, attempt: int) -> float:
     return float(min(spec.backoff_max_s, spec.backoff_base_s * 2 ** max(0, attempt - 1)))
 
 
-JOB_MODULES: tuple[str, ...] = ()
-
-
 def load_jobs() -> None:
     """Import every domain's ``jobs`` module so its handlers are registered."""
-    import importlib
+    from escucha.discovery import domain_modules, import_all
 
-    for name in JOB_MODULES:
-        importlib.import_module(name)
+    import_all(domain_modules("jobs"))
