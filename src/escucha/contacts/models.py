@@ -1,0 +1,115 @@
+"""Customers, contacts and the contact event log (the source of truth for every KPI)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from escucha.db.base import Base
+
+EVENTS = (
+    "arrived",
+    "ivr_choice",
+    "queued",
+    "estimate_given",
+    "callback_offered",
+    "callback_requested",
+    "abandoned",
+    "offered",
+    "answered",
+    "hold_started",
+    "hold_ended",
+    "transferred",
+    "wrapped_up",
+    "ended",
+)
+CHANNELS = ("voice", "callback", "email", "web", "sms", "voicemail")
+# ivr -> queued -> offered -> connected (<-> on_hold) -> wrap_up -> ended; queued -> abandoned;
+# queued -> callback (the caller hung up and keeps the place through a callback).
+STATES = (
+    "ivr",
+    "queued",
+    "offered",
+    "connected",
+    "on_hold",
+    "wrap_up",
+    "ended",
+    "abandoned",
+    "callback",
+)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str] = mapped_column(String(5), default="es")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Madrid")
+    created_at: Mapped[datetime]
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    queue: Mapped[str | None] = mapped_column(String(80))
+    language: Mapped[str] = mapped_column(String(5), default="es")
+    provider: Mapped[str] = mapped_column(String(20), default="browser")
+    provider_ref: Mapped[str | None] = mapped_column(String(100), unique=True)
+    ivr_path: Mapped[list[Any]] = mapped_column(default=list)
+    ivr_node: Mapped[str | None] = mapped_column(String(80))
+    priority: Mapped[int] = mapped_column(default=0)
+    skills: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    arrived_at: Mapped[datetime]
+    queued_at: Mapped[datetime | None]
+    joined_at: Mapped[datetime | None]  # the caller's place in line (kept by a callback)
+    offered_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    resolved: Mapped[bool | None]
+    recap: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_contacts_state_queue", "state", "queue"),)
+
+
+class ContactEvent(Base):
+    __tablename__ = "contact_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    event: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime] = mapped_column(index=True)
+    queue: Mapped[str | None] = mapped_column(String(80))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+
+
+class Estimate(Base):
+    """A wait estimate told to a caller, beside the wait that followed."""
+
+    __tablename__ = "estimates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    queue: Mapped[str] = mapped_column(String(80), index=True)
+    given_at: Mapped[datetime]
+    position: Mapped[int]
+    estimate_s: Mapped[float]
+    bound_s: Mapped[float]
+    predictor: Mapped[str] = mapped_column(String(40))
+    actual_wait_s: Mapped[float | None]
+    outcome: Mapped[str | None] = mapped_column(String(20))

@@ -1,0 +1,85 @@
+"""Write a customer message to the outbox, in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from escucha.contacts.models import Customer
+from escucha.errors import InvalidInput
+from escucha.jobs.service import enqueue
+from escucha.notifications.messages import render_message
+from escucha.notifications.models import Notification
+
+
+def channel_for(customer: Customer, preferred: str | None = None) -> tuple[str, str]:
+    """(channel, address): the preferred one when the customer has it, else SMS, else email."""
+    options = {"sms": customer.phone, "email": customer.email}
+    if preferred and options.get(preferred):
+        return preferred, str(options[preferred])
+    for channel in ("sms", "email"):
+        if options[channel]:
+            return channel, str(options[channel])
+    raise InvalidInput("the customer has neither a phone number nor an email address")
+
+
+def notify(
+    session: Session,
+    customer: Customer,
+    kind: str,
+    *,
+    now: datetime,
+    key: str,
+    channel: str | None = None,
+    ticket_id: int | None = None,
+    callback_id: int | None = None,
+    **fields: Any,
+) -> Notification:
+    """Render ``kind`` in the customer's language and zone and queue it for sending.
+
+    ``key`` makes it idempotent: the same key gives back the first notification.
+    """
+    existing = session.scalar(select(Notification).where(Notification.idempotency_key == key))
+    if existing is not None:
+        return existing
+    chosen, address = channel_for(customer, channel)
+    message = render_message(kind, customer.language, now=now, tz=customer.timezone, **fields)
+    note = Notification(
+        customer_id=customer.id,
+        channel=chosen,
+        to_address=address,
+        language=customer.language,
+        kind=str(kind),
+        subject=message.subject,
+        body=message.body_text if chosen == "email" else message.sms_text,
+        status="pending",
+        idempotency_key=key,
+        attempts=0,
+        created_at=now,
+        ticket_id=ticket_id,
+        callback_id=callback_id,
+    )
+    session.add(note)
+    session.flush()
+    enqueue(
+        session,
+        "notifications.send",
+        {"notification_id": note.id},
+        now=now,
+        idempotency_key=f"send:{key}",
+    )
+    return note
+
+
+def list_for(
+    session: Session, *, ticket_id: int | None = None, callback_id: int | None = None
+) -> list[Notification]:
+    stmt = select(Notification).order_by(Notification.id)
+    if ticket_id is not None:
+        stmt = stmt.where(Notification.ticket_id == ticket_id)
+    if callback_id is not None:
+        stmt = stmt.where(Notification.callback_id == callback_id)
+    return list(session.scalars(stmt))

@@ -1,0 +1,36 @@
+"""Agents' live state and every routing decision, persisted before it is acted on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from escucha.db.base import Base
+
+
+class AgentStatus(Base):
+    __tablename__ = "agent_status"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(String(20), default="offline")
+    since: Mapped[datetime]
+    idle_since: Mapped[datetime | None]
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+
+
+class RoutingDecision(Base):
+    __tablename__ = "routing_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    queue: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(40))
+    waited_s: Mapped[float]
+    decided_at: Mapped[datetime]
+    node: Mapped[str] = mapped_column(String(100), default="")

@@ -1,0 +1,545 @@
+"""The ACD on the database: agents' states, routing decisions and wait estimates.
+
+Routing is rebuilt from the database inside the transaction of the change that calls for it
+(a caller queued, an agent available) and every assignment is written with compare-and-set
+updates before anything acts on it, so no agent gets two contacts and no contact two agents,
+even with several nodes. On PostgreSQL a transaction-scoped advisory lock makes one routing
+pass run at a time across nodes; a node that dies releases it with its connection.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
+
+from escucha.callbacks.models import Callback
+from escucha.contacts import service as contacts
+from escucha.contacts.models import Contact, ContactEvent, Estimate
+from escucha.errors import Conflict, InvalidInput, NotFound
+from escucha.org import models as org
+from escucha.routing import estimate as est
+from escucha.routing.engine import RoutingEngine
+from escucha.routing.models import AgentStatus, RoutingDecision
+from escucha.routing.rules import (
+    STAFFED_STATES,
+    Agent,
+    AgentState,
+    ContactKind,
+    EngineState,
+    QueueConfig,
+    WaitingContact,
+    is_allowed_transition,
+)
+
+ROUTING_LOCK = 0x65736375  # "escu"
+NODE = socket.gethostname()
+
+
+def _ts(at: datetime) -> float:
+    return at.timestamp()
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def queue_configs(session: Session) -> list[QueueConfig]:
+    out = []
+    for q in session.scalars(select(org.Queue).order_by(org.Queue.name)):
+        after = q.overflow_after_s
+        overflow = q.overflow_queue if q.overflow_queue and after else None
+        out.append(
+            QueueConfig(
+                queue_id=q.name,
+                skills=q.skills,
+                aging_per_s=0.0,
+                overflow_after_s=float(after) if overflow and after else None,
+                overflow_to=overflow,
+                callback_offer_s=float(q.callback_threshold_s) if q.callback_threshold_s else None,
+            )
+        )
+    return out
+
+
+def _agent_skills(session: Session) -> dict[int, dict[str, int]]:
+    return {
+        p.user_id: {str(k): int(v) for k, v in p.skills.items()}
+        for p in session.scalars(select(org.AgentProfile))
+    }
+
+
+def load_engine(session: Session, *, now: datetime) -> RoutingEngine:
+    """The routing engine as the database says it is now."""
+    skills = _agent_skills(session)
+    agents = tuple(
+        Agent(
+            agent_id=str(a.user_id),
+            skills=skills.get(a.user_id, {}),
+            state=AgentState(a.state),
+            idle_since=_ts(a.idle_since) if a.idle_since else None,
+            contact_id=str(a.contact_id) if a.contact_id else None,
+        )
+        for a in session.scalars(select(AgentStatus))
+    )
+    waiting = []
+    stmt = select(Contact).where(Contact.state == "queued")
+    for c in session.scalars(stmt):
+        waiting.append(
+            WaitingContact(
+                contact_id=str(c.id),
+                queue=c.queue or "",
+                joined_at=_ts(c.joined_at or c.arrived_at),
+                priority=c.priority,
+                skills=c.skills,
+                kind=ContactKind.CALLBACK if c.channel == "callback" else ContactKind.LIVE,
+                queued_at=_ts(c.queued_at or c.arrived_at),
+            )
+        )
+    known = {q.queue_id for q in queue_configs(session)}
+    waiting = [w for w in waiting if w.queue in known]
+    return RoutingEngine.from_state(
+        EngineState(tuple(queue_configs(session)), agents, tuple(waiting))
+    )
+
+
+def _lock(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ROUTING_LOCK})
+
+
+@dataclass(frozen=True)
+class Offer:
+    contact_id: int
+    agent_id: int
+    queue: str
+
+
+def dispatch(session: Session, *, now: datetime) -> list[Offer]:
+    """Move overflowing contacts and give every contact that can be served to an agent."""
+    _lock(session)
+    engine = load_engine(session, now=now)
+    t = _ts(now)
+    for moved in engine.overflow(t):
+        contact = session.get(Contact, int(moved.contact_id))
+        if contact is not None and contact.state == "queued":
+            contact.queue = moved.to_queue
+            contact.queued_at = now
+            contacts.record(
+                session,
+                contact,
+                "transferred",
+                now=now,
+                to=moved.to_queue,
+                overflow_from=moved.from_queue,
+            )
+            contacts.record(
+                session, contact, "queued", now=now, queue=moved.to_queue, overflow=True
+            )
+    offers: list[Offer] = []
+    for a in engine.match(t):
+        cid, aid = int(a.contact_id), int(a.agent_id)
+        got_agent = session.execute(
+            update(AgentStatus)
+            .where(
+                AgentStatus.user_id == aid,
+                AgentStatus.state == "available",
+                AgentStatus.contact_id.is_(None),
+            )
+            .values(state="busy", contact_id=cid, since=now)
+            .execution_options(synchronize_session=False)
+        )
+        if got_agent.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        got_contact = session.execute(
+            update(Contact)
+            .where(Contact.id == cid, Contact.state == "queued", Contact.agent_id.is_(None))
+            .values(state="offered", agent_id=aid, offered_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if got_contact.rowcount != 1:  # type: ignore[attr-defined]
+            session.execute(
+                update(AgentStatus)
+                .where(AgentStatus.user_id == aid, AgentStatus.contact_id == cid)
+                .values(state="available", contact_id=None)
+                .execution_options(synchronize_session=False)
+            )
+            continue
+        session.add(
+            RoutingDecision(
+                contact_id=cid,
+                agent_id=aid,
+                queue=a.queue,
+                kind=a.kind.value,
+                reason=a.reason.value,
+                waited_s=a.waited_s,
+                decided_at=now,
+                node=NODE,
+            )
+        )
+        contact = session.get(Contact, cid)
+        if contact is not None:
+            session.refresh(contact)
+            contacts.record(session, contact, "offered", now=now, agent_id=aid, kind=a.kind.value)
+            if contact.channel == "callback":
+                cb = session.scalar(select(Callback).where(Callback.contact_id == cid))
+                if cb is not None:
+                    cb.state = "offered"
+        offers.append(Offer(cid, aid, a.queue))
+    session.flush()
+    return offers
+
+
+# --- agents ---------------------------------------------------------------------------------
+
+
+def agent_status(session: Session, user_id: int, *, now: datetime) -> AgentStatus:
+    status = session.get(AgentStatus, user_id)
+    if status is None:
+        status = AgentStatus(user_id=user_id, state="offline", since=now)
+        session.add(status)
+        session.flush()
+    return status
+
+
+def set_agent_state(session: Session, user_id: int, state: str, *, now: datetime) -> AgentStatus:
+    """Agent changes state (available, break, offline...). Becoming available routes at once."""
+    try:
+        new = AgentState(state)
+    except ValueError:
+        raise InvalidInput(f"state: one of {', '.join(s.value for s in AgentState)}") from None
+    status = agent_status(session, user_id, now=now)
+    current = AgentState(status.state)
+    if new is AgentState.BUSY:
+        raise InvalidInput("an agent becomes busy by taking a contact")
+    if status.contact_id is not None and new is not AgentState.WRAP_UP:
+        raise Conflict("finish the current contact first (wrap it up)")
+    if not is_allowed_transition(current, new):
+        raise Conflict(f"an agent cannot go from {current} to {new}")
+    if new != current:
+        status.state = new.value
+        status.since = now
+        if new is AgentState.AVAILABLE:
+            status.idle_since = now
+    session.flush()
+    if new is AgentState.AVAILABLE:
+        dispatch(session, now=now)
+        session.refresh(status)  # the routing pass may have given the agent a contact
+    return status
+
+
+def release_agent(
+    session: Session, user_id: int, contact_id: int, *, now: datetime, state: str
+) -> None:
+    status = session.get(AgentStatus, user_id)
+    if status is None or status.contact_id != contact_id:
+        return
+    status.contact_id = None
+    status.state = state
+    status.since = now
+    if state == "available":
+        status.idle_since = now
+
+
+# --- what the agent does with an offered contact -----------------------------------------
+
+
+def _agent_contact(
+    session: Session, user_id: int, contact_id: int, states: tuple[str, ...]
+) -> Contact:
+    contact = contacts.get_contact(session, contact_id)
+    if contact.agent_id != user_id:
+        raise Conflict(f"contact {contact_id} is not yours")
+    if contact.state not in states:
+        raise Conflict(f"contact {contact_id} is {contact.state}")
+    return contact
+
+
+def answer(session: Session, user_id: int, contact_id: int, *, now: datetime) -> Contact:
+    contact = _agent_contact(session, user_id, contact_id, ("offered",))
+    contact.state = "connected"
+    contact.answered_at = now
+    contacts.record(session, contact, "answered", now=now, wait_s=contacts.wait_s(contact, now))
+    settle_estimates(session, contact, now=now, outcome="answered")
+    if contact.channel == "callback":
+        from escucha.callbacks.service import callback_reached
+
+        callback_reached(session, contact, now=now)
+    return contact
+
+
+def decline(session: Session, user_id: int, contact_id: int, *, now: datetime) -> Contact:
+    """The agent did not take it: back to its place in line; the agent goes on a break."""
+    contact = _agent_contact(session, user_id, contact_id, ("offered",))
+    contact.state = "queued"
+    contact.agent_id = None
+    release_agent(session, user_id, contact.id, now=now, state="break")
+    session.flush()
+    dispatch(session, now=now)
+    return contact
+
+
+def hold(
+    session: Session, user_id: int, contact_id: int, *, now: datetime, announced: bool
+) -> Contact:
+    contact = _agent_contact(session, user_id, contact_id, ("connected",))
+    contact.state = "on_hold"
+    contacts.record(session, contact, "hold_started", now=now, announced=announced)
+    return contact
+
+
+def resume(session: Session, user_id: int, contact_id: int, *, now: datetime) -> Contact:
+    contact = _agent_contact(session, user_id, contact_id, ("on_hold",))
+    started = session.scalar(
+        select(ContactEvent.at)
+        .where(
+            ContactEvent.contact_id == contact.id,
+            ContactEvent.event == "hold_started",
+        )
+        .order_by(ContactEvent.id.desc())
+        .limit(1)
+    )
+    contact.state = "connected"
+    held = (now - started).total_seconds() if started else 0.0
+    contacts.record(session, contact, "hold_ended", now=now, hold_s=held)
+    return contact
+
+
+def transfer(
+    session: Session, user_id: int, contact_id: int, queue: str, *, now: datetime, note: str = ""
+) -> Contact:
+    """Send the contact to another queue with its whole context; the next agent sees it all."""
+    contact = _agent_contact(session, user_id, contact_id, ("connected", "on_hold"))
+    if session.scalar(select(org.Queue).where(org.Queue.name == queue)) is None:
+        raise NotFound(f"queue {queue!r} not found")
+    contacts.record(session, contact, "transferred", now=now, to=queue, note=note)
+    if note:
+        contact.notes = ((contact.notes or "") + f"\n{note}").strip()
+    release_agent(session, user_id, contact.id, now=now, state="wrap_up")
+    contact.agent_id = None
+    contact.state = "queued"
+    contact.queue = queue
+    contact.queued_at = now
+    contact.priority = max(contact.priority, 5)  # a transferred caller has waited already
+    contacts.record(session, contact, "queued", now=now, queue=queue, transfer=True)
+    session.flush()
+    dispatch(session, now=now)
+    return contact
+
+
+def end_call(
+    session: Session, user_id: int, contact_id: int, *, now: datetime, ended_by: str
+) -> Contact:
+    """The conversation ends; the agent goes to wrap-up (never timed, never cut)."""
+    contact = _agent_contact(session, user_id, contact_id, ("connected", "on_hold"))
+    contact.state = "wrap_up"
+    status = agent_status(session, user_id, now=now)
+    status.state = "wrap_up"
+    status.since = now
+    contacts.record(session, contact, "ended", now=now, ended_by=ended_by)
+    return contact
+
+
+def wrap_up(
+    session: Session,
+    user_id: int,
+    contact_id: int,
+    *,
+    now: datetime,
+    outcome: str,
+    resolved: bool,
+    recap: str,
+    next_state: str = "available",
+) -> Contact:
+    """Close the contact with its outcome and recap; the agent chooses when to be available."""
+    contact = _agent_contact(session, user_id, contact_id, ("wrap_up", "connected", "on_hold"))
+    if contact.state != "wrap_up":
+        end_call(session, user_id, contact_id, now=now, ended_by="agent")
+    ended = session.scalar(
+        select(ContactEvent.at)
+        .where(ContactEvent.contact_id == contact.id, ContactEvent.event == "ended")
+        .order_by(ContactEvent.id.desc())
+        .limit(1)
+    )
+    contact.outcome = outcome
+    contact.resolved = resolved
+    contact.recap = recap
+    contact.ended_at = ended or now
+    contact.state = "ended"
+    contacts.record(
+        session,
+        contact,
+        "wrapped_up",
+        now=now,
+        outcome=outcome,
+        resolved=resolved,
+        wrap_s=(now - (ended or now)).total_seconds(),
+        ended_by="agent",
+    )
+    if next_state not in ("available", "break", "offline"):
+        raise InvalidInput("next_state: available, break or offline")
+    release_agent(session, user_id, contact.id, now=now, state=next_state)
+    session.flush()
+    if next_state == "available":
+        dispatch(session, now=now)
+    return contact
+
+
+# --- estimates ------------------------------------------------------------------------------
+
+
+def _meter(session: Session, queue: str, *, window: int = 500) -> est.QueueMeter:
+    meter = est.QueueMeter(window=window)
+    left = session.scalars(
+        select(Contact)
+        .where(
+            Contact.queue == queue,
+            Contact.queued_at.is_not(None),
+            (Contact.answered_at.is_not(None)) | (Contact.state == "abandoned"),
+        )
+        .order_by(Contact.id.desc())
+        .limit(window)
+    ).all()
+    for c in reversed(left):
+        queued = c.queued_at or c.arrived_at
+        if c.answered_at is not None:
+            meter.record_exit((c.answered_at - queued).total_seconds(), abandoned=False)
+            if c.ended_at is not None:
+                meter.record_service(max(0.0, (c.ended_at - c.answered_at).total_seconds()))
+        elif c.ended_at is not None:
+            meter.record_exit((c.ended_at - queued).total_seconds(), abandoned=True)
+    return meter
+
+
+def _margin(session: Session, queue: str) -> float | None:
+    errors = est.EstimateError()
+    rows = session.execute(
+        select(Estimate.estimate_s, Estimate.actual_wait_s)
+        .where(Estimate.queue == queue, Estimate.outcome == "answered")
+        .order_by(Estimate.id.desc())
+        .limit(500)
+    ).all()
+    for e, actual in rows:
+        if actual is not None:
+            errors.add(e, actual)
+    return errors.margin()
+
+
+@dataclass(frozen=True)
+class Told:
+    estimate: Estimate
+    text: str
+    callback_offered: bool
+
+
+def tell_estimate(session: Session, contact: Contact, *, now: datetime) -> Told:
+    """Estimate the caller's wait, store it, and return the sentence they hear (W1)."""
+    if contact.state != "queued" or not contact.queue:
+        raise Conflict(f"contact {contact.id} is not waiting in a queue")
+    engine = load_engine(session, now=now)
+    cid = str(contact.id)
+    ahead = engine.callers_ahead(cid) if engine.is_waiting(cid) else 0
+    meter = _meter(session, contact.queue)
+    config = engine.queue(contact.queue)
+    head = engine.head_wait_s(contact.queue, _ts(now))
+    staffed = sum(
+        1
+        for a in engine.agents()
+        if a.state in STAFFED_STATES
+        and all(a.skills.get(k, 0) >= v for k, v in config.skills.items())
+    )
+    inputs = est.WaitInputs(
+        callers_ahead=ahead,
+        agents_staffed=staffed,
+        queue_length=max(engine.queue_length(contact.queue), ahead + 1),
+        mean_service_s=meter.mean_service_s,
+        mean_patience_s=meter.mean_patience_s,
+        les_wait_s=meter.les_wait_s,
+        hol_wait_s=head,
+        default_s=config.default_wait_s,
+    )
+    guess = est.estimate_wait(inputs)
+    estimate_s = guess.estimate_s
+    if staffed == 0:
+        # Nobody is on duty for this queue: the line does not move, whatever the last waits
+        # were. Never promise a short wait then; the queue's default per caller is the floor.
+        estimate_s = max(estimate_s, config.default_wait_s * (ahead + 1))
+    margin = _margin(session, contact.queue)
+    said = est.announce_bound(estimate_s, contact.language, callers_ahead=ahead, margin=margin)
+    row = Estimate(
+        contact_id=contact.id,
+        queue=contact.queue,
+        given_at=now,
+        position=ahead + 1,
+        estimate_s=estimate_s,
+        bound_s=said.bound_s,
+        predictor=guess.predictor.value,
+    )
+    session.add(row)
+    contacts.record(
+        session,
+        contact,
+        "estimate_given",
+        now=now,
+        estimate_s=round(estimate_s, 1),
+        position=ahead + 1,
+        predictor=guess.predictor.value,
+        bound_s=said.bound_s,
+    )
+    offer = config.callback_offer_s is not None and estimate_s >= config.callback_offer_s
+    if offer:
+        contacts.record(
+            session, contact, "callback_offered", now=now, estimate_s=round(estimate_s, 1)
+        )
+    session.flush()
+    return Told(row, said.text, offer)
+
+
+def settle_estimates(session: Session, contact: Contact, *, now: datetime, outcome: str) -> None:
+    """Store the wait that followed each estimate told to this caller."""
+    for e in session.scalars(
+        select(Estimate).where(Estimate.contact_id == contact.id, Estimate.outcome.is_(None))
+    ):
+        e.actual_wait_s = max(0.0, (now - e.given_at).total_seconds())
+        e.outcome = outcome
+
+
+@dataclass(frozen=True)
+class EstimateReport:
+    queue: str
+    count: int
+    mae_s: float | None
+    within_25: float | None
+    bias_s: float | None
+
+
+def estimate_errors(session: Session) -> list[EstimateReport]:
+    """Per queue: mean absolute error and share within 25% of the estimates of answered callers."""
+    out = []
+    for (queue,) in session.execute(select(Estimate.queue).distinct().order_by(Estimate.queue)):
+        acc = est.EstimateError()
+        for e, actual in session.execute(
+            select(Estimate.estimate_s, Estimate.actual_wait_s).where(
+                Estimate.queue == queue, Estimate.outcome == "answered"
+            )
+        ):
+            if actual is not None:
+                acc.add(e, actual)
+        out.append(
+            EstimateReport(
+                queue=queue,
+                count=acc.count,
+                mae_s=acc.mae_s,
+                within_25=acc.within_25,
+                bias_s=acc.bias_s,
+            )
+        )
+    return out
+
+
+def describe_agent(a: AgentStatus) -> dict[str, Any]:
+    return {"user_id": a.user_id, "state": a.state, "since": a.since, "contact_id": a.contact_id}
