@@ -1,0 +1,240 @@
+"""Survey measures and the word-of-mouth risk rule (M1, M2, M4). Pure: standard library only.
+
+Standard definitions used throughout escucha:
+
+* **CSAT** (customer satisfaction), answers 1-5: the share of 4 and 5 ("satisfied").
+* **CES** (customer effort score), answers 1-7 to "the company made it easy to handle my
+  issue": the mean, and the share of 5-7 ("easy").
+* **NPS** (net promoter score), answers 0-10: percentage of promoters (9-10) minus percentage
+  of detractors (0-6), from -100 to +100. Reichheld, F. F. (2003). The one number you need to
+  grow. *Harvard Business Review*, 81(12), 46-54.
+* **Response rate**: answered surveys over surveys sent.
+
+Shares are fractions in [0, 1]; NPS is in points from -100 to 100. Every function returns
+``None`` for a measure that has no answers rather than a misleading zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+def _checked(scores: Iterable[int], low: int, high: int, name: str) -> list[int]:
+    out = []
+    for i, score in enumerate(scores):
+        if isinstance(score, bool) or not isinstance(score, int) or not low <= score <= high:
+            raise ValueError(f"{name} answer #{i} must be a whole number {low}-{high}: {score!r}")
+        out.append(score)
+    return out
+
+
+@dataclass(frozen=True)
+class CsatSummary:
+    """CSAT of a set of 1-5 answers: ``satisfied_share`` is the share of 4 and 5."""
+
+    n: int
+    mean: float | None
+    satisfied: int
+    satisfied_share: float | None
+
+
+def csat(scores: Iterable[int]) -> CsatSummary:
+    """Customer satisfaction: share of answers 4-5 on a 1-5 scale.
+
+    >>> csat([5, 4, 3, 1]).satisfied_share
+    0.5
+    """
+    values = _checked(scores, 1, 5, "CSAT")
+    n = len(values)
+    satisfied = sum(1 for v in values if v >= 4)
+    return CsatSummary(
+        n=n,
+        mean=sum(values) / n if n else None,
+        satisfied=satisfied,
+        satisfied_share=satisfied / n if n else None,
+    )
+
+
+@dataclass(frozen=True)
+class CesSummary:
+    """CES of a set of 1-7 answers: the mean and the share of 5-7 ("easy")."""
+
+    n: int
+    mean: float | None
+    easy: int
+    easy_share: float | None
+
+
+def ces(scores: Iterable[int]) -> CesSummary:
+    """Customer effort: mean of 1-7 answers and share of 5-7.
+
+    >>> ces([7, 5, 4, 2]).easy_share
+    0.5
+    """
+    values = _checked(scores, 1, 7, "CES")
+    n = len(values)
+    easy = sum(1 for v in values if v >= 5)
+    return CesSummary(
+        n=n,
+        mean=sum(values) / n if n else None,
+        easy=easy,
+        easy_share=easy / n if n else None,
+    )
+
+
+@dataclass(frozen=True)
+class NpsSummary:
+    """NPS of a set of 0-10 answers.
+
+    ``nps`` is 100 x (promoters - detractors) / n. ``margin_95`` is the half-width of a
+    normal-approximation 95% interval, ``1.96 * 100 * sqrt((p + d - (p - d)^2) / n)`` with
+    ``p`` and ``d`` the promoter and detractor shares (the variance of a score that is +1,
+    0 or -1 per answer).
+    """
+
+    n: int
+    promoters: int
+    passives: int
+    detractors: int
+    nps: float | None
+    margin_95: float | None
+
+
+def nps(scores: Iterable[int]) -> NpsSummary:
+    """Net promoter score: % answers 9-10 minus % answers 0-6.
+
+    >>> nps([10, 9, 8, 7, 3]).nps
+    20.0
+    """
+    values = _checked(scores, 0, 10, "NPS")
+    n = len(values)
+    promoters = sum(1 for v in values if v >= 9)
+    detractors = sum(1 for v in values if v <= 6)
+    if not n:
+        return NpsSummary(0, 0, 0, 0, None, None)
+    p, d = promoters / n, detractors / n
+    variance = max(p + d - (p - d) ** 2, 0.0)
+    return NpsSummary(
+        n=n,
+        promoters=promoters,
+        passives=n - promoters - detractors,
+        detractors=detractors,
+        nps=100.0 * (p - d),
+        margin_95=196.0 * math.sqrt(variance / n),
+    )
+
+
+def response_rate(sent: int, answered: int) -> float | None:
+    """Answered surveys over sent surveys; ``None`` when none was sent.
+
+    >>> response_rate(40, 10)
+    0.25
+    """
+    if sent < 0 or answered < 0:
+        raise ValueError("survey counts cannot be negative")
+    if answered > sent:
+        raise ValueError(f"{answered} answers for {sent} surveys sent")
+    return answered / sent if sent else None
+
+
+# --- Word-of-mouth risk (M4) -------------------------------------------------------------
+
+#: Reason codes of :func:`assess_risk`, with the text a supervisor reads.
+RISK_REASONS: dict[str, dict[str, str]] = {
+    "long_wait": {
+        "es": "Esperó demasiado para ser atendido",
+        "en": "Waited too long to be answered",
+    },
+    "broken_promise": {
+        "es": "Le incumplimos una promesa (llamada, respuesta o resolución)",
+        "en": "We broke a promise (callback, answer or resolution)",
+    },
+    "low_score": {
+        "es": "Puntuación baja en una encuesta",
+        "en": "Low survey score",
+    },
+    "open_complaint": {
+        "es": "Tiene una reclamación sin resolver",
+        "en": "Has an unresolved complaint",
+    },
+    "repeat_contacts": {
+        "es": "Ha tenido que contactar varias veces por lo mismo",
+        "en": "Had to contact us several times about the same thing",
+    },
+}
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    """What is known about one customer's recent experience (the window is the caller's).
+
+    Scores are the customer's lowest answer in the window, ``None`` when not surveyed.
+    """
+
+    customer_id: str
+    longest_wait_s: float | None = None
+    broken_promises: int = 0
+    open_complaints: int = 0
+    lowest_csat: int | None = None
+    lowest_ces: int | None = None
+    lowest_nps: int | None = None
+    repeat_contacts: int = 0
+
+
+@dataclass(frozen=True)
+class RiskPolicy:
+    """Thresholds of the risk rule; every one can be changed per deployment."""
+
+    long_wait_s: float = 600.0
+    low_csat_at_most: int = 2
+    low_ces_at_most: int = 3
+    low_nps_at_most: int = 6
+    repeat_contacts_at_least: int = 3
+
+
+@dataclass(frozen=True)
+class RiskAssessment:
+    """Whether to follow a customer up, and why (reason codes of :data:`RISK_REASONS`)."""
+
+    customer_id: str
+    at_risk: bool
+    reasons: tuple[str, ...]
+
+
+def assess_risk(facts: CustomerFacts, policy: RiskPolicy | None = None) -> RiskAssessment:
+    """Flag a customer whose experience may make them leave or tell others (M4).
+
+    A customer is at risk when any of these holds: the longest wait reached
+    ``policy.long_wait_s``; a promise made to them was broken; a survey answer is low
+    (CSAT <= 2, CES <= 3 or NPS detractor by default); a complaint is open; or they
+    contacted us ``repeat_contacts_at_least`` times about the same matter. Reasons are
+    listed in that order.
+    """
+    policy = policy or RiskPolicy()
+    reasons: list[str] = []
+    if facts.longest_wait_s is not None and facts.longest_wait_s >= policy.long_wait_s:
+        reasons.append("long_wait")
+    if facts.broken_promises > 0:
+        reasons.append("broken_promise")
+    low = (
+        (facts.lowest_csat is not None and facts.lowest_csat <= policy.low_csat_at_most)
+        or (facts.lowest_ces is not None and facts.lowest_ces <= policy.low_ces_at_most)
+        or (facts.lowest_nps is not None and facts.lowest_nps <= policy.low_nps_at_most)
+    )
+    if low:
+        reasons.append("low_score")
+    if facts.open_complaints > 0:
+        reasons.append("open_complaint")
+    if facts.repeat_contacts >= policy.repeat_contacts_at_least:
+        reasons.append("repeat_contacts")
+    return RiskAssessment(facts.customer_id, bool(reasons), tuple(reasons))
+
+
+def customers_at_risk(
+    facts: Sequence[CustomerFacts], policy: RiskPolicy | None = None
+) -> list[RiskAssessment]:
+    """The customers to follow up, most reasons first (ties by customer id)."""
+    flagged = [a for a in (assess_risk(f, policy) for f in facts) if a.at_risk]
+    return sorted(flagged, key=lambda a: (-len(a.reasons), a.customer_id))
