@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -388,9 +389,7 @@ class EstimateError:
         self._ratios: deque[float] = deque(maxlen=window)
 
     @classmethod
-    def from_pairs(
-        cls, pairs: list[tuple[float, float]] | tuple[tuple[float, float], ...]
-    ) -> EstimateError:
+    def from_pairs(cls, pairs: Iterable[tuple[float, float]]) -> EstimateError:
         """Build from stored ``(estimate_s, actual_s)`` pairs, oldest first."""
         error = cls()
         for estimate_s, actual_s in pairs:

@@ -26,7 +26,6 @@ from escucha.routing import estimate as est
 from escucha.routing.engine import RoutingEngine
 from escucha.routing.models import AgentStatus, RoutingDecision
 from escucha.routing.rules import (
-    STAFFED_STATES,
     Agent,
     AgentState,
     ContactKind,
@@ -446,12 +445,7 @@ def tell_estimate(session: Session, contact: Contact, *, now: datetime) -> Told:
     meter = _meter(session, contact.queue)
     config = engine.queue(contact.queue)
     head = engine.head_wait_s(contact.queue, _ts(now))
-    staffed = sum(
-        1
-        for a in engine.agents()
-        if a.state in STAFFED_STATES
-        and all(a.skills.get(k, 0) >= v for k, v in config.skills.items())
-    )
+    staffed = engine.agents_staffed(contact.queue)
     inputs = est.WaitInputs(
         callers_ahead=ahead,
         agents_staffed=staffed,
