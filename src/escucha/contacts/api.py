@@ -280,6 +280,13 @@ def list_agents(_caller: SupervisorCaller, db: DB) -> list[AgentOut]:
     ]
 
 
+@router.get("/agents/me", response_model=AgentOut)
+def my_state(caller: AgentCaller, db: DB, clock: ClockDep) -> AgentOut:
+    """The calling agent's state and current contact (what the desktop shows after a reload)."""
+    a = routing.agent_status(db, caller.need_user().id, now=clock.now())
+    return AgentOut(user_id=a.user_id, state=a.state, since=a.since, contact_id=a.contact_id)
+
+
 @router.put("/agents/{user_id}/state", response_model=AgentOut)
 def set_state(
     user_id: int, data: AgentStateIn, caller: AgentCaller, db: DB, clock: ClockDep
