@@ -10,6 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from escucha.cli import bench
+from escucha.config import Settings
 from escucha.routing.engine import RoutingEngine
 from escucha.routing.rules import AgentPolicy
 from escucha.routing.workload import START_S, RoutingWorkload
@@ -47,11 +48,31 @@ def test_routing_table(app: typer.Typer) -> None:
     assert "30 agents, 200 waiting" in " ".join(result.stdout.split())
 
 
-def test_routing_db_is_not_available_until_wired(app: typer.Typer) -> None:
-    result = runner.invoke(app, ["bench", "routing", *SMALL, "--db", "--json"])
-    assert result.exit_code == 1
-    assert result.stdout == ""
-    assert "--db: not available" in result.stderr
+def test_routing_db_runs_through_the_configured_database(
+    app: typer.Typer, settings: Settings
+) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "routing",
+            "--agents",
+            "4",
+            "--waiting",
+            "10",
+            "--skills",
+            "2",
+            "--decisions",
+            "5",
+            "--db",
+            "--json",
+        ],
+        env={"ESCUCHA_DATABASE_URL": settings.database_url, "ESCUCHA_LOG_LEVEL": "WARNING"},
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["backend"], data["decisions"]) == ("db", 5)
+    assert data["decisions_per_s"] > 0
 
 
 def test_routing_db_runs_the_same_load_through_the_plugged_router(app: typer.Typer) -> None:

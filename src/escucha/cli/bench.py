@@ -85,13 +85,15 @@ def routing_command(
     workload = make_workload(load)
     router: RouterLike
     if db:
-        if _db_router_factory is None:
-            raise _fail(
-                "routing",
-                "--db: not available: no database-backed router is plugged into this build",
-                1,
-            )
-        router = _db_router_factory(workload, policy)
+        factory = _db_router_factory
+        if factory is None:
+            from escucha.config import load_settings
+            from escucha.routing.benchdb import make_db_router
+
+            factory = make_db_router(load_settings())  # type: ignore[assignment]
+        if factory is None:  # pragma: no cover - make_db_router always returns one
+            raise _fail("routing", "--db: not available", 1)
+        router = factory(workload, policy)
     else:
         engine = RoutingEngine.from_state(workload.state, policy=policy)
         engine.match(START_S)

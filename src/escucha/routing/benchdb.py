@@ -1,0 +1,199 @@
+"""``escucha bench routing --db``: the benchmark load through the production routing path.
+
+Every step goes through :mod:`escucha.routing.service` in its own transaction, as requests do:
+an agent wraps up and becomes available (a routing pass that persists its assignments with
+compare-and-set updates), a new caller joins. Run it against an empty scratch database; it
+refuses a database that already has an organisation.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from escucha.auth.models import User
+from escucha.config import Settings
+from escucha.contacts.models import Contact
+from escucha.db import migrate
+from escucha.db.engine import make_engine, make_sessionmaker
+from escucha.db.session import transaction
+from escucha.errors import Conflict
+from escucha.org import models as org
+from escucha.routing import service
+from escucha.routing.models import AgentStatus, RoutingDecision
+from escucha.routing.rules import (
+    AgentPolicy,
+    AgentState,
+    Assignment,
+    ContactKind,
+    MatchReason,
+    WaitingContact,
+)
+from escucha.routing.workload import RoutingWorkload
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class DbRouter:
+    """A :class:`~escucha.routing.workload.RouterLike` on the database."""
+
+    def __init__(self, settings: Settings, workload: RoutingWorkload) -> None:
+        self.db = make_engine(settings)
+        migrate.upgrade(self.db)
+        self.factory: sessionmaker[Session] = make_sessionmaker(self.db)
+        self.agents: dict[str, int] = {}
+        self.names: dict[int, str] = {}
+        self.contact_ids: dict[int, str] = {}
+        self.pending: list[Assignment] = []
+        self.last_decision = 0
+        with transaction(self.factory) as s:
+            if s.scalar(select(func.count()).select_from(org.Organisation)):
+                raise Conflict("bench --db needs an empty scratch database, not a live one")
+            self._load(s, workload)
+
+    def _load(self, s: Session, workload: RoutingWorkload) -> None:
+        now = _dt(workload.state.contacts[0].joined_at)
+        s.add(
+            org.Organisation(
+                name="bench",
+                country="ES",
+                timezone="Europe/Madrid",
+                language="es",
+                regulatory_profile="generic",
+                ivr={},
+            )
+        )
+        cal = org.Calendar(name="bench", timezone="Europe/Madrid", hours={}, closures=[])
+        s.add(cal)
+        s.flush()
+        team = org.Team(name="bench", display_name="bench", calendar_id=cal.id)
+        s.add(team)
+        s.flush()
+        for q in workload.state.queues:
+            s.add(
+                org.Queue(
+                    name=q.queue_id,
+                    display_name={},
+                    team_id=team.id,
+                    calendar_id=cal.id,
+                    skills=dict(q.skills),
+                    callback_threshold_s=0,
+                )
+            )
+        s.execute(
+            insert(User),
+            [
+                {
+                    "username": a.agent_id,
+                    "display_name": a.agent_id,
+                    "role": "agent",
+                    "language": "es",
+                    "active": True,
+                    "session_epoch": 0,
+                    "created_at": now,
+                }
+                for a in workload.state.agents
+            ],
+        )
+        ids: dict[str, int] = {row[0]: row[1] for row in s.execute(select(User.username, User.id))}
+        self.agents = {a.agent_id: ids[a.agent_id] for a in workload.state.agents}
+        self.names = {uid: name for name, uid in self.agents.items()}
+        s.execute(
+            insert(org.AgentProfile),
+            [
+                {"user_id": self.agents[a.agent_id], "skills": dict(a.skills), "languages": ["es"]}
+                for a in workload.state.agents
+            ],
+        )
+        s.execute(
+            insert(AgentStatus),
+            [
+                {
+                    "user_id": self.agents[a.agent_id],
+                    "state": "busy",
+                    "since": now,
+                    "idle_since": None,
+                }
+                for a in workload.state.agents
+            ],
+        )
+        s.execute(insert(Contact), [self._row(c) for c in workload.state.contacts])
+        s.flush()
+
+    @staticmethod
+    def _row(c: WaitingContact) -> dict[str, object]:
+        at = _dt(c.joined_at)
+        return {
+            "channel": "voice",
+            "state": "queued",
+            "queue": c.queue,
+            "language": "es",
+            "provider": "bench",
+            "ivr_path": [],
+            "priority": c.priority,
+            "skills": dict(c.skills),
+            "arrived_at": at,
+            "queued_at": at,
+            "joined_at": at,
+        }
+
+    def _collect(self, s: Session) -> None:
+        for d in s.scalars(
+            select(RoutingDecision)
+            .where(RoutingDecision.id > self.last_decision)
+            .order_by(RoutingDecision.id)
+        ):
+            self.last_decision = d.id
+            self.pending.append(
+                Assignment(
+                    contact_id=str(d.contact_id),
+                    agent_id=self._agent_name(d.agent_id),
+                    queue=d.queue,
+                    decided_at=d.decided_at.timestamp(),
+                    reason=MatchReason(d.reason),
+                    kind=ContactKind(d.kind),
+                    waited_s=d.waited_s,
+                )
+            )
+
+    def _agent_name(self, user_id: int) -> str:
+        return self.names.get(user_id, str(user_id))
+
+    def set_agent_state(self, agent_id: str, state: AgentState, now: float) -> None:
+        uid, at = self.agents[agent_id], _dt(now)
+        with transaction(self.factory) as s:
+            status = s.get(AgentStatus, uid)
+            contact_id = status.contact_id if status is not None else None
+            if state is AgentState.WRAP_UP and contact_id is not None:
+                service.answer(s, uid, contact_id, now=at)
+                service.end_call(s, uid, contact_id, now=at, ended_by="agent")
+            elif state is AgentState.AVAILABLE and contact_id is not None:
+                service.wrap_up(
+                    s, uid, contact_id, now=at, outcome="bench", resolved=True, recap=""
+                )
+            else:
+                service.set_agent_state(s, uid, state.value, now=at)
+            self._collect(s)
+
+    def add_contact(self, contact: WaitingContact) -> None:
+        with transaction(self.factory) as s:
+            s.execute(insert(Contact), [self._row(contact)])
+            service.dispatch(s, now=_dt(contact.joined_at))
+            self._collect(s)
+
+    def match(self, now: float) -> list[Assignment]:
+        out, self.pending = self.pending, []
+        return out
+
+
+def make_db_router(settings: Settings) -> object:
+    """The factory ``escucha bench routing --db`` uses (policy: longest idle, as production)."""
+
+    def factory(workload: RoutingWorkload, policy: AgentPolicy) -> DbRouter:
+        return DbRouter(settings, workload)
+
+    return factory
