@@ -15,7 +15,7 @@ from tests.conftest import login
 from tests.factories import make_user
 
 ROLES = ("anonymous", "agent", "supervisor", "admin")
-RANK = {"public": 0, "agent": 1, "supervisor": 2, "admin": 3}
+RANK = {"public": 0, "webhook": 0, "agent": 1, "supervisor": 2, "admin": 3}
 
 
 def _access(route: APIRoute) -> list[str]:

@@ -144,3 +144,15 @@ def test_open_redirects_are_refused(client: TestClient, session: Session) -> Non
         follow_redirects=False,
     )
     assert r.headers["location"] == "/agent"
+
+
+def test_an_error_on_a_screen_renders_the_error_page_for_a_signed_in_user(
+    client: TestClient, session: Session
+) -> None:
+    _users(session)
+    login(client, "root", "correct-horse-battery")
+    token = csrf_from(client.get("/admin").text)
+    r = client.post("/admin/jobs/999/retry", data={"csrf_token": token})
+    assert r.status_code == 404
+    assert "job 999 not found" in r.text
+    assert "Administración" in r.text  # the page is rendered for the signed-in admin

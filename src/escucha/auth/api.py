@@ -49,6 +49,22 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
 @dataclass(frozen=True)
+class UserView:
+    """What screens show of the signed-in user; plain data, so an error page can still be
+    rendered after the request's transaction was rolled back."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    language: str
+
+    @classmethod
+    def of(cls, user: User) -> UserView:
+        return cls(user.id, user.username, user.display_name, user.role, user.language)
+
+
+@dataclass(frozen=True)
 class Caller:
     user: User | None
     via: str  # "session", "token" or "anonymous"
@@ -109,10 +125,15 @@ ACCESS_ATTR = "escucha_access"
 def allow(minimum: str) -> Callable[..., Any]:
     """A dependency that admits ``minimum`` and higher roles; ``"public"`` admits anyone.
 
+    ``"webhook"`` admits anyone without the CSRF check: a provider's webhook (Twilio) carries
+    no CSRF token, and the route must check the provider's signature itself.
+
     Every route carries exactly one of these (``tests/test_authz.py`` checks it).
     """
 
     async def dependency(request: Request, caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+        if minimum == "webhook":  # a provider's callback: public, authenticated by its signature
+            return caller
         await _check_csrf(request)
         if minimum == "public":
             return caller
@@ -120,7 +141,7 @@ def allow(minimum: str) -> Callable[..., Any]:
             raise Unauthenticated("log in first")
         if not rules.allows(caller.user.role, minimum):
             raise Forbidden(f"this needs the {minimum} role")
-        request.state.user = caller.user
+        request.state.user = UserView.of(caller.user)
         return caller
 
     setattr(dependency, ACCESS_ATTR, minimum)
@@ -128,6 +149,7 @@ def allow(minimum: str) -> Callable[..., Any]:
 
 
 Public = Annotated[Caller, Depends(allow("public"))]
+Webhook = Annotated[Caller, Depends(allow("webhook"))]
 AgentCaller = Annotated[Caller, Depends(allow("agent"))]
 SupervisorCaller = Annotated[Caller, Depends(allow("supervisor"))]
 AdminCaller = Annotated[Caller, Depends(allow("admin"))]

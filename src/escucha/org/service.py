@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from escucha import yamlio
 from escucha.auth import service as auth_service
 from escucha.auth.models import User
+from escucha.ivr.orgcheck import problems_for_org_ivr, storable_ivr
 from escucha.org import models as m
 from escucha.org.schemas import OrgFile
 
@@ -80,6 +81,7 @@ def parse_org(text: str, filename: str) -> tuple[OrgFile, Any]:
         check("users", i, "team", u.team, teams)
         for skill in u.skills:
             check("users", i, "skills", skill, skills)
+    problems.extend(problems_for_org_ivr(doc, filename))
     if problems:
         raise yamlio.YamlFileError(problems)
     return org, doc
@@ -105,7 +107,7 @@ def apply_org(session: Session, org: OrgFile, *, now: datetime) -> dict[str, int
     o.timezone = org.organisation.timezone
     o.language = org.organisation.language
     o.regulatory_profile = org.organisation.regulatory_profile
-    o.ivr = org.ivr or {}
+    o.ivr = storable_ivr(org.ivr)
 
     cal_ids: dict[str, int] = {}
     for c in org.calendars:

@@ -16,6 +16,7 @@ from escucha.auth.api import (
     ClockDep,
     Public,
     SupervisorCaller,
+    UserView,
     login_session,
 )
 from escucha.auth.models import User
@@ -76,7 +77,7 @@ def login(
             status_code=401,
         )
     login_session(request, user)
-    request.state.user = user
+    request.state.user = UserView.of(user)
     return RedirectResponse(_safe_next(next, HOME[user.role]), status_code=303)
 
 

@@ -20,6 +20,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     # (minimum role, path, label id)
     ("agent", "/agent", "Agent desktop"),
     ("supervisor", "/supervisor", "Supervisor"),
+    ("supervisor", "/ivr", "IVR editor"),
     ("admin", "/admin", "Administration"),
 )
 
