@@ -24,6 +24,9 @@ def register(app: typer.Typer) -> None:
         host: str | None = typer.Option(None, help="Address to listen on (ESCUCHA_HOST)."),
         port: int | None = typer.Option(None, help="Port (ESCUCHA_PORT)."),
         worker: bool = typer.Option(True, help="Run the job worker in this process."),
+        smtp_port: int | None = typer.Option(
+            None, "--smtp-port", help="Also receive email on this port (SMTP)."
+        ),
     ) -> None:
         """Serve the web screens, the API and the webhooks."""
         import uvicorn
@@ -35,6 +38,8 @@ def register(app: typer.Typer) -> None:
             overrides["host"] = host
         if port:
             overrides["port"] = port
+        if smtp_port:
+            overrides["smtp_listen_port"] = smtp_port
         cfg = settings().model_copy(update=overrides)
         configure_logging(json_logs=cfg.log_json, level=cfg.log_level)
         engine = make_engine(cfg)

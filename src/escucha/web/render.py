@@ -19,7 +19,9 @@ TEMPLATES = Path(__file__).parent / "templates"
 NAV: tuple[tuple[str, str, str], ...] = (
     # (minimum role, path, label id)
     ("agent", "/agent", "Agent desktop"),
+    ("agent", "/tickets", "Tickets"),
     ("supervisor", "/supervisor", "Supervisor"),
+    ("supervisor", "/promises", "Promises by team"),
     ("supervisor", "/ivr", "IVR editor"),
     ("admin", "/admin", "Administration"),
 )

@@ -1,0 +1,320 @@
+"""Public screens for customers: the complaint and request forms and the status page (P2, P5, P6).
+
+No login. ``/complaints/new`` registers a complaint in the same transaction as the request
+and shows its number and verification code; ``/requests/new`` does the same for any request.
+``/status`` asks for the number *and* the code, answers the same for an unknown number and a
+wrong code, and is rate limited per IP address (``ESCUCHA_STATUS_RATE_PER_MIN`` failed
+lookups a minute).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from escucha.auth import service as auth_service
+from escucha.auth.api import DB, ClockDep, Public
+from escucha.errors import InvalidInput
+from escucha.notifications.messages import when_phrase
+from escucha.tickets import service
+from escucha.tickets.models import Ticket
+from escucha.tickets.rules import speech_groups
+from escucha.web.i18n import pick_language
+from escucha.web.render import render
+
+router = APIRouter(include_in_schema=False)
+
+KINDS = ("query", "fault", "request", "complaint")
+_FILED = "filed_ticket"
+_VIEWING = "status_ticket"
+
+
+def _lang(request: Request) -> str:
+    return pick_language(request, request.app.state.settings.default_language)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _form(
+    request: Request,
+    *,
+    kind: str | None,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "customer/complaint_form.html",
+        {
+            "fixed_kind": kind,
+            "kinds": KINDS,
+            "values": values or {},
+            "error": error,
+            "max_chars": service.MAX_DESCRIPTION,
+            "form_key": secrets.token_urlsafe(16),
+            "action": "/complaints/new" if kind == "complaint" else "/requests/new",
+        },
+        status_code,
+    )
+
+
+@router.get("/complaints/new")
+def complaint_form(request: Request, _caller: Public) -> Response:
+    """The complaint form: nothing is required, a complaint always gets a number."""
+    return _form(request, kind="complaint")
+
+
+@router.get("/requests/new")
+def request_form(request: Request, _caller: Public) -> Response:
+    """A web form for any request (query, fault, request or complaint)."""
+    return _form(request, kind=None)
+
+
+def _file(
+    request: Request,
+    db: Session,
+    now: datetime,
+    *,
+    kind: str | None,
+    values: dict[str, str],
+) -> Response:
+    lang = _lang(request)
+    intake = service.Intake(
+        channel="web",
+        description=values["description"],
+        kind=kind,
+        subject=values["subject"],
+        name=values["name"],
+        email=values["email"] or None,
+        phone=values["phone"] or None,
+        language=lang,
+        request_key=f"web:{values['form_key']}" if values["form_key"] else None,
+    )
+    base_url = request.app.state.settings.public_url
+    try:
+        if kind == "complaint":
+            opened = service.file_complaint(db, intake, now=now, base_url=base_url)
+        else:
+            opened = service.open_ticket(db, intake, now=now, base_url=base_url, actor="customer")
+    except service.DescriptionTooLong as exc:
+        db.rollback()
+        message = exc.problem.message(lang)
+        return _form(request, kind=kind, values=values, error=message, status_code=422)
+    ticket = opened.ticket
+    request.session[_FILED] = {
+        "id": ticket.id,
+        "notified": opened.notification.channel if opened.notification else "",
+        "address": opened.notification.to_address if opened.notification else "",
+    }
+    request.session[_VIEWING] = ticket.id
+    return RedirectResponse("/complaints/done", status_code=303)
+
+
+def _values(**fields: str) -> dict[str, str]:
+    return {k: v or "" for k, v in fields.items()}
+
+
+@router.post("/complaints/new")
+def file_complaint(
+    request: Request,
+    _caller: Public,
+    db: DB,
+    clock: ClockDep,
+    description: Annotated[str, Form()] = "",
+    subject: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    phone: Annotated[str, Form()] = "",
+    form_key: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    values = _values(
+        description=description,
+        subject=subject,
+        name=name,
+        email=email,
+        phone=phone,
+        form_key=form_key,
+    )
+    return _file(request, db, clock.now(), kind="complaint", values=values)
+
+
+@router.post("/requests/new")
+def file_request(
+    request: Request,
+    _caller: Public,
+    db: DB,
+    clock: ClockDep,
+    description: Annotated[str, Form()] = "",
+    subject: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    phone: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "",
+    form_key: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    values = _values(
+        description=description,
+        subject=subject,
+        name=name,
+        email=email,
+        phone=phone,
+        form_key=form_key,
+        kind=kind,
+    )
+    return _file(request, db, clock.now(), kind=kind if kind in KINDS else None, values=values)
+
+
+@router.get("/complaints/done")
+def filed(request: Request, _caller: Public, db: DB, clock: ClockDep) -> Response:
+    """The number and code of what was just filed, with the next promised date."""
+    info = request.session.get(_FILED)
+    ticket = db.get(Ticket, int(info["id"])) if isinstance(info, dict) else None
+    if ticket is None or not isinstance(info, dict):
+        return RedirectResponse("/complaints/new", status_code=303)
+    view = service.customer_view(db, ticket)
+    return render(
+        request,
+        "customer/complaint_done.html",
+        {
+            "ticket": ticket,
+            "groups": speech_groups(ticket.number),
+            "view": view,
+            "next_when": _next_when(view, clock.now(), _lang(request)),
+            "notified": info.get("notified", ""),
+            "address": info.get("address", ""),
+        },
+    )
+
+
+def _next_when(view: service.StatusView, now: datetime, lang: str) -> str | None:
+    if view.next_due is None or view.next_due < now:
+        return None
+    return when_phrase(view.next_due, now=now, tz=view.timezone, lang=lang)
+
+
+def _status_form(
+    request: Request, *, number: str = "", error: bool = False, status_code: int = 200
+) -> Response:
+    return render(
+        request,
+        "customer/status_form.html",
+        {"number": number, "error": error},
+        status_code,
+    )
+
+
+@router.get("/status")
+def status_form(request: Request, _caller: Public, number: str = "") -> Response:
+    """Ask for the ticket number and the verification code."""
+    return _status_form(request, number=service.one_line(number, 40))
+
+
+@router.post("/status")
+def status_lookup(
+    request: Request,
+    _caller: Public,
+    db: DB,
+    clock: ClockDep,
+    number: Annotated[str, Form(max_length=64)] = "",
+    code: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    now = clock.now()
+    key = f"status:{_client(request)}"
+    per_minute = request.app.state.settings.status_rate_per_min
+    auth_service.check_rate(db, key, now=now, per_minute=per_minute)
+    ticket = service.find_for_customer(db, number, code)
+    if ticket is None:
+        auth_service.record_failure(db, key, now=now)
+        # The same page and status whether the number is unknown or the code is wrong.
+        return _status_form(
+            request, number=service.one_line(number, 40), error=True, status_code=404
+        )
+    request.session[_VIEWING] = ticket.id
+    return RedirectResponse("/status/view", status_code=303)
+
+
+def _viewing(request: Request, db: Session) -> Ticket | None:
+    tid = request.session.get(_VIEWING)
+    return db.get(Ticket, tid) if isinstance(tid, int) else None
+
+
+@router.get("/status/view")
+def status_view(request: Request, _caller: Public, db: DB, clock: ClockDep) -> Response:
+    """Status, the customer-visible history and the next promised date of the case."""
+    ticket = _viewing(request, db)
+    if ticket is None:
+        return RedirectResponse("/status", status_code=303)
+    view = service.customer_view(db, ticket)
+    now = clock.now()
+    lang = _lang(request)
+    context: dict[str, Any] = {
+        "view": view,
+        "next_when": _next_when(view, now, lang),
+        "when": lambda at: (
+            when_phrase(at, now=now, tz=view.timezone, lang=lang) if at >= now else None
+        ),
+        "stamp": lambda at: at.astimezone(ZoneInfo(view.timezone)).strftime("%d/%m/%Y %H:%M"),
+        "max_chars": service.MAX_DESCRIPTION,
+    }
+    return render(request, "customer/status_view.html", context)
+
+
+@router.post("/status/message")
+def status_message(
+    request: Request,
+    _caller: Public,
+    db: DB,
+    clock: ClockDep,
+    body: Annotated[str, Form()] = "",
+) -> Response:
+    """The customer adds to their case (the description asked for, new details)."""
+    ticket = _viewing(request, db)
+    if ticket is None:
+        return RedirectResponse("/status", status_code=303)
+    text = service.safe_text(body)
+    if text.strip():
+        if len(text) > service.MAX_DESCRIPTION:
+            raise InvalidInput(
+                f"body: at most {service.MAX_DESCRIPTION} characters; attach the rest by email"
+            )
+        service.add_customer_message(db, ticket, text, now=clock.now(), channel="web")
+    return RedirectResponse("/status/view", status_code=303)
+
+
+@router.post("/status/appeal")
+def status_appeal(
+    request: Request,
+    _caller: Public,
+    db: DB,
+    clock: ClockDep,
+    body: Annotated[str, Form()] = "",
+) -> Response:
+    """Appeal the answer to a complaint."""
+    ticket = _viewing(request, db)
+    if ticket is None:
+        return RedirectResponse("/status", status_code=303)
+    service.appeal(
+        db,
+        ticket,
+        service.safe_text(body)[: service.MAX_DESCRIPTION],
+        now=clock.now(),
+        base_url=request.app.state.settings.public_url,
+    )
+    return RedirectResponse("/status/view", status_code=303)
+
+
+@router.post("/status/leave")
+def status_leave(request: Request, _caller: Public) -> Response:
+    """Forget the case in this browser."""
+    request.session.pop(_VIEWING, None)
+    request.session.pop(_FILED, None)
+    return RedirectResponse("/status", status_code=303)

@@ -1,0 +1,480 @@
+"""The team's ticket screens: the inbox, the ticket page and the supervisor's promises (P1-P6, M4).
+
+``/tickets`` lists open tickets by the next promise due with filters (team, kind, channel, at
+risk); ``/tickets/{id}`` shows the thread and lets an agent reply by email or SMS, add internal
+notes, reassign, change the status or kind, resolve, and change a promised time with a reason
+that the customer is told. ``/promises`` shows supervisors the promises at risk and broken by
+team, the kept rates, and the customers to follow up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from escucha.audit import service as audit
+from escucha.auth.api import DB, AgentCaller, ClockDep, SupervisorCaller
+from escucha.auth.models import User
+from escucha.contacts.models import Customer
+from escucha.errors import InvalidInput, NotFound
+from escucha.org import models as org
+from escucha.tickets import rules as trules
+from escucha.tickets import service
+from escucha.tickets.models import Ticket, TicketAttachment
+from escucha.web.render import render
+
+router = APIRouter(include_in_schema=False)
+
+KINDS = ("query", "fault", "request", "complaint")
+CHANNELS = ("voice", "callback", "email", "web", "sms", "voicemail", "in_person")
+
+
+def _formatter(db: Session) -> Callable[[datetime | None], str]:
+    zone = ZoneInfo(service.org_context(db).timezone)
+
+    def fmt(at: datetime | None) -> str:
+        return at.astimezone(zone).strftime("%d/%m/%Y %H:%M") if at is not None else ""
+
+    return fmt
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.strip().isdigit() else None
+
+
+def _teams(db: Session) -> list[org.Team]:
+    return list(db.scalars(select(org.Team).order_by(org.Team.display_name)))
+
+
+@router.get("/tickets")
+def inbox(
+    request: Request,
+    caller: AgentCaller,
+    db: DB,
+    clock: ClockDep,
+    team: str = "",
+    kind: str = "",
+    channel: str = "",
+    at_risk: str = "",
+    status: str = "open",
+    mine: str = "",
+) -> Response:
+    """Open tickets, the next promise due first."""
+    user = caller.need_user()
+    now = clock.now()
+    rows = service.inbox(
+        db,
+        now=now,
+        team_id=_int(team),
+        kind=kind if kind in KINDS else None,
+        channel=channel if channel in CHANNELS else None,
+        at_risk=bool(at_risk),
+        status=status or "open",
+        assignee_id=user.id if mine else None,
+    )
+    return render(
+        request,
+        "tickets/inbox.html",
+        {
+            "rows": rows,
+            "teams": _teams(db),
+            "kinds": KINDS,
+            "channels": CHANNELS,
+            "statuses": ("open", "all", *[s.value for s in trules.TicketStatus]),
+            "filters": {
+                "team": team,
+                "kind": kind,
+                "channel": channel,
+                "at_risk": at_risk,
+                "status": status or "open",
+                "mine": mine,
+            },
+            "fmt": _formatter(db),
+            "now": now,
+        },
+    )
+
+
+@router.get("/tickets/find")
+def find(request: Request, _caller: AgentCaller, db: DB, number: str = "") -> Response:
+    """Go to a ticket by its number (as read out by a customer)."""
+    if not number.strip():
+        return RedirectResponse("/tickets", status_code=303)
+    try:
+        ticket = service.get_ticket(db, number)
+    except NotFound as exc:
+        return _not_found(request, exc.message)
+    return RedirectResponse(f"/tickets/{ticket.id}", status_code=303)
+
+
+def _ticket_page(
+    request: Request,
+    db: Session,
+    ticket: Ticket,
+    now: datetime,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    customer = db.get(Customer, ticket.customer_id) if ticket.customer_id else None
+    notes = {n.id: n for n in service.delivery_states(db, ticket.id)}
+    messages = service.thread(db, ticket.id)
+    authors = {
+        u.id: u.display_name
+        for u in db.scalars(
+            select(User).where(User.id.in_({m.author_id for m in messages if m.author_id}))
+        )
+    }
+    agents = list(db.scalars(select(User).where(User.active.is_(True)).order_by(User.display_name)))
+    nexts = sorted(
+        s.value
+        for s in trules.allowed_next_statuses(ticket.status, ticket.kind)
+        if s not in (trules.TicketStatus.RESOLVED, trules.TicketStatus.APPEALED)
+    )
+    return render(
+        request,
+        "tickets/ticket.html",
+        {
+            "t": ticket,
+            "customer": customer,
+            "team": db.get(org.Team, ticket.team_id) if ticket.team_id else None,
+            "assignee": db.get(User, ticket.assignee_id) if ticket.assignee_id else None,
+            "teams": _teams(db),
+            "agents": agents,
+            "promises": service.promises_of(db, ticket.id),
+            "messages": messages,
+            "authors": authors,
+            "notes": notes,
+            "attachments": service.attachments_of(db, ticket.id),
+            "contacts": service.linked_contacts(db, ticket.id),
+            "events": audit.events_for(db, "ticket", ticket.id),
+            "next_statuses": nexts,
+            "can_resolve": trules.TicketStatus.RESOLVED
+            in trules.allowed_next_statuses(ticket.status, ticket.kind),
+            "kinds": KINDS,
+            "groups": trules.speech_groups(ticket.number),
+            "fmt": _formatter(db),
+            "opened_at": now.isoformat(),
+            "error": error,
+            "now": now,
+            "tz": service.org_context(db).timezone,
+        },
+        status_code,
+    )
+
+
+def _get(db: Session, ticket_id: int, *, lock: bool = False) -> Ticket:
+    return service.get_ticket(db, ticket_id, lock=lock)
+
+
+def _not_found(request: Request, message: str) -> Response:
+    """The 404 page, rendered while the request's session is still open."""
+    return render(
+        request, "error.html", {"status": 404, "code": "not_found", "detail": message}, 404
+    )
+
+
+@router.get("/tickets/{ticket_id}")
+def ticket_page(
+    request: Request, ticket_id: int, _caller: AgentCaller, db: DB, clock: ClockDep
+) -> Response:
+    """A ticket: customer, promises, thread with delivery states, and what can be done."""
+    try:
+        ticket = _get(db, ticket_id)
+    except NotFound as exc:
+        return _not_found(request, exc.message)
+    return _ticket_page(request, db, ticket, clock.now())
+
+
+def _act(
+    request: Request,
+    db: Session,
+    ticket_id: int,
+    now: datetime,
+    action: Callable[[Ticket], Any],
+) -> Response:
+    """Run ``action``; on a refusal nothing is kept and the page says why (422)."""
+    try:
+        ticket = _get(db, ticket_id, lock=True)
+    except NotFound as exc:
+        return _not_found(request, exc.message)
+    try:
+        action(ticket)
+    except (InvalidInput, NotFound) as exc:
+        db.rollback()
+        return _ticket_page(
+            request, db, _get(db, ticket_id), now, error=exc.message, status_code=422
+        )
+    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+
+
+def _work_s(opened_at: str, now: datetime) -> float | None:
+    """Seconds between showing the reply form and sending it: the reply's handling time."""
+    try:
+        started = datetime.fromisoformat(opened_at)
+    except ValueError:
+        return None
+    if started.tzinfo is None:
+        return None
+    seconds = (now - started).total_seconds()
+    return seconds if 0 <= seconds <= 4 * 3600 else None
+
+
+@router.post("/tickets/{ticket_id}/reply")
+def reply(
+    request: Request,
+    ticket_id: int,
+    caller: AgentCaller,
+    db: DB,
+    clock: ClockDep,
+    body: Annotated[str, Form()] = "",
+    channel: Annotated[str, Form()] = "email",
+    opened_at: Annotated[str, Form()] = "",
+) -> Response:
+    now = clock.now()
+    user = caller.need_user()
+    base_url = request.app.state.settings.public_url
+    return _act(
+        request,
+        db,
+        ticket_id,
+        now,
+        lambda t: service.reply_to_customer(
+            db,
+            t,
+            body,
+            user=user,
+            now=now,
+            base_url=base_url,
+            channel=channel,
+            work_s=_work_s(opened_at, now),
+        ),
+    )
+
+
+@router.post("/tickets/{ticket_id}/note")
+def note(
+    request: Request,
+    ticket_id: int,
+    caller: AgentCaller,
+    db: DB,
+    clock: ClockDep,
+    body: Annotated[str, Form()] = "",
+) -> Response:
+    now = clock.now()
+    user = caller.need_user()
+    return _act(
+        request, db, ticket_id, now, lambda t: service.add_note(db, t, body, user=user, now=now)
+    )
+
+
+@router.post("/tickets/{ticket_id}/assign")
+def assign(
+    request: Request,
+    ticket_id: int,
+    caller: AgentCaller,
+    db: DB,
+    clock: ClockDep,
+    team_id: Annotated[str, Form()] = "",
+    assignee_id: Annotated[str, Form()] = "",
+) -> Response:
+    now = clock.now()
+    user = caller.need_user()
+    return _act(
+        request,
+        db,
+        ticket_id,
+        now,
+        lambda t: service.reassign(
+            db, t, user=user, now=now, team_id=_int(team_id), assignee_id=_int(assignee_id)
+        ),
+    )
+
+
+@router.post("/tickets/{ticket_id}/status")
+def set_status(
+    request: Request,
+    ticket_id: int,
+    caller: AgentCaller,
+    db: DB,
+    clock: ClockDep,
+    status: Annotated[str, Form()] = "",
+) -> Response:
+    now = clock.now()
+    user = caller.need_user()
+    return _act(
+        request,
+        db,
+        ticket_id,
+        now,
+        lambda t: service.change_status(db, t, status, user=user, now=now),
+    )
+
+
+@router.post("/tickets/{ticket_id}/resolve")
+def resolve(
+    request: Request,
+    ticket_id: int,
+    caller: AgentCaller,
+    db: DB,
+    clock: ClockDep,
+    resolution: Annotated[str, Form()] = "",
+    channel: Annotated[str, Form()] = "email",
+) -> Response:
+    now = clock.now()
+    user = caller.need_user()
+    base_url = request.app.state.settings.public_url
+    return _act(
+        request,
+        db,
+        ticket_id,
+        now,
+        lambda t: service.resolve(
+            db,
+            t,
+            resolution,
+            user=user,
+            now=now,
+            base_url=base_url,
+            channel=channel if channel in ("email", "sms") else None,
+        ),
+    )
+
+
+@router.post("/tickets/{ticket_id}/notified")
+def notified(
+    request: Request,
+    ticket_id: int,
+    caller: AgentCaller,
+    db: DB,
+    clock: ClockDep,
+    how: Annotated[str, Form()] = "letter",
+) -> Response:
+    now = clock.now()
+    user = caller.need_user()
+    return _act(
+        request,
+        db,
+        ticket_id,
+        now,
+        lambda t: service.mark_notified(db, t, user=user, now=now, how=how[:20] or "letter"),
+    )
+
+
+@router.post("/tickets/{ticket_id}/kind")
+def set_kind(
+    request: Request,
+    ticket_id: int,
+    caller: AgentCaller,
+    db: DB,
+    clock: ClockDep,
+    kind: Annotated[str, Form()] = "",
+) -> Response:
+    now = clock.now()
+    user = caller.need_user()
+    base_url = request.app.state.settings.public_url
+    return _act(
+        request,
+        db,
+        ticket_id,
+        now,
+        lambda t: service.change_kind(db, t, kind, now=now, base_url=base_url, user=user),
+    )
+
+
+def _local_due(db: Session, text: str) -> datetime:
+    """``2026-11-30T12:00`` from a datetime-local field, read in the organisation's zone."""
+    try:
+        naive = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput("due: give a date and time") from None
+    zone = ZoneInfo(service.org_context(db).timezone)
+    return naive.replace(tzinfo=zone) if naive.tzinfo is None else naive
+
+
+@router.post("/tickets/{ticket_id}/promises/{promise_id}/reschedule")
+def reschedule(
+    request: Request,
+    ticket_id: int,
+    promise_id: int,
+    caller: AgentCaller,
+    db: DB,
+    clock: ClockDep,
+    due: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    now = clock.now()
+    user = caller.need_user()
+    base_url = request.app.state.settings.public_url
+    return _act(
+        request,
+        db,
+        ticket_id,
+        now,
+        lambda t: service.reschedule_promise(
+            db,
+            t,
+            promise_id,
+            _local_due(db, due),
+            reason=reason,
+            user=user,
+            now=now,
+            base_url=base_url,
+        ),
+    )
+
+
+@router.post("/tickets/{ticket_id}/follow-up/done")
+def follow_up_done(
+    request: Request, ticket_id: int, caller: SupervisorCaller, db: DB, clock: ClockDep
+) -> Response:
+    """The customer flagged after a bad experience (M4) has been followed up."""
+    try:
+        ticket = _get(db, ticket_id, lock=True)
+    except NotFound as exc:
+        return _not_found(request, exc.message)
+    service.clear_follow_up(db, ticket, user=caller.need_user(), now=clock.now())
+    return RedirectResponse(request.headers.get("referer") or "/promises", status_code=303)
+
+
+@router.get("/tickets/{ticket_id}/attachments/{attachment_id}")
+def attachment(
+    request: Request, ticket_id: int, attachment_id: int, _caller: AgentCaller, db: DB
+) -> Response:
+    """Download an attachment (always as a file, never shown inline)."""
+    att = db.get(TicketAttachment, attachment_id)
+    if att is None or att.ticket_id != ticket_id:
+        return _not_found(request, "attachment not found")
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in att.filename) or "file"
+    return Response(
+        att.data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{safe}"'},
+    )
+
+
+@router.get("/promises")
+def promises_page(request: Request, _caller: SupervisorCaller, db: DB, clock: ClockDep) -> Response:
+    """Promises at risk and broken by team; kept rates by team, kind and channel (P4, M4)."""
+    now = clock.now()
+    since = now - timedelta(days=30)
+    teams, rates, follow = service.promise_overview(db, now=now, since=since)
+    return render(
+        request,
+        "tickets/promises.html",
+        {
+            "teams": teams,
+            "rates": rates,
+            "follow": follow,
+            "fmt": _formatter(db),
+            "now": now,
+            "since": since,
+        },
+    )
