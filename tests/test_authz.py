@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -32,20 +32,34 @@ def _access(route: APIRoute) -> list[str]:
     return found
 
 
+def _api_routes(app: FastAPI) -> list[tuple[str, APIRoute]]:
+    """Every endpoint with its full path (routers included in routers are walked)."""
+    out = []
+    for ctx in iter_route_contexts(app.routes):
+        route = ctx.original_route
+        if isinstance(route, APIRoute):
+            out.append((str(ctx.path), route))
+    return out
+
+
+def test_the_walk_sees_every_endpoint(app: FastAPI) -> None:
+    paths = {path for path, _ in _api_routes(app)}
+    assert {"/login", "/api/v1/org/queues", "/healthz", "/admin/jobs"} <= paths
+    assert len(paths) > 50
+
+
 def test_every_route_declares_exactly_one_access_rule(app: FastAPI) -> None:
     undeclared = [
-        f"{sorted(r.methods)} {r.path}"
-        for r in app.routes
-        if isinstance(r, APIRoute) and len(set(_access(r))) != 1
+        f"{sorted(r.methods)} {path}" for path, r in _api_routes(app) if len(set(_access(r))) != 1
     ]
     assert undeclared == []
 
 
 def _simple_get_routes(app: FastAPI) -> list[tuple[str, str]]:
     out = []
-    for r in app.routes:
-        if isinstance(r, APIRoute) and "GET" in r.methods and "{" not in r.path:
-            out.append((r.path, _access(r)[0]))
+    for path, r in _api_routes(app):
+        if "GET" in r.methods and "{" not in path:
+            out.append((path, _access(r)[0]))
     return out
 
 

@@ -68,7 +68,7 @@ def start_server(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen
 
 
 def wait_ready(
-    url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 30
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 90
 ) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -24,7 +24,7 @@ from tests.system.conftest import free_port, server_env, start_server, wait_read
 pytestmark = pytest.mark.system
 
 
-def _wait(predicate: object, timeout_s: float = 30) -> None:
+def _wait(predicate: object, timeout_s: float = 90) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():  # type: ignore[operator]

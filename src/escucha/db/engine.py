@@ -36,4 +36,7 @@ def make_engine(settings: Settings | str) -> Engine:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    from escucha.db.registry import load_models
+
+    load_models()
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)

@@ -34,3 +34,18 @@ class RoutingDecision(Base):
     waited_s: Mapped[float]
     decided_at: Mapped[datetime]
     node: Mapped[str] = mapped_column(String(100), default="")
+
+
+class RoutingState(Base):
+    """One row: a version bumped by every transaction that changes what routing sees.
+
+    Each process keeps its routing engine in memory and knows which version it reflects; a
+    different version means another process changed the floor and the engine is rebuilt. The
+    row lock taken by the bump also serialises routing passes across processes.
+    """
+
+    __tablename__ = "routing_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(default=0)

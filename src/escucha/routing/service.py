@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from escucha.callbacks.models import Callback
@@ -22,6 +22,7 @@ from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, ContactEvent, Estimate
 from escucha.errors import Conflict, InvalidInput, NotFound
 from escucha.org import models as org
+from escucha.routing import cache
 from escucha.routing import estimate as est
 from escucha.routing.engine import RoutingEngine
 from escucha.routing.models import AgentStatus, RoutingDecision
@@ -34,8 +35,8 @@ from escucha.routing.rules import (
     WaitingContact,
     is_allowed_transition,
 )
+from escucha.workforce.service import record_state_change
 
-ROUTING_LOCK = 0x65736375  # "escu"
 NODE = socket.gethostname()
 
 
@@ -72,43 +73,42 @@ def _agent_skills(session: Session) -> dict[int, dict[str, int]]:
     }
 
 
-def load_engine(session: Session, *, now: datetime) -> RoutingEngine:
-    """The routing engine as the database says it is now."""
+def agent_value(a: AgentStatus, skills: dict[str, Any]) -> Agent:
+    return Agent(
+        agent_id=str(a.user_id),
+        skills={str(k): int(v) for k, v in skills.items()},
+        state=AgentState(a.state),
+        idle_since=_ts(a.idle_since) if a.idle_since else None,
+        contact_id=str(a.contact_id) if a.contact_id else None,
+    )
+
+
+def waiting_value(c: Contact) -> WaitingContact:
+    return WaitingContact(
+        contact_id=str(c.id),
+        queue=c.queue or "",
+        joined_at=_ts(c.joined_at or c.arrived_at),
+        priority=c.priority,
+        skills=c.skills,
+        kind=ContactKind.CALLBACK if c.channel == "callback" else ContactKind.LIVE,
+        queued_at=_ts(c.queued_at or c.arrived_at),
+    )
+
+
+def load_engine(session: Session) -> RoutingEngine:
+    """The routing engine as the database says it is now (a full read of the floor)."""
     skills = _agent_skills(session)
     agents = tuple(
-        Agent(
-            agent_id=str(a.user_id),
-            skills=skills.get(a.user_id, {}),
-            state=AgentState(a.state),
-            idle_since=_ts(a.idle_since) if a.idle_since else None,
-            contact_id=str(a.contact_id) if a.contact_id else None,
-        )
-        for a in session.scalars(select(AgentStatus))
+        agent_value(a, skills.get(a.user_id, {})) for a in session.scalars(select(AgentStatus))
     )
-    waiting = []
-    stmt = select(Contact).where(Contact.state == "queued")
-    for c in session.scalars(stmt):
-        waiting.append(
-            WaitingContact(
-                contact_id=str(c.id),
-                queue=c.queue or "",
-                joined_at=_ts(c.joined_at or c.arrived_at),
-                priority=c.priority,
-                skills=c.skills,
-                kind=ContactKind.CALLBACK if c.channel == "callback" else ContactKind.LIVE,
-                queued_at=_ts(c.queued_at or c.arrived_at),
-            )
-        )
-    known = {q.queue_id for q in queue_configs(session)}
-    waiting = [w for w in waiting if w.queue in known]
-    return RoutingEngine.from_state(
-        EngineState(tuple(queue_configs(session)), agents, tuple(waiting))
+    configs = tuple(queue_configs(session))
+    known = {q.queue_id for q in configs}
+    waiting = tuple(
+        waiting_value(c)
+        for c in session.scalars(select(Contact).where(Contact.state == "queued"))
+        if c.queue in known
     )
-
-
-def _lock(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ROUTING_LOCK})
+    return RoutingEngine.from_state(EngineState(configs, agents, waiting))
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,8 @@ class Offer:
 
 def dispatch(session: Session, *, now: datetime) -> list[Offer]:
     """Move overflowing contacts and give every contact that can be served to an agent."""
-    _lock(session)
-    engine = load_engine(session, now=now)
+    session.flush()
+    engine = cache.sync(session)
     t = _ts(now)
     for moved in engine.overflow(t):
         contact = session.get(Contact, int(moved.contact_id))
@@ -153,6 +153,7 @@ def dispatch(session: Session, *, now: datetime) -> list[Offer]:
             .execution_options(synchronize_session=False)
         )
         if got_agent.rowcount != 1:  # type: ignore[attr-defined]
+            cache.invalidate(session)  # the engine believed in a state the database does not have
             continue
         got_contact = session.execute(
             update(Contact)
@@ -167,6 +168,7 @@ def dispatch(session: Session, *, now: datetime) -> list[Offer]:
                 .values(state="available", contact_id=None)
                 .execution_options(synchronize_session=False)
             )
+            cache.invalidate(session)
             continue
         session.add(
             RoutingDecision(
@@ -180,6 +182,7 @@ def dispatch(session: Session, *, now: datetime) -> list[Offer]:
                 node=NODE,
             )
         )
+        record_state_change(session, aid, "busy", now=now)
         contact = session.get(Contact, cid)
         if contact is not None:
             session.refresh(contact)
@@ -225,6 +228,7 @@ def set_agent_state(session: Session, user_id: int, state: str, *, now: datetime
         if new is AgentState.AVAILABLE:
             status.idle_since = now
     session.flush()
+    record_state_change(session, user_id, status.state, now=now)
     if new is AgentState.AVAILABLE:
         dispatch(session, now=now)
         session.refresh(status)  # the routing pass may have given the agent a contact
@@ -240,6 +244,7 @@ def release_agent(
     status.contact_id = None
     status.state = state
     status.since = now
+    record_state_change(session, user_id, state, now=now)
     if state == "available":
         status.idle_since = now
 
@@ -339,6 +344,7 @@ def end_call(
     status = agent_status(session, user_id, now=now)
     status.state = "wrap_up"
     status.since = now
+    record_state_change(session, user_id, "wrap_up", now=now)
     contacts.record(session, contact, "ended", now=now, ended_by=ended_by)
     return contact
 
@@ -439,7 +445,7 @@ def tell_estimate(session: Session, contact: Contact, *, now: datetime) -> Told:
     """Estimate the caller's wait, store it, and return the sentence they hear (W1)."""
     if contact.state != "queued" or not contact.queue:
         raise Conflict(f"contact {contact.id} is not waiting in a queue")
-    engine = load_engine(session, now=now)
+    engine = load_engine(session)
     cid = str(contact.id)
     ahead = engine.callers_ahead(cid) if engine.is_waiting(cid) else 0
     meter = _meter(session, contact.queue)

@@ -1,4 +1,8 @@
-"""The shell of the screens: login, logout, language, home per role, and admin pages."""
+"""The shell of the screens: login, logout, language, home per role, and admin pages.
+
+The agent desktop is in :mod:`escucha.web.agent`, the supervisor's pages in
+:mod:`escucha.web.supervisor`.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,8 @@ from escucha.auth import service as auth_service
 from escucha.auth.api import (
     DB,
     AdminCaller,
-    AgentCaller,
     ClockDep,
     Public,
-    SupervisorCaller,
     UserView,
     login_session,
 )
@@ -100,20 +102,6 @@ def language(
         if caller.user is not None:
             caller.user.language = lang
     return RedirectResponse(_safe_next(next, "/"), status_code=303)
-
-
-@router.get("/agent")
-def agent_home(request: Request, caller: AgentCaller, db: DB) -> Response:
-    user = caller.need_user()
-    profile = db.scalar(select(org.AgentProfile).where(org.AgentProfile.user_id == user.id))
-    return render(request, "agent/home.html", {"profile": profile})
-
-
-@router.get("/supervisor")
-def supervisor_home(request: Request, _caller: SupervisorCaller, db: DB) -> Response:
-    queues = db.scalars(select(org.Queue).order_by(org.Queue.name)).all()
-    agents = db.scalars(select(User).where(User.role == "agent").order_by(User.username)).all()
-    return render(request, "supervisor/home.html", {"queues": queues, "agents": agents})
 
 
 @router.get("/admin")

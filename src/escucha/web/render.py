@@ -20,9 +20,16 @@ NAV: tuple[tuple[str, str, str], ...] = (
     # (minimum role, path, label id)
     ("agent", "/agent", "Agent desktop"),
     ("agent", "/tickets", "Tickets"),
+    ("agent", "/qa/mine", "My reviews"),
     ("supervisor", "/supervisor", "Supervisor"),
+    ("supervisor", "/supervisor/wallboard", "Wallboard"),
     ("supervisor", "/promises", "Promises by team"),
+    ("supervisor", "/planning", "Planning"),
+    ("supervisor", "/reports", "Call reports"),
     ("supervisor", "/ivr", "IVR editor"),
+    ("supervisor", "/qa", "Quality"),
+    ("supervisor", "/voc", "Voice of the customer"),
+    ("supervisor", "/reports/agents", "Agent reports"),
     ("admin", "/admin", "Administration"),
 )
 

@@ -1,0 +1,55 @@
+"""Post-contact surveys (M2) and the labels people give to voice-of-the-customer themes (M3).
+
+One survey per contact (unique), linked to the contact, the agent and the queue. A survey sent
+by SMS or email carries a random link token; only its SHA-256 is stored. IVR surveys have no
+token. Answers: CSAT 1-5, CES 1-7, NPS 0-10 and a free comment.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from escucha.db.base import Base
+
+SURVEY_CHANNELS = ("sms", "email", "ivr")
+SURVEY_KINDS = ("csat", "ces", "nps")
+
+
+class Survey(Base):
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    queue: Mapped[str | None] = mapped_column(String(80), index=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    language: Mapped[str] = mapped_column(String(5), default="es")
+    kinds: Mapped[list[Any]] = mapped_column(default=list)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime] = mapped_column(index=True)
+    expires_at: Mapped[datetime]
+    responded_at: Mapped[datetime | None]
+    answered_via: Mapped[str | None] = mapped_column(String(10))  # link or ivr
+    csat: Mapped[int | None]
+    ces: Mapped[int | None]
+    nps: Mapped[int | None]
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class VocLabel(Base):
+    """A label a person wrote for a theme (keyed by the theme's stable key)."""
+
+    __tablename__ = "voc_labels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    theme_key: Mapped[str] = mapped_column(String(200), unique=True)
+    label: Mapped[str] = mapped_column(String(200))
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime]

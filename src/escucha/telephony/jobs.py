@@ -1,0 +1,21 @@
+"""Telephony jobs: place the Twilio call of a callback attempt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from escucha.jobs.registry import JobContext, job
+from escucha.telephony import service
+
+
+@job("telephony.dial", max_attempts=3, backoff_base_s=5.0)
+def dial(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
+    service.dial_now(
+        session,
+        int(payload["callback_id"]),
+        int(payload["attempt"]),
+        now=ctx.now,
+        settings=ctx.settings,
+    )

@@ -1,0 +1,1036 @@
+"""The internal telephony interface: calls in, the IVR, waiting, callbacks out (W1, W2, W6, C1).
+
+Every provider speaks to escucha through these functions: the Twilio webhooks
+(``escucha.web.twilio_webhooks``) and the built-in browser phone (``escucha.web.phone``). Each
+answers a :class:`~escucha.telephony.rules.Turn`, what the line does next, which the provider
+renders (TwiML, a page).
+
+A call is a :class:`~escucha.contacts.models.Contact` whose ``provider_ref`` is
+``"<provider>:<call id>"`` (a Twilio CallSid, a browser phone id). Its place in the IVR lives on
+the contact (``ivr_node``; the choices in ``ivr_path`` and in the event log), so any node can
+answer the next webhook. Every caller input is numbered: the turn tells the number the next
+input must carry (``Turn.seq``) and each input is written with the event-log key
+``"<provider_ref>:input:<n>"``; an input that arrives twice (a retried webhook) changes nothing
+the second time and is answered with what the caller hears now.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache, lru_cache
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from escucha.callbacks import service as callbacks
+from escucha.callbacks.models import Callback
+from escucha.config import Settings
+from escucha.contacts import service as contacts
+from escucha.contacts.models import Contact, ContactEvent, Customer, Estimate
+from escucha.errors import ConfigurationError, Conflict, EscuchaError, InvalidInput, NotFound
+from escucha.ivr import rules as ivr
+from escucha.ivr.schemas import validate_ivr
+from escucha.ivr.service import example_path, load_ivr
+from escucha.jobs.service import enqueue
+from escucha.notifications.messages import when_phrase
+from escucha.org.models import Organisation, Queue
+from escucha.promises import rules as prules
+from escucha.promises import service as promises
+from escucha.routing import service as routing
+from escucha.telephony import rules as R
+from escucha.yamlio import YamlFileError
+
+log = logging.getLogger("escucha.telephony")
+
+PROVIDERS = ("twilio", "browser")
+#: Pseudo IVR nodes (IVR node ids are lower-case words, so these never clash).
+CLOSED_NODE = "!closed"  # the queue is closed: callback at a stated time, or a message
+VOICEMAIL_NODE = "!voicemail"  # recording a message; ``Contact.queue`` holds the box
+#: The name the closed-queue choice has in the path shown to agents and in the event log.
+AFTER_HOURS = "after_hours"
+FALLBACK_IVR = "agua"
+#: Contact states where the caller is with (or being put through to) an agent.
+LIVE: dict[str, R.Phase] = {"offered": "offered", "connected": "connected", "on_hold": "on_hold"}
+MAX_DIGITS = 20
+MAX_SPEECH = 300
+
+# --------------------------------------------------------------------------------------------
+# The IVR the callers hear
+# --------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _model_from_json(text: str) -> ivr.IvrModel | None:
+    try:
+        return validate_ivr(json.loads(text), "organisation.ivr").to_model()
+    except YamlFileError as exc:
+        log.error("the organisation's IVR is not valid: %s", exc)
+        return None
+
+
+@cache
+def _fallback_model() -> ivr.IvrModel:
+    return load_ivr(example_path(FALLBACK_IVR))
+
+
+def ivr_model(session: Session) -> ivr.IvrModel:
+    """The organisation's IVR (``Organisation.ivr``), or the bundled water-utility example.
+
+    The example is used, with a log line saying so, while the organisation has no valid IVR.
+    """
+    org = session.scalar(select(Organisation).limit(1))
+    stored = dict(org.ivr) if org is not None and org.ivr else {}
+    if stored:
+        model = _model_from_json(json.dumps(stored, sort_keys=True, default=str))
+        if model is not None:
+            return model
+        log.warning(
+            "the organisation's IVR cannot be used; calls hear the bundled example "
+            "src/escucha/ivr/examples/%s.yaml until it is fixed (escucha ivr lint)",
+            FALLBACK_IVR,
+        )
+    else:
+        log.warning(
+            "the organisation has no IVR (Organisation.ivr is empty); calls hear the bundled "
+            "example src/escucha/ivr/examples/%s.yaml: add an `ivr:` key to the organisation "
+            "YAML and apply it",
+            FALLBACK_IVR,
+        )
+    return _fallback_model()
+
+
+def ivr_is_open(model: ivr.IvrModel, now: datetime) -> bool:
+    """Whether the IVR's business hours are open (always, when it states none)."""
+    return ivr.is_open(model.business_hours, now) if model.business_hours is not None else True
+
+
+# --------------------------------------------------------------------------------------------
+# Finding calls
+# --------------------------------------------------------------------------------------------
+
+
+def call_key(provider: str, call_ref: str) -> str:
+    """The ``provider_ref`` of a call: ``"twilio:CA…"``, ``"browser:…"``."""
+    if provider not in PROVIDERS:
+        raise InvalidInput(f"provider: one of {', '.join(PROVIDERS)}")
+    if not call_ref or len(call_ref) > 80:
+        raise InvalidInput("call id: 1 to 80 characters")
+    return f"{provider}:{call_ref}"
+
+
+def find_call(
+    session: Session, provider: str, call_ref: str, *, lock: bool = False
+) -> Contact | None:
+    """The contact of a call, or ``None``; ``lock`` serialises webhooks of one call."""
+    stmt = select(Contact).where(Contact.provider_ref == call_key(provider, call_ref))
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def _call(session: Session, provider: str, call_ref: str) -> Contact:
+    contact = find_call(session, provider, call_ref, lock=True)
+    if contact is None:
+        raise NotFound(f"no call {provider}:{call_ref}")
+    return contact
+
+
+def _inputs(session: Session, contact: Contact) -> int:
+    """How many caller inputs of this call have been taken."""
+    prefix = f"{contact.provider_ref}:input:"
+    keys = session.scalars(
+        select(ContactEvent.dedupe_key).where(
+            ContactEvent.contact_id == contact.id, ContactEvent.dedupe_key.is_not(None)
+        )
+    )
+    return sum(1 for k in keys if k is not None and k.startswith(prefix))
+
+
+def _retries(session: Session, contact: Contact, node: str) -> int:
+    """Failed tries at ``node`` since the caller last got somewhere."""
+    n = 0
+    for ev in reversed(contacts.events_of(session, contact.id)):
+        if ev.event != "ivr_choice":
+            continue
+        if ev.data.get("valid") is False and ev.data.get("node") == node:
+            n += 1
+        else:
+            break
+    return n
+
+
+def _turn(
+    session: Session, contact: Contact, phase: R.Phase, actions: Sequence[R.Action]
+) -> R.Turn:
+    session.flush()
+    return R.Turn(
+        call=contact.provider_ref or "",
+        contact_id=contact.id,
+        phase=phase,
+        language=contact.language,
+        actions=tuple(actions),
+        seq=_inputs(session, contact) + 1,
+        agent_id=contact.agent_id,
+    )
+
+
+def _customer_of(session: Session, contact: Contact) -> Customer | None:
+    return session.get(Customer, contact.customer_id) if contact.customer_id else None
+
+
+def _identify(
+    session: Session, number: str | None, *, now: datetime, language: str | None
+) -> tuple[Customer | None, bool]:
+    """The caller by their number (created on first call), and whether they were known."""
+    if not number:
+        return None, False
+    try:
+        e164 = contacts.normalise_phone(number)
+    except InvalidInput:
+        return None, False  # withheld numbers, SIP or client identities
+    known = session.scalar(select(Customer.id).where(Customer.phone == e164)) is not None
+    customer = contacts.find_or_create_customer(session, now=now, phone=e164, language=language)
+    return customer, known
+
+
+def _queue_row(session: Session, name: str | None) -> Queue | None:
+    """The queue an IVR node names; an unknown name goes to the first queue, with a log line."""
+    queue = session.scalar(select(Queue).where(Queue.name == name)) if name else None
+    if queue is not None:
+        return queue
+    queue = session.scalar(select(Queue).order_by(Queue.name).limit(1))
+    if queue is None:
+        log.error("the IVR sends callers to queue %r but the organisation has no queues", name)
+    else:
+        log.warning(
+            "the IVR names queue %r, which the organisation does not have; callers go to %r",
+            name,
+            queue.name,
+        )
+    return queue
+
+
+def _when(at: datetime, *, now: datetime, customer: Customer | None, language: str) -> str:
+    tz = customer.timezone if customer is not None else "Europe/Madrid"
+    return when_phrase(at, now=now, tz=tz, lang=R.base_language(language))
+
+
+def _end(session: Session, contact: Contact, *, now: datetime, reason: str, **data: Any) -> None:
+    contact.state = "ended"
+    contact.ended_at = now
+    contact.outcome = contact.outcome or reason
+    contacts.record(session, contact, "ended", now=now, reason=reason, **data)
+
+
+# --------------------------------------------------------------------------------------------
+# A call comes in and walks the IVR
+# --------------------------------------------------------------------------------------------
+
+
+def incoming_call(
+    session: Session,
+    *,
+    provider: str,
+    call_ref: str,
+    from_number: str | None,
+    to_number: str = "",
+    now: datetime,
+    language: str | None = None,
+) -> R.Turn:
+    """A call arrives: the greeting and the first menu (idempotent on the call id).
+
+    The caller is identified by ``from_number`` (a customer is created on the first call);
+    ``language`` is the caller's choice when the provider knows it (the browser phone).
+    ``to_number`` (the number dialled) is accepted for providers with several numbers; one
+    organisation answers them all for now.
+    """
+    del to_number
+    existing = find_call(session, provider, call_ref, lock=True)
+    if existing is not None:
+        return current_turn(session, existing, now=now)
+    customer, known = _identify(session, from_number, now=now, language=language)
+    model = ivr_model(session)
+    lang = language or (customer.language if known and customer is not None else None)
+    step = ivr.start(
+        model,
+        language=lang,
+        caller_known=known and model.caller_lookup,
+        is_open=ivr_is_open(model, now),
+    )
+    contact = contacts.start_contact(
+        session,
+        channel="voice",
+        now=now,
+        customer=customer,
+        provider=provider,
+        provider_ref=call_key(provider, call_ref),
+        language=step.state.language,
+    )
+    return _after_step(session, contact, model, step, (), now=now)
+
+
+def caller_input(
+    session: Session,
+    provider: str,
+    call_ref: str,
+    *,
+    now: datetime,
+    digits: str | None = None,
+    speech: str | None = None,
+    seq: int | None = None,
+) -> R.Turn:
+    """Keys or words from the caller (nothing = a timeout); the IVR moves on (C1).
+
+    ``seq`` is the input number the previous turn gave (``Turn.seq``); an input whose number
+    was already taken is a retry and changes nothing.
+    """
+    contact = _call(session, provider, call_ref)
+    done = _inputs(session, contact)
+    if seq is not None and seq <= done:
+        return current_turn(session, contact, now=now)
+    digits = "".join(c for c in (digits or "") if c in ivr.KEY_CHARS)[:MAX_DIGITS] or None
+    speech = (speech or "").strip()[:MAX_SPEECH] or None
+    if contact.state == "queued":
+        return _wait(session, contact, now=now, digits=digits, speech=speech)
+    if contact.state != "ivr":
+        return current_turn(session, contact, now=now)
+    key = f"{contact.provider_ref}:input:{done + 1}"
+    if contact.ivr_node == CLOSED_NODE:
+        return _closed_input(session, contact, digits, speech, key, now=now)
+    if contact.ivr_node == VOICEMAIL_NODE:
+        return current_turn(session, contact, now=now)
+    model = ivr_model(session)
+    node = model.nodes.get(contact.ivr_node or "")
+    if node is None or node.type != "menu":
+        log.warning("call %s was at %r, not a menu of the IVR now; it starts again", key, node)
+        step = ivr.start(model, language=contact.language, is_open=ivr_is_open(model, now))
+        return _after_step(session, contact, model, step, (), now=now)
+    open_now = ivr_is_open(model, now)
+    step = ivr.Step(
+        ivr.CallState(node.id, contact.language, (), _retries(session, contact, node.id)),
+        "menu",
+        timeout_s=node.timeout_s,
+    )
+    events: list[ivr.CallInput]
+    if digits:
+        events = [ivr.Keys(d) for d in digits]
+    elif speech:
+        events = [ivr.Speech(speech)]
+    else:
+        events = [ivr.NoInput()]
+    prior: list[R.Say] = []
+    for i, event in enumerate(events):
+        here = model.nodes[step.state.node]
+        if isinstance(event, ivr.Keys):
+            label = event.digits
+        elif isinstance(event, ivr.Speech):
+            label = ivr.match_speech(model, here, event.text, step.state.language) or "speech"
+        else:
+            label = "timeout"
+        nxt = ivr.advance(model, step, event, is_open=open_now)
+        dedupe = key if i == 0 else f"{contact.provider_ref}:digit:{done + 1}:{i}"
+        complained = any(u.kind in ("invalid", "no_input") for u in nxt.say)
+        if complained and nxt.status == "menu" and nxt.state.node == here.id:
+            contacts.record(
+                session,
+                contact,
+                "ivr_choice",
+                now=now,
+                dedupe_key=dedupe,
+                node=here.id,
+                key=label,
+                valid=False,
+            )
+        else:
+            contacts.ivr_choice(
+                session, contact, node=here.id, key=label, now=now, dedupe_key=dedupe
+            )
+        if nxt.status != "menu" or i == len(events) - 1:
+            step = nxt
+            break
+        prior.extend(R.says(nxt.say))
+        step = nxt
+    return _after_step(session, contact, model, step, tuple(prior), now=now)
+
+
+def _after_step(
+    session: Session,
+    contact: Contact,
+    model: ivr.IvrModel,
+    step: ivr.Step,
+    prior: tuple[R.Say, ...],
+    *,
+    now: datetime,
+) -> R.Turn:
+    """Act on where the IVR has taken the call: a menu waits; the rest end the IVR."""
+    contact.language = step.state.language
+    lang = contact.language
+    said = (*prior, *R.says(step.say))
+    contact.ivr_node = step.state.node
+    if step.status == "menu":
+        node = model.nodes[step.state.node]
+        gather = R.Gather(
+            kind="menu",
+            prompts=said,
+            language=lang,
+            timeout_s=node.timeout_s,
+            speech=True,
+            hints=R.menu_hints(model, node, lang),
+        )
+        return _turn(session, contact, "ivr", (gather,))
+    if step.status == "queue":
+        return _to_queue(session, contact, step.queue, said, now=now)
+    if step.status == "callback":
+        return _ivr_callback(session, contact, step.queue, said, now=now)
+    if step.status == "voicemail":
+        return _voicemail(session, contact, step.queue or "general", said, message=bool(said))
+    if step.status == "transfer" and step.number:
+        contacts.record(session, contact, "transferred", now=now, to=step.number, by="ivr")
+        _end(session, contact, now=now, reason="transfer")
+        return _turn(session, contact, "ended", (*said, R.Transfer(step.number)))
+    _end(session, contact, now=now, reason="ivr")
+    return _turn(session, contact, "ended", (*said, R.Hangup()))
+
+
+# --------------------------------------------------------------------------------------------
+# Queues, the wait loop, callbacks
+# --------------------------------------------------------------------------------------------
+
+
+def _announcement(session: Session, contact: Contact, told: routing.Told) -> tuple[R.Say, ...]:
+    out = [R.Say(told.text, contact.language)]
+    customer = _customer_of(session, contact)
+    if told.callback_offered and customer is not None and customer.phone:
+        out.append(
+            R.Say(
+                R.phrase("callback_offer", contact.language, key=R.CALLBACK_KEY), contact.language
+            )
+        )
+    return tuple(out)
+
+
+def _to_queue(
+    session: Session,
+    contact: Contact,
+    queue_name: str | None,
+    said: tuple[R.Say, ...],
+    *,
+    now: datetime,
+) -> R.Turn:
+    """Put the caller in line, route at once, and tell them their place and wait (W1)."""
+    lang = contact.language
+    queue = _queue_row(session, queue_name)
+    if queue is None:
+        _end(session, contact, now=now, reason="no_queue")
+        return _turn(
+            session, contact, "ended", (*said, R.Say(R.phrase("no_queue", lang), lang), R.Hangup())
+        )
+    cal = promises.calendar(session, queue.calendar_id, now)
+    if not prules.is_open(cal, now):
+        return _closed(session, contact, queue, said, now=now)
+    contacts.enqueue(
+        session, contact, queue.name, now=now, skills=queue.skills, priority=queue.priority
+    )
+    routing.dispatch(session, now=now)
+    session.refresh(contact)
+    if contact.state == "offered" and contact.agent_id is not None:
+        connect = R.Say(R.phrase("connect", lang), lang)
+        return _turn(session, contact, "offered", (*said, connect, R.Connect(contact.agent_id)))
+    told = routing.tell_estimate(session, contact, now=now)
+    announcement = (*said, *_announcement(session, contact, told))
+    return _turn(session, contact, "queue", R.wait_actions(announcement, lang))
+
+
+def wait_turn(
+    session: Session,
+    provider: str,
+    call_ref: str,
+    *,
+    now: datetime,
+    digits: str | None = None,
+    speech: str | None = None,
+    announce_every_s: float = R.ANNOUNCE_EVERY_S,
+) -> R.Turn:
+    """One pass of the wait loop (W1, W2).
+
+    When an agent has been chosen the line connects at once; otherwise the caller hears their
+    position and estimate every ``announce_every_s`` seconds (a fresh estimate, stored with the
+    wait that follows), and the callback key turns the call into a callback that keeps their
+    place.
+    """
+    contact = _call(session, provider, call_ref)
+    return _wait(session, contact, now=now, digits=digits, speech=speech, every_s=announce_every_s)
+
+
+def _wait(
+    session: Session,
+    contact: Contact,
+    *,
+    now: datetime,
+    digits: str | None = None,
+    speech: str | None = None,
+    every_s: float = R.ANNOUNCE_EVERY_S,
+) -> R.Turn:
+    if contact.state != "queued":
+        return current_turn(session, contact, now=now)
+    if R.wants_callback(digits, speech, contact.language):
+        return _take_callback(session, contact, now=now)
+    last = session.scalar(
+        select(Estimate.given_at)
+        .where(Estimate.contact_id == contact.id)
+        .order_by(Estimate.id.desc())
+        .limit(1)
+    )
+    announcement: tuple[R.Say, ...] = ()
+    if R.should_announce(last, now, every_s):
+        announcement = _announcement(
+            session, contact, routing.tell_estimate(session, contact, now=now)
+        )
+    return _turn(session, contact, "queue", R.wait_actions(announcement, contact.language))
+
+
+def _callback_said(session: Session, contact: Contact, cb: Callback, *, now: datetime) -> R.Say:
+    when = _when(
+        cb.due_at, now=now, customer=_customer_of(session, contact), language=contact.language
+    )
+    return R.Say(R.phrase("callback_taken", contact.language, when=when), contact.language)
+
+
+def _take_callback(session: Session, contact: Contact, *, now: datetime) -> R.Turn:
+    """The waiting caller takes a callback: it keeps their place; they hear the promised time."""
+    lang = contact.language
+    customer = _customer_of(session, contact)
+    if customer is None or not customer.phone or not contact.queue:
+        no_number = R.Say(R.phrase("no_number", lang), lang)
+        return _turn(session, contact, "queue", R.wait_actions((no_number,), lang))
+    cb = callbacks.request_callback(
+        session, now=now, queue=contact.queue, customer=customer, contact=contact
+    )
+    said = _callback_said(session, contact, cb, now=now)
+    return _turn(session, contact, "callback", (said, R.Hangup()))
+
+
+def take_callback(session: Session, provider: str, call_ref: str, *, now: datetime) -> R.Turn:
+    """The caller asks for a callback now (the browser phone's key), wherever the call is.
+
+    Waiting in line: the callback keeps their place. In a menu: a callback for the queue of the
+    IVR's way to a person. With the queue closed: the callback at the stated time.
+    """
+    contact = _call(session, provider, call_ref)
+    if contact.state == "queued":
+        return _take_callback(session, contact, now=now)
+    if contact.state == "ivr" and contact.ivr_node == CLOSED_NODE:
+        key = f"{contact.provider_ref}:input:{_inputs(session, contact) + 1}"
+        return _closed_input(session, contact, R.CLOSED_CALLBACK_KEY, None, key, now=now)
+    if contact.state == "ivr" and contact.ivr_node != VOICEMAIL_NODE:
+        model = ivr_model(session)
+        person = model.nodes.get(model.agent or "")
+        queue = person.queue if person is not None else None
+        return _ivr_callback(session, contact, queue, (), now=now)
+    return current_turn(session, contact, now=now)
+
+
+def _ivr_callback(
+    session: Session,
+    contact: Contact,
+    queue_name: str | None,
+    said: tuple[R.Say, ...],
+    *,
+    now: datetime,
+) -> R.Turn:
+    """A callback node of the IVR: a callback with a concrete time, never "as soon as possible"."""
+    lang = contact.language
+    queue = _queue_row(session, queue_name)
+    customer = _customer_of(session, contact)
+    if queue is None:
+        _end(session, contact, now=now, reason="no_queue")
+        return _turn(
+            session, contact, "ended", (*said, R.Say(R.phrase("no_queue", lang), lang), R.Hangup())
+        )
+    if customer is None or not customer.phone:
+        no_number = R.Say(R.phrase("no_number", lang), lang)
+        return _voicemail(session, contact, queue.name, (*said, no_number), message=False)
+    cb = callbacks.request_callback(
+        session, now=now, queue=queue.name, customer=customer, contact=contact
+    )
+    return _turn(
+        session,
+        contact,
+        "callback",
+        (*said, _callback_said(session, contact, cb, now=now), R.Hangup()),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Closed queues and voicemail (W6)
+# --------------------------------------------------------------------------------------------
+
+
+def _first_slot(session: Session, queue: Queue, *, now: datetime) -> prules.Slot | None:
+    try:
+        found = callbacks.slots(session, queue.name, now=now, count=1)
+    except (EscuchaError, prules.CalendarError):
+        return None
+    return found[0] if found else None
+
+
+def _closed_offer(
+    session: Session, contact: Contact, queue: Queue, *, now: datetime
+) -> tuple[R.Gather, prules.Slot | None]:
+    lang = contact.language
+    customer = _customer_of(session, contact)
+    slot = _first_slot(session, queue, now=now)
+    can_call = slot is not None and customer is not None and bool(customer.phone)
+    when = _when(slot.end, now=now, customer=customer, language=lang) if slot and can_call else None
+    hints = (
+        *R.CALLBACK_WORDS.get(R.base_language(lang), ()),
+        *R.VOICEMAIL_WORDS.get(R.base_language(lang), ()),
+    )
+    gather = R.Gather(
+        kind="menu",
+        prompts=(R.Say(R.closed_prompt(lang, when), lang),),
+        language=lang,
+        timeout_s=6.0,
+        speech=True,
+        hints=hints,
+    )
+    return gather, slot if can_call else None
+
+
+def _closed(
+    session: Session,
+    contact: Contact,
+    queue: Queue,
+    said: tuple[R.Say, ...],
+    *,
+    now: datetime,
+) -> R.Turn:
+    """The queue is closed by its calendar: offer a callback at a concrete time, or a message."""
+    contact.ivr_node = CLOSED_NODE
+    contact.queue = queue.name
+    gather, _slot = _closed_offer(session, contact, queue, now=now)
+    gather = R.Gather(
+        kind=gather.kind,
+        prompts=(*said, *gather.prompts),
+        language=gather.language,
+        timeout_s=gather.timeout_s,
+        speech=gather.speech,
+        hints=gather.hints,
+    )
+    return _turn(session, contact, "closed", (gather,))
+
+
+def _closed_input(
+    session: Session,
+    contact: Contact,
+    digits: str | None,
+    speech: str | None,
+    key: str,
+    *,
+    now: datetime,
+) -> R.Turn:
+    lang = contact.language
+    queue = _queue_row(session, contact.queue)
+    if queue is None:
+        _end(session, contact, now=now, reason="no_queue")
+        return _turn(
+            session, contact, "ended", (R.Say(R.phrase("no_queue", lang), lang), R.Hangup())
+        )
+    gather, slot = _closed_offer(session, contact, queue, now=now)
+    choice = R.closed_choice(digits, speech, lang)
+    label = digits[:1] if digits else ("speech" if speech else "timeout")
+    customer = _customer_of(session, contact)
+    if choice == "callback" and slot is not None and customer is not None:
+        contacts.ivr_choice(session, contact, node=AFTER_HOURS, key=label, now=now, dedupe_key=key)
+        cb = callbacks.request_callback(
+            session,
+            now=now,
+            queue=queue.name,
+            customer=customer,
+            contact=contact,
+            slot_start=slot.start,
+            slot_end=slot.end,
+        )
+        return _turn(
+            session,
+            contact,
+            "callback",
+            (_callback_said(session, contact, cb, now=now), R.Hangup()),
+        )
+    tries = _retries(session, contact, AFTER_HOURS)
+    if choice == "voicemail" or tries + 1 > 2:
+        contacts.ivr_choice(session, contact, node=AFTER_HOURS, key=label, now=now, dedupe_key=key)
+        return _voicemail(session, contact, queue.name, (), message=False)
+    contacts.record(
+        session,
+        contact,
+        "ivr_choice",
+        now=now,
+        dedupe_key=key,
+        node=AFTER_HOURS,
+        key=label,
+        valid=False,
+    )
+    complaint = R.Say(
+        ivr.phrase("no_input" if label == "timeout" else "invalid", R.base_language(lang)), lang
+    )
+    again = R.Gather(
+        kind="menu",
+        prompts=(complaint, *gather.prompts),
+        language=lang,
+        timeout_s=gather.timeout_s,
+        speech=True,
+        hints=gather.hints,
+    )
+    return _turn(session, contact, "closed", (again,))
+
+
+def _voicemail(
+    session: Session, contact: Contact, box: str, said: tuple[R.Say, ...], *, message: bool
+) -> R.Turn:
+    """Record a message into ``box``; ``message`` says whether the IVR already said its text."""
+    lang = contact.language
+    contact.ivr_node = VOICEMAIL_NODE
+    contact.queue = box
+    prompt = () if message else (R.Say(R.phrase("voicemail", lang), lang),)
+    return _turn(session, contact, "voicemail", (*said, *prompt, R.Record()))
+
+
+def _finish_voicemail(
+    session: Session,
+    contact: Contact,
+    *,
+    now: datetime,
+    recording_url: str | None,
+    text: str | None,
+    duration_s: float | None,
+) -> None:
+    what = recording_url or (text or "").strip()
+    if what:
+        contact.notes = ((contact.notes or "") + f"\nMensaje de voz / Voicemail: {what}").strip()
+    data: dict[str, Any] = {"box": contact.queue or ""}
+    if recording_url:
+        data["recording_url"] = recording_url[:500]
+    if text:
+        data["text"] = text.strip()[:2000]
+    if duration_s is not None:
+        data["duration_s"] = duration_s
+    contact.outcome = "voicemail"
+    _end(session, contact, now=now, reason="voicemail", **data)
+
+
+def leave_voicemail(
+    session: Session,
+    provider: str,
+    call_ref: str,
+    *,
+    now: datetime,
+    recording_url: str | None = None,
+    text: str | None = None,
+    duration_s: float | None = None,
+) -> R.Turn:
+    """The message is recorded (a Twilio recording URL, or text typed on the browser phone)."""
+    contact = _call(session, provider, call_ref)
+    lang = contact.language
+    saved = R.Say(R.phrase("voicemail_saved", lang), lang)
+    if contact.state == "ivr" and contact.ivr_node == VOICEMAIL_NODE:
+        _finish_voicemail(
+            session, contact, now=now, recording_url=recording_url, text=text, duration_s=duration_s
+        )
+        return _turn(session, contact, "ended", (saved, R.Hangup()))
+    if contact.outcome == "voicemail":
+        what = recording_url or (text or "").strip()
+        if what and what not in (contact.notes or ""):
+            contact.notes = (
+                (contact.notes or "") + f"\nMensaje de voz / Voicemail: {what}"
+            ).strip()
+        return _turn(session, contact, "ended", (saved, R.Hangup()))
+    return current_turn(session, contact, now=now)
+
+
+# --------------------------------------------------------------------------------------------
+# What the caller hears now, the end of a call, the agent's leg
+# --------------------------------------------------------------------------------------------
+
+
+def current_turn(session: Session, contact: Contact, *, now: datetime) -> R.Turn:
+    """What the line does for this call now, changing nothing (retries, reloads)."""
+    lang = contact.language
+    state = contact.state
+    if contact.channel == "callback":
+        return _callback_turn(session, contact)
+    if state == "ivr":
+        if contact.ivr_node == CLOSED_NODE:
+            queue = _queue_row(session, contact.queue)
+            if queue is not None:
+                gather, _slot = _closed_offer(session, contact, queue, now=now)
+                return _turn(session, contact, "closed", (gather,))
+        if contact.ivr_node == VOICEMAIL_NODE:
+            return _turn(
+                session,
+                contact,
+                "voicemail",
+                (R.Say(R.phrase("voicemail", lang), lang), R.Record()),
+            )
+        model = ivr_model(session)
+        node = model.nodes.get(contact.ivr_node or "")
+        if node is not None and node.type == "menu":
+            prompt = R.Say(ivr.menu_prompt(model, node, lang), lang)
+            gather = R.Gather(
+                kind="menu",
+                prompts=(prompt,),
+                language=lang,
+                timeout_s=node.timeout_s,
+                speech=True,
+                hints=R.menu_hints(model, node, lang),
+            )
+            return _turn(session, contact, "ivr", (gather,))
+        return _turn(session, contact, "ivr", R.wait_actions((), lang))
+    if state == "queued":
+        return _turn(session, contact, "queue", R.wait_actions((), lang))
+    if state in LIVE and contact.agent_id is not None:
+        return _turn(session, contact, LIVE[state], (R.Connect(contact.agent_id),))
+    if state == "callback":
+        cb = session.scalar(select(Callback).where(Callback.origin_contact_id == contact.id))
+        said = (_callback_said(session, contact, cb, now=now),) if cb is not None else ()
+        return _turn(session, contact, "callback", (*said, R.Hangup()))
+    return _turn(session, contact, "ended", (R.Hangup(),))
+
+
+def call_ended(
+    session: Session, provider: str, call_ref: str, status: str, *, now: datetime
+) -> None:
+    """The line reports the call is over (``completed``, ``busy``, ``no-answer``, ...).
+
+    Waiting or in the IVR: the caller abandoned. Talking: the conversation ends and the agent
+    goes to wrap-up. An outbound callback nobody answered: another attempt is planned.
+    Repeated reports change nothing.
+    """
+    contact = find_call(session, provider, call_ref, lock=True)
+    if contact is None or status not in R.FINAL_STATUSES:
+        return
+    if contact.channel == "callback":
+        if contact.state == "offered" and contact.agent_id is not None:
+            callbacks.no_answer(session, contact.agent_id, contact.id, now=now)
+        elif contact.state in ("connected", "on_hold") and contact.agent_id is not None:
+            routing.end_call(session, contact.agent_id, contact.id, now=now, ended_by="customer")
+        return
+    if contact.state == "ivr" and contact.ivr_node == VOICEMAIL_NODE:
+        _finish_voicemail(session, contact, now=now, recording_url=None, text=None, duration_s=None)
+    elif contact.state in ("ivr", "queued", "offered"):
+        contacts.abandon(session, contact, now=now, dedupe_key=f"{contact.provider_ref}:abandoned")
+    elif contact.state in ("connected", "on_hold") and contact.agent_id is not None:
+        routing.end_call(session, contact.agent_id, contact.id, now=now, ended_by="customer")
+
+
+def agent_leg(
+    session: Session,
+    provider: str,
+    call_ref: str,
+    *,
+    event: Literal["answered", "ended"],
+    status: str = "",
+    now: datetime,
+) -> R.Turn:
+    """The leg to the agent: the agent picked up, or the leg ended (``status`` says how).
+
+    Picked up: the contact is answered. Ended unanswered: the contact goes back to its place in
+    line (the agent to a break) and the caller returns to the wait loop. Ended after talking:
+    the conversation is over and the agent wraps up.
+    """
+    contact = _call(session, provider, call_ref)
+    agent = contact.agent_id
+    if event == "answered":
+        if contact.state == "offered" and agent is not None:
+            routing.answer(session, agent, contact.id, now=now)
+        return current_turn(session, contact, now=now)
+    if status in R.UNANSWERED_STATUSES and contact.state == "offered" and agent is not None:
+        routing.decline(session, agent, contact.id, now=now)
+        session.refresh(contact)
+    if contact.state == "queued":  # not picked up, or declined on the desktop: back in line
+        return _wait(session, contact, now=now, every_s=0.0)
+    if contact.state == "offered" and agent is not None:
+        routing.answer(session, agent, contact.id, now=now)
+    if contact.state in ("connected", "on_hold") and agent is not None:
+        routing.end_call(session, agent, contact.id, now=now, ended_by="customer")
+    return _turn(session, contact, "ended", (R.Hangup(),))
+
+
+# --------------------------------------------------------------------------------------------
+# Outbound callbacks
+# --------------------------------------------------------------------------------------------
+
+
+class OutboundDialer(Protocol):
+    """Places the call of a callback; returns the provider's call id."""
+
+    name: str
+
+    def dial(self, callback: Callback, contact: Contact, *, now: datetime) -> str: ...
+
+
+class BrowserDialer:
+    """The browser phone: the caller's page rings (the customer is known by their number)."""
+
+    name = "browser"
+
+    def dial(self, callback: Callback, contact: Contact, *, now: datetime) -> str:
+        return f"cb{callback.id}-{callback.attempts}"
+
+
+class TwilioDialer:
+    """Twilio Programmable Voice through its REST client (``calls.create``)."""
+
+    name = "twilio"
+
+    def __init__(self, client: Any, *, from_number: str, base_url: str) -> None:
+        self.client = client
+        self.from_number = from_number
+        self.base_url = base_url.rstrip("/")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TwilioDialer:
+        if not twilio_ready(settings):
+            raise ConfigurationError(
+                "Twilio dialling needs ESCUCHA_TWILIO_ACCOUNT_SID, ESCUCHA_TWILIO_AUTH_TOKEN, "
+                "ESCUCHA_TWILIO_FROM_NUMBER and ESCUCHA_BASE_URL"
+            )
+        from twilio.rest import Client
+
+        client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
+        return cls(client, from_number=settings.twilio_from_number, base_url=settings.base_url)
+
+    def dial(self, callback: Callback, contact: Contact, *, now: datetime) -> str:
+        call = self.client.calls.create(
+            to=callback.phone,
+            from_=self.from_number,
+            url=f"{self.base_url}/telephony/twilio/outbound",
+            method="POST",
+            status_callback=f"{self.base_url}/telephony/twilio/status",
+            status_callback_method="POST",
+            timeout=30,
+        )
+        return str(call.sid)
+
+
+def twilio_ready(settings: Settings) -> bool:
+    """Whether outbound calls can go through Twilio."""
+    return bool(
+        settings.twilio_account_sid
+        and settings.twilio_auth_token
+        and settings.twilio_from_number
+        and settings.base_url
+    )
+
+
+def twilio_dialer(settings: Settings) -> OutboundDialer:
+    """The Twilio dialer for these settings (replaced in tests)."""
+    return TwilioDialer.from_settings(settings)
+
+
+def outbound_provider(session: Session, cb: Callback, settings: Settings) -> str:
+    """Browser-phone callers are called back on their page; others through Twilio when set up."""
+    origin = session.get(Contact, cb.origin_contact_id) if cb.origin_contact_id else None
+    if origin is not None and origin.provider == "browser":
+        return "browser"
+    return "twilio" if twilio_ready(settings) else "browser"
+
+
+def dial_callback(
+    session: Session, user_id: int, contact_id: int, *, now: datetime, settings: Settings
+) -> Contact:
+    """The agent calls the customer back (the callback offered to them).
+
+    The first attempt made on time keeps the callback's promise. A browser-phone customer's
+    page rings at once; a Twilio call is placed by the ``telephony.dial`` job, in the same
+    transaction as this decision.
+    """
+    contact = contacts.get_contact(session, contact_id, lock=True)
+    if contact.channel != "callback" or contact.agent_id != user_id or contact.state != "offered":
+        raise Conflict(f"contact {contact_id} is not a callback offered to you")
+    cb = callbacks.for_contact(session, contact.id)
+    if cb is None:
+        raise NotFound(f"contact {contact_id} is not a callback")
+    if cb.state == "dialing":
+        return contact
+    callbacks.dialing(session, cb, now=now)
+    provider = outbound_provider(session, cb, settings)
+    contact.provider = provider
+    if provider == "browser":
+        contact.provider_ref = call_key("browser", BrowserDialer().dial(cb, contact, now=now))
+    else:
+        contact.provider_ref = None
+        enqueue(
+            session,
+            "telephony.dial",
+            {"callback_id": cb.id, "attempt": cb.attempts},
+            now=now,
+            idempotency_key=f"callback:{cb.id}:dial:{cb.attempts}",
+        )
+    session.flush()
+    return contact
+
+
+def dial_now(
+    session: Session, callback_id: int, attempt: int, *, now: datetime, settings: Settings
+) -> None:
+    """Place the Twilio call of a callback attempt (the ``telephony.dial`` job)."""
+    cb = callbacks.get(session, callback_id)
+    contact = contacts.get_contact(session, cb.contact_id, lock=True)
+    if cb.state != "dialing" or cb.attempts != attempt or contact.provider_ref:
+        return
+    sid = twilio_dialer(settings).dial(cb, contact, now=now)
+    contact.provider = "twilio"
+    contact.provider_ref = call_key("twilio", sid)
+    log.info("callback %s attempt %s dialled: %s", cb.id, attempt, sid)
+
+
+def _callback_turn(session: Session, contact: Contact) -> R.Turn:
+    if contact.state in LIVE and contact.agent_id is not None:
+        return _turn(session, contact, LIVE[contact.state], (R.Connect(contact.agent_id),))
+    return _turn(session, contact, "ended", (R.Hangup(),))
+
+
+def callback_answered(session: Session, provider: str, call_ref: str, *, now: datetime) -> R.Turn:
+    """The customer picked up the callback: the agent's contact is answered and connected."""
+    contact = _call(session, provider, call_ref)
+    if contact.channel != "callback":
+        return current_turn(session, contact, now=now)
+    if contact.state == "offered" and contact.agent_id is not None:
+        routing.answer(session, contact.agent_id, contact.id, now=now)
+    if contact.state in ("connected", "on_hold") and contact.agent_id is not None:
+        org = session.scalar(select(Organisation.name).limit(1)) or "escucha"
+        lang = contact.language
+        hello = R.Say(R.phrase("calling_you", lang, org=org), lang)
+        return _turn(session, contact, "connected", (hello, R.Connect(contact.agent_id)))
+    return current_turn(session, contact, now=now)
+
+
+def ringing_callback(session: Session, customer_id: int) -> Contact | None:
+    """A callback being dialled to this customer's browser phone, if any."""
+    return session.scalar(
+        select(Contact)
+        .join(Callback, Callback.contact_id == Contact.id)
+        .where(
+            Contact.customer_id == customer_id,
+            Contact.channel == "callback",
+            Contact.state == "offered",
+            Contact.provider == "browser",
+            Callback.state == "dialing",
+        )
+        .order_by(Contact.id.desc())
+        .limit(1)
+    )
+
+
+def path_for_agent(session: Session, contact: Contact, language: str) -> list[str]:
+    """The IVR path of a contact, readable (``["main: 2 · facturas"]``)."""
+    org = session.scalar(select(Organisation).limit(1))
+    model = None
+    if org is not None and org.ivr:
+        model = _model_from_json(json.dumps(dict(org.ivr), sort_keys=True, default=str))
+    return R.path_steps(model, contact.ivr_path or [], language)

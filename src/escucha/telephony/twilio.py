@@ -1,0 +1,118 @@
+"""Twilio Programmable Voice: turns rendered as TwiML, and webhook signatures checked.
+
+Twilio signs every webhook: ``X-Twilio-Signature`` is the base64 HMAC-SHA1, keyed with the
+account's auth token, of the full URL Twilio called followed by the POST parameters sorted by
+name. The URL must be the public one (``ESCUCHA_BASE_URL`` + path behind a proxy), else the
+request URL. A missing token, a missing signature or a wrong one is refused with 403.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Annotated
+
+from fastapi import Depends, Request
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import VoiceResponse
+
+from escucha.config import Settings
+from escucha.errors import Forbidden
+from escucha.telephony import rules as R
+
+log = logging.getLogger("escucha.telephony")
+
+PREFIX = "/telephony/twilio"
+SIGNATURE_HEADER = "x-twilio-signature"
+
+
+def twiml(turn: R.Turn, *, base_url: str = "") -> str:
+    """The TwiML of a turn. URLs are absolute on ``base_url`` when given, else host-relative."""
+    base = base_url.rstrip("/") + PREFIX
+    response = VoiceResponse()
+    for action in turn.actions:
+        if isinstance(action, R.Say):
+            response.say(action.text, language=R.speech_language(action.language))
+        elif isinstance(action, R.Gather) and action.kind == "menu":
+            gather = response.gather(
+                input="dtmf speech" if action.speech else "dtmf",
+                action=f"{base}/gather?n={turn.seq}",
+                method="POST",
+                action_on_empty_result=True,
+                num_digits=1,
+                finish_on_key="",
+                timeout=max(1, math.ceil(action.timeout_s)),
+                language=R.speech_language(action.language),
+                hints=", ".join(action.hints) or None,
+                speech_timeout="auto" if action.speech else None,
+            )
+            for say in action.prompts:
+                gather.say(say.text, language=R.speech_language(say.language))
+        elif isinstance(action, R.Gather):
+            gather = response.gather(
+                input="dtmf",
+                action=f"{base}/wait?n={turn.seq}",
+                method="POST",
+                num_digits=1,
+                timeout=max(1, math.ceil(action.timeout_s)),
+            )
+            for say in action.prompts:
+                gather.say(say.text, language=R.speech_language(say.language))
+            if action.pause_s > 0:
+                gather.pause(length=max(1, math.ceil(action.pause_s)))
+        elif isinstance(action, R.Poll):
+            response.redirect(f"{base}/wait", method="POST")
+        elif isinstance(action, R.Connect):
+            dial = response.dial(action=f"{base}/dialed", method="POST", timeout=20)
+            dial.client(
+                f"agent-{action.agent_id}",
+                status_callback_event="answered",
+                status_callback=f"{base}/agent",
+                status_callback_method="POST",
+            )
+        elif isinstance(action, R.Transfer):
+            response.dial(action.number)
+        elif isinstance(action, R.Record):
+            response.record(
+                action=f"{base}/recorded",
+                method="POST",
+                max_length=action.max_s,
+                play_beep=True,
+                finish_on_key="#",
+            )
+        elif isinstance(action, R.Hangup):
+            response.hangup()
+    return str(response)
+
+
+def public_url(request: Request, settings: Settings) -> str:
+    """The URL Twilio called: ``ESCUCHA_BASE_URL`` + path (+ query) when set, else the request's."""
+    if not settings.base_url:
+        return str(request.url)
+    url = settings.base_url.rstrip("/") + request.url.path
+    return f"{url}?{request.url.query}" if request.url.query else url
+
+
+def signature_ok(token: str, url: str, params: object, signature: str) -> bool:
+    """Whether ``signature`` is Twilio's for ``url`` and ``params`` under ``token``."""
+    return bool(RequestValidator(token).validate(url, params, signature))
+
+
+async def twilio_params(request: Request) -> dict[str, str]:
+    """The webhook's POST parameters, once its signature is checked (403 otherwise)."""
+    settings: Settings = request.app.state.settings
+    form = await request.form()
+    signature = request.headers.get(SIGNATURE_HEADER)
+    if not settings.twilio_auth_token:
+        log.warning("a Twilio webhook was refused: ESCUCHA_TWILIO_AUTH_TOKEN is not set")
+        raise Forbidden("Twilio webhooks are off: ESCUCHA_TWILIO_AUTH_TOKEN is not set")
+    if not signature:
+        raise Forbidden("missing X-Twilio-Signature")
+    url = public_url(request, settings)
+    if not signature_ok(settings.twilio_auth_token, url, form, signature):
+        log.warning("a Twilio webhook with a wrong signature was refused (url %s)", url)
+        raise Forbidden("wrong X-Twilio-Signature")
+    return {k: v for k, v in form.multi_items() if isinstance(v, str)}
+
+
+TwilioParams = Annotated[dict[str, str], Depends(twilio_params)]

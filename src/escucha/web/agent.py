@@ -1,0 +1,350 @@
+"""The agent desktop (W5, C2, C3, C6): state, the offered contact with the customer's whole
+situation, hold/resume/transfer/end, and the wrap-up with a recap sent to the customer.
+
+The desk is redrawn live over Server-Sent Events (``GET /agent/events``): the stream opens a
+short database session about once a second, compares a fingerprint of the agent's state and
+contact, and pushes the desk only when it changed. Handle time is shown as information; no
+timer ever cuts, colours or nags a call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import anyio
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from escucha.auth.api import DB, AgentCaller, ClockDep
+from escucha.auth.models import User
+from escucha.callbacks import service as callbacks
+from escucha.contacts import live
+from escucha.contacts.models import Contact
+from escucha.errors import EscuchaError, InvalidInput, NotFound
+from escucha.org import models as org
+from escucha.routing import service as routing
+from escucha.routing.models import AgentStatus
+from escucha.web.i18n import pick_language
+from escucha.web.render import render
+
+router = APIRouter(include_in_schema=False)
+
+#: How often a live stream looks at the database, and sends a comment to keep proxies open.
+POLL_S = 1.0
+KEEPALIVE_S = 15.0
+STATES = ("available", "break", "offline")
+OUTCOMES = ("solved", "informed", "needs_follow_up", "complaint", "other")
+ACTIONS = ("answer", "decline", "no-answer", "hold", "resume", "transfer", "end", "wrap-up")
+
+
+# --- formatting helpers shared with the wallboard ---------------------------------------------
+
+
+def duration(seconds: float | None) -> str:
+    """``75`` -> ``1:15``; ``3725`` -> ``1:02:05``; ``None`` -> ``—``."""
+    if seconds is None:
+        return "—"
+    total = int(max(0.0, seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def time_helpers(tz: str, now: datetime) -> dict[str, Callable[..., str]]:
+    zone = ZoneInfo(tz)
+
+    def hhmm(at: datetime | None) -> str:
+        return at.astimezone(zone).strftime("%H:%M") if at else "—"
+
+    def hhmmss(at: datetime | None) -> str:
+        return at.astimezone(zone).strftime("%H:%M:%S") if at else "—"
+
+    def when(at: datetime | None) -> str:
+        if at is None:
+            return "—"
+        local = at.astimezone(zone)
+        if local.date() == now.astimezone(zone).date():
+            return local.strftime("%H:%M")
+        return local.strftime("%d/%m/%Y %H:%M")
+
+    def pct(share: float | None) -> str:
+        return "—" if share is None else f"{share * 100:.0f} %"
+
+    return {"hhmm": hhmm, "hhmmss": hhmmss, "when": when, "dur": duration, "pct": pct}
+
+
+def sse_event(event: str, html: str) -> str:
+    """One Server-Sent Event carrying an HTML fragment (each line its own ``data:``)."""
+    lines = html.splitlines() or [""]
+    return f"event: {event}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
+
+
+Snapshot = Callable[[Session, str | None], tuple[str, str | None] | None]
+
+
+def event_stream(request: Request, event: str, snapshot: Snapshot) -> StreamingResponse:
+    """Push ``snapshot``'s fragment whenever its key changes, at most once per ``POLL_S``.
+
+    ``snapshot(session, last_key)`` returns ``(key, html)`` (``html`` is ``None`` when the key
+    did not change) or ``None`` to end the stream (the user logged out or was deactivated).
+    Each look opens and closes its own short session: no transaction stays open between events.
+    A client that does not ask for ``text/event-stream`` gets the first event only.
+    """
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    once = "text/event-stream" not in request.headers.get("accept", "")
+
+    def look(last: str | None) -> tuple[str, str | None] | None:
+        with factory() as session:
+            return snapshot(session, last)
+
+    async def stream() -> AsyncIterator[str]:
+        last: str | None = None
+        quiet = 0.0
+        while True:
+            seen = await run_in_threadpool(look, last)
+            if seen is None:
+                return
+            key, html = seen
+            if html is not None and key != last:
+                last = key
+                quiet = 0.0
+                yield sse_event(event, html)
+            elif quiet >= KEEPALIVE_S:
+                quiet = 0.0
+                yield ": keep-alive\n\n"
+            if once:
+                return
+            await anyio.sleep(POLL_S)
+            quiet += POLL_S
+            if await request.is_disconnected():
+                return
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+def still_signed_in(request: Request, session: Session, user_id: int) -> User | None:
+    """The user of a long-lived stream, while their session is still valid."""
+    user = session.get(User, user_id)
+    if user is None or not user.active or request.session.get("epoch") != user.session_epoch:
+        return None
+    return user
+
+
+# --- the desk -------------------------------------------------------------------------------
+
+
+def _desk_context(
+    request: Request, db: Session, user: User, now: datetime, error: str | None = None
+) -> dict[str, Any]:
+    lang = pick_language(request, request.app.state.settings.default_language)
+    tz = live.org_timezone(db)
+    status = db.get(AgentStatus, user.id)
+    contact = db.get(Contact, status.contact_id) if status and status.contact_id else None
+    situation = live.situation(db, contact, now=now, lang=lang) if contact is not None else None
+    queues = list(db.scalars(select(org.Queue).order_by(org.Queue.name)))
+    profile = db.scalar(select(org.AgentProfile).where(org.AgentProfile.user_id == user.id))
+    complaint_queues = set(
+        db.scalars(
+            select(org.Queue.name)
+            .join(org.Team, org.Team.id == org.Queue.team_id)
+            .where(org.Team.handles_complaints.is_(True))
+        )
+    )
+    local_now = now.astimezone(ZoneInfo(tz))
+    return {
+        "state": status.state if status else "offline",
+        "since": status.since if status else None,
+        "contact": contact,
+        "s": situation,
+        "day": live.agent_day(db, user.id, now=now, tz=tz),
+        "queues": queues,
+        "queue_names": {q.name: q.display_name.get(lang) or q.name for q in queues},
+        "profile": profile,
+        "fp": live.desk_fingerprint(db, user.id),
+        "error": error,
+        "tz": tz,
+        "now": now,
+        "min_promise": local_now.strftime("%Y-%m-%dT%H:%M"),
+        "default_kind": (
+            "complaint" if contact is not None and contact.queue in complaint_queues else "query"
+        ),
+        "states": STATES,
+        "outcomes": OUTCOMES,
+        "ticket_kinds": live.TICKET_KINDS,
+        **time_helpers(tz, now),
+    }
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request", "").lower() == "true"
+
+
+def _answer(
+    request: Request,
+    db: Session,
+    user: User,
+    now: datetime,
+    *,
+    error: EscuchaError | None = None,
+) -> Response:
+    """The desk after an action: the fragment for HTMX, else a redirect (or the page with the
+    error). A refused action is rolled back and explained where the agent is looking."""
+    status = error.status_code if error is not None else 200
+    if error is not None:
+        db.rollback()
+    elif not _is_htmx(request):
+        return RedirectResponse("/agent", status_code=303)
+    ctx = _desk_context(request, db, user, now, error.message if error else None)
+    name = "agent/_desk.html" if _is_htmx(request) else "agent/desk.html"
+    return render(request, name, ctx, status_code=status)
+
+
+@router.get("/agent")
+def desk_page(request: Request, caller: AgentCaller, db: DB, clock: ClockDep) -> Response:
+    user = caller.need_user()
+    return render(request, "agent/desk.html", _desk_context(request, db, user, clock.now()))
+
+
+@router.get("/agent/desk")
+def desk_fragment(request: Request, caller: AgentCaller, db: DB, clock: ClockDep) -> Response:
+    """The desk alone (what the live stream pushes)."""
+    user = caller.need_user()
+    return render(request, "agent/_desk.html", _desk_context(request, db, user, clock.now()))
+
+
+@router.get("/agent/events")
+def desk_events(request: Request, caller: AgentCaller, clock: ClockDep) -> StreamingResponse:
+    """The desk, pushed whenever the agent's state or contact changes (event ``desk``)."""
+    user_id = caller.need_user().id
+
+    def snapshot(session: Session, last: str | None) -> tuple[str, str | None] | None:
+        user = still_signed_in(request, session, user_id)
+        if user is None:
+            return None
+        key = live.desk_fingerprint(session, user_id)
+        if key == last:
+            return key, None
+        request.state.user = user
+        ctx = _desk_context(request, session, user, clock.now())
+        return key, bytes(render(request, "agent/_desk.html", ctx).body).decode()
+
+    return event_stream(request, "desk", snapshot)
+
+
+@router.post("/agent/state")
+def set_state(
+    request: Request,
+    caller: AgentCaller,
+    db: DB,
+    clock: ClockDep,
+    state: Annotated[str, Form()],
+) -> Response:
+    """Available, break or offline. Wrap-up is entered by ending a call and left by choice."""
+    user, now = caller.need_user(), clock.now()
+    try:
+        if state not in STATES:
+            raise InvalidInput(f"state: one of {', '.join(STATES)}")
+        routing.set_agent_state(db, user.id, state, now=now)
+    except EscuchaError as exc:
+        return _answer(request, db, user, now, error=exc)
+    return _answer(request, db, user, now)
+
+
+def _promised(raw: str, tz: str) -> datetime | None:
+    """A ``datetime-local`` value, read in the organisation's time zone."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        naive = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput("promised_at: a date and time such as 2026-11-24T12:00") from None
+    if naive.tzinfo is not None:
+        return naive
+    return naive.replace(tzinfo=ZoneInfo(tz))
+
+
+def _yes(value: str) -> bool | None:
+    return {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}.get(
+        value.strip().lower()
+    )
+
+
+@router.post("/agent/contacts/{contact_id}/{action}")
+def contact_action(
+    request: Request,
+    contact_id: int,
+    action: str,
+    caller: AgentCaller,
+    db: DB,
+    clock: ClockDep,
+    announced: Annotated[str, Form()] = "",
+    queue: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    outcome: Annotated[str, Form()] = "",
+    resolved: Annotated[str, Form()] = "",
+    recap: Annotated[str, Form()] = "",
+    promised_at: Annotated[str, Form()] = "",
+    ticket_kind: Annotated[str, Form()] = "query",
+    next_state: Annotated[str, Form()] = "available",
+) -> Response:
+    """What the agent does with their own contact (the services refuse anyone else's)."""
+    if action not in ACTIONS:
+        raise NotFound(f"no action {action!r}")
+    user, now = caller.need_user(), clock.now()
+    try:
+        if action == "answer":
+            routing.answer(db, user.id, contact_id, now=now)
+        elif action == "decline":
+            routing.decline(db, user.id, contact_id, now=now)
+        elif action == "no-answer":
+            callbacks.no_answer(db, user.id, contact_id, now=now)
+        elif action == "hold":
+            told = _yes(announced)
+            if told is None:
+                raise InvalidInput(
+                    "announced: say whether you told the customer before putting them on hold"
+                )
+            routing.hold(db, user.id, contact_id, now=now, announced=told)
+        elif action == "resume":
+            routing.resume(db, user.id, contact_id, now=now)
+        elif action == "transfer":
+            if not queue:
+                raise InvalidInput("queue: choose where to transfer the customer")
+            routing.transfer(db, user.id, contact_id, queue, now=now, note=note.strip()[:1000])
+        elif action == "end":
+            routing.end_call(db, user.id, contact_id, now=now, ended_by="agent")
+        else:
+            solved = _yes(resolved)
+            if solved is None:
+                raise InvalidInput("resolved: say whether the customer's matter is solved")
+            if outcome not in OUTCOMES:
+                raise InvalidInput(f"outcome: one of {', '.join(OUTCOMES)}")
+            if next_state not in STATES:
+                raise InvalidInput(f"next_state: one of {', '.join(STATES)}")
+            live.wrap_up_with_recap(
+                db,
+                user,
+                contact_id,
+                now=now,
+                outcome=outcome,
+                resolved=solved,
+                recap=recap,
+                promised_at=_promised(promised_at, live.org_timezone(db)),
+                ticket_kind=ticket_kind,
+                next_state=next_state,
+                base_url=request.app.state.settings.public_url,
+            )
+    except EscuchaError as exc:
+        return _answer(request, db, user, now, error=exc)
+    return _answer(request, db, user, now)

@@ -1,0 +1,667 @@
+"""Charts for the screens: Plotly's JS served from the package, and figure dictionaries.
+
+Plotly's JS comes from the installed ``plotly`` package (``GET /static-charts/plotly.min.js``),
+never from a CDN, so the charts work offline. A page embeds each figure's JSON in a
+``<script type="application/json" class="chart-data">`` data island (:func:`figure_json`),
+and ``static/charts.js`` draws every ``[data-figure]`` element with ``Plotly.newPlot``.
+
+Plotly adds ``<style>`` elements and style attributes while drawing, so chart pages send
+:data:`CHART_CSP` (``'unsafe-inline'`` in ``style-src`` only; scripts stay ``'self'``): see
+``docs/adr/0008-chart-pages-allow-inline-styles.md``.
+
+The figure builders below take ``tr`` (the page's translation function) and plain numbers;
+they never compute a queue measure themselves.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import itertools
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.responses import HTMLResponse
+
+from escucha.app import CSP
+from escucha.auth.api import Public
+from escucha.numerics.cost import CostCurve
+from escucha.numerics.patience import PatienceSummary
+from escucha.org.models import Organisation
+from escucha.web.i18n import gettext, pick_language
+
+router = APIRouter(include_in_schema=False)
+
+Figure = dict[str, Any]
+Translate = Callable[[str], str]
+
+PLOTLY_PATH = "/static-charts/plotly.min.js"
+CHART_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+"""The app's policy with inline styles allowed (Plotly sets them); scripts stay ``'self'``."""
+
+MAX_CURVE_POINTS = 1500
+COLOURS = {
+    "blue": "#0b5cad",
+    "green": "#1d7a3a",
+    "orange": "#c46a00",
+    "red": "#b3261e",
+    "grey": "#5a6472",
+    "purple": "#6b3fa0",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Plotly's JS, from the package
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Asset:
+    body: bytes
+    gzipped: bytes
+    etag: str
+    version: str
+
+
+@cache
+def _plotly() -> _Asset:
+    import plotly
+    from plotly.offline import get_plotlyjs
+
+    body = get_plotlyjs().encode("utf-8")
+    return _Asset(
+        body=body,
+        gzipped=gzip.compress(body, compresslevel=6, mtime=0),
+        etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+        version=str(plotly.__version__),
+    )
+
+
+def plotly_src() -> str:
+    """The URL of Plotly's JS, with the package version so that an upgrade busts caches."""
+    import plotly
+
+    return f"{PLOTLY_PATH}?v={plotly.__version__}"
+
+
+@router.get(PLOTLY_PATH)
+def plotly_js(request: Request, _caller: Public) -> Response:
+    """Plotly's JS from the installed package (computed once, cached by browsers for a year)."""
+    asset = _plotly()
+    headers = {
+        "Cache-Control": "public, max-age=31536000, immutable",
+        "ETag": asset.etag,
+        "Vary": "Accept-Encoding",
+    }
+    if request.headers.get("if-none-match") == asset.etag:
+        return Response(status_code=304, headers=headers)
+    body = asset.body
+    if "gzip" in request.headers.get("accept-encoding", "").lower():
+        body = asset.gzipped
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
+
+
+def allow_chart_styles(response: HTMLResponse) -> HTMLResponse:
+    """Give a chart page (or fragment) the policy that lets Plotly style its elements."""
+    response.headers["Content-Security-Policy"] = CHART_CSP
+    return response
+
+
+def translator(request: Request) -> tuple[str, Translate]:
+    """The page's language and its translation function (for text built in Python)."""
+    lang = pick_language(request, request.app.state.settings.default_language)
+
+    def tr(message: str) -> str:
+        return gettext(lang, message)
+
+    return lang, tr
+
+
+def org_zone(session: Session) -> ZoneInfo:
+    """The organisation's time zone (Europe/Madrid when none is set or it is unknown)."""
+    name = session.scalar(select(Organisation.timezone).order_by(Organisation.id).limit(1))
+    try:
+        return ZoneInfo(name or "Europe/Madrid")
+    except (KeyError, ValueError):
+        return ZoneInfo("Europe/Madrid")
+
+
+def _finite(x: Any) -> float | None:
+    if x is None:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def fmt_pct(x: Any, digits: int = 1) -> str:
+    """``0.8125`` -> ``"81.3 %"``; missing or infinite -> ``"—"``."""
+    v = _finite(x)
+    return "—" if v is None else f"{100 * v:.{digits}f} %"
+
+
+def fmt_s(x: Any, digits: int = 1) -> str:
+    """Seconds, or minutes from ten minutes up; missing or infinite -> ``"—"``."""
+    v = _finite(x)
+    if v is None:
+        return "—"
+    if abs(v) >= 600:
+        return f"{v / 60:.1f} min"
+    return f"{v:.{digits}f} s"
+
+
+def fmt_num(x: Any, digits: int = 0) -> str:
+    """A number with thin-space thousands; missing or infinite -> ``"—"``."""
+    v = _finite(x)
+    if v is None:
+        return "—"
+    return f"{v:,.{digits}f}".replace(",", "\u202f")
+
+
+FORMATTERS: dict[str, Callable[..., str]] = {"pct": fmt_pct, "secs": fmt_s, "num": fmt_num}
+"""Template helpers of the chart pages."""
+
+
+# --------------------------------------------------------------------------------------------
+# Figure JSON
+# --------------------------------------------------------------------------------------------
+
+
+def clean(value: Any) -> Any:
+    """Plain JSON values: NumPy scalars and arrays to Python, NaN and infinities to ``None``."""
+    if isinstance(value, np.ndarray):
+        return [clean(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return clean(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    return value
+
+
+def figure_json(figure: Figure) -> str:
+    """JSON of a figure that is safe inside a ``<script type="application/json">`` element."""
+    text = json.dumps(clean(figure), allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def layout(title: str, **extra: Any) -> dict[str, Any]:
+    """The common layout: title, margins, legend below, unified hover."""
+    base: dict[str, Any] = {
+        "title": {"text": title, "font": {"size": 16}},
+        "margin": {"l": 64, "r": 64, "t": 48, "b": 64},
+        "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"},
+        "hovermode": "x unified",
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#fafbfc",
+        "font": {"family": "system-ui, sans-serif", "size": 13},
+    }
+    base.update(extra)
+    return base
+
+
+def _vline(x: float, colour: str, dash: str = "dot") -> dict[str, Any]:
+    return {
+        "type": "line",
+        "xref": "x",
+        "yref": "paper",
+        "x0": x,
+        "x1": x,
+        "y0": 0,
+        "y1": 1,
+        "line": {"dash": dash, "color": colour, "width": 2},
+    }
+
+
+def _hline(y: float, colour: str, dash: str = "dash") -> dict[str, Any]:
+    return {
+        "type": "line",
+        "xref": "paper",
+        "yref": "y",
+        "x0": 0,
+        "x1": 1,
+        "y0": y,
+        "y1": y,
+        "line": {"dash": dash, "color": colour, "width": 1.5},
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Planning figures
+# --------------------------------------------------------------------------------------------
+
+
+def service_level_figure(
+    tr: Translate,
+    agents: Sequence[int],
+    service_level: Sequence[float],
+    *,
+    target_share: float | None,
+    within_s: float,
+    p_abandon: Sequence[float] | None = None,
+    occupancy: Sequence[float] | None = None,
+    chosen: int | None = None,
+) -> Figure:
+    """Service level (and abandonment, occupancy) against agents on the phone."""
+    data: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": tr("Service level within {t} s").replace("{t}", f"{within_s:g}"),
+            "x": list(agents),
+            "y": list(service_level),
+            "line": {"color": COLOURS["blue"]},
+        }
+    ]
+    if p_abandon is not None:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": tr("Abandonment"),
+                "x": list(agents),
+                "y": list(p_abandon),
+                "line": {"color": COLOURS["red"]},
+            }
+        )
+    if occupancy is not None:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": tr("Occupancy"),
+                "x": list(agents),
+                "y": list(occupancy),
+                "line": {"color": COLOURS["grey"], "dash": "dot"},
+            }
+        )
+    shapes = []
+    if target_share is not None:
+        shapes.append(_hline(target_share, COLOURS["green"]))
+    if chosen is not None:
+        shapes.append(_vline(chosen, COLOURS["orange"]))
+    return {
+        "data": data,
+        "layout": layout(
+            tr("Service level by agents on the phone"),
+            xaxis={"title": {"text": tr("Agents on the phone")}, "dtick": _dtick(agents)},
+            yaxis={"tickformat": ".0%", "range": [0, 1.02]},
+            shapes=shapes,
+        ),
+    }
+
+
+def _dtick(values: Sequence[int]) -> int:
+    span = (max(values) - min(values)) if values else 1
+    return max(1, math.ceil(span / 20))
+
+
+def cost_figure(tr: Translate, curve: CostCurve, *, currency: str, chosen: int | None) -> Figure:
+    """The hourly cost of each staffing level, split into its parts, with the cheapest marked."""
+    x = curve.agents.tolist()
+
+    def bar(name: str, values: Any, colour: str) -> dict[str, Any]:
+        return {
+            "type": "bar",
+            "name": name,
+            "x": x,
+            "y": clean(values),
+            "marker": {"color": colour},
+        }
+
+    best = curve.best_agents
+    shapes = [_vline(best, COLOURS["green"], "dash")]
+    if chosen is not None and chosen != best:
+        shapes.append(_vline(chosen, COLOURS["orange"]))
+    return {
+        "data": [
+            bar(tr("Agents"), curve.agent_cost_per_h, COLOURS["blue"]),
+            bar(tr("Abandoned calls"), curve.abandon_cost_per_h, COLOURS["red"]),
+            bar(tr("Minutes waited"), curve.wait_cost_per_h, COLOURS["orange"]),
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": tr("Total"),
+                "x": x,
+                "y": clean(curve.total_per_h),
+                "line": {"color": "#1b1f24"},
+            },
+        ],
+        "layout": layout(
+            tr("Cost per hour by agents on the phone"),
+            barmode="stack",
+            xaxis={"title": {"text": tr("Agents on the phone")}},
+            yaxis={"title": {"text": f"{currency}/h"}, "rangemode": "tozero"},
+            shapes=shapes,
+        ),
+    }
+
+
+def day_plan_figure(
+    tr: Translate,
+    labels: Sequence[str],
+    *,
+    required: Sequence[int],
+    on_phone: Sequence[int],
+    on_break: Sequence[int],
+    calls: Sequence[float],
+) -> Figure:
+    """Agents required against agents scheduled on the phone per interval, with breaks."""
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "name": tr("On the phone"),
+                "x": list(labels),
+                "y": list(on_phone),
+                "marker": {"color": COLOURS["blue"]},
+            },
+            {
+                "type": "bar",
+                "name": tr("On a break"),
+                "x": list(labels),
+                "y": list(on_break),
+                "marker": {"color": "#9ec3e6"},
+            },
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": tr("Required"),
+                "x": list(labels),
+                "y": list(required),
+                "line": {"color": COLOURS["red"], "shape": "hv", "width": 3},
+            },
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": tr("Forecast calls"),
+                "x": list(labels),
+                "y": clean(list(calls)),
+                "yaxis": "y2",
+                "line": {"color": COLOURS["grey"], "dash": "dot"},
+            },
+        ],
+        "layout": layout(
+            tr("Required and scheduled agents per interval"),
+            barmode="stack",
+            xaxis={"title": {"text": tr("Interval")}, "type": "category"},
+            yaxis={"title": {"text": tr("Agents")}, "rangemode": "tozero"},
+            yaxis2={
+                "title": {"text": tr("Calls")},
+                "overlaying": "y",
+                "side": "right",
+                "rangemode": "tozero",
+                "showgrid": False,
+            },
+        ),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Patience figures (Planning and Reports)
+# --------------------------------------------------------------------------------------------
+
+
+def abandonment_by_wait_figure(tr: Translate, p: PatienceSummary) -> Figure:
+    """Share of queued callers who hung up within 10, 20, 30, 60, 90, 120 s (W3)."""
+    labels = [f"≤ {v:g} s" for v in p.by_wait.points_s]
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "name": tr("Hung up within (of all queued)"),
+                "x": labels,
+                "y": clean(p.by_wait.share),
+                "marker": {"color": COLOURS["red"]},
+            },
+            {
+                "type": "bar",
+                "name": tr("Hung up in the band (of those still waiting)"),
+                "x": labels,
+                "y": clean(p.by_wait.conditional_share),
+                "marker": {"color": COLOURS["orange"]},
+            },
+        ],
+        "layout": layout(
+            tr("Abandonment by wait"),
+            barmode="group",
+            yaxis={"tickformat": ".0%", "rangemode": "tozero"},
+        ),
+    }
+
+
+def survival_figure(tr: Translate, p: PatienceSummary) -> Figure:
+    """Kaplan-Meier patience survival with its confidence band, the hazard, and the target."""
+    c = p.curve
+    if c.time_s.size > MAX_CURVE_POINTS:
+        grid = np.linspace(0.0, float(c.time_s[-1]), MAX_CURVE_POINTS)
+    else:
+        grid = np.concatenate(([0.0], c.time_s))
+    if c.max_wait_s > grid[-1]:
+        grid = np.concatenate((grid, [c.max_wait_s]))
+    lower, upper = c.band_at(grid)
+    x = grid.tolist()
+    data: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "line": {"shape": "hv", "width": 0},
+            "x": x,
+            "y": clean(upper),
+            "name": tr("Confidence band"),
+            "showlegend": False,
+            "hoverinfo": "skip",
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "line": {"shape": "hv", "width": 0},
+            "x": x,
+            "y": clean(lower),
+            "fill": "tonexty",
+            "fillcolor": "rgba(11,92,173,0.18)",
+            "name": tr("Confidence band"),
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "line": {"shape": "hv", "color": COLOURS["blue"], "width": 2.5},
+            "x": x,
+            "y": clean(c.survival_at(grid)),
+            "name": tr("Still willing to wait"),
+        },
+    ]
+    edges = p.hazard.edges_s
+    last_width = 60.0
+    mids = [
+        float((a + b) / 2) if math.isfinite(b) else float(a + last_width / 2)
+        for a, b in itertools.pairwise(edges)
+    ]
+    widths = [
+        float(b - a) if math.isfinite(b) else last_width for a, b in itertools.pairwise(edges)
+    ]
+    data.append(
+        {
+            "type": "bar",
+            "name": tr("Hang-ups per second of waiting"),
+            "x": mids,
+            "width": widths,
+            "y": clean(p.hazard.hazard_per_s),
+            "yaxis": "y2",
+            "opacity": 0.35,
+            "marker": {"color": COLOURS["orange"]},
+        }
+    )
+    shapes = []
+    if p.target.target_s is not None:
+        shapes.append(_vline(p.target.target_s, COLOURS["red"]))
+    return {
+        "data": data,
+        "layout": layout(
+            tr("Customers' patience"),
+            xaxis={"title": {"text": tr("Wait (s)")}, "rangemode": "tozero"},
+            yaxis={"tickformat": ".0%", "range": [0, 1.02]},
+            yaxis2={
+                "title": {"text": tr("Hang-ups per second of waiting")},
+                "overlaying": "y",
+                "side": "right",
+                "rangemode": "tozero",
+                "showgrid": False,
+            },
+            shapes=shapes,
+        ),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Report figures
+# --------------------------------------------------------------------------------------------
+
+
+def volume_figure(tr: Translate, labels: Sequence[str], rows: Iterable[dict[str, Any]]) -> Figure:
+    """Answered, abandoned and other queued calls per interval (stacked)."""
+    rows = list(rows)
+    answered = [r.get("answered_queued") or 0 for r in rows]
+    abandoned = [r.get("abandoned") or 0 for r in rows]
+    other = [
+        max((r.get("offered") or 0) - a - b, 0)
+        for r, a, b in zip(rows, answered, abandoned, strict=True)
+    ]
+    x = list(labels)
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "name": tr("Answered calls"),
+                "x": x,
+                "y": answered,
+                "marker": {"color": COLOURS["green"]},
+            },
+            {
+                "type": "bar",
+                "name": tr("Abandoned"),
+                "x": x,
+                "y": abandoned,
+                "marker": {"color": COLOURS["red"]},
+            },
+            {
+                "type": "bar",
+                "name": tr("Other (callback, still open)"),
+                "x": x,
+                "y": other,
+                "marker": {"color": COLOURS["grey"]},
+            },
+        ],
+        "layout": layout(
+            tr("Volume by interval"),
+            barmode="stack",
+            xaxis={"type": "category"},
+            yaxis={"title": {"text": tr("Calls")}, "rangemode": "tozero"},
+        ),
+    }
+
+
+def sl_asa_figure(
+    tr: Translate,
+    labels: Sequence[str],
+    rows: Iterable[dict[str, Any]],
+    *,
+    target: float,
+    threshold_s: float,
+) -> Figure:
+    """Service level (left axis) and ASA (right axis) per interval, with the goal."""
+    rows = list(rows)
+    x = list(labels)
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": tr("Service level within {t} s").replace("{t}", f"{threshold_s:g}"),
+                "x": x,
+                "y": clean([r.get("service_level") for r in rows]),
+                "line": {"color": COLOURS["blue"]},
+            },
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": tr("ASA (s)"),
+                "x": x,
+                "y": clean([r.get("asa_s") for r in rows]),
+                "yaxis": "y2",
+                "line": {"color": COLOURS["orange"]},
+            },
+        ],
+        "layout": layout(
+            tr("Service level and ASA by interval"),
+            xaxis={"type": "category"},
+            yaxis={"tickformat": ".0%", "range": [0, 1.05]},
+            yaxis2={
+                "title": {"text": tr("ASA (s)")},
+                "overlaying": "y",
+                "side": "right",
+                "rangemode": "tozero",
+                "showgrid": False,
+            },
+            shapes=[_hline(target, COLOURS["green"])],
+        ),
+    }
+
+
+def erlang_check_figure(
+    tr: Translate,
+    labels: Sequence[str],
+    *,
+    sl_measured: Sequence[float],
+    sl_predicted: Sequence[float],
+    abandon_measured: Sequence[float],
+    abandon_predicted: Sequence[float],
+) -> Figure:
+    """Erlang A's prediction next to what happened, per interval."""
+    x = list(labels)
+
+    def line(name: str, values: Sequence[float], colour: str, dash: str | None) -> dict[str, Any]:
+        return {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": name,
+            "x": x,
+            "y": clean(list(values)),
+            "line": {"color": colour, **({"dash": dash} if dash else {})},
+        }
+
+    return {
+        "data": [
+            line(tr("Service level, measured"), sl_measured, COLOURS["blue"], None),
+            line(tr("Service level, Erlang A"), sl_predicted, COLOURS["blue"], "dot"),
+            line(tr("Abandonment, measured"), abandon_measured, COLOURS["red"], None),
+            line(tr("Abandonment, Erlang A"), abandon_predicted, COLOURS["red"], "dot"),
+        ],
+        "layout": layout(
+            tr("Erlang A check"),
+            xaxis={"type": "category"},
+            yaxis={"tickformat": ".0%", "range": [0, 1.05]},
+        ),
+    }
+
+
+def interval_label(at: datetime, *, with_day: bool) -> str:
+    """An interval's label on a chart axis: ``"23/11 09:30"``, or ``"09:30"`` within one day."""
+    return at.strftime("%d/%m %H:%M") if with_day else at.strftime("%H:%M")

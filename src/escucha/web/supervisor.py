@@ -1,0 +1,96 @@
+"""The supervisor's home and the wallboard (W1, W2, W5, M1, P1), live over Server-Sent Events.
+
+The numbers come from :func:`escucha.contacts.live.wallboard` (their definitions are there and
+under "Definitions" on the page). The stream ``GET /supervisor/wallboard/events`` opens a short
+database session about once a second and pushes the tiles (event ``tiles``) only when they
+changed; the time of the last change is shown in the organisation's time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from escucha.auth.api import DB, ClockDep, SupervisorCaller
+from escucha.auth.models import User
+from escucha.contacts import live
+from escucha.org import models as org
+from escucha.web.agent import event_stream, still_signed_in, time_helpers
+from escucha.web.render import render
+
+router = APIRouter(include_in_schema=False)
+
+#: Stands for the time of the last change while the stream compares two renderings.
+AS_OF = "[[as-of]]"
+
+
+def _tiles_context(db: Session, now: datetime, as_of: str | None = None) -> dict[str, Any]:
+    board = live.wallboard(db, now)
+    helpers = time_helpers(board.timezone, now)
+    return {
+        "wb": board,
+        "as_of": as_of if as_of is not None else helpers["hhmmss"](now),
+        "levels": {
+            "sl_amber_points": live.SL_AMBER_POINTS,
+            "abandon_amber": live.ABANDON_AMBER,
+            "abandon_red": live.ABANDON_RED,
+            "estimate_green": live.ESTIMATE_GREEN,
+            "estimate_amber": live.ESTIMATE_AMBER,
+            "hold_amber_s": live.HOLD_AMBER_S,
+            "hold_red_s": live.HOLD_RED_S,
+        },
+        **helpers,
+    }
+
+
+@router.get("/supervisor")
+def supervisor_home(
+    request: Request, _caller: SupervisorCaller, db: DB, clock: ClockDep
+) -> Response:
+    """Queues and their targets, and the tiles (the wallboard is the same, larger)."""
+    queues = db.scalars(select(org.Queue).order_by(org.Queue.name)).all()
+    ctx = _tiles_context(db, clock.now())
+    ctx.update({"queues": queues, "compact": True})
+    return render(request, "supervisor/home.html", ctx)
+
+
+@router.get("/supervisor/wallboard")
+def wallboard_page(
+    request: Request, _caller: SupervisorCaller, db: DB, clock: ClockDep
+) -> Response:
+    return render(request, "supervisor/wallboard.html", _tiles_context(db, clock.now()))
+
+
+@router.get("/supervisor/wallboard/tiles")
+def wallboard_tiles(
+    request: Request, _caller: SupervisorCaller, db: DB, clock: ClockDep
+) -> Response:
+    """The tiles alone (what the live stream pushes)."""
+    return render(request, "supervisor/_tiles.html", _tiles_context(db, clock.now()))
+
+
+@router.get("/supervisor/wallboard/events")
+def wallboard_events(
+    request: Request, caller: SupervisorCaller, clock: ClockDep
+) -> StreamingResponse:
+    """The tiles, pushed when they change (at most once per second)."""
+    user_id = caller.need_user().id
+
+    def snapshot(session: Session, last: str | None) -> tuple[str, str | None] | None:
+        user: User | None = still_signed_in(request, session, user_id)
+        if user is None:
+            return None
+        request.state.user = user
+        now = clock.now()
+        ctx = _tiles_context(session, now, as_of=AS_OF)
+        html = bytes(render(request, "supervisor/_tiles.html", ctx).body).decode()
+        if html == last:
+            return html, None
+        return html, html.replace(AS_OF, ctx["hhmmss"](now))
+
+    return event_stream(request, "tiles", snapshot)

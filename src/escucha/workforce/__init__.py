@@ -1,0 +1,1 @@
+"""Agents at work: their state history and breaks (C6)."""

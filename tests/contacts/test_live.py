@@ -1,0 +1,378 @@
+"""The wallboard, the agent's day and the customer's situation (W1, W2, W5, C2, C6, M1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from escucha.auth import service as auth_service
+from escucha.auth.models import User
+from escucha.callbacks import service as callbacks
+from escucha.contacts import live
+from escucha.contacts import service as contacts
+from escucha.contacts.models import Contact, Customer
+from escucha.org import service as org_service
+from escucha.org.schemas import OrgFile
+from escucha.promises import service as promises
+from escucha.routing import service as routing
+from tests.acd_helpers import DEMO, caller
+from tests.conftest import START
+
+S = timedelta(seconds=1)
+
+
+@cache
+def _demo_org() -> OrgFile:
+    """The demo organisation, read once (parsing the YAML is the slow part)."""
+    return org_service.parse_org(DEMO.read_text(encoding="utf-8"), str(DEMO))[0]
+
+
+def demo(session: Session) -> dict[str, int]:
+    org_service.apply_org(session, _demo_org(), now=START)
+    session.flush()
+    return {u.username: u.id for u in session.scalars(select(User))}
+
+
+@pytest.fixture(autouse=True)
+def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's users get cheap password hashes: these tests are not about passwords."""
+    monkeypatch.setattr(
+        auth_service, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
+def _customer(session: Session, contact: Contact) -> Customer:
+    customer = session.get(Customer, contact.customer_id)
+    assert customer is not None
+    return customer
+
+
+def _situation(session: Session) -> dict[str, Any]:
+    """A morning in 'facturas' (times in seconds after 10:00 Madrid):
+
+    A queued 0, answered 10 by Ana (in target), held 20-30 (told) and from 60 (not told);
+    B queued 1, told an estimate, answered 41 by Marta (over the 20 s target);
+    C queued 2, hung up at 5 (a short abandon); D queued 3, hung up at 33;
+    E queued 4, took a callback at 20 (still in line as a callback);
+    F queued 50, still waiting; G hung up yesterday evening (not today).
+    """
+    users = demo(session)
+    a = caller(session, START, "600000001")
+    b = caller(session, START + 1 * S, "600000002")
+    told_b = routing.tell_estimate(session, b, now=START + 1 * S)
+    c = caller(session, START + 2 * S, "600000003")
+    d = caller(session, START + 3 * S, "600000004")
+    e = caller(session, START + 4 * S, "600000005")
+    contacts.abandon(session, c, now=START + 5 * S)
+    routing.set_agent_state(session, users["ana"], "available", now=START + 10 * S)
+    session.refresh(a)
+    assert (a.state, a.agent_id) == ("offered", users["ana"])
+    routing.answer(session, users["ana"], a.id, now=START + 10 * S)
+    routing.hold(session, users["ana"], a.id, now=START + 20 * S, announced=True)
+    cb = callbacks.request_callback(
+        session, now=START + 20 * S, queue="facturas", customer=_customer(session, e), contact=e
+    )
+    routing.resume(session, users["ana"], a.id, now=START + 30 * S)
+    contacts.abandon(session, d, now=START + 33 * S)
+    routing.set_agent_state(session, users["marta"], "available", now=START + 41 * S)
+    session.refresh(b)
+    assert (b.state, b.agent_id) == ("offered", users["marta"])
+    routing.answer(session, users["marta"], b.id, now=START + 41 * S)
+    f = caller(session, START + 50 * S, "600000006")
+    told_f = routing.tell_estimate(session, f, now=START + 50 * S)
+    routing.hold(session, users["ana"], a.id, now=START + 60 * S, announced=False)
+    # yesterday 23:00 in Madrid (22:00 UTC): before today's local midnight
+    g = caller(session, START - timedelta(hours=11), "600000007")
+    contacts.abandon(session, g, now=START - timedelta(hours=11) + 60 * S)
+    session.flush()
+    return {
+        "users": users,
+        "a": a,
+        "b": b,
+        "f": f,
+        "cb": cb,
+        "told_b": told_b,
+        "told_f": told_f,
+    }
+
+
+def test_the_wallboard_counts_a_hand_made_morning(session: Session) -> None:
+    s = _situation(session)
+    now = START + 80 * S
+    board = live.wallboard(session, now)
+    assert board.timezone == "Europe/Madrid"
+    assert board.day_start == START - timedelta(hours=10)  # local midnight, in UTC
+    tiles = {q.name: q for q in board.queues}
+    assert set(tiles) == {"facturas", "averias", "reclamaciones"}
+    q = tiles["facturas"]
+    # F waits live; E's callback keeps its place in line
+    assert (q.waiting, q.callbacks_in_line) == (1, 1)
+    assert q.longest_wait_s == 30.0
+    assert q.wait_level == "warn"  # 30 s: over the 20 s target, within twice it
+    # A in target (10 s), B not (40 s), D abandoned (30 s), C a short abandon (3 s < 5 s),
+    # E took a callback (neither), G was yesterday
+    assert (q.answered, q.answered_in_target, q.abandoned, q.short_abandons) == (2, 1, 1, 1)
+    assert q.offered == 3
+    assert q.service_level == pytest.approx(1 / 3)
+    assert q.abandon_rate == pytest.approx(1 / 3)
+    assert q.sl_level == "bad"  # 33 % against a target of 80 %
+    assert q.abandon_level == "bad"
+    assert (q.holds_today, q.holds_announced_today) == (2, 1)
+    # the last estimate told in the queue was F's
+    assert q.last_estimate_s == pytest.approx(s["told_f"].estimate.estimate_s)
+    assert q.last_bound_s == s["told_f"].estimate.bound_s
+    assert q.last_estimate_at == START + 50 * S
+    # the estimate error is the same measure as the API's
+    (reported,) = [r for r in routing.estimate_errors(session) if r.queue == "facturas"]
+    assert q.estimates_measured == reported.count == 1
+    assert q.estimate_mae_s == pytest.approx(reported.mae_s)
+    assert q.estimate_within_25 == reported.within_25
+    assert q.estimate_mae_s == pytest.approx(abs(s["told_b"].estimate.estimate_s - 40.0))
+    # E's callback is pending, due later than 15 minutes from now
+    assert (q.callbacks_pending, q.callbacks_due_soon, q.callbacks_overdue) == (1, 0, 0)
+    assert q.callbacks_level == "ok"
+    quiet = tiles["averias"]
+    assert (quiet.waiting, quiet.offered, quiet.service_level, quiet.sl_level) == (
+        0,
+        0,
+        None,
+        "none",
+    )
+    # Ana has A on hold (unannounced for 20 s), Marta talks to B, Luis never logged in
+    assert board.agents_by_state == {
+        "available": 0,
+        "busy": 2,
+        "wrap_up": 0,
+        "break": 0,
+        "offline": 1,
+    }
+    (hold,) = board.holds
+    assert (hold.contact_id, hold.held_s, hold.announced) == (s["a"].id, 20.0, False)
+    assert hold.agent == "Ana López"
+    assert hold.level == "warn"
+    assert board.holds_level == "warn"
+    # the callback's promise is due within the hour: at risk
+    assert [p.kind for p in board.promises_at_risk] == ["callback"]
+    assert board.promises_level == "warn"
+
+
+def test_callbacks_due_soon_and_overdue_turn_amber_then_red(session: Session) -> None:
+    s = _situation(session)
+    cb = s["cb"]
+    due = START + 80 * S + timedelta(minutes=10)
+    cb.due_at = due
+    session.flush()
+    (q,) = [t for t in live.wallboard(session, START + 80 * S).queues if t.name == "facturas"]
+    assert (q.callbacks_due_soon, q.callbacks_overdue, q.callbacks_level) == (1, 0, "warn")
+    later = live.wallboard(session, due + S)
+    (q,) = [t for t in later.queues if t.name == "facturas"]
+    assert (q.callbacks_due_soon, q.callbacks_overdue, q.callbacks_level) == (0, 1, "bad")
+    assert later.callbacks_level == "bad"
+
+
+def test_levels_follow_the_queues_targets() -> None:
+    base: dict[str, Any] = {
+        "name": "q",
+        "display_name": {"es": "Cola", "en": "Queue"},
+        "sl_target_pct": 80.0,
+        "sl_target_s": 20,
+        "short_abandon_s": 5,
+        "callback_threshold_s": 90,
+        "waiting": 0,
+        "longest_wait_s": None,
+        "callbacks_in_line": 0,
+        "last_estimate_s": None,
+        "last_bound_s": None,
+        "last_estimate_at": None,
+        "estimates_measured": 0,
+        "estimate_mae_s": None,
+        "estimate_within_25": None,
+        "answered": 0,
+        "answered_in_target": 0,
+        "abandoned": 0,
+        "short_abandons": 0,
+        "callbacks_pending": 0,
+        "callbacks_due_soon": 0,
+        "callbacks_overdue": 0,
+        "holds_today": 0,
+        "holds_announced_today": 0,
+    }
+
+    def tile(**kw: Any) -> live.QueueTile:
+        return live.QueueTile(**{**base, **kw})
+
+    assert tile().level == "ok"
+    assert tile().label("en") == "Queue"
+    assert tile(answered=10, answered_in_target=8).sl_level == "ok"
+    assert tile(answered=10, answered_in_target=7).sl_level == "warn"
+    assert tile(answered=10, answered_in_target=6, abandoned=1).sl_level == "bad"
+    assert tile(answered=96, abandoned=4).abandon_level == "ok"
+    assert tile(answered=93, abandoned=7).abandon_level == "warn"
+    assert tile(answered=90, abandoned=10).abandon_level == "bad"
+    assert tile(longest_wait_s=20.0).wait_level == "ok"
+    assert tile(longest_wait_s=40.0).wait_level == "warn"
+    assert tile(longest_wait_s=41.0).wait_level == "bad"
+    assert tile(estimates_measured=10, estimate_within_25=0.8).estimate_level == "ok"
+    assert tile(estimates_measured=10, estimate_within_25=0.6).estimate_level == "warn"
+    assert tile(estimates_measured=10, estimate_within_25=0.5).estimate_level == "bad"
+    assert tile(longest_wait_s=41.0, answered=10, answered_in_target=10).level == "bad"
+
+
+@contextmanager
+def _count_statements(session: Session) -> Iterator[list[str]]:
+    seen: list[str] = []
+    engine = session.get_bind()
+
+    def on_execute(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+
+
+def test_the_wallboard_takes_a_fixed_number_of_statements(session: Session) -> None:
+    s = _situation(session)
+    now = START + 80 * S
+    with _count_statements(session) as few:
+        live.wallboard(session, now)
+    # many more contacts, holds, callbacks and estimates
+    users = s["users"]
+    for i in range(12):
+        c = caller(session, START + (90 + i) * S, f"6001000{i:02d}")
+        routing.tell_estimate(session, c, now=START + (90 + i) * S)
+        if i % 3 == 0:
+            contacts.abandon(session, c, now=START + (100 + i) * S)
+        elif i % 3 == 1:
+            callbacks.request_callback(
+                session,
+                now=START + (100 + i) * S,
+                queue="facturas",
+                customer=_customer(session, c),
+                contact=c,
+            )
+    routing.set_agent_state(session, users["luis"], "available", now=START + 200 * S)
+    session.flush()
+    with _count_statements(session) as many:
+        board = live.wallboard(session, START + 300 * S)
+    assert sum(q.waiting + q.callbacks_in_line for q in board.queues) >= 8
+    assert len(many) == len(few)
+    assert len(few) <= 12
+
+
+def test_the_agents_day_shows_first_contact_resolution_and_repeats(session: Session) -> None:
+    users = demo(session)
+    ana = users["ana"]
+    # the first customer called three days ago too: today's call is a repeat contact
+    earlier = caller(session, START - timedelta(days=3), "600000011")
+    contacts.abandon(session, earlier, now=START - timedelta(days=3) + 40 * S)
+    first = caller(session, START, "600000011")
+    second = caller(session, START + 1 * S, "600000012")
+    third = caller(session, START + 2 * S, "600000013")
+    t = START + 10 * S
+    for c, resolved in ((first, True), (second, True), (third, False)):
+        routing.set_agent_state(session, ana, "available", now=t)
+        session.refresh(c)
+        assert c.agent_id == ana
+        routing.answer(session, ana, c.id, now=t)
+        routing.wrap_up(
+            session,
+            ana,
+            c.id,
+            now=t + 60 * S,
+            outcome="solved" if resolved else "needs_follow_up",
+            resolved=resolved,
+            recap="",
+            next_state="break",
+        )
+        t += 120 * S
+    # the second customer calls again after being told it was solved: not resolved first time
+    caller(session, t + 60 * S, "600000012")
+    day = live.agent_day(session, ana, now=t + 120 * S)
+    assert (day.handled, day.resolved) == (3, 2)
+    assert day.first_contact_resolved == 1
+    assert day.fcr_rate == pytest.approx(1 / 3)
+    assert day.repeats == 1
+    assert day.talk_hold_mean_s == pytest.approx(60.0)
+    assert live.agent_day(session, users["luis"], now=t).handled == 0
+
+
+def test_the_situation_shows_what_the_customer_already_told_us(session: Session) -> None:
+    users = demo(session)
+    customer = contacts.find_or_create_customer(
+        session, now=START, phone="600000021", name="Pilar Gómez", language="en"
+    )
+    old = contacts.start_contact(
+        session, channel="voice", now=START - timedelta(days=1), customer=customer
+    )
+    contacts.abandon(session, old, now=START - timedelta(days=1) + 30 * S)
+    promise = promises.create(
+        session,
+        kind="update",
+        due_at=START + timedelta(hours=3),
+        now=START - timedelta(days=1),
+        channel="voice",
+        subject_kind="query",
+        told="before 13:00",
+        customer_id=customer.id,
+    )
+    c = contacts.start_contact(session, channel="voice", now=START, customer=customer)
+    contacts.ivr_choice(session, c, node="main", key="2", now=START)
+    contacts.enqueue(session, c, "facturas", now=START, skills={"facturas": 1})
+    routing.tell_estimate(session, c, now=START)
+    routing.set_agent_state(session, users["ana"], "available", now=START + 30 * S)
+    session.refresh(c)
+    sit = live.situation(session, c, now=START + 35 * S, lang="en")
+    assert sit.customer is not None
+    assert sit.customer.name == "Pilar Gómez"
+    assert sit.phone_masked == "+34600•••021"
+    assert "600000021" not in sit.phone_masked
+    assert [(st.node, st.key, st.label) for st in sit.ivr] == [("main", "2", "bills")]
+    assert [r.id for r in sit.recent] == [old.id]
+    assert [p.id for p in sit.promises] == [promise.id]
+    assert sit.waited_s == 35.0
+    assert sit.last_estimate is not None
+    assert sit.callback is None
+    assert live.situation(session, c, now=START, lang="es").ivr[0].label == "facturas"
+    routing.answer(session, users["ana"], c.id, now=START + 40 * S)
+    routing.hold(session, users["ana"], c.id, now=START + 50 * S, announced=True)
+    routing.resume(session, users["ana"], c.id, now=START + 65 * S)
+    routing.transfer(
+        session, users["ana"], c.id, "reclamaciones", now=START + 70 * S, note="Quiere reclamar"
+    )
+    routing.set_agent_state(session, users["marta"], "available", now=START + 71 * S)
+    session.refresh(c)
+    assert c.agent_id == users["marta"]
+    sit = live.situation(session, c, now=START + 72 * S, lang="es")
+    (moved,) = sit.transfers
+    assert (moved.from_queue, moved.to_queue, moved.note, moved.agent) == (
+        "facturas",
+        "reclamaciones",
+        "Quiere reclamar",
+        "Ana López",
+    )
+    assert sit.handle.holds == 0  # not answered yet by the second agent
+    routing.answer(session, users["marta"], c.id, now=START + 80 * S)
+    routing.hold(session, users["marta"], c.id, now=START + 90 * S, announced=False)
+    sit = live.situation(session, c, now=START + 100 * S, lang="es")
+    assert (sit.handle.holds, sit.handle.holds_announced, sit.handle.hold_s) == (1, 0, 10.0)
+    assert sit.handle.talk_hold_s == 20.0
+    assert sit.handle.on_hold_since == START + 90 * S
+
+
+def test_masks_keep_enough_to_recognise() -> None:
+    assert live.mask_phone("+34600111001") == "+34600•••001"
+    assert live.mask_phone(None) == ""
+    assert live.mask_phone("12345") == "•••45"
+    assert live.mask_email("pilar@example.com") == "p•••@example.com"
+    assert live.mask_email("no-at-sign") == ""
