@@ -8,7 +8,7 @@ RUN_STAMP := $(VENV)/.stamp-run
 DEV_STAMP := $(VENV)/.stamp-dev
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format system-deps migrate demo worker messages clean
+.PHONY: run test lint format system-deps migrate demo worker demo-traffic messages clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "escucha needs Python 3.11 or newer"'
@@ -45,7 +45,21 @@ demo: migrate
 	$(BIN)/escucha demo load
 
 run: demo
+ifeq ($(DEMO_TRAFFIC),1)
+	( sleep 8; $(MAKE) --no-print-directory demo-traffic ) & $(BIN)/escucha serve
+else
 	$(BIN)/escucha serve
+endif
+
+# Simulated callers and bot agents for the server `make run` started (in another terminal,
+# or `make run DEMO_TRAFFIC=1`). Talks only to 127.0.0.1.
+CALLS_PER_HOUR ?= 120
+demo-traffic: $(RUN_STAMP)
+	$(BIN)/escucha demo-traffic --url http://127.0.0.1:$${ESCUCHA_PORT:-8000} \
+	  --calls-per-hour $(CALLS_PER_HOUR) \
+	  --token "$$($(BIN)/escucha users token sofia --name demo-traffic)" \
+	  --agent-token "$$($(BIN)/escucha users token ana --name demo-traffic)" \
+	  --agent-token "$$($(BIN)/escucha users token luis --name demo-traffic)"
 
 worker: $(RUN_STAMP)
 	$(BIN)/escucha worker

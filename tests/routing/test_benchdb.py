@@ -22,7 +22,7 @@ def test_the_bench_load_runs_through_the_database(settings: Settings, session: S
     result = run_routing_load(workload, router, time.perf_counter)
     assert result.decisions == 10
     assert session.scalar(select(func.count()).select_from(RoutingDecision)) >= 10
-    router.db.dispose()
+    router.close()
 
 
 def test_it_refuses_a_live_database(settings: Settings, session: Session) -> None:

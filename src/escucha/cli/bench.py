@@ -98,7 +98,12 @@ def routing_command(
         engine = RoutingEngine.from_state(workload.state, policy=policy)
         engine.match(START_S)
         router = engine
-    result = run_routing_load(workload, router, time.perf_counter)
+    try:
+        result = run_routing_load(workload, router, time.perf_counter)
+    finally:
+        close = getattr(router, "close", None)
+        if callable(close):
+            close()
     _print_routing(result, load, "db" if db else "memory", policy, as_json)
 
 

@@ -50,10 +50,17 @@ class DbRouter:
         self.contact_ids: dict[int, str] = {}
         self.pending: list[Assignment] = []
         self.last_decision = 0
-        with transaction(self.factory) as s:
-            if s.scalar(select(func.count()).select_from(org.Organisation)):
-                raise Conflict("bench --db needs an empty scratch database, not a live one")
-            self._load(s, workload)
+        try:
+            with transaction(self.factory) as s:
+                if s.scalar(select(func.count()).select_from(org.Organisation)):
+                    raise Conflict("bench --db needs an empty scratch database, not a live one")
+                self._load(s, workload)
+        except BaseException:
+            self.db.dispose()
+            raise
+
+    def close(self) -> None:
+        self.db.dispose()
 
     def _load(self, s: Session, workload: RoutingWorkload) -> None:
         now = _dt(workload.state.contacts[0].joined_at)
