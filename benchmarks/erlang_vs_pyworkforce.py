@@ -16,11 +16,27 @@ from functools import partial
 from pyworkforce.queuing import ErlangC  # type: ignore[import-untyped]
 
 from escucha.numerics.erlang import erlang_a, erlang_c
-from escucha.numerics.staffing import ServiceLevelTarget, Targets, required_agents
+from escucha.numerics.staffing import (
+    SPAIN_95_180,
+    ServiceLevelTarget,
+    Targets,
+    required_agents,
+    staff,
+)
 
 AHT_MIN = 3.0
 INTERVAL_MIN = 30.0
 TARGET = Targets(service_levels=(ServiceLevelTarget(0.8, 20.0),))
+A_TARGETS = {  # Erlang A staffing goal: at most 1 ms per staff() call at 100,000 Erlangs
+    "80/20": TARGET,
+    "95/180+ab+occ": Targets(
+        service_levels=(ServiceLevelTarget(0.8, 20.0), SPAIN_95_180),
+        max_abandon=0.05,
+        max_occupancy=0.9,
+    ),
+    "ab 1%": Targets(max_abandon=0.01),
+    "ASA 15 s": Targets(max_asa_s=15.0),
+}
 
 
 def per_call(fn: Callable[[], object], budget_s: float = 1.0, max_runs: int = 2000) -> float:
@@ -83,6 +99,17 @@ def main() -> None:
             partial(required_agents, per_h, AHT_MIN * 60.0, TARGET, patience_mean_s=120.0)
         )
         rows.append((f"staff Erlang A, {load:>7,.0f} Erl", esc_t, math.nan, "pyworkforce: none"))
+        for label, targets in A_TARGETS.items():
+            run = partial(staff, per_h, AHT_MIN * 60.0, targets, patience_mean_s=120.0)
+            esc_t = per_call(run, 0.5)
+            rows.append(
+                (
+                    f"staff() A {label}, {load:>7,.0f} Erl",
+                    esc_t,
+                    math.nan,
+                    f"{run().agents} agents (goal <= 1 ms)",
+                )
+            )
 
     print(f"{'case':34} {'escucha':>13} {'pyworkforce':>13} {'ratio':>9}  agents / values")
     for name, esc, pw, note in rows:

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     default_language: Literal["es", "en"] = "es"
     run_worker: bool = True
     worker_poll_s: float = Field(default=1.0, gt=0)
+    job_lock_s: float = Field(default=300.0, gt=0)
     log_json: bool = True
     log_level: str = "INFO"
     session_max_age_s: int = 12 * 3600

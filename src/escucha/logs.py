@@ -11,7 +11,9 @@ from typing import Any
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# "%40" and "%2B": the same, percent-encoded in a logged URL's query.
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_PHONE_ENCODED = re.compile(r"%2[Bb]\d(?:[\s.\-()]?\d){8,}")
 # E.164 and national forms: 9 or more digits, maybe split by single spaces, dots, dashes or
 # brackets. Times ("19:41") and versions stop a match, so dates with a clock time stay readable.
 _PHONE = re.compile(r"(?<![\w.:])\+?\(?\d(?:[\s.\-()]?\d){8,}(?![\w.:])")
@@ -21,6 +23,7 @@ _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 def mask(text: str) -> str:
     """Replace email addresses and phone numbers with placeholders."""
     text = _EMAIL.sub("<email>", text)
+    text = _PHONE_ENCODED.sub("<phone>", text)
     return _PHONE.sub("<phone>", text)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from escucha.cli.demo_traffic import check_target, register
 from escucha.config import Settings
 from escucha.contacts.models import Contact, ContactEvent
 from tests.conftest import START
-from tests.system.conftest import LiveServer, free_port, server_env, start_server, wait_ready
+from tests.system.conftest import LiveServer, free_port, running_server
 from tests.telephony.helpers import fast_demo
 
 
@@ -45,20 +44,9 @@ def tokens(session: Session, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @pytest.fixture
 def server(settings: Settings, tmp_path: Path, tokens: dict[str, str]) -> Iterator[LiveServer]:
-    port = free_port()
-    env = server_env(settings, port)
-    log = tmp_path / "server.log"
-    process = start_server(env, log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, process, log)
-        yield LiveServer(url, process, env, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    """The server, started once the tokens are in the database."""
+    with running_server(settings, tmp_path) as live:
+        yield live
 
 
 def _token(session: Session, username: str) -> str:

@@ -5,48 +5,28 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from functools import cache
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
-from sqlalchemy import event, select
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from escucha.auth import service as auth_service
-from escucha.auth.models import User
 from escucha.callbacks import service as callbacks
 from escucha.contacts import live
 from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, Customer
-from escucha.org import service as org_service
-from escucha.org.schemas import OrgFile
 from escucha.promises import service as promises
 from escucha.routing import service as routing
-from tests.acd_helpers import DEMO, caller
+from tests.acd_helpers import caller, cheap_passwords, demo
 from tests.conftest import START
 
 S = timedelta(seconds=1)
 
 
-@cache
-def _demo_org() -> OrgFile:
-    """The demo organisation, read once (parsing the YAML is the slow part)."""
-    return org_service.parse_org(DEMO.read_text(encoding="utf-8"), str(DEMO))[0]
-
-
-def demo(session: Session) -> dict[str, int]:
-    org_service.apply_org(session, _demo_org(), now=START)
-    session.flush()
-    return {u.username: u.id for u in session.scalars(select(User))}
-
-
 @pytest.fixture(autouse=True)
 def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     """The demo's users get cheap password hashes: these tests are not about passwords."""
-    monkeypatch.setattr(
-        auth_service, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
+    cheap_passwords(monkeypatch)
 
 
 def _customer(session: Session, contact: Contact) -> Customer:

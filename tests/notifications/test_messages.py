@@ -14,6 +14,7 @@ from escucha.notifications.messages import (
     LANGUAGES,
     REQUIRED_FIELDS,
     VAGUE_PHRASES,
+    Message,
     MessageKind,
     VaguePromiseError,
     find_vague_phrases,
@@ -26,6 +27,11 @@ NOW = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)  # Friday 18:00 in Madrid
 DUE = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)  # Monday 10:30 in Madrid
 NUMBER = "2026-0012345-1"
 TIME = re.compile(r"\b([01]\d|2[0-4]):[0-5]\d\b")
+
+
+def _render(kind: MessageKind | str, lang: str, **fields: Any) -> Message:
+    """``kind`` in ``lang`` at :data:`NOW`, in Madrid's time."""
+    return render_message(kind, lang, now=NOW, tz="Europe/Madrid", **fields)
 
 
 def sample_fields(kind: MessageKind) -> dict[str, Any]:
@@ -46,7 +52,7 @@ def sample_fields(kind: MessageKind) -> dict[str, Any]:
 def test_every_message_states_a_concrete_time_and_nothing_vague(
     kind: MessageKind, lang: str
 ) -> None:
-    message = render_message(kind, lang, now=NOW, tz="Europe/Madrid", **sample_fields(kind))
+    message = _render(kind, lang, **sample_fields(kind))
     assert message.kind is kind
     assert message.lang == lang
     assert message.subject
@@ -65,19 +71,17 @@ def test_every_message_states_a_concrete_time_and_nothing_vague(
 
 
 def test_callback_confirmation_reads_like_the_examples() -> None:
-    es = render_message("callback_confirmation", "es", now=NOW, tz="Europe/Madrid", due=DUE)
-    en = render_message("callback_confirmation", "en", now=NOW, tz="Europe/Madrid", due=DUE)
+    es = _render("callback_confirmation", "es", due=DUE)
+    en = _render("callback_confirmation", "en", due=DUE)
     assert "Le llamaremos el lunes 23 de noviembre antes de las 10:30" in es.body_text
     assert "We will call you on Monday 23 November before 10:30" in en.body_text
     assert es.subject == "Le llamaremos el lunes 23 de noviembre antes de las 10:30"
 
 
 def test_callback_window() -> None:
-    message = render_message(
+    message = _render(
         "callback_confirmation",
         "es",
-        now=NOW,
-        tz="Europe/Madrid",
         due=DUE,
         window_start=DUE - timedelta(minutes=30),
         phone="+34 600 000 000",
@@ -86,11 +90,9 @@ def test_callback_window() -> None:
         message.body_text
     )
     with pytest.raises(InvalidInput, match="window_start"):
-        render_message(
+        _render(
             "callback_confirmation",
             "es",
-            now=NOW,
-            tz="Europe/Madrid",
             due=DUE,
             window_start=DUE + timedelta(minutes=1),
         )
@@ -149,22 +151,18 @@ def test_times_are_in_the_customer_time_zone() -> None:
 def test_complaint_ack_asks_for_a_missing_description_and_still_gives_the_number() -> None:
     fields = sample_fields(MessageKind.COMPLAINT_ACK)
     for lang, ask in (("es", "descripción"), ("en", "description")):
-        message = render_message(
-            "complaint_ack", lang, now=NOW, tz="Europe/Madrid", description_missing=True, **fields
-        )
+        message = _render("complaint_ack", lang, description_missing=True, **fields)
         assert ask in message.body_text
         assert NUMBER in message.body_text
         assert NUMBER in message.subject
-        plain = render_message("complaint_ack", lang, now=NOW, tz="Europe/Madrid", **fields)
+        plain = _render("complaint_ack", lang, **fields)
         assert ask not in plain.body_text
 
 
 def test_wrapup_recap_lists_what_was_agreed() -> None:
-    message = render_message(
+    message = _render(
         "wrapup_recap",
         "es",
-        now=NOW,
-        tz="Europe/Madrid",
         due=DUE,
         agreed=["enviar un router nuevo", "abono de 10 EUR"],
         actions=["reinicie el router al recibirlo"],
@@ -176,11 +174,9 @@ def test_wrapup_recap_lists_what_was_agreed() -> None:
 
 
 def test_promise_change_says_why_and_the_new_date() -> None:
-    message = render_message(
+    message = _render(
         "promise_changed",
         "en",
-        now=NOW,
-        tz="Europe/Madrid",
         number=NUMBER,
         due=DUE,
         previous_due=NOW + timedelta(hours=1),
@@ -194,21 +190,17 @@ def test_promise_change_says_why_and_the_new_date() -> None:
 
 def test_vague_free_text_is_refused() -> None:
     with pytest.raises(VaguePromiseError, match="lo antes posible"):
-        render_message(
+        _render(
             "callback_rescheduled",
             "es",
-            now=NOW,
-            tz="Europe/Madrid",
             due=DUE,
             previous_due=NOW,
             reason="le llamaremos lo antes posible",
         )
     with pytest.raises(VaguePromiseError, match="shortly"):
-        render_message(
+        _render(
             "wrapup_recap",
             "en",
-            now=NOW,
-            tz="Europe/Madrid",
             due=DUE,
             agreed=["We'll fix it shortly"],
         )
@@ -234,37 +226,31 @@ def test_find_vague_phrases(text: str, found: tuple[str, ...]) -> None:
     ("lang", "used"), [("es-PE", "es"), ("en_GB", "en"), ("EN", "en"), ("fr", "es"), ("", "es")]
 )
 def test_language_with_region_or_without_templates(lang: str, used: str) -> None:
-    message = render_message("callback_confirmation", lang, now=NOW, tz="Europe/Madrid", due=DUE)
+    message = _render("callback_confirmation", lang, due=DUE)
     assert message.lang == used
     assert "10:30" in message.body_text
 
 
 def test_input_errors() -> None:
     with pytest.raises(InvalidInput, match="needs: due"):
-        render_message("callback_confirmation", "es", now=NOW, tz="Europe/Madrid")
+        _render("callback_confirmation", "es")
     with pytest.raises(InvalidInput, match="has passed"):
-        render_message(
-            "callback_confirmation", "es", now=NOW, tz="Europe/Madrid", due=NOW - timedelta(1)
-        )
+        _render("callback_confirmation", "es", due=NOW - timedelta(1))
     with pytest.raises(InvalidInput, match="timezone-aware"):
-        render_message(
+        _render(
             "callback_confirmation",
             "es",
-            now=NOW,
-            tz="Europe/Madrid",
             due=datetime(2026, 11, 23, 10, 30),  # noqa: DTZ001
         )
     with pytest.raises(InvalidInput, match="time zone"):
         render_message("callback_confirmation", "es", now=NOW, tz="Mars/Olympus", due=DUE)
     with pytest.raises(InvalidInput, match="reason"):
-        render_message(
+        _render(
             "callback_rescheduled",
             "es",
-            now=NOW,
-            tz="Europe/Madrid",
             due=DUE,
             previous_due=NOW,
             reason="  ",
         )
     with pytest.raises(ValueError, match="not a valid"):
-        render_message("postcard", "es", now=NOW, tz="Europe/Madrid", due=DUE)
+        _render("postcard", "es", due=DUE)

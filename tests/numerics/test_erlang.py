@@ -132,6 +132,8 @@ BC_CASES = [
     (1000, 999.5),
     (1000, 1500.2),
     (99_000, 100_000.0),
+    (90_000, 100_000.0),  # R(n, a) from Q(n, a) below the load
+    (75_000, 100_000.0),  # Q underflows: the series instead
     (50_000, 100_000.0),
     (100_000, 99_999.9),
     (100_500, 100_000.0),
@@ -222,7 +224,9 @@ A_CASES = [
     (700, 20000, 180, 120, 60),
     (100_000, 2_000_000, 180, 120, 20),
     (60_000, 2_000_000, 180, 120, 20),
-    (102_000, 2_000_000, 180, 120, 20),
+    (102_000, 2_000_000, 180, 120, 20),  # x > y near y: incomplete gamma
+    (110_000, 2_000_000, 180, 120, 20),  # x well above y: series
+    (300, 2000, 180, 120, 20),
 ]
 
 
@@ -280,7 +284,7 @@ def test_erlang_a_edges_no_agents_no_calls_and_very_long_target() -> None:
     idle = erlang_a(3, 0, 180, 120).result()
     assert (idle.p_wait, idle.service_level, idle.p_abandon, idle.occupancy) == (0, 1, 0, 0)
     # A target far beyond anyone's patience: answered within t = all answered calls.
-    for n in (5, 200):
+    for n in (5, 200, 2000):
         far = erlang_a(n, 2000, 180, 10, target_time_s=1e5)
         assert float(far.answered_within) == pytest.approx(1 - float(far.p_abandon), rel=1e-12)
         assert float(far.abandoned_within) == pytest.approx(float(far.p_abandon), rel=1e-12)
@@ -400,3 +404,12 @@ def test_single_case_erlang_c_equals_the_vectorised_path() -> None:
         assert erlang_c(int(n[i]), float(per_h[i]), 180.0, target_time_s=15.0).result() == (
             many.result(i)
         )
+
+
+def test_both_forms_of_the_inverse_erlang_b_agree() -> None:
+    # Q(n, a) / p(n; a) and the finite series are the same R(n, a) (module docstring).
+    from escucha.numerics.erlang import _log_r, _log_sum_inv_b
+
+    for n, a in ((90, 100.0), (850, 1000.0), (90_000, 100_000.0), (99_000, 100_000.0)):
+        assert _log_r(n, a) == pytest.approx(_log_sum_inv_b(n, a), rel=1e-12, abs=1e-12)
+    assert _log_r(70_000, 100_000.0) == _log_sum_inv_b(70_000, 100_000.0)  # Q underflows

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -206,3 +208,112 @@ def test_evaluator_refuses_impossible_levels_directly() -> None:
     assert not ev.meets(10)  # unstable
     assert not ev.meets(15)  # occupancy 0.67
     assert ev.meets(20)
+
+
+# --- the fast Erlang A search against an exhaustive scan over n -------------------------------
+
+
+def scan(per_h: float, aht: float, pat: float, targets: Targets) -> int:
+    """Smallest n meeting every target, by evaluating every n with the public functions."""
+    a = per_h * aht / 3600.0
+    n = np.arange(1, int(a + 12.0 * np.sqrt(a) + 60.0))
+    ok = np.ones(n.size, dtype=bool)
+    base = evaluate(n, per_h, aht, patience_mean_s=pat, sl_definition=targets.sl_definition)
+    for s in targets.service_levels:
+        m = evaluate(
+            n,
+            per_h,
+            aht,
+            patience_mean_s=pat,
+            target_time_s=s.within_s,
+            sl_definition=targets.sl_definition,
+        )
+        ok &= m.service_level >= s.share
+    if targets.max_asa_s is not None:
+        ok &= base.asa_s <= targets.max_asa_s
+    if targets.max_abandon is not None:
+        ok &= base.p_abandon <= targets.max_abandon
+    if targets.max_occupancy is not None:
+        ok &= base.occupancy <= targets.max_occupancy
+    assert ok[-1], "scan range too short"
+    return int(n[np.argmax(ok)])
+
+
+SCAN_TARGETS = [
+    Targets(service_levels=(SL80,)),  # with short patience: met below the load (overloaded)
+    Targets(service_levels=(ServiceLevelTarget(0.5, 60.0),), sl_definition="answered"),
+    Targets(service_levels=(SL80, SPAIN_95_180), max_occupancy=0.9, max_abandon=0.05),
+    Targets(max_asa_s=10.0),
+    Targets(max_abandon=0.02),
+    Targets(max_abandon=0.6),  # overloaded: far fewer agents than the load
+    Targets(max_occupancy=0.8, sl_definition="abandons_met"),
+    Targets(service_levels=(ServiceLevelTarget(0.9, 30.0),), max_asa_s=40.0),
+]
+
+
+@pytest.mark.parametrize("targets", SCAN_TARGETS)
+def test_fast_erlang_a_search_equals_an_exhaustive_scan(targets: Targets) -> None:
+    # W4: loads from a fraction of an Erlang to 150 Erlangs, patience from impatient to calm.
+    for per_h in (8.0, 60.0, 400.0, 3000.0):
+        for pat in (15.0, 120.0, 900.0):
+            expected = scan(per_h, 180.0, pat, targets)
+            got = staff(per_h, 180.0, targets, patience_mean_s=pat)
+            assert got.agents == expected, (per_h, pat)
+            agents, _ = required_agents(per_h, 180.0, targets, patience_mean_s=pat)
+            assert int(agents) == expected
+
+
+def test_fast_erlang_a_search_finds_overloaded_staffing() -> None:
+    # Callers who hang up within 15 s on average: 80% of them can only be answered within 20 s
+    # by staffing well below the load of 150 Erlangs if abandonment is allowed.
+    targets = Targets(max_abandon=0.6)
+    r = staff(3000.0, 180.0, targets, patience_mean_s=15.0)
+    assert r.agents < 150 * 0.5
+    assert r.agents == scan(3000.0, 180.0, 15.0, targets)
+
+
+def test_fast_erlang_a_search_at_large_loads_is_tight() -> None:
+    for targets in (SCAN_TARGETS[0], SCAN_TARGETS[2], SCAN_TARGETS[3]):
+        r = staff(2_000_000, 180, targets, patience_mean_s=120)
+        assert meets(r.agents, 2_000_000, 180, 120, targets)
+        assert not meets(r.agents - 1, 2_000_000, 180, 120, targets)
+
+
+def test_erlang_a_levels_equal_a_full_evaluation() -> None:
+    targets = Targets(service_levels=(SL80, SPAIN_95_180), sl_definition="answered")
+    r = staff(1500.0, 200.0, targets, patience_mean_s=90.0)
+    for level, s in zip(r.service_levels, targets.service_levels, strict=True):
+        m = evaluate(
+            r.agents,
+            1500.0,
+            200.0,
+            patience_mean_s=90.0,
+            target_time_s=s.within_s,
+            sl_definition="answered",
+        )
+        assert level == float(m.service_level)
+
+
+def test_unreachable_erlang_a_targets_are_reported() -> None:
+    class Never(_Evaluator):
+        def margin(self, n: int) -> float:
+            return -1.0
+
+    with pytest.raises(ValueError, match="cannot be met"):
+        _search(Never(50.0, 180.0, 60.0, Targets(max_abandon=0.1)), 50.0)
+
+
+def test_erlang_a_search_handles_steps_and_infinite_margins() -> None:
+    # A margin that jumps from -inf to +inf still leads to the first n that meets (bisection).
+    class Step(_Evaluator):
+        def margin(self, n: int) -> float:
+            return math.inf if n >= 37 else -math.inf
+
+    assert _search(Step(50.0, 180.0, 60.0, Targets(max_abandon=0.1)), 50.0) == 37
+
+
+def test_evaluator_meets_agrees_with_the_public_functions_for_erlang_a() -> None:
+    targets = Targets(service_levels=(SL80,), max_abandon=0.05)
+    ev = _Evaluator(100.0, 180.0, 120.0, targets)
+    for n in (0, 80, 95, 100, 105, 120):
+        assert ev.meets(n) == meets(n, 2000.0, 180.0, 120.0, targets)

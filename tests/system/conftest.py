@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,32 @@ def start_server(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen
         )
 
 
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``escucha worker`` alone (the server then runs with ``--no-worker``)."""
+    with log.open("ab") as fh:
+        return subprocess.Popen(
+            [sys.executable, "-m", "escucha", "worker"], env=env, stdout=fh, stderr=fh
+        )
+
+
+def kill(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL: no handler runs, nothing is flushed or rolled back by the process itself."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGKILL)
+    process.wait(10)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL when it does not end in time."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
 def wait_ready(
     url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 90
 ) -> None:
@@ -85,8 +113,9 @@ def wait_ready(
     )
 
 
-@pytest.fixture
-def live_server(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
+@contextmanager
+def running_server(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
+    """``escucha serve`` (with its worker) on a free port until the block ends."""
     port = free_port()
     env = server_env(settings, port)
     log = tmp_path / "server.log"
@@ -96,11 +125,13 @@ def live_server(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
         wait_ready(url, process, log)
         yield LiveServer(url, process, env, log)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
+
+
+@pytest.fixture
+def live_server(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
+    with running_server(settings, tmp_path) as server:
+        yield server
 
 
 @pytest.fixture

@@ -8,14 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
-from escucha.auth import service as auth_service
 from escucha.contacts import service as contacts
 from escucha.routing import service as routing
 from escucha.staffing.samples import sample_history_csv
-from tests.acd_helpers import caller, demo
+from tests.acd_helpers import caller, cheap_passwords, demo
 from tests.system.conftest import LiveServer, screenshot
 
 TIMEOUT_MS = 20_000
@@ -30,9 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.system]
 @pytest.fixture(autouse=True)
 def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cheap password hashes for the demo's users: this test is not about passwords."""
-    monkeypatch.setattr(
-        auth_service, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
+    cheap_passwords(monkeypatch)
 
 
 def _some_calls(session: Session) -> None:

@@ -6,18 +6,14 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from functools import cache
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from escucha.auth import service as auth_service
-from escucha.auth.models import User
 from escucha.clock import FrozenClock
 from escucha.config import Settings
 from escucha.contacts import live
@@ -25,43 +21,25 @@ from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, ContactEvent
 from escucha.jobs.service import run_due
 from escucha.notifications.models import Notification
-from escucha.org import service as org_service
-from escucha.org.schemas import OrgFile
 from escucha.promises import service as promises
 from escucha.promises.models import Promise
 from escucha.routing.models import AgentStatus
-from tests.acd_helpers import DEMO
+from tests.acd_helpers import cheap_passwords, demo_users
 from tests.conftest import START, csrf_from, login
 
 HX = {"HX-Request": "true"}
 S = timedelta(seconds=1)
 
 
-@cache
-def _demo_org() -> OrgFile:
-    """The demo organisation, read once (parsing the YAML is the slow part)."""
-    return org_service.parse_org(DEMO.read_text(encoding="utf-8"), str(DEMO))[0]
-
-
-def demo(session: Session) -> dict[str, int]:
-    org_service.apply_org(session, _demo_org(), now=START)
-    session.flush()
-    return {u.username: u.id for u in session.scalars(select(User))}
-
-
 @pytest.fixture(autouse=True)
 def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cheap password hashes for the demo's users: these tests are not about passwords."""
-    monkeypatch.setattr(
-        auth_service, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
+    cheap_passwords(monkeypatch)
 
 
 @pytest.fixture
 def users(session: Session) -> dict[str, int]:
-    ids = demo(session)
-    session.commit()
-    return ids
+    return demo_users(session)
 
 
 def _agent(app: FastAPI, username: str) -> Iterator[tuple[TestClient, str]]:

@@ -9,19 +9,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from escucha.auth import service as auth_service
 from escucha.clock import FrozenClock
 from escucha.contacts import service as contacts
 from escucha.numerics.patience import summarize_patience
 from escucha.numerics.staffing import SPAIN_95_180, ServiceLevelTarget, Targets, staff
 from escucha.staffing.samples import sample_history, sample_history_csv
 from escucha.staffing.service import parse_history_csv, plan_day
-from tests.acd_helpers import caller, demo
+from tests.acd_helpers import caller, cheap_passwords, demo
 from tests.conftest import START, csrf_from, login
 from tests.factories import make_user
 
@@ -31,9 +29,7 @@ HX = {"HX-Request": "true"}
 @pytest.fixture(autouse=True)
 def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cheap password hashes: these tests are not about passwords."""
-    monkeypatch.setattr(
-        auth_service, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
+    cheap_passwords(monkeypatch)
 
 
 @pytest.fixture

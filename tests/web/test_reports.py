@@ -6,25 +6,21 @@ import re
 from datetime import timedelta
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from escucha.analytics.service import analyze_event_rows
-from escucha.auth import service as auth_service
 from escucha.clock import FrozenClock
 from escucha.contacts import service as contacts
 from escucha.routing import service as routing
-from tests.acd_helpers import caller, demo
+from tests.acd_helpers import caller, cheap_passwords, demo
 from tests.conftest import START, login
 
 
 @pytest.fixture(autouse=True)
 def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cheap password hashes: these tests are not about passwords."""
-    monkeypatch.setattr(
-        auth_service, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
+    cheap_passwords(monkeypatch)
 
 
 def s(seconds: float) -> timedelta:

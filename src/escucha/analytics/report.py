@@ -7,22 +7,25 @@ the template is ``templates/analytics_report.html``. Text is Spanish or English
 
 from __future__ import annotations
 
-import itertools
 import json
-import math
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from escucha.analytics.figures import (
+    Figure,
+    finite,
+    fmt_pct,
+    fmt_s,
+    hazard_bars,
+    survival_grid,
+    wait_labels,
+)
+from escucha.analytics.figures import fmt_num as fmt_n
 from escucha.analytics.schemas import SL_VARIANTS, AnalysisResult, Row
 from escucha.numerics.patience import PatienceSummary
-
-Figure = dict[str, Any]
-
-MAX_CURVE_POINTS = 1500
 
 TEXT: dict[str, tuple[str, str]] = {
     "title": ("Informe de llamadas", "Call report"),
@@ -202,39 +205,8 @@ class _T:
         return TEXT[key][self.i].format(**kw)
 
 
-def _num(x: Any) -> float | None:
-    if x is None:
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
-def fmt_pct(x: Any) -> str:
-    v = _num(x)
-    return "—" if v is None else f"{100 * v:.1f} %"
-
-
-def fmt_s(x: Any) -> str:
-    v = _num(x)
-    if v is None:
-        return "—"
-    if abs(v) >= 600:
-        return f"{v / 60:.1f} min"
-    return f"{v:.1f} s"
-
-
-def fmt_n(x: Any, digits: int = 0) -> str:
-    v = _num(x)
-    if v is None:
-        return "—"
-    return f"{v:,.{digits}f}".replace(",", "\u202f")
-
-
 def fmt_time(epoch_s: Any) -> str:
-    v = _num(epoch_s)
+    v = finite(epoch_s)
     if v is None:
         return "—"
     return datetime.fromtimestamp(v, tz=UTC).strftime("%Y-%m-%d %H:%M")
@@ -245,7 +217,7 @@ def _iso(epoch_s: float) -> str:
 
 
 def _clean(values: Any) -> list[float | None]:
-    return [_num(v) for v in values]
+    return [finite(v) for v in values]
 
 
 def _layout(title: str, **extra: Any) -> dict[str, Any]:
@@ -313,7 +285,7 @@ def sl_asa_figure(rows: list[Row], t: _T, target: float, threshold_s: float) -> 
 
 
 def abandon_figure(p: PatienceSummary, t: _T) -> Figure:
-    labels = [f"≤ {v:g} s" for v in p.by_wait.points_s]
+    labels = wait_labels(p)
     return {
         "data": [
             {
@@ -335,11 +307,7 @@ def abandon_figure(p: PatienceSummary, t: _T) -> Figure:
 
 def survival_figure(p: PatienceSummary, t: _T) -> Figure:
     c = p.curve
-    if c.time_s.size > MAX_CURVE_POINTS:
-        grid = np.linspace(0.0, float(c.time_s[-1]), MAX_CURVE_POINTS)
-    else:
-        grid = np.concatenate(([0.0], c.time_s))
-    grid = np.concatenate((grid, [c.max_wait_s])) if c.max_wait_s > grid[-1] else grid
+    grid = survival_grid(p)
     surv = c.survival_at(grid)
     lower, upper = c.band_at(grid)
     x = [float(v) for v in grid]
@@ -386,12 +354,7 @@ def survival_figure(p: PatienceSummary, t: _T) -> Figure:
                 "line": {"dash": "dot", "color": "crimson"},
             }
         )
-    edges = p.hazard.edges_s
-    mids = [
-        float((a + b) / 2) if math.isfinite(b) else float(a + 30)
-        for a, b in itertools.pairwise(edges)
-    ]
-    widths = [float(b - a) if math.isfinite(b) else 60.0 for a, b in itertools.pairwise(edges)]
+    mids, widths = hazard_bars(p)
     data.append(
         {
             "type": "bar",

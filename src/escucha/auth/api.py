@@ -16,7 +16,7 @@ from escucha.auth import rules
 from escucha.auth import service as auth_service
 from escucha.auth.models import User
 from escucha.clock import Clock
-from escucha.errors import Forbidden, Unauthenticated
+from escucha.errors import Forbidden, InvalidInput, Unauthenticated
 
 
 def _factory(request: Request) -> sessionmaker[Session]:
@@ -102,6 +102,9 @@ def _caller(request: Request, db: DB, clock: ClockDep) -> Caller:
     return Caller(None, "anonymous")
 
 
+FORM_OVERHEAD_BYTES = 64 * 1024  # the other fields and the multipart framing of an upload
+
+
 async def _check_csrf(request: Request) -> None:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
@@ -112,6 +115,12 @@ async def _check_csrf(request: Request) -> None:
     if sent is None:
         ctype = request.headers.get("content-type", "")
         if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            # Reading the form spools every file in it: refuse a body past the upload limit
+            # first, or anyone could fill the disk before being refused.
+            limit = request.app.state.settings.max_upload_bytes + FORM_OVERHEAD_BYTES
+            length = request.headers.get("content-length", "")
+            if not length.isdigit() or int(length) > limit:
+                raise InvalidInput(f"the form is larger than {limit} bytes or has no length")
             form = await request.form()
             value = form.get("csrf_token")
             sent = value if isinstance(value, str) else None

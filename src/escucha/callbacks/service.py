@@ -194,6 +194,12 @@ def request_callback(
 
 def release(session: Session, cb: Callback, *, now: datetime) -> None:
     """A scheduled callback's slot has come: it joins the line at its original place."""
+    _rejoin(session, cb, now=now, priority_boost=0)
+
+
+def _rejoin(session: Session, cb: Callback, *, now: datetime, priority_boost: int) -> None:
+    """A pending callback's contact, waiting out of line, joins it again at its original
+    place (``priority_boost`` above its priority), and the line is dispatched."""
     if cb.state != "pending":
         return
     contact = session.get(Contact, cb.contact_id)
@@ -205,7 +211,7 @@ def release(session: Session, cb: Callback, *, now: datetime) -> None:
         cb.queue,
         now=now,
         skills=contact.skills,
-        priority=contact.priority,
+        priority=contact.priority + priority_boost,
         joined_at=cb.joined_at,
     )
     from escucha.routing.service import dispatch
@@ -304,23 +310,7 @@ def no_answer(session: Session, user_id: int, contact_id: int, *, now: datetime)
 
 
 def retry(session: Session, cb: Callback, *, now: datetime) -> None:
-    if cb.state != "pending":
-        return
-    contact = session.get(Contact, cb.contact_id)
-    if contact is None or contact.state != "ivr":
-        return
-    contacts.enqueue(
-        session,
-        contact,
-        cb.queue,
-        now=now,
-        skills=contact.skills,
-        priority=contact.priority + 1,
-        joined_at=cb.joined_at,
-    )
-    from escucha.routing.service import dispatch
-
-    dispatch(session, now=now)
+    _rejoin(session, cb, now=now, priority_boost=1)
 
 
 def cancel(session: Session, cb: Callback, *, now: datetime, reason: str) -> None:

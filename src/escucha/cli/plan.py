@@ -16,8 +16,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from escucha.cli.targets import (
+    AsJson,
+    MaxAbandon,
+    MaxOccupancy,
+    Patience,
+    Spain,
+    TargetAsa,
+    TargetTime,
+    service_levels,
+)
 from escucha.errors import EscuchaError
-from escucha.numerics.staffing import SPAIN_95_180, ServiceLevelTarget, Targets
+from escucha.numerics.staffing import Targets
 from escucha.staffing.service import DayPlan, plan_day, read_history_csv
 
 
@@ -87,24 +97,12 @@ def plan_command(
     target_sl: Annotated[
         float | None, typer.Option("--target-sl", help="Share answered within --target-time.")
     ] = 0.8,
-    target_time: Annotated[
-        float, typer.Option("--target-time", help="Service-level time, seconds.")
-    ] = 20.0,
-    target_asa: Annotated[
-        float | None, typer.Option("--target-asa", help="Maximum ASA, seconds.")
-    ] = None,
-    max_abandon: Annotated[
-        float | None, typer.Option("--max-abandon", help="Maximum share abandoning.")
-    ] = None,
-    max_occupancy: Annotated[
-        float | None, typer.Option("--max-occupancy", help="Maximum occupancy.")
-    ] = None,
-    spain: Annotated[
-        bool, typer.Option("--spain-95-180", help="Also require 95% within 180 s.")
-    ] = False,
-    patience: Annotated[
-        float | None, typer.Option("--patience", help="Mean patience, seconds (Erlang A).")
-    ] = None,
+    target_time: TargetTime = 20.0,
+    target_asa: TargetAsa = None,
+    max_abandon: MaxAbandon = None,
+    max_occupancy: MaxOccupancy = None,
+    spain: Spain = False,
+    patience: Patience = None,
     shrinkage: Annotated[
         float,
         typer.Option("--shrinkage", help="Absence and training (breaks are planned apart)."),
@@ -116,15 +114,12 @@ def plan_command(
         float | None,
         typer.Option("--under-penalty", help="Allow under-staffing at this cost per agent-slot."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout, nothing else.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Plan a day: forecast, agents per interval, shifts with breaks / Planificar un día."""
     try:
-        levels = [] if target_sl is None else [ServiceLevelTarget(target_sl, target_time)]
-        if spain:
-            levels.append(SPAIN_95_180)
         targets = Targets(
-            service_levels=tuple(levels),
+            service_levels=tuple(service_levels(target_sl, target_time, spain)),
             max_asa_s=target_asa,
             max_abandon=max_abandon,
             max_occupancy=max_occupancy,

@@ -46,9 +46,18 @@ def register(app: typer.Typer) -> None:
         if not migrate.is_at_head(engine):
             fail("the database schema is not up to date: run `escucha db upgrade` first")
         engine.dispose()
-        uvicorn.run(
-            create_app(cfg), host=cfg.host, port=cfg.port, log_config=None, access_log=False
-        )
+        listener = None
+        if cfg.smtp_listen_port:
+            from escucha.tickets.smtp import start_smtp_listener
+
+            listener = start_smtp_listener(cfg)
+        try:
+            uvicorn.run(
+                create_app(cfg), host=cfg.host, port=cfg.port, log_config=None, access_log=False
+            )
+        finally:
+            if listener is not None:
+                listener.stop()
 
     @app.command("worker")
     def worker_cmd() -> None:

@@ -17,13 +17,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from escucha.numerics.erlang import SL_DEFINITIONS, ErlangResult, evaluate
-from escucha.numerics.staffing import (
-    SPAIN_95_180,
-    ServiceLevelTarget,
-    Targets,
-    staff,
+from escucha.cli.targets import (
+    AsJson,
+    MaxAbandon,
+    MaxOccupancy,
+    Patience,
+    Spain,
+    TargetAsa,
+    TargetTime,
+    service_levels,
 )
+from escucha.numerics.erlang import SL_DEFINITIONS, ErlangResult, evaluate
+from escucha.numerics.staffing import Targets, staff
 
 
 def register(app: typer.Typer) -> None:
@@ -78,26 +83,12 @@ def staff_command(
         float | None,
         typer.Option("--target-sl", help="Share answered within --target-time (0-1)."),
     ] = None,
-    target_time: Annotated[
-        float, typer.Option("--target-time", help="Service-level time, seconds.")
-    ] = 20.0,
-    target_asa: Annotated[
-        float | None, typer.Option("--target-asa", help="Maximum ASA, seconds.")
-    ] = None,
-    max_abandon: Annotated[
-        float | None, typer.Option("--max-abandon", help="Maximum share abandoning (0-1).")
-    ] = None,
-    max_occupancy: Annotated[
-        float | None, typer.Option("--max-occupancy", help="Maximum occupancy (0-1).")
-    ] = None,
-    spain: Annotated[
-        bool,
-        typer.Option("--spain-95-180", help="Also require 95% answered within 180 s (Spain)."),
-    ] = False,
-    patience: Annotated[
-        float | None,
-        typer.Option("--patience", help="Mean caller patience, seconds: use Erlang A."),
-    ] = None,
+    target_time: TargetTime = 20.0,
+    target_asa: TargetAsa = None,
+    max_abandon: MaxAbandon = None,
+    max_occupancy: MaxOccupancy = None,
+    spain: Spain = False,
+    patience: Patience = None,
     shrinkage: Annotated[
         float, typer.Option("--shrinkage", help="Share of paid time off the phone (0-1).")
     ] = 0.0,
@@ -112,7 +103,7 @@ def staff_command(
             help="How abandons count in the service level: " + ", ".join(SL_DEFINITIONS) + ".",
         ),
     ] = "offered",
-    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout, nothing else.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Agents needed for the targets (Erlang A with --patience) / Agentes necesarios."""
     if sl_definition not in SL_DEFINITIONS:
@@ -120,12 +111,8 @@ def staff_command(
     definition = sl_definition
     if not 0.0 <= shrinkage < 1.0:
         raise _usage("--shrinkage must be in [0, 1)")
-    levels: list[ServiceLevelTarget] = []
     try:
-        if target_sl is not None:
-            levels.append(ServiceLevelTarget(target_sl, target_time))
-        if spain:
-            levels.append(SPAIN_95_180)
+        levels = service_levels(target_sl, target_time, spain)
         times = [s.within_s for s in levels] or [target_time]
         if agents is not None:
             if agents < 0:

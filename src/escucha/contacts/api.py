@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from escucha.auth.api import DB, AgentCaller, ClockDep, SupervisorCaller
+from escucha.auth.models import User
 from escucha.callbacks import service as callbacks
 from escucha.callbacks.models import Callback
 from escucha.contacts import service
@@ -295,6 +296,8 @@ def set_state(
     me = caller.need_user()
     if me.id != user_id and me.role == "agent":
         raise Forbidden("agents set only their own state")
+    if db.get(User, user_id) is None:
+        raise NotFound(f"user {user_id} not found")
     a = routing.set_agent_state(db, user_id, data.state, now=clock.now())
     return AgentOut(user_id=a.user_id, state=a.state, since=a.since, contact_id=a.contact_id)
 
@@ -392,7 +395,11 @@ def _stream(lines: Iterator[str], media: str, name: str) -> StreamingResponse:
     )
 
 
-@router.get("/events.csv")
+@router.get(
+    "/events.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
 def events_csv(
     _caller: SupervisorCaller, db: DB, since: datetime | None = None, until: datetime | None = None
 ) -> StreamingResponse:
@@ -401,7 +408,11 @@ def events_csv(
     return _stream(iter(lines), "text/csv; charset=utf-8", "escucha-events.csv")
 
 
-@router.get("/events.queue_log")
+@router.get(
+    "/events.queue_log",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 def events_queue_log(
     _caller: SupervisorCaller, db: DB, since: datetime | None = None, until: datetime | None = None
 ) -> StreamingResponse:

@@ -241,6 +241,22 @@ def events_of(session: Session, contact_id: int) -> list[ContactEvent]:
     )
 
 
+def agent_of(session: Session, contact: Contact, *, events: tuple[str, ...]) -> int | None:
+    """The contact's agent, or else the agent of its latest event among ``events``."""
+    if contact.agent_id is not None:
+        return contact.agent_id
+    return session.scalar(
+        select(ContactEvent.agent_id)
+        .where(
+            ContactEvent.contact_id == contact.id,
+            ContactEvent.event.in_(events),
+            ContactEvent.agent_id.is_not(None),
+        )
+        .order_by(ContactEvent.id.desc())
+        .limit(1)
+    )
+
+
 def recent_contacts(session: Session, customer_id: int, *, limit: int = 10) -> list[Contact]:
     return list(
         session.scalars(

@@ -71,8 +71,14 @@ def enqueue(
     return job
 
 
-def _claim(factory: sessionmaker[Session], worker: str, now: datetime) -> tuple[int, int] | None:
-    """Mark one due job running; returns (id, attempt) or None. Its own short transaction."""
+def _claim(
+    factory: sessionmaker[Session], worker: str, now: datetime, lock_s: float = LOCK_S
+) -> tuple[int, int] | None:
+    """Mark one due job running; returns (id, attempt) or None. Its own short transaction.
+
+    A job whose worker died while running it is claimed again once ``lock_s`` has passed
+    (``ESCUCHA_JOB_LOCK_S``: longer than any job takes).
+    """
     with transaction(factory) as session:
         due = or_(
             (m.Job.status == m.QUEUED) & (m.Job.run_at <= now),
@@ -91,7 +97,7 @@ def _claim(factory: sessionmaker[Session], worker: str, now: datetime) -> tuple[
                 status=m.RUNNING,
                 attempts=job.attempts + 1,
                 locked_by=worker,
-                locked_until=now + timedelta(seconds=LOCK_S),
+                locked_until=now + timedelta(seconds=lock_s),
             )
             .execution_options(synchronize_session=False)
         )
@@ -105,7 +111,7 @@ def run_one(
 ) -> bool:
     """Run the next due job, if any. True when a job was run (successfully or not)."""
     worker = worker or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
-    claimed = _claim(factory, worker, clock.now())
+    claimed = _claim(factory, worker, clock.now(), settings.job_lock_s)
     if claimed is None:
         return False
     job_id, attempt = claimed

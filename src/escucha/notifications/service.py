@@ -42,19 +42,54 @@ def notify(
 
     ``key`` makes it idempotent: the same key gives back the first notification.
     """
-    existing = session.scalar(select(Notification).where(Notification.idempotency_key == key))
+    existing = queued(session, key)
     if existing is not None:
         return existing
     chosen, address = channel_for(customer, channel)
     message = render_message(kind, customer.language, now=now, tz=customer.timezone, **fields)
-    note = Notification(
-        customer_id=customer.id,
+    return write_outbox(
+        session,
+        customer,
         channel=chosen,
-        to_address=address,
-        language=customer.language,
+        address=address,
         kind=str(kind),
         subject=message.subject,
         body=message.body_text if chosen == "email" else message.sms_text,
+        key=key,
+        now=now,
+        ticket_id=ticket_id,
+        callback_id=callback_id,
+    )
+
+
+def queued(session: Session, key: str) -> Notification | None:
+    """The notification already written with idempotency ``key``, if any."""
+    return session.scalar(select(Notification).where(Notification.idempotency_key == key))
+
+
+def write_outbox(
+    session: Session,
+    customer: Customer,
+    *,
+    channel: str,
+    address: str,
+    kind: str,
+    subject: str,
+    body: str,
+    key: str,
+    now: datetime,
+    ticket_id: int | None = None,
+    callback_id: int | None = None,
+) -> Notification:
+    """Write a rendered message to the outbox with its send job (keyed ``send:<key>``)."""
+    note = Notification(
+        customer_id=customer.id,
+        channel=channel,
+        to_address=address,
+        language=customer.language,
+        kind=kind,
+        subject=subject,
+        body=body,
         status="pending",
         idempotency_key=key,
         attempts=0,

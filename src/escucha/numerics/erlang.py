@@ -14,10 +14,12 @@ Numerical method
 ----------------
 Everything is written through the inverse Erlang B quantity
 :math:`R(n, a) = 1/B(n, a) - 1 = \\sum_{k=0}^{n-1} \\frac{n!}{k!\\,a^{n-k}}`, kept in log space.
-For ``n >= a`` it is :math:`Q(n, a) / p(n; a)` (regularised upper incomplete gamma over the
-Poisson probability, the latter computed with Loader's saddle-point expansion so it keeps full
-relative precision for 100,000 Erlangs and more); for ``n < a`` it is the finite series above,
-whose terms decrease and are summed until they no longer matter.
+It equals :math:`Q(n, a) / p(n; a)` (regularised upper incomplete gamma over the Poisson
+probability, the latter computed with Loader's saddle-point expansion so it keeps full relative
+precision for 100,000 Erlangs and more). That form is used for ``n >= 0.7 a``, where SciPy's
+``Q`` keeps ~1e-13 relative precision, as long as ``Q`` does not underflow (beyond 1e-280);
+otherwise it is the finite series above, whose terms decrease and are summed until they no
+longer matter.
 
 Erlang A follows Garnett, Mandelbaum & Reiman (2002) and Mandelbaum & Zeltyn (2007): with
 :math:`x = n\\mu/\\theta`, :math:`y = \\lambda/\\theta` and
@@ -32,7 +34,9 @@ The waiting-time measures come from the density of the offered wait :math:`V`,
 :math:`P(V>t \\mid V>0) = \\gamma(x, y e^{-\\theta t}) / \\gamma(x, y)` and
 :math:`P(V>t, V<\\tau \\mid V>0) = \\gamma(x+1, y e^{-\\theta t}) / (y\\,\\gamma(x, y))`, with
 :math:`\\tau` the caller's patience. ``A`` is taken from ``scipy.special.gammainc`` when
-``x <= y`` and from its series otherwise, so nothing under- or overflows. The mean wait of the
+``x <= y + w sqrt(x)`` (``w`` = :data:`_GAMMA_WINDOW`: ``P(x, y)`` is then at least about
+``exp(-w^2/2)`` and keeps full relative precision) and from its series otherwise, so nothing
+under- or overflows and no search pays for a long series near ``x = y``. The mean wait of the
 *answered* calls (ASA) is summed over the states a caller can find on arrival: a caller who finds
 ``j`` others waiting is answered with probability :math:`x/(x+j+1)` after a mean wait of
 :math:`\\theta^{-1}\\sum_{i=0}^{j} 1/(x+i+1)`.
@@ -96,6 +100,17 @@ SL_DEFINITIONS: tuple[SlDefinition, ...] = (
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _TAIL = 46.0  # terms below exp(-46) ~ 1e-20 of the largest are dropped
+_GAMMA_WINDOW = 6.0
+"""Incomplete gamma functions are used up to this many standard deviations into their small
+tail (values above about ``exp(-18)``, accurate to ~1e-14 relative); series beyond."""
+
+_Q_FROM = 0.7  # R(n, a) from Q(n, a) for n >= 0.7 a ...
+_Q_MIN = 1e-280  # ... unless Q underflows towards the subnormals
+
+
+def _gamma_near(s: float, z: float) -> bool:
+    """Whether the small tail of ``P(s, z)`` / ``Q(s, z)`` is within :data:`_GAMMA_WINDOW`."""
+    return abs(s - z) <= _GAMMA_WINDOW * math.sqrt(max(s, z, 1.0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,8 +186,10 @@ def _log_poisson_s(x: float, mu: float) -> float:
 
 def _log_r(n: int, a: float) -> float:
     """Scalar ``log(1/B(n, a) - 1)`` for ``n >= 1``, ``a > 0``."""
-    if n >= a:
-        return math.log(float(special.gammaincc(n, a))) - _log_poisson_s(float(n), a)
+    if n >= _Q_FROM * a:
+        q = float(special.gammaincc(n, a))
+        if q > _Q_MIN:
+            return math.log(q) - _log_poisson_s(float(n), a)
     return _log_sum_inv_b(n, a)
 
 
@@ -180,16 +197,19 @@ def _log_inv_b_minus_one(n: NDArray[np.int64], a: FloatArray) -> FloatArray:
     """``log(1/B(n, a) - 1)`` for ``n >= 1``, ``a > 0`` (see the module docstring)."""
     out = np.empty(n.shape, dtype=np.float64)
     nf = n.astype(np.float64)
-    hi = nf >= a
-    out[hi] = np.log(special.gammaincc(nf[hi], a[hi])) - _log_poisson(nf[hi], a[hi])
+    q = np.zeros(n.shape, dtype=np.float64)
+    near = nf >= _Q_FROM * a
+    q[near] = special.gammaincc(nf[near], a[near])
+    hi = q > _Q_MIN
+    out[hi] = np.log(q[hi]) - _log_poisson(nf[hi], a[hi])
     for i in np.flatnonzero(~hi):
         out[i] = _log_sum_inv_b(int(n[i]), float(a[i]))
     return out
 
 
-def _chunks(start: int) -> Iterator[NDArray[np.float64]]:
+def _chunks(start: int, first: int = 32) -> Iterator[NDArray[np.float64]]:
     """Consecutive index ranges from ``start`` that grow geometrically (32, 128, ... 8192)."""
-    size = 32
+    size = first
     while True:
         yield np.arange(start, start + size, dtype=np.float64)
         start += size
@@ -219,11 +239,15 @@ def _series_a(x: float, z: float) -> tuple[float, float]:
     """
     total, first_moment = 1.0, 0.0
     offset = 0.0
-    for j in _chunks(1):
+    # j w_j falls below exp(-_TAIL) after about min(L / log((x+1)/z), sqrt(4 L z)) terms,
+    # L = _TAIL + log j: size the first chunk so that one pass usually suffices.
+    tail = _TAIL + 10.0
+    need = min(tail / math.log((x + 1.0) / z), math.sqrt(4.0 * tail * (z + 1.0)))
+    for j in _chunks(1, min(int(need) + 16, 8192)):
         logs = offset + np.cumsum(-np.log1p((x + j - z) / z))
         w = np.exp(logs)
-        total += float(np.sum(w))
-        first_moment += float(np.sum(j * w))
+        total += float(w.sum())
+        first_moment += float(j @ w)
         offset = float(logs[-1])
         if offset + math.log(j[-1]) < -_TAIL:
             return total, first_moment
@@ -240,6 +264,8 @@ def _answered_wait_ratio(x: float, y: float) -> float:
     half = math.ceil(9.5 * math.sqrt(max(x, y, 1.0)) + 40.0)
     lo = max(0, mode - half)
     hi = mode + half
+    if x > y + 1.0:  # weights fall at least geometrically, by y/(x+1) per state
+        hi = min(hi, math.ceil(_TAIL / math.log((x + 1.0) / y)) + 16)
     j = np.arange(lo, hi + 1, dtype=np.float64)
     # log(w_j / w_mode), built outward from the mode so errors do not pile up.
     step = np.log(y / (x + j))  # log(w_j / w_{j-1}) for j >= 1
@@ -627,15 +653,15 @@ class _APoint:
     p_wait: float
     p_no_wait: float
     abandon_given_wait: float
-    a_xy: float  # A(x, y), only for the series branch (x > y)
-    p_xy: float  # P(x, y), only for the incomplete-gamma branch (x <= y)
+    a_xy: float  # A(x, y), only for the series branch (x well above y)
+    p_xy: float  # P(x, y), only for the incomplete-gamma branch (0 on the series branch)
     top: float  # A(x+1, y) or P(x+1, y), depending on the branch
 
     @classmethod
     def build(cls, n: int, a: float, ratio: float) -> _APoint:
         x, y = n * ratio, a * ratio
         log_r = _log_r(n, a)
-        if x <= y:
+        if x <= y or _gamma_near(x, y):
             p_xy = float(special.gammainc(x, y))
             log_a = math.log(p_xy) - _log_poisson_s(x, y)
             abandon_given_wait = 1.0 - (x / y) * (1.0 - math.exp(-log_a))
@@ -668,7 +694,7 @@ class _APoint:
         x, y = self.x, self.y
         q = math.exp(-theta_t)
         yq = y * q
-        if x <= y:
+        if self.p_xy > 0.0:
             g0 = float(special.gammainc(x, yq)) / self.p_xy
             g1t = (x / y) * float(special.gammainc(x + 1.0, yq)) / self.p_xy
             if yq >= x + 1.0:

@@ -3,9 +3,20 @@
 Targets combine freely: any number of service levels ("x% answered within t seconds", e.g.
 80/20 and Spain's 95% within 180 s), a maximum ASA, a maximum abandonment share and a maximum
 occupancy. Every measure improves as agents are added (more agents never lengthen the wait), so
-the set of staffing levels that meet all targets is ``{n >= n*}`` and ``n*`` is found by an
-exponential bracket from the offered load followed by bisection: ``O(log sqrt(a))`` Erlang
-evaluations, each ``O(1)`` for Erlang C (incomplete gamma) and ``O(sqrt(a))`` for Erlang A.
+the set of staffing levels that meet all targets is ``{n >= n*}``.
+
+* Erlang C: an exponential bracket from the offered load followed by bisection,
+  ``O(log sqrt(a))`` evaluations of ``O(1)`` each (incomplete gamma).
+* Erlang A: every target is turned into a *margin* ``m_i(n)`` that is ``>= 0`` exactly when the
+  target holds (``SL(n) - x``, ``1 - ASA(n)/ASA_max``, ``1 - P_ab(n)/p``,
+  ``1 - occ(n)/o``), and ``n*`` is the smallest integer with ``f(n) = min_i m_i(n) >= 0``.
+  ``f`` is smooth and increasing, so a secant bracket from ``n = a`` (the critically loaded
+  start of Garnett, Mandelbaum & Reiman's QED regime, ``n = a + beta sqrt(a)``) and an
+  Illinois regula falsi on the integers find ``n*`` in a handful of evaluations; every
+  decision is still the exact ``f(n) >= 0`` test, and the answer is only returned once
+  ``f(n* - 1) < 0 <= f(n*)`` has been evaluated, so the result is the same as a scan over
+  ``n``. Each evaluation costs a few incomplete-gamma calls (plus an ``O(sqrt(a))`` sum when
+  an ASA target is given), and the queue measures at ``n*`` are reused for the result.
 
 Shrinkage (breaks, training, absence: the share of paid time not on the phone) turns the agents
 needed on the phone ``n`` into the scheduled headcount ``ceil(n / (1 - shrinkage))``.
@@ -14,6 +25,11 @@ References
 ----------
 * S. Halfin, W. Whitt, "Heavy-traffic limits for queues with many exponential servers",
   Operations Research 29 (1981): ``n ~ a + beta sqrt(a)``, which sets the bracket size.
+* O. Garnett, A. Mandelbaum, M. Reiman, "Designing a call center with impatient customers",
+  Manufacturing & Service Operations Management 4 (2002): with abandonment the optimal ``n`` is
+  ``a + beta sqrt(a)`` with ``beta`` of either sign, so the Erlang A search starts at ``a``.
+* M. Dowell, P. Jarratt, "A modified regula falsi method for computing the root of an
+  equation", BIT 11 (1971): the Illinois variant used for the Erlang A search.
 * Spain's customer-service law (servicios de atención a la clientela): calls answered within
   three minutes; :data:`SPAIN_95_180` asks it of 95% of them.
 """
@@ -140,6 +156,8 @@ class _Evaluator:
         self.aht = aht_s
         self.pat = patience_mean_s
         self.t = targets
+        self._points: dict[int, _APoint] = {}
+        self._margins: dict[int, float] = {}
 
     def meets(self, n: int) -> bool:
         if n <= 0:
@@ -164,20 +182,57 @@ class _Evaluator:
         )
 
     def _meets_a(self, n: int) -> bool:
-        a, t, pat = self.a, self.t, self.pat
+        return self.margin(n) >= 0.0
+
+    def point(self, n: int) -> _APoint:
+        """The Erlang A measures at ``n >= 1``, computed once per search."""
+        cache = self._points
+        got = cache.get(n)
+        if got is None:
+            if self.pat is None:  # pragma: no cover - Erlang C has no points
+                raise ValueError("no patience")
+            got = cache[n] = _APoint.build(n, self.a, self.pat / self.aht)
+        return got
+
+    def margin(self, n: int) -> float:
+        """Erlang A: ``min_i m_i(n)``, ``>= 0`` exactly when every target holds at ``n >= 1``.
+
+        Each margin has the sign of the target's test (``SL - x``, ``1 - ASA/ASA_max``,
+        ``1 - P_ab/p``, ``1 - occ/o``: IEEE subtraction and division by a positive limit keep
+        the sign), and only the measures the given targets need are computed.
+        """
+        got = self._margins.get(n)
+        if got is not None:
+            return got
+        t, pat = self.t, self.pat
         if pat is None:  # pragma: no cover - Erlang C goes to _meets_c
             raise ValueError("no patience")
-        point = _APoint.build(n, a, pat / self.aht)
+        point = self.point(n)
         p_ab = point.p_abandon
-        if t.max_abandon is not None and p_ab > t.max_abandon:
-            return False
-        if t.max_occupancy is not None and a * (1.0 - p_ab) / n > t.max_occupancy:
-            return False
+        worst = math.inf
+        if t.max_abandon is not None:
+            worst = min(worst, _log_margin(t.max_abandon, p_ab))
+        if t.max_occupancy is not None:
+            worst = min(worst, 1.0 - self.a * (1.0 - p_ab) / n / t.max_occupancy)
         for s in t.service_levels:
             answered, abandoned = point.within(s.within_s / pat)
-            if _sl(t.sl_definition, answered, abandoned, p_ab) < s.share:
-                return False
-        return t.max_asa_s is None or point.asa_s(pat) <= t.max_asa_s
+            worst = min(worst, _sl(t.sl_definition, answered, abandoned, p_ab) - s.share)
+        if t.max_asa_s is not None:
+            worst = min(worst, _log_margin(t.max_asa_s, point.asa_s(pat)))
+        self._margins[n] = worst
+        return worst
+
+
+def _log_margin(limit: float, value: float) -> float:
+    """``log(limit / value)``: ``>= 0`` exactly when ``value <= limit``, and close to linear
+    in ``n`` for measures that fall exponentially with the staffing (ASA, abandonment)."""
+    if value <= limit:
+        return math.log(limit / value) if value > 0.0 else math.inf
+    return min(math.log(limit / value), -math.ulp(1.0))
+
+
+def _clip01(value: float) -> float:
+    return min(max(value, 0.0), 1.0)
 
 
 def _sl(definition: SlDefinition, answered: float, abandoned: float, p_abandon: float) -> float:
@@ -190,8 +245,73 @@ def _sl(definition: SlDefinition, answered: float, abandoned: float, p_abandon: 
     return answered + abandoned
 
 
+def _search_a(ev: _Evaluator, a: float) -> int:
+    """Erlang A: smallest ``n >= 1`` with ``ev.margin(n) >= 0`` (margin increasing in ``n``).
+
+    Secant steps from ``n = round(a)`` (growing at least geometrically) bracket ``n*``;
+    Illinois regula falsi on the integers, with a bisection whenever it stalls, closes the
+    bracket to ``lo + 1 = hi`` with ``f(lo) < 0 <= f(hi)`` (``lo = 0`` is known to fail).
+    """
+    cap = math.ceil(a + 200.0 * math.sqrt(a) + 1000.0)
+    step = max(1, math.ceil(math.sqrt(a)))
+    n0 = max(1, round(a))
+    f0 = ev.margin(n0)
+    lo, f_lo, hi, f_hi = (0, -math.inf, n0, f0) if f0 >= 0.0 else (n0, f0, 0, math.inf)
+    # Bracket: walk from n0 towards the root with secant-predicted, growing steps.
+    prev, f_prev = n0, f0
+    up = f0 < 0.0
+    while hi == 0 or (lo == 0 and hi > 1):
+        jump = step
+        if math.isfinite(f_prev) and f_prev != f0 and prev != n0:  # secant from the last two
+            jump = round(abs(f0 * (n0 - prev) / (f0 - f_prev)) * 1.1) + 1
+        jump = min(max(jump, 1), 8 * step)
+        step = max(step, jump) * 2
+        nxt = n0 + jump if up else max(1, n0 - jump)
+        if nxt > cap:
+            if n0 >= cap:
+                raise ValueError("the targets cannot be met by any number of agents")
+            nxt = cap
+        f_nxt = ev.margin(nxt)
+        if (f_nxt >= 0.0) == up:  # crossed: the bracket is found
+            lo, f_lo, hi, f_hi = (n0, f0, nxt, f_nxt) if up else (nxt, f_nxt, n0, f0)
+            break
+        prev, f_prev, n0, f0 = n0, f0, nxt, f_nxt
+        if not up and n0 == 1:  # one agent already meets every target
+            return 1
+    # Close the bracket: regula falsi on the integers (an estimate in (hi - 1, hi] probes
+    # hi - 1, so the last steps check both neighbours of the root).
+    side = 0  # Illinois: halve the stale end's weight when the same end moves twice
+    w_lo, w_hi = f_lo, f_hi
+    while hi - lo > 1:
+        if math.isfinite(w_lo) and math.isfinite(w_hi) and w_hi > w_lo:
+            guess = lo + (hi - lo) * (-w_lo) / (w_hi - w_lo)
+            cand = min(max(math.ceil(guess), lo + 1), hi - 1)
+        else:
+            cand = (lo + hi) // 2
+        width = hi - lo
+        f = ev.margin(cand)
+        if f >= 0.0:
+            hi, f_hi, w_hi = cand, f, f
+            w_lo = w_lo / 2.0 if side == 1 else f_lo
+            side = 1
+        else:
+            lo, f_lo, w_lo = cand, f, f
+            w_hi = w_hi / 2.0 if side == -1 else f_hi
+            side = -1
+        if hi - lo > width // 2 + 1:  # stalled: bisect once
+            mid = (lo + hi) // 2
+            if ev.margin(mid) >= 0.0:
+                hi, f_hi, w_hi = mid, ev.margin(mid), ev.margin(mid)
+            else:
+                lo, f_lo, w_lo = mid, ev.margin(mid), ev.margin(mid)
+            side = 0
+    return hi
+
+
 def _search(ev: _Evaluator, a: float) -> int:
     """Smallest ``n >= 1`` with ``ev.meets(n)``, assuming it is monotone in ``n``."""
+    if ev.pat is not None:
+        return _search_a(ev, a)
     lo = math.floor(a) if ev.pat is None else 0  # known to fail
     occ = ev.t.max_occupancy
     if ev.pat is None and occ is not None:
@@ -277,7 +397,8 @@ def staff(
     """
     _check_inputs(arrivals_per_h, aht_s, patience_mean_s, shrinkage)
     a = arrivals_per_h * aht_s / 3600.0
-    n = 0 if a == 0.0 else _search(_Evaluator(a, aht_s, patience_mean_s, targets), a)
+    ev = _Evaluator(a, aht_s, patience_mean_s, targets)
+    n = 0 if a == 0.0 else _search(ev, a)
     report_t = targets.service_levels[0].within_s if targets.service_levels else 20.0
     metrics = evaluate(
         n,
@@ -287,19 +408,34 @@ def staff(
         target_time_s=report_t,
         sl_definition=targets.sl_definition,
     )
-    levels = tuple(
-        float(
-            evaluate(
-                n,
-                arrivals_per_h,
-                aht_s,
-                patience_mean_s=patience_mean_s,
-                target_time_s=s.within_s,
-                sl_definition=targets.sl_definition,
-            ).service_level
+    if patience_mean_s is not None and n > 0:
+        # Erlang A: the search already built the queue at n; read each level off it (the same
+        # arithmetic and clipping as erlang_a, without a full evaluation per target).
+        point = ev.point(n)
+        levels = tuple(
+            _clip01(
+                _sl(
+                    targets.sl_definition,
+                    *point.within(s.within_s / patience_mean_s),
+                    point.p_abandon,
+                )
+            )
+            for s in targets.service_levels
         )
-        for s in targets.service_levels
-    )
+    else:
+        levels = tuple(
+            float(
+                evaluate(
+                    n,
+                    arrivals_per_h,
+                    aht_s,
+                    patience_mean_s=patience_mean_s,
+                    target_time_s=s.within_s,
+                    sl_definition=targets.sl_definition,
+                ).service_level
+            )
+            for s in targets.service_levels
+        )
     return StaffingResult(
         agents=n,
         scheduled_agents=scheduled_headcount(n, shrinkage),

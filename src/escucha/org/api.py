@@ -55,11 +55,17 @@ class ApplyOut(BaseModel):
 async def apply(request: Request, _caller: AdminCaller, db: DB, clock: ClockDep) -> ApplyOut:
     """Apply an organisation YAML sent as the request body; all or nothing."""
     limit = request.app.state.settings.max_upload_bytes
-    body = await request.body()
-    if len(body) > limit:
-        raise InvalidInput(f"the file is larger than {limit} bytes")
+    too_big = InvalidInput(f"the file is larger than {limit} bytes")
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise too_big
+    body = bytearray()
+    async for chunk in request.stream():  # never more than the limit in memory
+        body += chunk
+        if len(body) > limit:
+            raise too_big
     try:
-        text = body.decode("utf-8")
+        text = bytes(body).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInput("the file is not UTF-8 text") from exc
     org, _doc = service.parse_org(text, "org.yaml")

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from escucha.auth.models import User
 from escucha.contacts.models import Contact, ContactEvent
+from escucha.contacts.service import agent_of
 from escucha.errors import Conflict, Forbidden, InvalidInput, NotFound
 from escucha.numerics import agreement
 from escucha.org import models as org
@@ -358,21 +359,6 @@ def sample_for_review(
 # --- reviews ------------------------------------------------------------------------------
 
 
-def _agent_of(session: Session, contact: Contact) -> int | None:
-    if contact.agent_id is not None:
-        return contact.agent_id
-    return session.scalar(
-        select(ContactEvent.agent_id)
-        .where(
-            ContactEvent.contact_id == contact.id,
-            ContactEvent.event == "answered",
-            ContactEvent.agent_id.is_not(None),
-        )
-        .order_by(ContactEvent.id.desc())
-        .limit(1)
-    )
-
-
 def get_review(session: Session, review_id: int) -> Review:
     review = session.get(Review, review_id)
     if review is None:
@@ -417,7 +403,7 @@ def start_review(
         return mine[0]
     version = current_scorecard(session, now=now)
     card = scorecard_of(version)
-    agent_id = _agent_of(session, contact)
+    agent_id = agent_of(session, contact, events=("answered",))
     if agent_id == reviewer_id:
         raise Forbidden("nobody reviews their own contacts")
     review = Review(

@@ -29,9 +29,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from escucha.auth.models import User
-from escucha.contacts.models import Contact, ContactEvent, Customer
+from escucha.contacts.models import Contact, Customer
+from escucha.contacts.service import agent_of
 from escucha.errors import Conflict, InvalidInput, NotFound
-from escucha.jobs.service import enqueue
+from escucha.notifications import service as notifications
 from escucha.notifications.models import Notification
 from escucha.notifications.service import channel_for
 from escucha.surveys import rules
@@ -139,32 +140,17 @@ def queue_message(
 ) -> Notification:
     """Write a pre-rendered message to the outbox and queue it for sending (idempotent on
     ``key``), exactly as :func:`escucha.notifications.service.notify` does."""
-    existing = session.scalar(select(Notification).where(Notification.idempotency_key == key))
-    if existing is not None:
-        return existing
-    note = Notification(
-        customer_id=customer.id,
+    return notifications.queued(session, key) or notifications.write_outbox(
+        session,
+        customer,
         channel=channel,
-        to_address=address,
-        language=customer.language,
+        address=address,
         kind=kind,
         subject=subject,
         body=body,
-        status="pending",
-        idempotency_key=key,
-        attempts=0,
-        created_at=now,
-    )
-    session.add(note)
-    session.flush()
-    enqueue(
-        session,
-        "notifications.send",
-        {"notification_id": note.id},
+        key=key,
         now=now,
-        idempotency_key=f"send:{key}",
     )
-    return note
 
 
 # --- offering -----------------------------------------------------------------------------
@@ -175,21 +161,6 @@ def _organisation_name(session: Session) -> str:
 
     name = session.scalar(select(Organisation.name).order_by(Organisation.id).limit(1))
     return name or ""
-
-
-def _agent_of(session: Session, contact: Contact) -> int | None:
-    if contact.agent_id is not None:
-        return contact.agent_id
-    return session.scalar(
-        select(ContactEvent.agent_id)
-        .where(
-            ContactEvent.contact_id == contact.id,
-            ContactEvent.event.in_(("answered", "wrapped_up")),
-            ContactEvent.agent_id.is_not(None),
-        )
-        .order_by(ContactEvent.id.desc())
-        .limit(1)
-    )
 
 
 def survey_of(session: Session, contact_id: int) -> Survey | None:
@@ -301,7 +272,7 @@ def _create(
     survey = Survey(
         contact_id=contact.id,
         customer_id=contact.customer_id,
-        agent_id=_agent_of(session, contact),
+        agent_id=agent_of(session, contact, events=("answered", "wrapped_up")),
         queue=contact.queue,
         channel=channel,
         language=lang if lang in ("es", "en") else "es",

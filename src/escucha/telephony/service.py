@@ -413,6 +413,17 @@ def _announcement(session: Session, contact: Contact, told: routing.Told) -> tup
     return tuple(out)
 
 
+def _no_queue(
+    session: Session, contact: Contact, said: tuple[R.Say, ...], *, now: datetime
+) -> R.Turn:
+    """The call's queue does not exist (any more): say so and end the call."""
+    lang = contact.language
+    _end(session, contact, now=now, reason="no_queue")
+    return _turn(
+        session, contact, "ended", (*said, R.Say(R.phrase("no_queue", lang), lang), R.Hangup())
+    )
+
+
 def _to_queue(
     session: Session,
     contact: Contact,
@@ -425,10 +436,7 @@ def _to_queue(
     lang = contact.language
     queue = _queue_row(session, queue_name)
     if queue is None:
-        _end(session, contact, now=now, reason="no_queue")
-        return _turn(
-            session, contact, "ended", (*said, R.Say(R.phrase("no_queue", lang), lang), R.Hangup())
-        )
+        return _no_queue(session, contact, said, now=now)
     cal = promises.calendar(session, queue.calendar_id, now)
     if not prules.is_open(cal, now):
         return _closed(session, contact, queue, said, now=now)
@@ -547,10 +555,7 @@ def _ivr_callback(
     queue = _queue_row(session, queue_name)
     customer = _customer_of(session, contact)
     if queue is None:
-        _end(session, contact, now=now, reason="no_queue")
-        return _turn(
-            session, contact, "ended", (*said, R.Say(R.phrase("no_queue", lang), lang), R.Hangup())
-        )
+        return _no_queue(session, contact, said, now=now)
     if customer is None or not customer.phone:
         no_number = R.Say(R.phrase("no_number", lang), lang)
         return _voicemail(session, contact, queue.name, (*said, no_number), message=False)
@@ -636,10 +641,7 @@ def _closed_input(
     lang = contact.language
     queue = _queue_row(session, contact.queue)
     if queue is None:
-        _end(session, contact, now=now, reason="no_queue")
-        return _turn(
-            session, contact, "ended", (R.Say(R.phrase("no_queue", lang), lang), R.Hangup())
-        )
+        return _no_queue(session, contact, (), now=now)
     gather, slot = _closed_offer(session, contact, queue, now=now)
     choice = R.closed_choice(digits, speech, lang)
     label = digits[:1] if digits else ("speech" if speech else "timeout")

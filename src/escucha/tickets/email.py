@@ -259,7 +259,8 @@ def strip_quoted(body: str) -> str:
 
 
 _NUMBER_IN_TEXT = re.compile(r"(?<!\d)(\d{4}[-\s.]?\d{7,9}[-\s.]?\d)(?!\d)")
-_NOTIFICATION_ID = re.compile(r"^<notification-(\d+)@escucha>$")
+# Ids fit a 64-bit integer: a forged longer one cannot reach the database as a number.
+_NOTIFICATION_ID = re.compile(r"^<notification-(\d{1,18})@escucha>$")
 
 
 def number_in_subject(subject: str) -> trules.TicketNumber | None:
@@ -302,7 +303,7 @@ def _bounced_notification(session: Session, parsed: ParsedEmail) -> Notification
         if match:
             return session.get(Notification, int(match.group(1)))
     # A delivery report quotes the original headers in its body.
-    match = re.search(r"<notification-(\d+)@escucha>", parsed.body)
+    match = re.search(r"<notification-(\d{1,18})@escucha>", parsed.body)
     return session.get(Notification, int(match.group(1))) if match else None
 
 

@@ -745,39 +745,60 @@ def acknowledge(
         else:
             message_kind = "ticket_ack"
     preferred = "email" if ticket.channel in WRITTEN_CHANNELS else "sms"
+    return _tell_customer(
+        session,
+        ticket,
+        customer,
+        message_kind,
+        now=now,
+        key=f"ticket:{ticket.id}:{key_suffix}",
+        channel=preferred,
+        ticket_id=ticket.id,
+        number=ticket.number,
+        verification_code=ticket.verification_code,
+        due=due,
+        status_url=status_url(base_url, ticket.number),
+        name=customer.name or None,
+        ticket_kind=ticket.kind,
+        description_missing=ticket.description_missing,
+    )
+
+
+def _tell_customer(
+    session: Session,
+    ticket: Ticket,
+    customer: Customer,
+    kind: str,
+    *,
+    now: datetime,
+    key: str,
+    in_thread: bool = True,
+    **fields: Any,
+) -> Notification | None:
+    """:func:`notifications.notify` in a savepoint, shown in the thread (``in_thread``).
+
+    A message that cannot be rendered or sent never undoes the ticket: it is noted in the
+    thread (``ack_not_sent``) and ``None`` comes back.
+    """
     try:
         with session.begin_nested():
-            note = notifications.notify(
-                session,
-                customer,
-                message_kind,
-                now=now,
-                key=f"ticket:{ticket.id}:{key_suffix}",
-                channel=preferred,
-                ticket_id=ticket.id,
-                number=ticket.number,
-                verification_code=ticket.verification_code,
-                due=due,
-                status_url=status_url(base_url, ticket.number),
-                name=customer.name or None,
-                ticket_kind=ticket.kind,
-                description_missing=ticket.description_missing,
-            )
+            note = notifications.notify(session, customer, kind, now=now, key=key, **fields)
     except EscuchaError as exc:
         system_event(session, ticket, "ack_not_sent", now=now, detail=exc.message)
         return None
-    add_message(
-        session,
-        ticket,
-        now=now,
-        direction="out",
-        visibility="customer",
-        author_kind="system",
-        channel=note.channel,
-        subject=note.subject,
-        body=note.body,
-        notification_id=note.id,
-    )
+    if in_thread:
+        add_message(
+            session,
+            ticket,
+            now=now,
+            direction="out",
+            visibility="customer",
+            author_kind="system",
+            channel=note.channel,
+            subject=note.subject,
+            body=note.body,
+            notification_id=note.id,
+        )
     return note
 
 
@@ -1266,30 +1287,18 @@ def _outgoing(
         raise InvalidInput(
             f"channel: the customer has no {'email' if channel == 'email' else 'phone'}"
         )
-    note = Notification(
-        customer_id=customer.id,
+    return notifications.write_outbox(
+        session,
+        customer,
         channel=channel,
-        to_address=address,
-        language=customer.language,
+        address=address,
         kind="ticket_reply",
         subject=subject[:300],
         body=body,
-        status="pending",
-        idempotency_key=key,
-        attempts=0,
-        created_at=now,
+        key=key,
+        now=now,
         ticket_id=ticket.id,
     )
-    session.add(note)
-    session.flush()
-    enqueue(
-        session,
-        "notifications.send",
-        {"notification_id": note.id},
-        now=now,
-        idempotency_key=f"send:{key}",
-    )
-    return note
 
 
 def _reply_text(ticket: Ticket, customer: Customer, body: str, channel: str, base_url: str) -> str:
@@ -1618,23 +1627,21 @@ def appeal(
     if customer is not None and pending and (customer.email or customer.phone):
         lang = customer.language
         to = ctx.profile.appeal.to.get(lang) if ctx.profile.appeal is not None else None
-        try:
-            with session.begin_nested():
-                notifications.notify(
-                    session,
-                    customer,
-                    "appeal_received",
-                    now=now,
-                    key=f"ticket:{ticket.id}:appeal:{int(now.timestamp())}",
-                    ticket_id=ticket.id,
-                    number=ticket.number,
-                    due=min(pending),
-                    status_url=status_url(base_url, ticket.number),
-                    appeal_to=to,
-                    name=customer.name or None,
-                )
-        except EscuchaError as exc:
-            system_event(session, ticket, "ack_not_sent", now=now, detail=exc.message)
+        _tell_customer(
+            session,
+            ticket,
+            customer,
+            "appeal_received",
+            now=now,
+            key=f"ticket:{ticket.id}:appeal:{int(now.timestamp())}",
+            in_thread=False,
+            ticket_id=ticket.id,
+            number=ticket.number,
+            due=min(pending),
+            status_url=status_url(base_url, ticket.number),
+            appeal_to=to,
+            name=customer.name or None,
+        )
     return ticket
 
 
@@ -1760,39 +1767,23 @@ def reschedule_promise(
         reason=why,
     )
     if customer is not None and (customer.email or customer.phone):
-        try:
-            with session.begin_nested():
-                note = notifications.notify(
-                    session,
-                    customer,
-                    "promise_changed",
-                    now=now,
-                    key=f"promise:{new.id}:changed",
-                    channel="email" if ticket.channel in WRITTEN_CHANNELS else "sms",
-                    ticket_id=ticket.id,
-                    number=ticket.number,
-                    due=due,
-                    previous_due=previous,
-                    reason=why,
-                    label=label.lower(),
-                    status_url=status_url(base_url, ticket.number),
-                    name=customer.name or None,
-                )
-        except EscuchaError as exc:
-            system_event(session, ticket, "ack_not_sent", now=now, detail=exc.message)
-        else:
-            add_message(
-                session,
-                ticket,
-                now=now,
-                direction="out",
-                visibility="customer",
-                author_kind="system",
-                channel=note.channel,
-                subject=note.subject,
-                body=note.body,
-                notification_id=note.id,
-            )
+        _tell_customer(
+            session,
+            ticket,
+            customer,
+            "promise_changed",
+            now=now,
+            key=f"promise:{new.id}:changed",
+            channel="email" if ticket.channel in WRITTEN_CHANNELS else "sms",
+            ticket_id=ticket.id,
+            number=ticket.number,
+            due=due,
+            previous_due=previous,
+            reason=why,
+            label=label.lower(),
+            status_url=status_url(base_url, ticket.number),
+            name=customer.name or None,
+        )
     return new
 
 

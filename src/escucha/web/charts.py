@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import itertools
 import json
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -34,6 +33,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse
 
+from escucha.analytics.figures import (
+    Figure,
+    fmt_num,
+    fmt_pct,
+    fmt_s,
+    hazard_bars,
+    survival_grid,
+    wait_labels,
+)
 from escucha.app import CSP
 from escucha.auth.api import Public
 from escucha.numerics.cost import CostCurve
@@ -43,14 +51,12 @@ from escucha.web.i18n import gettext, pick_language
 
 router = APIRouter(include_in_schema=False)
 
-Figure = dict[str, Any]
 Translate = Callable[[str], str]
 
 PLOTLY_PATH = "/static-charts/plotly.min.js"
 CHART_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 """The app's policy with inline styles allowed (Plotly sets them); scripts stay ``'self'``."""
 
-MAX_CURVE_POINTS = 1500
 COLOURS = {
     "blue": "#0b5cad",
     "green": "#1d7a3a",
@@ -136,40 +142,6 @@ def org_zone(session: Session) -> ZoneInfo:
         return ZoneInfo(name or "Europe/Madrid")
     except (KeyError, ValueError):
         return ZoneInfo("Europe/Madrid")
-
-
-def _finite(x: Any) -> float | None:
-    if x is None:
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
-def fmt_pct(x: Any, digits: int = 1) -> str:
-    """``0.8125`` -> ``"81.3 %"``; missing or infinite -> ``"—"``."""
-    v = _finite(x)
-    return "—" if v is None else f"{100 * v:.{digits}f} %"
-
-
-def fmt_s(x: Any, digits: int = 1) -> str:
-    """Seconds, or minutes from ten minutes up; missing or infinite -> ``"—"``."""
-    v = _finite(x)
-    if v is None:
-        return "—"
-    if abs(v) >= 600:
-        return f"{v / 60:.1f} min"
-    return f"{v:.{digits}f} s"
-
-
-def fmt_num(x: Any, digits: int = 0) -> str:
-    """A number with thin-space thousands; missing or infinite -> ``"—"``."""
-    v = _finite(x)
-    if v is None:
-        return "—"
-    return f"{v:,.{digits}f}".replace(",", "\u202f")
 
 
 FORMATTERS: dict[str, Callable[..., str]] = {"pct": fmt_pct, "secs": fmt_s, "num": fmt_num}
@@ -421,7 +393,7 @@ def day_plan_figure(
 
 def abandonment_by_wait_figure(tr: Translate, p: PatienceSummary) -> Figure:
     """Share of queued callers who hung up within 10, 20, 30, 60, 90, 120 s (W3)."""
-    labels = [f"≤ {v:g} s" for v in p.by_wait.points_s]
+    labels = wait_labels(p)
     return {
         "data": [
             {
@@ -450,12 +422,7 @@ def abandonment_by_wait_figure(tr: Translate, p: PatienceSummary) -> Figure:
 def survival_figure(tr: Translate, p: PatienceSummary) -> Figure:
     """Kaplan-Meier patience survival with its confidence band, the hazard, and the target."""
     c = p.curve
-    if c.time_s.size > MAX_CURVE_POINTS:
-        grid = np.linspace(0.0, float(c.time_s[-1]), MAX_CURVE_POINTS)
-    else:
-        grid = np.concatenate(([0.0], c.time_s))
-    if c.max_wait_s > grid[-1]:
-        grid = np.concatenate((grid, [c.max_wait_s]))
+    grid = survival_grid(p)
     lower, upper = c.band_at(grid)
     x = grid.tolist()
     data: list[dict[str, Any]] = [
@@ -488,15 +455,7 @@ def survival_figure(tr: Translate, p: PatienceSummary) -> Figure:
             "name": tr("Still willing to wait"),
         },
     ]
-    edges = p.hazard.edges_s
-    last_width = 60.0
-    mids = [
-        float((a + b) / 2) if math.isfinite(b) else float(a + last_width / 2)
-        for a, b in itertools.pairwise(edges)
-    ]
-    widths = [
-        float(b - a) if math.isfinite(b) else last_width for a, b in itertools.pairwise(edges)
-    ]
+    mids, widths = hazard_bars(p)
     data.append(
         {
             "type": "bar",

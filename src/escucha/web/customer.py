@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -119,31 +119,33 @@ def _file(
     return RedirectResponse("/complaints/done", status_code=303)
 
 
-def _values(**fields: str) -> dict[str, str]:
-    return {k: v or "" for k, v in fields.items()}
-
-
-@router.post("/complaints/new")
-def file_complaint(
-    request: Request,
-    _caller: Public,
-    db: DB,
-    clock: ClockDep,
+def _values(
     description: Annotated[str, Form()] = "",
     subject: Annotated[str, Form()] = "",
     name: Annotated[str, Form()] = "",
     email: Annotated[str, Form()] = "",
     phone: Annotated[str, Form()] = "",
     form_key: Annotated[str, Form(max_length=64)] = "",
+) -> dict[str, str]:
+    """The fields that filing a complaint and filing a request share."""
+    fields = {
+        "description": description,
+        "subject": subject,
+        "name": name,
+        "email": email,
+        "phone": phone,
+        "form_key": form_key,
+    }
+    return {k: v or "" for k, v in fields.items()}
+
+
+FiledValues = Annotated[dict[str, str], Depends(_values)]
+
+
+@router.post("/complaints/new")
+def file_complaint(
+    request: Request, _caller: Public, db: DB, clock: ClockDep, values: FiledValues
 ) -> Response:
-    values = _values(
-        description=description,
-        subject=subject,
-        name=name,
-        email=email,
-        phone=phone,
-        form_key=form_key,
-    )
     return _file(request, db, clock.now(), kind="complaint", values=values)
 
 
@@ -153,23 +155,10 @@ def file_request(
     _caller: Public,
     db: DB,
     clock: ClockDep,
-    description: Annotated[str, Form()] = "",
-    subject: Annotated[str, Form()] = "",
-    name: Annotated[str, Form()] = "",
-    email: Annotated[str, Form()] = "",
-    phone: Annotated[str, Form()] = "",
+    values: FiledValues,
     kind: Annotated[str, Form()] = "",
-    form_key: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    values = _values(
-        description=description,
-        subject=subject,
-        name=name,
-        email=email,
-        phone=phone,
-        form_key=form_key,
-        kind=kind,
-    )
+    values = {**values, "kind": kind or ""}
     return _file(request, db, clock.now(), kind=kind if kind in KINDS else None, values=values)
 
 

@@ -10,11 +10,12 @@ team, the kept rates, and the customers to follow up.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -215,6 +216,33 @@ def _act(
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
 
 
+@dataclass(frozen=True)
+class _Post:
+    """A form post on one ticket by the signed-in agent, at the clock's time."""
+
+    request: Request
+    ticket_id: int
+    db: Session
+    user: User
+    now: datetime
+
+    @property
+    def base_url(self) -> str:
+        return str(self.request.app.state.settings.public_url)
+
+    def act(self, action: Callable[[Ticket], Any]) -> Response:
+        """:func:`_act` on this post's ticket."""
+        return _act(self.request, self.db, self.ticket_id, self.now, action)
+
+
+def _post(request: Request, ticket_id: int, caller: AgentCaller, db: DB, clock: ClockDep) -> _Post:
+    now = clock.now()
+    return _Post(request, ticket_id, db, caller.need_user(), now)
+
+
+TicketPost = Annotated[_Post, Depends(_post)]
+
+
 def _work_s(opened_at: str, now: datetime) -> float | None:
     """Seconds between showing the reply form and sending it: the reply's handling time."""
     try:
@@ -229,163 +257,89 @@ def _work_s(opened_at: str, now: datetime) -> float | None:
 
 @router.post("/tickets/{ticket_id}/reply")
 def reply(
-    request: Request,
-    ticket_id: int,
-    caller: AgentCaller,
-    db: DB,
-    clock: ClockDep,
+    post: TicketPost,
     body: Annotated[str, Form()] = "",
     channel: Annotated[str, Form()] = "email",
     opened_at: Annotated[str, Form()] = "",
 ) -> Response:
-    now = clock.now()
-    user = caller.need_user()
-    base_url = request.app.state.settings.public_url
-    return _act(
-        request,
-        db,
-        ticket_id,
-        now,
+    return post.act(
         lambda t: service.reply_to_customer(
-            db,
+            post.db,
             t,
             body,
-            user=user,
-            now=now,
-            base_url=base_url,
+            user=post.user,
+            now=post.now,
+            base_url=post.base_url,
             channel=channel,
-            work_s=_work_s(opened_at, now),
-        ),
+            work_s=_work_s(opened_at, post.now),
+        )
     )
 
 
 @router.post("/tickets/{ticket_id}/note")
-def note(
-    request: Request,
-    ticket_id: int,
-    caller: AgentCaller,
-    db: DB,
-    clock: ClockDep,
-    body: Annotated[str, Form()] = "",
-) -> Response:
-    now = clock.now()
-    user = caller.need_user()
-    return _act(
-        request, db, ticket_id, now, lambda t: service.add_note(db, t, body, user=user, now=now)
-    )
+def note(post: TicketPost, body: Annotated[str, Form()] = "") -> Response:
+    return post.act(lambda t: service.add_note(post.db, t, body, user=post.user, now=post.now))
 
 
 @router.post("/tickets/{ticket_id}/assign")
 def assign(
-    request: Request,
-    ticket_id: int,
-    caller: AgentCaller,
-    db: DB,
-    clock: ClockDep,
+    post: TicketPost,
     team_id: Annotated[str, Form()] = "",
     assignee_id: Annotated[str, Form()] = "",
 ) -> Response:
-    now = clock.now()
-    user = caller.need_user()
-    return _act(
-        request,
-        db,
-        ticket_id,
-        now,
+    return post.act(
         lambda t: service.reassign(
-            db, t, user=user, now=now, team_id=_int(team_id), assignee_id=_int(assignee_id)
-        ),
+            post.db,
+            t,
+            user=post.user,
+            now=post.now,
+            team_id=_int(team_id),
+            assignee_id=_int(assignee_id),
+        )
     )
 
 
 @router.post("/tickets/{ticket_id}/status")
-def set_status(
-    request: Request,
-    ticket_id: int,
-    caller: AgentCaller,
-    db: DB,
-    clock: ClockDep,
-    status: Annotated[str, Form()] = "",
-) -> Response:
-    now = clock.now()
-    user = caller.need_user()
-    return _act(
-        request,
-        db,
-        ticket_id,
-        now,
-        lambda t: service.change_status(db, t, status, user=user, now=now),
+def set_status(post: TicketPost, status: Annotated[str, Form()] = "") -> Response:
+    return post.act(
+        lambda t: service.change_status(post.db, t, status, user=post.user, now=post.now)
     )
 
 
 @router.post("/tickets/{ticket_id}/resolve")
 def resolve(
-    request: Request,
-    ticket_id: int,
-    caller: AgentCaller,
-    db: DB,
-    clock: ClockDep,
+    post: TicketPost,
     resolution: Annotated[str, Form()] = "",
     channel: Annotated[str, Form()] = "email",
 ) -> Response:
-    now = clock.now()
-    user = caller.need_user()
-    base_url = request.app.state.settings.public_url
-    return _act(
-        request,
-        db,
-        ticket_id,
-        now,
+    return post.act(
         lambda t: service.resolve(
-            db,
+            post.db,
             t,
             resolution,
-            user=user,
-            now=now,
-            base_url=base_url,
+            user=post.user,
+            now=post.now,
+            base_url=post.base_url,
             channel=channel if channel in ("email", "sms") else None,
-        ),
+        )
     )
 
 
 @router.post("/tickets/{ticket_id}/notified")
-def notified(
-    request: Request,
-    ticket_id: int,
-    caller: AgentCaller,
-    db: DB,
-    clock: ClockDep,
-    how: Annotated[str, Form()] = "letter",
-) -> Response:
-    now = clock.now()
-    user = caller.need_user()
-    return _act(
-        request,
-        db,
-        ticket_id,
-        now,
-        lambda t: service.mark_notified(db, t, user=user, now=now, how=how[:20] or "letter"),
+def notified(post: TicketPost, how: Annotated[str, Form()] = "letter") -> Response:
+    return post.act(
+        lambda t: service.mark_notified(
+            post.db, t, user=post.user, now=post.now, how=how[:20] or "letter"
+        )
     )
 
 
 @router.post("/tickets/{ticket_id}/kind")
-def set_kind(
-    request: Request,
-    ticket_id: int,
-    caller: AgentCaller,
-    db: DB,
-    clock: ClockDep,
-    kind: Annotated[str, Form()] = "",
-) -> Response:
-    now = clock.now()
-    user = caller.need_user()
-    base_url = request.app.state.settings.public_url
-    return _act(
-        request,
-        db,
-        ticket_id,
-        now,
-        lambda t: service.change_kind(db, t, kind, now=now, base_url=base_url, user=user),
+def set_kind(post: TicketPost, kind: Annotated[str, Form()] = "") -> Response:
+    return post.act(
+        lambda t: service.change_kind(
+            post.db, t, kind, now=post.now, base_url=post.base_url, user=post.user
+        )
     )
 
 
@@ -401,33 +355,22 @@ def _local_due(db: Session, text: str) -> datetime:
 
 @router.post("/tickets/{ticket_id}/promises/{promise_id}/reschedule")
 def reschedule(
-    request: Request,
-    ticket_id: int,
+    post: TicketPost,
     promise_id: int,
-    caller: AgentCaller,
-    db: DB,
-    clock: ClockDep,
     due: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:
-    now = clock.now()
-    user = caller.need_user()
-    base_url = request.app.state.settings.public_url
-    return _act(
-        request,
-        db,
-        ticket_id,
-        now,
+    return post.act(
         lambda t: service.reschedule_promise(
-            db,
+            post.db,
             t,
             promise_id,
-            _local_due(db, due),
+            _local_due(post.db, due),
             reason=reason,
-            user=user,
-            now=now,
-            base_url=base_url,
-        ),
+            user=post.user,
+            now=post.now,
+            base_url=post.base_url,
+        )
     )
 
 

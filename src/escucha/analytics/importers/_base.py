@@ -28,7 +28,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from escucha.analytics.schemas import DUCKDB_TYPES, BadRow
+from escucha.analytics.schemas import DUCKDB_TYPES, BadRow, ImportSummary
 from escucha.errors import InvalidInput
 
 BATCH_ROWS = 50_000
@@ -438,7 +438,47 @@ def validate(
     )
 
 
+def count_rows(
+    ctx: ImportContext, summary: ImportSummary, src: int, raw: RawTable, *, calls: int
+) -> None:
+    """Fill in what every import reports: rows read, rows refused, calls kept."""
+    summary.rows_read = raw.rows
+    summary.bad_rows = ctx.bad_count(src)
+    summary.calls = calls
+
+
+def validate_fields(
+    ctx: ImportContext,
+    source: Source,
+    src: int,
+    raw: RawTable,
+    checks: Sequence[Check],
+    *,
+    fields: int,
+    ok_table: str,
+) -> None:
+    """:func:`validate` for a file whose every row has exactly ``fields`` fields."""
+    validate(
+        ctx,
+        source,
+        src,
+        raw,
+        checks,
+        shape_ok=f"nf = {fields}",
+        shape_reason=sql_str(
+            ctx.tr(f"se esperaban {fields} campos, hay ", f"expected {fields} fields, found ")
+        )
+        + " || nf",
+        ok_table=ok_table,
+    )
+
+
 # SQL snippets shared by the checks.
+def sql_in(values: Sequence[str]) -> str:
+    """``('a', 'b')``: the SQL list of ``values`` for ``IN``."""
+    return "(" + ", ".join(sql_str(v) for v in values) + ")"
+
+
 def not_uint(col: str) -> str:
     """True when ``col`` is not a non-negative whole number."""
     return f"NOT regexp_full_match(trim({col}), '[0-9]+')"

@@ -27,12 +27,13 @@ from escucha.analytics.importers._base import (
     Check,
     ImportContext,
     Source,
+    count_rows,
     drop_tables,
     fetch_one,
     load_raw,
     not_uint,
     sql_str,
-    validate,
+    validate_fields,
 )
 from escucha.analytics.schemas import ImportSummary
 from escucha.errors import InvalidInput
@@ -167,19 +168,7 @@ def import_anonymous_bank(ctx: ImportContext, source: Source) -> ImportSummary:
         ),
         Check("server", f"trim({c['server']}) = ''", sql_str(tr("vacío", "empty"))),
     ]
-    validate(
-        ctx,
-        source,
-        src,
-        raw,
-        checks,
-        shape_ok=f"nf = {len(HEADER)}",
-        shape_reason=sql_str(
-            tr(f"se esperaban {len(HEADER)} campos, hay ", f"expected {len(HEADER)} fields, found ")
-        )
-        + " || nf",
-        ok_table="ab_ok",
-    )
+    validate_fields(ctx, source, src, raw, checks, fields=len(HEADER), ok_table="ab_ok")
     queued = f"NOT regexp_full_match(trim({c['q_start']}), '0?0:00:00')"
     start = f"CASE WHEN {queued} THEN {_secs(c['q_start'])} ELSE {_secs(c['vru_entry'])} END"
     day_shift = (
@@ -216,9 +205,7 @@ def import_anonymous_bank(ctx: ImportContext, source: Source) -> ImportSummary:
         f"count(*) FILTER (WHERE trim({c['outcome']}) <> 'PHANTOM') FROM ab_ok",
     )
     phantom, calls = int(counts[0]), int(counts[1])
-    summary.rows_read = raw.rows
-    summary.bad_rows = ctx.bad_count(src)
-    summary.calls = calls
+    count_rows(ctx, summary, src, raw, calls=calls)
     if phantom:
         summary.notes.append(
             tr(

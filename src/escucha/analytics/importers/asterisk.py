@@ -40,15 +40,19 @@ from escucha.analytics.importers._base import (
     Check,
     ImportContext,
     Source,
+    count_rows,
     drop_tables,
     fetch_one,
     load_raw,
+    not_number,
     not_uint,
+    sql_in,
     sql_str,
     validate,
 )
 from escucha.analytics.schemas import ImportSummary
 
+MAX_UNIX_S = 253_402_300_799  # 9999-12-31T23:59:59Z, the last time a timestamp holds
 ANSWERS = ("CONNECT",)
 COMPLETES = ("COMPLETEAGENT", "COMPLETECALLER")
 TRANSFERS = ("TRANSFER", "BLINDTRANSFER", "ATTENDEDTRANSFER")
@@ -103,10 +107,6 @@ def looks_like(head: bytes) -> bool:
     return False
 
 
-def _in(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(sql_str(v) for v in values) + ")"
-
-
 def import_asterisk(ctx: ImportContext, source: Source) -> ImportSummary:
     """Import one queue_log into ``calls_rows``, ``agent_states`` and ``agent_ring_no_answer``."""
     src = ctx.new_src()
@@ -123,17 +123,17 @@ def import_asterisk(ctx: ImportContext, source: Source) -> ImportSummary:
         has_header=False,
     )
     ev = "trim(c4)"
-    call_ev = f"{ev} IN {_in(CALL_EVENTS)}"
+    call_ev = f"{ev} IN {sql_in(CALL_EVENTS)}"
     checks = [
         Check(
             "time",
-            "TRY_CAST(trim(c0) AS DOUBLE) IS NULL OR TRY_CAST(trim(c0) AS DOUBLE) < 0",
+            f"{not_number('c0')} OR TRY_CAST(trim(c0) AS DOUBLE) > {MAX_UNIX_S}",
             sql_str(tr("no es una hora Unix: ", "not a Unix time: ")) + " || shown(c0)",
         ),
         Check("event", f"{ev} = ''", sql_str(tr("vacío", "empty"))),
         Check(
             "event",
-            f"{ev} <> '' AND {ev} NOT IN {_in(KNOWN_EVENTS)}",
+            f"{ev} <> '' AND {ev} NOT IN {sql_in(KNOWN_EVENTS)}",
             sql_str(tr("evento desconocido: ", "unknown event: ")) + " || shown(c4)",
         ),
         Check(
@@ -148,7 +148,7 @@ def import_asterisk(ctx: ImportContext, source: Source) -> ImportSummary:
         ),
         Check(
             "agent",
-            f"{ev} IN {_in((*AGENT_EVENTS, *ANSWERS, 'RINGNOANSWER'))} "
+            f"{ev} IN {sql_in((*AGENT_EVENTS, *ANSWERS, 'RINGNOANSWER'))} "
             "AND trim(c3) IN ('', 'NONE')",
             sql_str(tr("falta el agente", "the agent is missing")),
         ),
@@ -156,7 +156,7 @@ def import_asterisk(ctx: ImportContext, source: Source) -> ImportSummary:
     for events, k, name, required in NUMBER_FIELDS:
         col = f"c{4 + k}"
         missing = f"coalesce(trim({col}), '') = ''"
-        bad = f"{ev} IN {_in(events)} AND "
+        bad = f"{ev} IN {sql_in(events)} AND "
         bad += (
             f"({missing} OR {not_uint(col)})" if required else f"NOT {missing} AND {not_uint(col)}"
         )
@@ -202,21 +202,21 @@ def import_asterisk(ctx: ImportContext, source: Source) -> ImportSummary:
         SELECT callid, queue,
             min(t) {f} = 'ENTERQUEUE') AS enter_t,
             arg_min(d2, t) {f} = 'ENTERQUEUE') AS callerid,
-            min(t) {f} IN {_in(ANSWERS)}) AS connect_t,
-            arg_min(TRY_CAST(d1 AS DOUBLE), t) {f} IN {_in(ANSWERS)}) AS connect_wait,
-            arg_min(agent, t) {f} IN {_in(ANSWERS)}) AS connect_agent,
-            max(t) {f} IN {_in(COMPLETES)}) AS complete_t,
-            arg_max(TRY_CAST(d1 AS DOUBLE), t) {f} IN {_in(COMPLETES)}) AS complete_wait,
-            arg_max(TRY_CAST(d2 AS DOUBLE), t) {f} IN {_in(COMPLETES)}) AS complete_talk,
-            arg_max(agent, t) {f} IN {_in(COMPLETES)}) AS complete_agent,
-            count(*) {f} IN {_in(TRANSFERS)}) AS transfers,
-            arg_max(TRY_CAST(d3 AS DOUBLE), t) {f} IN {_in(TRANSFERS)}) AS transfer_wait,
-            arg_max(TRY_CAST(d4 AS DOUBLE), t) {f} IN {_in(TRANSFERS)}) AS transfer_talk,
-            arg_max(agent, t) {f} IN {_in(TRANSFERS)}) AS transfer_agent,
+            min(t) {f} IN {sql_in(ANSWERS)}) AS connect_t,
+            arg_min(TRY_CAST(d1 AS DOUBLE), t) {f} IN {sql_in(ANSWERS)}) AS connect_wait,
+            arg_min(agent, t) {f} IN {sql_in(ANSWERS)}) AS connect_agent,
+            max(t) {f} IN {sql_in(COMPLETES)}) AS complete_t,
+            arg_max(TRY_CAST(d1 AS DOUBLE), t) {f} IN {sql_in(COMPLETES)}) AS complete_wait,
+            arg_max(TRY_CAST(d2 AS DOUBLE), t) {f} IN {sql_in(COMPLETES)}) AS complete_talk,
+            arg_max(agent, t) {f} IN {sql_in(COMPLETES)}) AS complete_agent,
+            count(*) {f} IN {sql_in(TRANSFERS)}) AS transfers,
+            arg_max(TRY_CAST(d3 AS DOUBLE), t) {f} IN {sql_in(TRANSFERS)}) AS transfer_wait,
+            arg_max(TRY_CAST(d4 AS DOUBLE), t) {f} IN {sql_in(TRANSFERS)}) AS transfer_talk,
+            arg_max(agent, t) {f} IN {sql_in(TRANSFERS)}) AS transfer_agent,
             min(t) {f} = 'ABANDON') AS abandon_t,
             arg_min(TRY_CAST(d3 AS DOUBLE), t) {f} = 'ABANDON') AS abandon_wait,
-            min(t) {f} IN {_in(EXITS)}) AS exit_t,
-            arg_min(TRY_CAST(d3 AS DOUBLE), t) {f} IN {_in(EXITS)}) AS exit_wait,
+            min(t) {f} IN {sql_in(EXITS)}) AS exit_t,
+            arg_min(TRY_CAST(d3 AS DOUBLE), t) {f} IN {sql_in(EXITS)}) AS exit_wait,
             min(t) {f} = 'EXITWITHKEY') AS key_t,
             arg_min(TRY_CAST(d4 AS DOUBLE), t) {f} = 'EXITWITHKEY') AS key_wait,
             count(*) {f} = 'PAUSE') AS holds,
@@ -224,7 +224,7 @@ def import_asterisk(ctx: ImportContext, source: Source) -> ImportSummary:
                  THEN coalesce(sum(t) {f} = 'UNPAUSE'), 0) - coalesce(sum(t) {f} = 'PAUSE'), 0)
                  ELSE 0 END AS hold_s
         FROM ast_ev
-        WHERE (event IN {_in(CALL_EVENTS)} AND event <> 'RINGNOANSWER')
+        WHERE (event IN {sql_in(CALL_EVENTS)} AND event <> 'RINGNOANSWER')
            OR (event IN ('PAUSE', 'UNPAUSE') AND callid NOT IN ('', 'NONE'))
         GROUP BY callid, queue
         """  # noqa: S608
@@ -296,12 +296,10 @@ def import_asterisk(ctx: ImportContext, source: Source) -> ImportSummary:
     )
     _agent_states(ctx)
     ignored = con.execute(
-        f"SELECT event, count(*) FROM ast_ev WHERE event IN {_in(IGNORED_EVENTS)} "  # noqa: S608
+        f"SELECT event, count(*) FROM ast_ev WHERE event IN {sql_in(IGNORED_EVENTS)} "  # noqa: S608
         "GROUP BY event ORDER BY event"
     ).fetchall()
-    summary.rows_read = raw.rows
-    summary.bad_rows = ctx.bad_count(src)
-    summary.calls = calls
+    count_rows(ctx, summary, src, raw, calls=calls)
     if waiting:
         summary.notes.append(
             tr(
@@ -349,16 +347,16 @@ def _agent_states(ctx: ImportContext) -> None:
         INSERT INTO agent_states
         WITH ev AS (
             SELECT agent, t, line, event FROM ast_ev
-            WHERE event IN {_in(AGENT_EVENTS)} AND callid IN ('', 'NONE')
+            WHERE event IN {sql_in(AGENT_EVENTS)} AND callid IN ('', 'NONE')
         ), st AS (
             SELECT agent, t,
-                sum(CASE WHEN event IN {_in(LOGINS)} THEN 1
-                         WHEN event IN {_in(LOGOFFS)} THEN -1 ELSE 0 END) OVER w AS members,
-                last_value(CASE WHEN event IN {_in(PAUSES)} THEN 1
-                                WHEN event IN {_in(UNPAUSES)} THEN 0 END IGNORE NULLS)
+                sum(CASE WHEN event IN {sql_in(LOGINS)} THEN 1
+                         WHEN event IN {sql_in(LOGOFFS)} THEN -1 ELSE 0 END) OVER w AS members,
+                last_value(CASE WHEN event IN {sql_in(PAUSES)} THEN 1
+                                WHEN event IN {sql_in(UNPAUSES)} THEN 0 END IGNORE NULLS)
                     OVER w AS paused,
                 lead(t) OVER (PARTITION BY agent ORDER BY t, line) AS t_next,
-                count(*) FILTER (WHERE event IN {_in((*LOGINS, *LOGOFFS))})
+                count(*) FILTER (WHERE event IN {sql_in((*LOGINS, *LOGOFFS))})
                     OVER (PARTITION BY agent) AS n_membership
             FROM ev
             WINDOW w AS (PARTITION BY agent ORDER BY t, line ROWS UNBOUNDED PRECEDING)

@@ -35,11 +35,12 @@ from escucha.analytics.importers._base import (
     Check,
     ImportContext,
     Source,
+    count_rows,
     drop_tables,
     fetch_one,
     load_raw,
     sql_str,
-    validate,
+    validate_fields,
 )
 from escucha.analytics.schemas import DUCKDB_TYPES, EXTRA_COLUMNS, ImportSummary
 from escucha.errors import InvalidInput
@@ -268,19 +269,7 @@ def import_csv(ctx: ImportContext, source: Source, mapping: LoadedMapping | None
             )
         )
     ctx.extras.update(c for c in EXTRA_COLUMNS if c in exprs)
-    validate(
-        ctx,
-        source,
-        src,
-        raw,
-        checks,
-        shape_ok=f"nf = {raw.ncols}",
-        shape_reason=sql_str(
-            tr(f"se esperaban {raw.ncols} campos, hay ", f"expected {raw.ncols} fields, found ")
-        )
-        + " || nf",
-        ok_table="csv_ok",
-    )
+    validate_fields(ctx, source, src, raw, checks, fields=raw.ncols, ok_table="csv_ok")
     defaults = {
         "call_id": f"{sql_str(source.name + ':')} || line",
         "queue": "'default'",
@@ -308,8 +297,6 @@ def import_csv(ctx: ImportContext, source: Source, mapping: LoadedMapping | None
         f"FROM (SELECT {', '.join(first)} FROM csv_ok)"
     )
     row = fetch_one(ctx.con, "SELECT count(*) FROM csv_ok")
-    summary.rows_read = raw.rows
-    summary.bad_rows = ctx.bad_count(src)
-    summary.calls = int(row[0])
+    count_rows(ctx, summary, src, raw, calls=int(row[0]))
     drop_tables(ctx, "csv_raw", "csv_ok")
     return summary

@@ -28,11 +28,13 @@ from escucha.analytics.importers._base import (
     Check,
     ImportContext,
     Source,
+    count_rows,
     drop_tables,
     fetch_one,
     load_raw,
+    sql_in,
     sql_str,
-    validate,
+    validate_fields,
 )
 from escucha.analytics.schemas import EXTRA_COLUMNS, ImportSummary
 from escucha.errors import InvalidInput
@@ -69,10 +71,6 @@ def looks_like(head: bytes) -> bool:
     """True when the first line is the event-log header."""
     first = head.split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff").strip()
     return tuple(f.strip() for f in first.split(",")) == HEADER
-
-
-def _in(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(sql_str(v) for v in values) + ")"
 
 
 def import_escucha_log(ctx: ImportContext, source: Source) -> ImportSummary:
@@ -116,7 +114,7 @@ def import_escucha_log(ctx: ImportContext, source: Source) -> ImportSummary:
         Check("contact_id", "trim(c0) = ''", sql_str(tr("vacío", "empty"))),
         Check(
             "event",
-            f"{ev} NOT IN {_in(EVENTS)}",
+            f"{ev} NOT IN {sql_in(EVENTS)}",
             sql_str(tr("evento desconocido: ", "unknown event: ")) + " || shown(c1)",
         ),
         Check(
@@ -167,19 +165,7 @@ def import_escucha_log(ctx: ImportContext, source: Source) -> ImportSummary:
             sql_str(tr("due_at no es una fecha y hora ISO 8601", "due_at is not an ISO 8601 time")),
         ),
     ]
-    validate(
-        ctx,
-        source,
-        src,
-        raw,
-        checks,
-        shape_ok=f"nf = {len(HEADER)}",
-        shape_reason=sql_str(
-            tr(f"se esperaban {len(HEADER)} campos, hay ", f"expected {len(HEADER)} fields, found ")
-        )
-        + " || nf",
-        ok_table="esc_ok",
-    )
+    validate_fields(ctx, source, src, raw, checks, fields=len(HEADER), ok_table="esc_ok")
     con = ctx.con
     con.execute(
         f"""
@@ -319,9 +305,7 @@ def import_escucha_log(ctx: ImportContext, source: Source) -> ImportSummary:
         "FROM esc_out",
     )
     calls, waiting = int(counts[0]), int(counts[1])
-    summary.rows_read = raw.rows
-    summary.bad_rows = ctx.bad_count(src)
-    summary.calls = calls
+    count_rows(ctx, summary, src, raw, calls=calls)
     if waiting:
         summary.notes.append(
             tr(

@@ -1,0 +1,344 @@
+"""Loopback load: concurrent Twilio calls and bot agents against a real escucha server.
+
+Run: ``.venv/bin/python benchmarks/load.py`` (about 90 s). It migrates a fresh SQLite database
+in a temporary folder (or the empty PostgreSQL database of ``--database-url``), loads the demo
+organisation, adds bot agents with API tokens, starts ``escucha serve`` on 127.0.0.1 with its
+worker, and then for ``--duration`` seconds keeps ``--calls`` simulated calls going at once.
+
+Each call is driven through the Twilio voice webhooks with valid ``X-Twilio-Signature``s, the
+way Twilio would: ``/voice`` (greeting and menu), ``/gather`` (key 2, bills), the ``/wait`` loop
+every 2 s until the answer is a ``<Dial>`` to an agent, ``/agent`` (the agent's leg answered),
+a talk time, ``/dialed`` and ``/status`` (completed); then the next call starts. Bot agents act
+through the API (``/agents/me``, ``PUT /agents/{id}/state``, ``GET /contacts/{id}``, wrap-up).
+At the end waiting callers hang up.
+
+Printed: per endpoint class the requests, errors (HTTP >= 400 or no answer), throughput and
+p50/p95/p99 latency, and the calls completed. Only loopback addresses are ever targeted; every
+loop is bounded in count and time and the server is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from twilio.request_validator import RequestValidator
+
+HOST = "127.0.0.1"
+TWILIO_TOKEN = "load-benchmark-twilio-auth-token"  # noqa: S105 - a test value
+WAIT_LOOP_S = 2.0  # the <Pause length="2"> of escucha's wait loop
+GRACE_S = 30.0
+
+
+@dataclass
+class Stats:
+    latencies_s: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    calls_done: int = 0
+    calls_started: int = 0
+    waits_s: list[float] = field(default_factory=list)
+
+    def record(self, cls: str, elapsed_s: float, ok: bool) -> None:
+        self.latencies_s[cls].append(elapsed_s)
+        if not ok:
+            self.errors[cls] += 1
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def always_open(demo_yaml: str) -> str:
+    """The demo organisation open round the clock (the daytime menu, queues that route), so a
+    run measures the same path whatever the hour or the day."""
+    text = re.sub(r'\["\d\d:\d\d-\d\d:\d\d"\]', '["00:00-24:00"]', demo_yaml)
+    text = re.sub(
+        r'^(\s+)sat: (\["00:00-24:00"\])\n(?!\1sun:)', r"\1sat: \2\n\1sun: \2\n", text, flags=re.M
+    )
+    text = re.sub(r"^\s+(closures|closed_dates):.*\n(\s+- \{date:.*\n)*", "", text, flags=re.M)
+    return re.sub(r"^\s+holidays: .*\n", "", text, flags=re.M)
+
+
+def prepare(database_url: str, agents: int) -> dict[int, str]:
+    """Migrate, load the demo organisation, add bot agents; their API tokens by user id."""
+    from escucha.auth import service as auth_service
+    from escucha.db import migrate
+    from escucha.db.engine import make_engine, make_sessionmaker
+    from escucha.org import service as org_service
+    from escucha.org.models import AgentProfile
+
+    now = datetime.now(UTC)
+    engine = make_engine(database_url)
+    migrate.upgrade(engine)
+    run = secrets.token_hex(3)
+    tokens: dict[int, str] = {}
+    with make_sessionmaker(engine)() as session:
+        demo = (Path(org_service.__file__).parent / "demo.yaml").read_text(encoding="utf-8")
+        org, _doc = org_service.parse_org(always_open(demo), "demo-always-open.yaml")
+        org_service.apply_org(session, org, now=now)
+        for n in range(agents):
+            user = auth_service.create_user(
+                session,
+                username=f"loadbot-{run}-{n}",
+                display_name=f"Bot {n}",
+                role="agent",
+                now=now,
+            )
+            session.add(AgentProfile(user_id=user.id, skills={"facturas": 2}, languages=["es"]))
+            tokens[user.id] = auth_service.create_token(session, user, "load", now=now)
+        session.commit()
+    engine.dispose()
+    return tokens
+
+
+def start_server(database_url: str, port: int, folder: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ESCUCHA_")}
+    env.update(
+        {
+            "ESCUCHA_DATABASE_URL": database_url,
+            "ESCUCHA_SECRET_KEY": secrets.token_urlsafe(32),
+            "ESCUCHA_ENVIRONMENT": "development",
+            "ESCUCHA_HOST": HOST,
+            "ESCUCHA_PORT": str(port),
+            "ESCUCHA_BASE_URL": f"http://{HOST}:{port}",
+            "ESCUCHA_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,  # no account SID: SMS go to files
+            "ESCUCHA_OUTBOX_DIR": str(folder / "outbox"),
+        }
+    )
+    log = (folder / "server.log").open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "escucha", "serve"], env=env, stdout=log, stderr=log
+    )
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("the server exited; see server.log")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the server did not start in time")
+
+
+class Load:
+    def __init__(self, url: str, stats: Stats, end_at: float, rng: random.Random) -> None:
+        self.url = url
+        self.stats = stats
+        self.end_at = end_at
+        self.rng = rng
+        self.validator = RequestValidator(TWILIO_TOKEN)
+        self.http = httpx.AsyncClient(
+            base_url=url,
+            timeout=30,
+            limits=httpx.Limits(max_connections=400, max_keepalive_connections=400),
+        )
+
+    async def timed(self, cls: str, method: str, path: str, **kw: Any) -> httpx.Response | None:
+        t0 = time.perf_counter()
+        try:
+            r = await self.http.request(method, path, **kw)
+        except httpx.HTTPError:
+            self.stats.record(cls, time.perf_counter() - t0, ok=False)
+            return None
+        self.stats.record(cls, time.perf_counter() - t0, ok=r.status_code < 400)
+        return r
+
+    async def twilio(self, cls: str, path: str, body: dict[str, str]) -> str:
+        signature = self.validator.compute_signature(self.url + path, body)
+        r = await self.timed(
+            cls, "POST", path, data=body, headers={"X-Twilio-Signature": signature}
+        )
+        return r.text if r is not None and r.status_code == 200 else ""
+
+    async def call(self, sid: str, number: str, talk_mean_s: float) -> None:
+        base = {"CallSid": sid, "From": number, "To": "+34910000000", "AccountSid": "AC0"}
+        self.stats.calls_started += 1
+        await self.twilio("voice", "/telephony/twilio/voice", {**base, "CallStatus": "ringing"})
+        body = {**base, "CallStatus": "in-progress"}
+        twiml = await self.twilio("gather", "/telephony/twilio/gather?n=1", {**body, "Digits": "2"})
+        queued_at = time.monotonic()
+        while "<Dial" not in twiml:
+            if time.monotonic() > self.end_at or "<Hangup" in twiml:
+                await self.twilio(
+                    "status", "/telephony/twilio/status", {**body, "CallStatus": "completed"}
+                )
+                return
+            await asyncio.sleep(WAIT_LOOP_S)
+            twiml = await self.twilio("wait", "/telephony/twilio/wait", body)
+        self.stats.waits_s.append(time.monotonic() - queued_at)
+        leg = {**body, "CallSid": sid + "L", "ParentCallSid": sid, "CallStatus": "in-progress"}
+        await self.twilio("agent leg", "/telephony/twilio/agent", leg)
+        await asyncio.sleep(self.rng.expovariate(1 / talk_mean_s))
+        await self.twilio(
+            "agent leg", "/telephony/twilio/dialed", {**body, "DialCallStatus": "completed"}
+        )
+        await self.twilio("status", "/telephony/twilio/status", {**body, "CallStatus": "completed"})
+        self.stats.calls_done += 1
+
+    async def caller_slot(self, slot: int, talk_mean_s: float) -> None:
+        """One line: a call, then the next, until the end."""
+        n = 0
+        await asyncio.sleep(self.rng.uniform(0, 5))  # do not all ring in the same instant
+        while time.monotonic() < self.end_at:
+            n += 1
+            number = f"+346{self.rng.randrange(10**7, 10**8)}"
+            await self.call(f"CA{slot:05d}{n:06d}", number, talk_mean_s)
+
+    async def bot(self, user_id: int, token: str, stop: asyncio.Event) -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        while not stop.is_set():
+            r = await self.timed("agent api", "GET", "/api/v1/agents/me", headers=headers)
+            me = r.json() if r is not None and r.status_code == 200 else None
+            if me is None:
+                await asyncio.sleep(0.5)
+                continue
+            cid = me["contact_id"]
+            if cid is None and me["state"] != "available":
+                await self.timed(
+                    "agent api",
+                    "PUT",
+                    f"/api/v1/agents/{user_id}/state",
+                    json={"state": "available"},
+                    headers=headers,
+                )
+                continue
+            if cid is not None:
+                c = await self.timed("agent api", "GET", f"/api/v1/contacts/{cid}", headers=headers)
+                if c is not None and c.status_code == 200 and c.json()["state"] == "wrap_up":
+                    await self.timed(
+                        "agent api",
+                        "POST",
+                        f"/api/v1/agent/contacts/{cid}",
+                        json={"action": "wrap_up", "recap": "ok", "next_state": "available"},
+                        headers=headers,
+                    )
+                    continue
+            await asyncio.sleep(0.5)
+
+
+async def drive(url: str, tokens: dict[int, str], args: argparse.Namespace, stats: Stats) -> float:
+    rng = random.Random(args.seed)
+    start = time.monotonic()
+    load = Load(url, stats, start + args.duration, rng)
+    stop = asyncio.Event()
+    bots = [asyncio.create_task(load.bot(uid, tok, stop)) for uid, tok in tokens.items()]
+    callers = [asyncio.create_task(load.caller_slot(i, args.talk)) for i in range(args.calls)]
+    _done, pending = await asyncio.wait(callers, timeout=args.duration + GRACE_S)
+    for task in pending:
+        task.cancel()
+    elapsed = time.monotonic() - start
+    stop.set()
+    await asyncio.gather(*bots, *pending, return_exceptions=True)
+    await load.http.aclose()
+    return elapsed
+
+
+def table(stats: Stats, elapsed_s: float) -> str:
+    rows = [("endpoint class", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms")]
+    everything: list[float] = []
+    for cls in ("voice", "gather", "wait", "agent leg", "status", "agent api"):
+        lat = stats.latencies_s.get(cls, [])
+        everything += lat
+        rows.append(_row(cls, lat, stats.errors.get(cls, 0), elapsed_s))
+    rows.append(_row("all", everything, sum(stats.errors.values()), elapsed_s))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(
+            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def _row(name: str, lat: list[float], errors: int, elapsed_s: float) -> tuple[str, ...]:
+    if not lat:
+        return (name, "0", str(errors), "0", "-", "-", "-")
+    ms = np.asarray(lat) * 1000
+    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+    return (
+        name,
+        str(len(lat)),
+        str(errors),
+        f"{len(lat) / elapsed_s:.1f}",
+        f"{p50:.1f}",
+        f"{p95:.1f}",
+        f"{p99:.1f}",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=200, help="concurrent calls (max 500)")
+    parser.add_argument("--agents", type=int, default=40, help="bot agents (max 200)")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds (max 600)")
+    parser.add_argument("--talk", type=float, default=4.0, help="mean talk time, seconds")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--database-url", default="", help="an empty PostgreSQL database")
+    parser.add_argument("--server-log", type=Path, help="keep the server's log here")
+    args = parser.parse_args()
+    args.calls = min(max(args.calls, 1), 500)
+    args.agents = min(max(args.agents, 1), 200)
+    args.duration = min(max(args.duration, 5.0), 600.0)
+    with tempfile.TemporaryDirectory(prefix="escucha-load-") as tmp:
+        folder = Path(tmp)
+        url_db = args.database_url or f"sqlite:///{folder / 'load.db'}"
+        kind = "PostgreSQL" if args.database_url else "SQLite"
+        print(f"preparing {kind}: the demo organisation, always open, and {args.agents} bots")
+        tokens = prepare(url_db, args.agents)
+        port = free_port()
+        url = f"http://{HOST}:{port}"
+        proc = start_server(url_db, port, folder)
+        try:
+            wait_ready(url, proc)
+            print(f"driving {args.calls} concurrent calls for {args.duration:.0f} s at {url}")
+            stats = Stats()
+            elapsed = asyncio.run(drive(url, tokens, args, stats))
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            if args.server_log:
+                args.server_log.write_bytes((folder / "server.log").read_bytes())
+    print()
+    print(table(stats, elapsed))
+    waits = np.asarray(stats.waits_s) if stats.waits_s else np.zeros(1)
+    print()
+    print(
+        f"calls: {stats.calls_started} started, {stats.calls_done} completed in {elapsed:.0f} s "
+        f"({stats.calls_done / elapsed:.2f}/s); wait until an agent: "
+        f"median {np.median(waits):.1f} s, p95 {np.percentile(waits, 95):.1f} s; "
+        f"{args.agents} bot agents, mean talk {args.talk} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
