@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
+import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+)
 from sqlalchemy.orm import Session
 
 from escucha.auth import service as auth_service
@@ -20,14 +26,6 @@ from escucha.contacts import service as contacts
 from escucha.tickets import service as tickets
 from tests.acd_helpers import caller, demo
 from tests.conftest import START
-
-schemathesis = pytest.importorskip("schemathesis")
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.generation import GenerationMode  # noqa: E402
-from schemathesis.specs.openapi.checks import (  # noqa: E402
-    content_type_conformance,
-    response_schema_conformance,
-)
 
 EXAMPLES = 20
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]

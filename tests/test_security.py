@@ -404,3 +404,57 @@ def test_logs_of_real_requests_carry_no_phone_or_email(
 
 # A number as people write it, maybe with a (percent-encoded) plus and single separators.
 _NUMBERISH = re.compile(r"(?:%2B|\+)?\d(?:[\s.\-()/]?\d)*", re.IGNORECASE)
+
+
+# --- a flood of requests ---------------------------------------------------------------------
+
+
+def test_no_more_requests_enter_than_connections_and_threads_allow(settings: Settings) -> None:
+    """A flood cannot stall the server: requests past the limit wait at the door, holding no
+    connection; a server-sent event stream leaves the count once its headers are out."""
+    import asyncio
+
+    from escucha.app import Admission, admission_limit
+    from escucha.db.engine import make_engine
+
+    engine = make_engine(settings)
+    try:
+        limit = admission_limit(engine)
+        pool = engine.pool
+        assert 1 <= limit < pool.size() + pool._max_overflow  # type: ignore[attr-defined]
+        assert limit <= 40
+    finally:
+        engine.dispose()
+
+    holding = running = peak_holding = peak_running = 0
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal holding, running, peak_holding, peak_running
+        stream = scope["path"] == "/sse"
+        holding, running = holding + 1, running + 1
+        peak_holding, peak_running = max(peak_holding, holding), max(peak_running, running)
+        kind = b"text/event-stream" if stream else b"text/html"
+        start = {"type": "http.response.start", "status": 200, "headers": [(b"content-type", kind)]}
+        await send(start)
+        if stream:
+            holding -= 1  # the door lets the next one in once a stream's headers are out
+        await asyncio.sleep(0.2 if stream else 0.01)
+        holding -= 0 if stream else 1
+        running -= 1
+        await send({"type": "http.response.body", "body": b""})
+
+    async def flood() -> None:
+        door = Admission(app, limit=3)
+
+        async def noop(_message: Any) -> None:
+            return None
+
+        async def request(path: str) -> None:
+            await door({"type": "http", "path": path}, noop, noop)
+
+        paths = ["/sse"] * 5 + ["/"] * 30
+        await asyncio.gather(*(request(path) for path in paths))
+
+    asyncio.run(flood())
+    assert peak_holding == 3
+    assert peak_running > 3  # the streams did not keep the others out

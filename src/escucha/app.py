@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -14,9 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy import Engine
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from escucha.api import api_router
 from escucha.clock import Clock, SystemClock
@@ -62,6 +65,58 @@ class Metrics:
                 registry=registry,
             ),
         )
+
+
+class Admission:
+    """At most ``limit`` HTTP requests inside the application at once; the others wait at the
+    door holding nothing.
+
+    A request can hold a database connection (and the locks of its transaction) while it
+    waits for a worker thread between its dependencies and its endpoint. With more requests
+    inside than threads or pooled connections, every thread can end up waiting for a
+    connection or a lock held by a request that is itself waiting for a thread: the server
+    stalls until timeouts fire. Admitting no more requests than both stops that. A streaming
+    response (server-sent events) leaves the count once its headers are sent.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._slots: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.limit)
+        slots = self._slots
+        await slots.acquire()
+        held = True
+
+        async def watch(message: Message) -> None:
+            nonlocal held
+            if held and message["type"] == "http.response.start":
+                headers = dict(message.get("headers") or ())
+                if b"text/event-stream" in headers.get(b"content-type", b""):
+                    held = False
+                    slots.release()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            if held:
+                slots.release()
+
+
+def admission_limit(engine: Engine, threads: int = 40) -> int:
+    """Requests admitted at once: fewer than the pooled connections (the job worker needs
+    one) and no more than the worker threads (AnyIO's default is 40)."""
+    pool = engine.pool
+    size = getattr(pool, "size", None)
+    connections = (size() if callable(size) else 5) + max(int(getattr(pool, "_max_overflow", 0)), 0)
+    return max(1, min(connections - 1, threads))
 
 
 def _is_api(request: Request) -> bool:
@@ -181,6 +236,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         request_id_var.reset(token)
         return response
 
+    app.add_middleware(Admission, limit=admission_limit(engine))
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
