@@ -76,6 +76,7 @@ def _before_commit(session: Session) -> None:
 
 
 def _after_commit(session: Session) -> None:
+    session.info.pop(LOCKED, None)
     session.info.pop(DIRTY, None)
     session.info.pop(BUMPED, None)
     session.info.pop(TOKEN, None)
@@ -83,6 +84,7 @@ def _after_commit(session: Session) -> None:
 
 def _after_rollback(session: Session) -> None:
     token = session.info.pop(TOKEN, None)
+    session.info.pop(LOCKED, None)
     session.info.pop(DIRTY, None)
     session.info.pop(BUMPED, None)
     if token is None:
@@ -94,11 +96,36 @@ def _after_rollback(session: Session) -> None:
             cache.version = -1
 
 
+LOCK_KEY = 1702060917
+LOCKED = "routing_locked"
+_ROUTED = (Contact, AgentStatus, org.AgentProfile, org.Queue)
+
+
+def _lock(session: Session) -> None:
+    """Take the routing lock once per transaction (PostgreSQL; SQLite serialises writers)."""
+    if session.info.get(LOCKED):
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+    session.info[LOCKED] = True
+
+
+def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
+    # Lock before the first write of what routing sees, not at commit: a transaction that
+    # already holds row locks on contacts or agents and then waits for the routing lock would
+    # deadlock with the routing pass that holds the lock and wants those rows.
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, _ROUTED):
+            _lock(session)
+            return
+
+
 def install() -> None:
     """Listen to every session's flushes and commits (once per process)."""
     global _INSTALLED
     if _INSTALLED:
         return
+    event.listen(Session, "before_flush", _before_flush)
     event.listen(Session, "after_flush", _after_flush)
     event.listen(Session, "before_commit", _before_commit)
     event.listen(Session, "after_commit", _after_commit)
@@ -112,8 +139,7 @@ def _bump(session: Session) -> tuple[str, int]:
     Returns the database's instance mark (new when the row is created, so a recreated
     database is never mistaken for the one an engine was built from) and the new version.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(1702060917)"))
+    _lock(session)
     row = session.execute(
         update(RoutingState)
         .where(RoutingState.id == 1)
