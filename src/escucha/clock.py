@@ -47,8 +47,3 @@ class FrozenClock:
         if at.tzinfo is None:
             raise ValueError("FrozenClock needs a timezone-aware datetime")
         self._now = at.astimezone(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """A datetime read back from a database that dropped the zone (SQLite) is UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

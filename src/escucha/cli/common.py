@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
@@ -45,7 +44,3 @@ def db_transaction(cfg: Settings | None = None) -> Iterator[Session]:
 
 
 clock = SystemClock()
-
-
-def is_tty() -> bool:
-    return sys.stdout.isatty()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -195,16 +194,3 @@ def kept_rates(
         KeptRate(k, v.get("kept", 0), v.get("broken", 0), v.get("pending", 0))
         for k, v in sorted(counts.items())
     ]
-
-
-def describe(p: Promise) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "kind": p.kind,
-        "state": p.state,
-        "due_at": p.due_at,
-        "told": p.told,
-        "ticket_id": p.ticket_id,
-        "callback_id": p.callback_id,
-        "escalated": p.escalated_at is not None,
-    }

@@ -539,7 +539,3 @@ def estimate_errors(session: Session) -> list[EstimateReport]:
             )
         )
     return out
-
-
-def describe_agent(a: AgentStatus) -> dict[str, Any]:
-    return {"user_id": a.user_id, "state": a.state, "since": a.since, "contact_id": a.contact_id}
