@@ -294,6 +294,23 @@ def test_erlang_a_levels_equal_a_full_evaluation() -> None:
         assert level == float(m.service_level)
 
 
+@pytest.mark.parametrize("targets", SCAN_TARGETS)
+def test_erlang_a_metrics_equal_a_full_evaluation(targets: Targets) -> None:
+    # staff() reads the measures off the search's queue instead of evaluating it again.
+    for per_h, pat in ((60.0, 15.0), (3000.0, 120.0), (400.0, 900.0)):
+        r = staff(per_h, 180.0, targets, patience_mean_s=pat)
+        t = targets.service_levels[0].within_s if targets.service_levels else 20.0
+        full = evaluate(
+            r.agents,
+            per_h,
+            180.0,
+            patience_mean_s=pat,
+            target_time_s=t,
+            sl_definition=targets.sl_definition,
+        ).result()
+        assert r.metrics == full
+
+
 def test_unreachable_erlang_a_targets_are_reported() -> None:
     class Never(_Evaluator):
         def margin(self, n: int) -> float:
@@ -310,6 +327,29 @@ def test_erlang_a_search_handles_steps_and_infinite_margins() -> None:
             return math.inf if n >= 37 else -math.inf
 
     assert _search(Step(50.0, 180.0, 60.0, Targets(max_abandon=0.1)), 50.0) == 37
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    root=st.integers(1, 8_000),  # the search gives up beyond a + 200 sqrt(a) + 1000
+    below=st.floats(1e-6, 1e6),
+    below_power=st.floats(0.2, 4.0),
+    above=st.floats(1e-6, 1e6),
+    above_power=st.floats(0.2, 4.0),
+)
+def test_erlang_a_search_finds_the_root_of_any_increasing_margin(
+    root: int, below: float, below_power: float, above: float, above_power: float
+) -> None:
+    # Whatever the shape (flat, steep, convex, concave on either side), the bracket and the
+    # regula falsi end on the first n that meets.
+    class Shaped(_Evaluator):
+        def margin(self, n: int) -> float:
+            if n >= root:
+                return float(above * (n - root + 1) ** above_power)
+            return float(-below * (root - n) ** below_power)
+
+    load = 1000.0
+    assert _search(Shaped(load, 180.0, 60.0, Targets(max_abandon=0.1)), load) == root
 
 
 def test_evaluator_meets_agrees_with_the_public_functions_for_erlang_a() -> None:

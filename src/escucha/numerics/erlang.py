@@ -100,6 +100,7 @@ SL_DEFINITIONS: tuple[SlDefinition, ...] = (
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _TAIL = 46.0  # terms below exp(-46) ~ 1e-20 of the largest are dropped
+_TINY = math.exp(-_TAIL)
 _GAMMA_WINDOW = 6.0
 """Incomplete gamma functions are used up to this many standard deviations into their small
 tail (values above about ``exp(-18)``, accurate to ~1e-14 relative); series beyond."""
@@ -208,7 +209,7 @@ def _log_inv_b_minus_one(n: NDArray[np.int64], a: FloatArray) -> FloatArray:
 
 
 def _chunks(start: int, first: int = 32) -> Iterator[NDArray[np.float64]]:
-    """Consecutive index ranges from ``start`` that grow geometrically (32, 128, ... 8192)."""
+    """Consecutive index ranges from ``start`` that grow geometrically (``first``, x4, ... 8192)."""
     size = first
     while True:
         yield np.arange(start, start + size, dtype=np.float64)
@@ -216,18 +217,32 @@ def _chunks(start: int, first: int = 32) -> Iterator[NDArray[np.float64]]:
         size = min(size * 4, 8192)
 
 
+def _terms_needed(ratio: float, load: float) -> int:
+    """How many terms of a product series with factors at most ``ratio < 1`` (and, for
+    factors ``1 - i/load``, a Gaussian fall ``exp(-i^2 / (2 load))``) reach ``exp(-_TAIL)``:
+    the first chunk's size, so that one pass usually suffices."""
+    tail = _TAIL + 10.0
+    geometric = tail / -math.log(ratio) if 0.0 < ratio < 1.0 else 0.0
+    return int(min(geometric, math.sqrt(2.0 * tail * max(load, 1.0)))) + 16
+
+
 def _log_sum_inv_b(n: int, a: float) -> float:
-    """``log sum_{j=1}^{n} prod_{i=0}^{j-1} (n-i)/a`` for ``1 <= n < a`` (terms decrease)."""
+    """``log sum_{j=1}^{n} prod_{i=0}^{j-1} (n-i)/a`` for ``1 <= n < a`` (terms decrease).
+
+    The terms after the first, relative to it, are running products of ``(n-i)/a < 1``: each
+    factor is one correctly rounded division, so ``k`` terms carry at most ``k`` roundings
+    (``~1e-13`` relative for the few thousand terms of 100,000 Erlangs).
+    """
     total = 0.0  # sum of the terms after the first, divided by the first one
-    offset = 0.0  # log(term / first) at the end of the previous chunk
-    for i in _chunks(1):
+    scale = 1.0  # term / first at the end of the previous chunk
+    for i in _chunks(1, _terms_needed((n - 1.0) / a, a)):
         i = i[i < n]
         if i.size == 0:
             break
-        logs = offset + np.cumsum(np.log1p(-(a - (n - i)) / a))
-        total += float(np.sum(np.exp(logs)))
-        offset = float(logs[-1])
-        if offset < -_TAIL:
+        terms = scale * np.cumprod((n - i) / a)
+        total += float(terms.sum())
+        scale = float(terms[-1])
+        if scale < _TINY:
             break
     return math.log(n / a) + math.log1p(total)
 
@@ -238,18 +253,15 @@ def _series_a(x: float, z: float) -> tuple[float, float]:
     Only for ``0 < z < x`` where the terms decrease geometrically fast enough.
     """
     total, first_moment = 1.0, 0.0
-    offset = 0.0
+    scale = 1.0
     # j w_j falls below exp(-_TAIL) after about min(L / log((x+1)/z), sqrt(4 L z)) terms,
     # L = _TAIL + log j: size the first chunk so that one pass usually suffices.
-    tail = _TAIL + 10.0
-    need = min(tail / math.log((x + 1.0) / z), math.sqrt(4.0 * tail * (z + 1.0)))
-    for j in _chunks(1, min(int(need) + 16, 8192)):
-        logs = offset + np.cumsum(-np.log1p((x + j - z) / z))
-        w = np.exp(logs)
+    for j in _chunks(1, min(_terms_needed(z / (x + 1.0), 2.0 * z), 8192)):
+        w = scale * np.cumprod(z / (x + j))
         total += float(w.sum())
         first_moment += float(j @ w)
-        offset = float(logs[-1])
-        if offset + math.log(j[-1]) < -_TAIL:
+        scale = float(w[-1])
+        if scale * j[-1] < _TINY:
             return total, first_moment
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -267,21 +279,20 @@ def _answered_wait_ratio(x: float, y: float) -> float:
     if x > y + 1.0:  # weights fall at least geometrically, by y/(x+1) per state
         hi = min(hi, math.ceil(_TAIL / math.log((x + 1.0) / y)) + 16)
     j = np.arange(lo, hi + 1, dtype=np.float64)
-    # log(w_j / w_mode), built outward from the mode so errors do not pile up.
-    step = np.log(y / (x + j))  # log(w_j / w_{j-1}) for j >= 1
+    # w_j / w_mode as running products outward from the mode (all <= 1, no overflow).
+    xj = x + j
     k = mode - lo
-    logw = np.empty_like(j)
-    logw[k] = 0.0
+    w = np.empty_like(j)
+    w[k] = 1.0
     if hi > mode:
-        logw[k + 1 :] = np.cumsum(step[k + 1 :])
+        w[k + 1 :] = np.cumprod(y / xj[k + 1 :])
     if k > 0:
-        logw[:k] = -np.cumsum(step[1 : k + 1][::-1])[::-1]
-    w = np.exp(logw)
-    inv = 1.0 / (x + j + 1.0)
+        w[:k] = np.cumprod(xj[k:0:-1] / y)[::-1]
+    inv = 1.0 / (xj + 1.0)
     harmonic = np.cumsum(inv)
     if lo > 0:
         harmonic += float(special.digamma(x + lo + 1.0) - special.digamma(x + 1.0))
-    return float(np.sum(w * x * inv * harmonic) / np.sum(w))
+    return float(np.dot(w, inv * harmonic) * x / w.sum())
 
 
 # ---------------------------------------------------------------------------------------------

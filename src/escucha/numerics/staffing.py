@@ -10,9 +10,10 @@ the set of staffing levels that meet all targets is ``{n >= n*}``.
 * Erlang A: every target is turned into a *margin* ``m_i(n)`` that is ``>= 0`` exactly when the
   target holds (``SL(n) - x``, ``1 - ASA(n)/ASA_max``, ``1 - P_ab(n)/p``,
   ``1 - occ(n)/o``), and ``n*`` is the smallest integer with ``f(n) = min_i m_i(n) >= 0``.
-  ``f`` is smooth and increasing, so a secant bracket from ``n = a`` (the critically loaded
-  start of Garnett, Mandelbaum & Reiman's QED regime, ``n = a + beta sqrt(a)``) and an
-  Illinois regula falsi on the integers find ``n*`` in a handful of evaluations; every
+  ``f`` is smooth and increasing, so a secant bracket from the fluid model's staffing when
+  the targets allow an overloaded queue, else from ``n = a`` (the critically loaded start of
+  Garnett, Mandelbaum & Reiman's QED regime, ``n = a + beta sqrt(a)``), and an Illinois
+  regula falsi on the integers find ``n*`` in a handful of evaluations; every
   decision is still the exact ``f(n) >= 0`` test, and the answer is only returned once
   ``f(n* - 1) < 0 <= f(n*)`` has been evaluated, so the result is the same as a scan over
   ``n``. Each evaluation costs a few incomplete-gamma calls (plus an ``O(sqrt(a))`` sum when
@@ -28,6 +29,8 @@ References
 * O. Garnett, A. Mandelbaum, M. Reiman, "Designing a call center with impatient customers",
   Manufacturing & Service Operations Management 4 (2002): with abandonment the optimal ``n`` is
   ``a + beta sqrt(a)`` with ``beta`` of either sign, so the Erlang A search starts at ``a``.
+* W. Whitt, "Fluid models for multiserver queues with abandonments", Operations Research 54
+  (2006): the overloaded start of the Erlang A search.
 * M. Dowell, P. Jarratt, "A modified regula falsi method for computing the root of an
   equation", BIT 11 (1971): the Illinois variant used for the Erlang A search.
 * Spain's customer-service law (servicios de atención a la clientela): calls answered within
@@ -158,6 +161,7 @@ class _Evaluator:
         self.t = targets
         self._points: dict[int, _APoint] = {}
         self._margins: dict[int, float] = {}
+        self._asa: dict[int, float] = {}
 
     def meets(self, n: int) -> bool:
         if n <= 0:
@@ -194,6 +198,35 @@ class _Evaluator:
             got = cache[n] = _APoint.build(n, self.a, self.pat / self.aht)
         return got
 
+    def asa_s(self, n: int) -> float:
+        """Erlang A mean wait of the answered calls at ``n >= 1`` (its sum is the costly part)."""
+        got = self._asa.get(n)
+        if got is None:
+            got = self._asa[n] = self.point(n).asa_s(float(self.pat or 0.0))
+        return got
+
+    def result(self, n: int, arrivals_per_h: float, target_time_s: float) -> ErlangResult:
+        """Erlang A measures at ``n >= 1`` read off the search's point (as ``erlang_a``)."""
+        pat = float(self.pat or 0.0)
+        point = self.point(n)
+        p_ab = point.p_abandon
+        answered, abandoned = point.within(target_time_s / pat)
+        mean_wait = p_ab * pat
+        return ErlangResult(
+            model="erlang-a",
+            agents=n,
+            load_erl=self.a,
+            stable=True,
+            p_wait=point.p_wait,
+            service_level=_clip01(_sl(self.t.sl_definition, answered, abandoned, p_ab)),
+            target_time_s=target_time_s,
+            asa_s=self.asa_s(n),
+            mean_wait_s=mean_wait,
+            p_abandon=p_ab,
+            occupancy=_clip01(self.a * (1.0 - p_ab) / n),
+            mean_queue_len=arrivals_per_h / 3600.0 * mean_wait,
+        )
+
     def margin(self, n: int) -> float:
         """Erlang A: ``min_i m_i(n)``, ``>= 0`` exactly when every target holds at ``n >= 1``.
 
@@ -218,7 +251,7 @@ class _Evaluator:
             answered, abandoned = point.within(s.within_s / pat)
             worst = min(worst, _sl(t.sl_definition, answered, abandoned, p_ab) - s.share)
         if t.max_asa_s is not None:
-            worst = min(worst, _log_margin(t.max_asa_s, point.asa_s(pat)))
+            worst = min(worst, _log_margin(t.max_asa_s, self.asa_s(n)))
         self._margins[n] = worst
         return worst
 
@@ -245,16 +278,39 @@ def _sl(definition: SlDefinition, answered: float, abandoned: float, p_abandon: 
     return answered + abandoned
 
 
+def _fluid_start(a: float, patience_mean_s: float, t: Targets) -> float:
+    """Where the Erlang A search starts: the fluid model's staffing, or ``a`` if not overloaded.
+
+    With ``n < a`` and many agents the queue settles where the callers still waiting after
+    ``w`` are exactly those the agents take: ``exp(-w / patience) = n / a``. Every answered
+    caller then waits about ``w`` and the share ``1 - n/a`` abandons, so each target gives
+    ``n / a`` directly (Whitt, "Fluid models for multiserver queues with abandonments",
+    Operations Research 54, 2006). Only a starting point: the search decides exactly.
+    """
+    need = [0.0]
+    if t.max_asa_s is not None:
+        need.append(math.exp(-t.max_asa_s / patience_mean_s))
+    if t.max_abandon is not None:
+        need.append(1.0 - t.max_abandon)
+    if t.max_occupancy is not None:
+        need.append(1.0)  # an overloaded agent is always busy
+    for s in t.service_levels:
+        waited = math.exp(-s.within_s / patience_mean_s)
+        need.append(waited if t.sl_definition == "answered" else max(waited, s.share))
+    return a * min(max(need), 1.0)
+
+
 def _search_a(ev: _Evaluator, a: float) -> int:
     """Erlang A: smallest ``n >= 1`` with ``ev.margin(n) >= 0`` (margin increasing in ``n``).
 
-    Secant steps from ``n = round(a)`` (growing at least geometrically) bracket ``n*``;
+    Secant steps from the fluid staffing (:func:`_fluid_start`, at most ``a``; growing at
+    least geometrically) bracket ``n*``;
     Illinois regula falsi on the integers, with a bisection whenever it stalls, closes the
     bracket to ``lo + 1 = hi`` with ``f(lo) < 0 <= f(hi)`` (``lo = 0`` is known to fail).
     """
     cap = math.ceil(a + 200.0 * math.sqrt(a) + 1000.0)
     step = max(1, math.ceil(math.sqrt(a)))
-    n0 = max(1, round(a))
+    n0 = max(1, round(_fluid_start(a, float(ev.pat or 1.0), ev.t)))
     f0 = ev.margin(n0)
     lo, f_lo, hi, f_hi = (0, -math.inf, n0, f0) if f0 >= 0.0 else (n0, f0, 0, math.inf)
     # Bracket: walk from n0 towards the root with secant-predicted, growing steps.
@@ -286,8 +342,9 @@ def _search_a(ev: _Evaluator, a: float) -> int:
         if math.isfinite(w_lo) and math.isfinite(w_hi) and w_hi > w_lo:
             guess = lo + (hi - lo) * (-w_lo) / (w_hi - w_lo)
             cand = min(max(math.ceil(guess), lo + 1), hi - 1)
+            secant = guess > cand - 1.0
         else:
-            cand = (lo + hi) // 2
+            cand, secant = (lo + hi) // 2, False
         width = hi - lo
         f = ev.margin(cand)
         if f >= 0.0:
@@ -298,7 +355,14 @@ def _search_a(ev: _Evaluator, a: float) -> int:
             lo, f_lo, w_lo = cand, f, f
             w_hi = w_hi / 2.0 if side == -1 else f_hi
             side = -1
-        if hi - lo > width // 2 + 1:  # stalled: bisect once
+        if secant and f >= 0.0 and cand - 1 > lo:
+            # The line put the root in (cand - 1, cand] and cand meets: check cand - 1 now.
+            nb = cand - 1
+            if ev.margin(nb) >= 0.0:
+                hi, f_hi, w_hi = nb, ev.margin(nb), ev.margin(nb)
+            else:
+                lo, f_lo, w_lo = nb, ev.margin(nb), ev.margin(nb)
+        elif hi - lo > width // 2 + 1:  # stalled: bisect once
             mid = (lo + hi) // 2
             if ev.margin(mid) >= 0.0:
                 hi, f_hi, w_hi = mid, ev.margin(mid), ev.margin(mid)
@@ -400,17 +464,10 @@ def staff(
     ev = _Evaluator(a, aht_s, patience_mean_s, targets)
     n = 0 if a == 0.0 else _search(ev, a)
     report_t = targets.service_levels[0].within_s if targets.service_levels else 20.0
-    metrics = evaluate(
-        n,
-        arrivals_per_h,
-        aht_s,
-        patience_mean_s=patience_mean_s,
-        target_time_s=report_t,
-        sl_definition=targets.sl_definition,
-    )
     if patience_mean_s is not None and n > 0:
-        # Erlang A: the search already built the queue at n; read each level off it (the same
-        # arithmetic and clipping as erlang_a, without a full evaluation per target).
+        # Erlang A: the search already built the queue at n; read every measure off it (the
+        # same arithmetic and clipping as erlang_a, without evaluating the queue again).
+        metrics = ev.result(n, arrivals_per_h, report_t)
         point = ev.point(n)
         levels = tuple(
             _clip01(
@@ -423,6 +480,14 @@ def staff(
             for s in targets.service_levels
         )
     else:
+        metrics = evaluate(
+            n,
+            arrivals_per_h,
+            aht_s,
+            patience_mean_s=patience_mean_s,
+            target_time_s=report_t,
+            sl_definition=targets.sl_definition,
+        ).result()
         levels = tuple(
             float(
                 evaluate(
@@ -440,7 +505,7 @@ def staff(
         agents=n,
         scheduled_agents=scheduled_headcount(n, shrinkage),
         shrinkage=shrinkage,
-        metrics=metrics.result(),
+        metrics=metrics,
         service_levels=levels,
     )
 
