@@ -49,14 +49,16 @@ GRACE_S = 30.0
 class Stats:
     latencies_s: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    why: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     calls_done: int = 0
     calls_started: int = 0
     waits_s: list[float] = field(default_factory=list)
 
-    def record(self, cls: str, elapsed_s: float, ok: bool) -> None:
+    def record(self, cls: str, elapsed_s: float, ok: bool, why: str = "") -> None:
         self.latencies_s[cls].append(elapsed_s)
         if not ok:
             self.errors[cls] += 1
+            self.why[f"{cls}: {why}"] += 1
 
 
 def free_port() -> int:
@@ -162,10 +164,14 @@ class Load:
         t0 = time.perf_counter()
         try:
             r = await self.http.request(method, path, **kw)
-        except httpx.HTTPError:
-            self.stats.record(cls, time.perf_counter() - t0, ok=False)
+        except httpx.HTTPError as exc:
+            self.stats.record(cls, time.perf_counter() - t0, ok=False, why=type(exc).__name__)
             return None
-        self.stats.record(cls, time.perf_counter() - t0, ok=r.status_code < 400)
+        ok = r.status_code < 400
+        where = re.sub(r"/\d+", "/{id}", path.split("?")[0])
+        said = re.sub(r"\d+", "N", r.text[:80])
+        why = "" if ok else f"{method} {where} -> {r.status_code} {said}"
+        self.stats.record(cls, time.perf_counter() - t0, ok=ok, why=why)
         return r
 
     async def twilio(self, cls: str, path: str, body: dict[str, str]) -> str:
@@ -330,6 +336,8 @@ def main() -> None:
                 args.server_log.write_bytes((folder / "server.log").read_bytes())
     print()
     print(table(stats, elapsed))
+    for why, count in sorted(stats.why.items(), key=lambda kv: -kv[1]):
+        print(f"  error x{count}: {why}")
     waits = np.asarray(stats.waits_s) if stats.waits_s else np.zeros(1)
     print()
     print(

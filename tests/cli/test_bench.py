@@ -75,6 +75,22 @@ def test_routing_db_runs_through_the_configured_database(
     assert data["decisions_per_s"] > 0
 
 
+def test_routing_db_bursts(app: typer.Typer, settings: Settings) -> None:
+    args = ["bench", "routing", "--agents", "8", "--waiting", "20", "--skills", "2"]
+    env = {"ESCUCHA_DATABASE_URL": settings.database_url, "ESCUCHA_LOG_LEVEL": "WARNING"}
+    result = runner.invoke(
+        app, [*args, "--decisions", "12", "--db", "--burst", "4", "--json"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["backend"], data["burst"]) == ("db", 4)
+    assert data["decisions"] >= 12
+    assert data["decisions_per_s"] > 0
+    refused = runner.invoke(app, [*args, "--burst", "4"])
+    assert refused.exit_code == 2
+    assert "--burst: only with --db" in refused.output
+
+
 def test_routing_db_runs_the_same_load_through_the_plugged_router(app: typer.Typer) -> None:
     seen: list[RoutingWorkload] = []
 

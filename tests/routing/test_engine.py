@@ -446,6 +446,23 @@ def test_removed_agent_gets_nothing() -> None:
     assert engine.agents() == []
 
 
+def test_put_agent_takes_the_new_view_and_refuses_a_taken_contact() -> None:
+    engine = engine_with(QueueConfig("q", {"x": 1}))
+    engine.add_contact(contact("c1", 1.0, skills={}))
+    engine.put_agent(available("a", 5.0, x=1))  # unknown: added
+    assert pairs(engine.match(10.0)) == [("c1", "a")]
+    engine.put_agent(Agent("a", {"x": 1}, AgentState.WRAP_UP, 5.0, contact_id="c1"))
+    assert engine.agent("a").state is AgentState.WRAP_UP
+    engine.add_contact(contact("c2", 2.0))
+    with pytest.raises(Conflict, match="c2"):  # c2 waits: nobody may hold it
+        engine.put_agent(Agent("a", {"x": 1}, AgentState.BUSY, 5.0, contact_id="c2"))
+    engine.put_agent(available("a", 20.0, x=1))  # same skills: back in line at once
+    assert pairs(engine.match(21.0)) == [("c2", "a")]
+    engine.put_agent(Agent("a", {"y": 1}, AgentState.AVAILABLE, 30.0))  # new skills
+    engine.add_contact(contact("c3", 31.0))
+    assert engine.match(32.0) == []
+
+
 def test_setting_the_same_state_again_keeps_the_idle_clock() -> None:
     engine = engine_with()
     engine.add_agent(available("a", 0.0))
@@ -565,6 +582,18 @@ class RoutingMachine(RuleBasedStateMachine):
         self.engine.set_agent_skills(agent_id, skills)
         self.agents[agent_id] = replace(self.agents[agent_id], skills=skills)
         self.reskilled.add(agent_id)
+
+    @rule(agent_id=agents_b, skills=st.one_of(st.none(), AGENT_SKILLS))
+    def reload_agent(self, agent_id: str, skills: dict[str, int] | None) -> None:
+        """The database's view of an agent replaces the engine's (as after another node's
+        write), with the same skills or new ones: the engine behaves as before."""
+        agent = self.agents[agent_id]
+        if skills is not None:
+            agent = replace(agent, skills=skills)
+            self.reskilled.add(agent_id)
+        self.engine.put_agent(agent)
+        self.agents[agent_id] = agent
+        assert self.engine.agent(agent_id) == agent
 
     @rule(agent_id=agents_b)
     def finish(self, agent_id: str) -> None:

@@ -76,6 +76,14 @@ def routing_command(
     db: Annotated[
         bool, typer.Option("--db", help="Run the same load through the configured database.")
     ] = False,
+    burst: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="With --db: free this many agents at once and time the routing transaction "
+            "that assigns them (1: every step its own transactions, as requests do).",
+        ),
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Routing decisions per second and their latency (p50, p99) under a full line."""
@@ -84,6 +92,19 @@ def routing_command(
     )
     workload = make_workload(load)
     router: RouterLike
+    if burst > 1 and not db:
+        raise _fail("routing", "--burst: only with --db (the engine in memory has no passes)", 2)
+    if burst > 1:
+        from escucha.config import load_settings
+        from escucha.routing.benchdb import DbRouter, run_bursts
+
+        db_router = DbRouter(load_settings(), workload)
+        try:
+            result = run_bursts(workload, db_router, time.perf_counter, burst)
+        finally:
+            db_router.close()
+        _print_routing(result, load, "db", policy, as_json, burst=burst)
+        return
     if db:
         factory = _db_router_factory
         if factory is None:
@@ -113,6 +134,8 @@ def _print_routing(
     backend: str,
     policy: AgentPolicy,
     as_json: bool,
+    *,
+    burst: int = 1,
 ) -> None:
     data: dict[str, Any] = {
         "decisions_per_s": round(result.decisions_per_s, 1),
@@ -125,6 +148,8 @@ def _print_routing(
         "backend": backend,
         "policy": str(policy),
     }
+    if burst > 1:
+        data["burst"] = burst
     if as_json:
         typer.echo(json.dumps(data))
         return

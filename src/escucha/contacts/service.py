@@ -72,6 +72,23 @@ def find_or_create_customer(
     return customer
 
 
+def event_row(
+    contact: Contact, event: str, *, now: datetime, agent_id: int | None = None, **data: Any
+) -> dict[str, Any]:
+    """The row :func:`record` appends, for writing many at once (``insert(ContactEvent)``)."""
+    if event not in EVENTS:
+        raise InvalidInput(f"unknown event {event!r}")
+    return {
+        "contact_id": contact.id,
+        "event": event,
+        "at": now,
+        "queue": contact.queue,
+        "agent_id": agent_id if agent_id is not None else contact.agent_id,
+        "data": data,
+        "dedupe_key": None,
+    }
+
+
 def record(
     session: Session,
     contact: Contact,
@@ -83,24 +100,14 @@ def record(
     **data: Any,
 ) -> ContactEvent | None:
     """Append an event; with ``dedupe_key`` a repeated event (a retried webhook) is ignored."""
-    if event not in EVENTS:
-        raise InvalidInput(f"unknown event {event!r}")
+    row = event_row(contact, event, now=now, agent_id=agent_id, **data)
     if dedupe_key is not None:
         seen = session.scalar(select(ContactEvent.id).where(ContactEvent.dedupe_key == dedupe_key))
         if seen is not None:
             return None
-    ev = ContactEvent(
-        contact_id=contact.id,
-        event=event,
-        at=now,
-        queue=contact.queue,
-        agent_id=agent_id if agent_id is not None else contact.agent_id,
-        data=data,
-        dedupe_key=dedupe_key,
-    )
+    ev = ContactEvent(**{**row, "dedupe_key": dedupe_key})
     if dedupe_key is None:
-        session.add(ev)
-        session.flush()
+        session.add(ev)  # written with the transaction's next flush, in the order added
         return ev
     try:
         with session.begin_nested():

@@ -8,8 +8,12 @@ refuses a database that already has an organisation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
+from itertools import islice
 
+import numpy as np
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,7 +35,8 @@ from escucha.routing.rules import (
     MatchReason,
     WaitingContact,
 )
-from escucha.routing.workload import RoutingWorkload
+from escucha.routing.workload import START_S, STEP_S, RoutingBenchResult, RoutingWorkload
+from escucha.workforce.service import record_state_change
 
 
 def _dt(ts: float) -> datetime:
@@ -188,13 +193,107 @@ class DbRouter:
 
     def add_contact(self, contact: WaitingContact) -> None:
         with transaction(self.factory) as s:
-            s.execute(insert(Contact), [self._row(contact)])
+            s.add(Contact(**self._row(contact)))
             service.dispatch(s, now=_dt(contact.joined_at))
             self._collect(s)
+
+    def burst(
+        self,
+        agent_ids: list[str],
+        arrivals: list[WaitingContact],
+        now: float,
+        timer: Callable[[], float],
+    ) -> tuple[list[Assignment], float]:
+        """``agent_ids`` finish their calls, become available and ``arrivals`` join; then one
+        routing pass assigns whatever it can.
+
+        The floor's changes go through the service as requests make them (each wrap-up its own
+        transaction, into a break; then one transaction in which the agents become available
+        and the callers join, as requests committed while a pass runs): not timed. Timed: the
+        routing pass that finds them, as a pass after a burst (the floor opening, a router
+        taking over), with its assignments written before anything acts on them.
+        """
+        at = _dt(now)
+        uids = [self.agents[a] for a in agent_ids]
+        for uid in uids:
+            with transaction(self.factory) as s:
+                status = s.get(AgentStatus, uid)
+                cid = status.contact_id if status is not None else None
+                if cid is not None:
+                    service.answer(s, uid, cid, now=at)
+                    service.wrap_up(
+                        s,
+                        uid,
+                        cid,
+                        now=at,
+                        outcome="bench",
+                        resolved=True,
+                        recap="",
+                        next_state="break",
+                    )
+                else:
+                    service.set_agent_state(s, uid, AgentState.WRAP_UP.value, now=at)
+                    service.set_agent_state(s, uid, AgentState.BREAK.value, now=at)
+        with transaction(self.factory) as s:
+            for uid in uids:
+                status = service.agent_status(s, uid, now=at)
+                status.state = AgentState.AVAILABLE.value
+                status.since = status.idle_since = at
+                record_state_change(s, uid, status.state, now=at)
+            s.add_all([Contact(**self._row(c)) for c in arrivals])
+        start = timer()
+        with transaction(self.factory) as s:
+            service.dispatch(s, now=at)
+        elapsed = timer() - start
+        with transaction(self.factory) as s:
+            self._collect(s)
+        return self.match(now), elapsed
 
     def match(self, now: float) -> list[Assignment]:
         out, self.pending = self.pending, []
         return out
+
+
+def run_bursts(
+    workload: RoutingWorkload, router: DbRouter, timer: Callable[[], float], size: int
+) -> RoutingBenchResult:
+    """Drive ``router`` in bursts of ``size`` agents freed at once (see :meth:`DbRouter.burst`).
+
+    ``decisions_per_s`` is assignments divided by the time of the routing passes (each its own
+    transaction, committed); the percentiles are of those passes, not of single decisions.
+    """
+    now = START_S
+    busy = [agent.agent_id for agent in workload.state.agents]
+    arrivals = iter(workload.arrivals)
+    picks = iter(workload.picks)
+    spent: list[float] = []
+    decisions = 0
+    while decisions < workload.load.decisions and busy:
+        now += STEP_S
+        freed = []
+        for pick in picks:
+            slot = pick % len(busy)
+            freed.append(busy[slot])
+            busy[slot] = busy[-1]
+            busy.pop()
+            if len(freed) == size or not busy:
+                break
+        if not freed:
+            break
+        joining = [replace(c, joined_at=now, queued_at=now) for c in islice(arrivals, len(freed))]
+        out, elapsed = router.burst(freed, joining, now, timer)
+        spent.append(elapsed)
+        decisions += len(out)
+        busy.extend(a.agent_id for a in out)
+    total = sum(spent)
+    ms = np.asarray(spent or [0.0]) * 1000.0
+    return RoutingBenchResult(
+        decisions=decisions,
+        engine_s=total,
+        decisions_per_s=decisions / total if total > 0 else 0.0,
+        p50_ms=float(np.percentile(ms, 50)),
+        p99_ms=float(np.percentile(ms, 99)),
+    )
 
 
 def make_db_router(settings: Settings) -> object:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +54,7 @@ def _cache_for(session: Session) -> _Cache:
 
 def _dirty(session: Session) -> dict[str, set[int]]:
     d: dict[str, set[int]] = session.info.setdefault(
-        DIRTY, {"contacts": set(), "agents": set(), "queues": set()}
+        DIRTY, {"contacts": set(), "agents": set(), "profiles": set(), "queues": set()}
     )
     return d
 
@@ -62,8 +63,11 @@ def _after_flush(session: Session, _ctx: Any) -> None:
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Contact):
             _dirty(session)["contacts"].add(obj.id)
-        elif isinstance(obj, AgentStatus | org.AgentProfile):
+        elif isinstance(obj, AgentStatus):
             _dirty(session)["agents"].add(obj.user_id)
+        elif isinstance(obj, org.AgentProfile):
+            _dirty(session)["agents"].add(obj.user_id)
+            _dirty(session)["profiles"].add(obj.user_id)
         elif isinstance(obj, org.Queue):
             _dirty(session)["queues"].add(obj.id or 0)
 
@@ -197,24 +201,40 @@ def _apply(session: Session, engine: RoutingEngine, d: dict[str, set[int]]) -> N
     from escucha.routing.service import agent_value, waiting_value
 
     known = {q.queue_id for q in engine.queues()}
-    for cid in sorted(d["contacts"]):
-        key = str(cid)
-        if engine.is_waiting(key):
-            engine.remove_contact(key)
-        row = session.get(Contact, cid)
-        if row is not None and row.state == "queued" and row.queue in known:
-            engine.add_contact(waiting_value(row))
+    if d["contacts"]:
+        rows = {
+            c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(d["contacts"])))
+        }
+        for cid in sorted(d["contacts"]):
+            key = str(cid)
+            if engine.is_waiting(key):
+                engine.remove_contact(key)
+            row = rows.get(cid)
+            if row is not None and row.state == "queued" and row.queue in known:
+                engine.add_contact(waiting_value(row))
     if d["agents"]:
-        skills = {
-            p.user_id: p.skills
-            for p in session.scalars(
-                select(org.AgentProfile).where(org.AgentProfile.user_id.in_(d["agents"]))
+        skills: dict[int, Mapping[str, int]] = {}
+        for uid in d["agents"] - d["profiles"]:  # skills unchanged: the engine has them
+            with contextlib.suppress(NotFound):
+                skills[uid] = engine.agent(str(uid)).skills
+        unknown = d["agents"] - skills.keys()
+        if unknown:
+            skills.update(
+                (p.user_id, p.skills)
+                for p in session.scalars(
+                    select(org.AgentProfile).where(org.AgentProfile.user_id.in_(unknown))
+                )
+            )
+        statuses = {
+            a.user_id: a
+            for a in session.scalars(
+                select(AgentStatus).where(AgentStatus.user_id.in_(d["agents"]))
             )
         }
         for uid in sorted(d["agents"]):
-            key = str(uid)
-            with contextlib.suppress(NotFound):
-                engine.remove_agent(key)
-            status = session.get(AgentStatus, uid)
+            status = statuses.get(uid)
             if status is not None:
-                engine.add_agent(agent_value(status, skills.get(uid, {})))
+                engine.put_agent(agent_value(status, skills.get(uid, {})))
+            else:
+                with contextlib.suppress(NotFound):
+                    engine.remove_agent(str(uid))

@@ -364,6 +364,29 @@ class RoutingEngine:
         if rec.state is AgentState.AVAILABLE:
             self._pending_agents.append((rec, rec.epoch))
 
+    def put_agent(self, agent: Agent) -> None:
+        """Take ``agent`` as the truth about it (known or not), as ``remove_agent`` then
+        ``add_agent`` would; with the same skills it keeps its place in the skill classes."""
+        rec = self._agents.get(agent.agent_id)
+        if rec is None or rec.skills != agent.skills:
+            if rec is not None:
+                self.remove_agent(agent.agent_id)
+            self.add_agent(agent)
+            return
+        taken = agent.contact_id in self._contacts or agent.contact_id in self._held
+        if agent.contact_id is not None and agent.contact_id != rec.contact_id and taken:
+            raise Conflict(f"contact {agent.contact_id!r} already waits or has an agent")
+        self._leave_available(rec)
+        self._drop_link(rec)
+        if agent.contact_id is not None:
+            self._held[agent.contact_id] = _Held(None, agent.agent_id, None)
+        rec.state = agent.state
+        rec.idle_since = agent.idle_since
+        rec.contact_id = agent.contact_id
+        rec.epoch = self._next_epoch()
+        if rec.state is AgentState.AVAILABLE:
+            self._pending_agents.append((rec, rec.epoch))
+
     def remove_agent(self, agent_id: str) -> Agent:
         """Forget an agent (a contact it was handling is forgotten too)."""
         rec = self._agent(agent_id)

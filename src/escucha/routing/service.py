@@ -10,11 +10,12 @@ pass run at a time across nodes; a node that dies releases it with its connectio
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import case, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from escucha.callbacks.models import Callback
@@ -29,15 +30,18 @@ from escucha.routing.models import AgentStatus, RoutingDecision
 from escucha.routing.rules import (
     Agent,
     AgentState,
+    Assignment,
     ContactKind,
     EngineState,
     QueueConfig,
     WaitingContact,
     is_allowed_transition,
 )
+from escucha.workforce.models import AgentStateChange
 from escucha.workforce.service import record_state_change
 
 NODE = socket.gethostname()
+_T = TypeVar("_T")
 
 
 def _ts(at: datetime) -> float:
@@ -73,7 +77,7 @@ def _agent_skills(session: Session) -> dict[int, dict[str, int]]:
     }
 
 
-def agent_value(a: AgentStatus, skills: dict[str, Any]) -> Agent:
+def agent_value(a: AgentStatus, skills: Mapping[str, Any]) -> Agent:
     return Agent(
         agent_id=str(a.user_id),
         skills={str(k): int(v) for k, v in skills.items()},
@@ -139,60 +143,116 @@ def dispatch(session: Session, *, now: datetime) -> list[Offer]:
             contacts.record(
                 session, contact, "queued", now=now, queue=moved.to_queue, overflow=True
             )
-    offers: list[Offer] = []
-    for a in engine.match(t):
-        cid, aid = int(a.contact_id), int(a.agent_id)
-        got_agent = session.execute(
-            update(AgentStatus)
-            .where(
-                AgentStatus.user_id == aid,
-                AgentStatus.state == "available",
-                AgentStatus.contact_id.is_(None),
-            )
-            .values(state="busy", contact_id=cid, since=now)
-            .execution_options(synchronize_session=False)
-        )
-        if got_agent.rowcount != 1:  # type: ignore[attr-defined]
-            cache.invalidate(session)  # the engine believed in a state the database does not have
-            continue
-        got_contact = session.execute(
-            update(Contact)
-            .where(Contact.id == cid, Contact.state == "queued", Contact.agent_id.is_(None))
-            .values(state="offered", agent_id=aid, offered_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if got_contact.rowcount != 1:  # type: ignore[attr-defined]
-            session.execute(
-                update(AgentStatus)
-                .where(AgentStatus.user_id == aid, AgentStatus.contact_id == cid)
-                .values(state="available", contact_id=None)
-                .execution_options(synchronize_session=False)
-            )
-            cache.invalidate(session)
-            continue
-        session.add(
-            RoutingDecision(
-                contact_id=cid,
-                agent_id=aid,
-                queue=a.queue,
-                kind=a.kind.value,
-                reason=a.reason.value,
-                waited_s=a.waited_s,
-                decided_at=now,
-                node=NODE,
-            )
-        )
-        record_state_change(session, aid, "busy", now=now)
-        contact = session.get(Contact, cid)
-        if contact is not None:
-            session.refresh(contact)
-            contacts.record(session, contact, "offered", now=now, agent_id=aid, kind=a.kind.value)
-            if contact.channel == "callback":
-                cb = session.scalar(select(Callback).where(Callback.contact_id == cid))
-                if cb is not None:
-                    cb.state = "offered"
-        offers.append(Offer(cid, aid, a.queue))
+    matches = engine.match(t)
+    offers = _persist(session, matches, now=now) if matches else []
     session.flush()
+    return offers
+
+
+def _int_case(mapping: dict[int, int], key: Any) -> Any:
+    """``CASE key WHEN k THEN v ...`` with the integers written into the statement: one short
+    parameter list whatever the number of pairs (ints only, so nothing can be injected)."""
+    return case({int(k): literal_column(str(int(v))) for k, v in mapping.items()}, value=key)
+
+
+def _claim(
+    session: Session, entity: type[_T], ours: Any, free: tuple[Any, ...], values: dict[str, Any]
+) -> list[_T]:
+    """Compare-and-set on many rows in one statement: the rows ``ours`` that are still
+    ``free`` take ``values``; returns those that did, reloaded in the session."""
+    return list(
+        session.scalars(
+            update(entity)
+            .where(ours, *free)
+            .values(values)
+            .returning(entity)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+    )
+
+
+def _persist(session: Session, matches: list[Assignment], *, now: datetime) -> list[Offer]:
+    """Write a routing pass's assignments, set-based: a few statements whatever their number.
+
+    Compare-and-set: an agent is taken only if still available with no contact, a contact only
+    if still queued with no agent; a pair that loses either side is undone and this process's
+    engine rebuilt (it believed in a state the database does not have).
+    """
+    pairs = {int(a.agent_id): int(a.contact_id) for a in matches}
+    got_agents = {
+        status.user_id: status
+        for status in _claim(
+            session,
+            AgentStatus,
+            AgentStatus.user_id.in_(pairs),
+            (AgentStatus.state == "available", AgentStatus.contact_id.is_(None)),
+            {"state": "busy", "since": now, "contact_id": _int_case(pairs, AgentStatus.user_id)},
+        )
+    }
+    wanted = {cid: aid for aid, cid in pairs.items() if aid in got_agents}
+    taken: dict[int, Contact] = {}
+    if wanted:
+        for contact in _claim(
+            session,
+            Contact,
+            Contact.id.in_(wanted),
+            (Contact.state == "queued", Contact.agent_id.is_(None)),
+            {"state": "offered", "offered_at": now, "agent_id": _int_case(wanted, Contact.id)},
+        ):
+            taken[contact.id] = contact
+    lost = [aid for cid, aid in wanted.items() if cid not in taken]
+    if lost:
+        session.execute(
+            update(AgentStatus)
+            .where(AgentStatus.user_id.in_(lost))
+            .values(state="available", contact_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        for aid in lost:
+            session.expire(got_agents[aid])
+    if lost or len(got_agents) < len(pairs):
+        cache.invalidate(session)
+    offers: list[Offer] = []
+    callbacks: list[int] = []
+    decisions: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for a in matches:
+        if int(a.contact_id) not in taken:
+            continue
+        contact = taken[int(a.contact_id)]
+        aid = contact.agent_id or 0
+        decisions.append(
+            {
+                "contact_id": contact.id,
+                "agent_id": aid,
+                "queue": a.queue,
+                "kind": a.kind.value,
+                "reason": a.reason.value,
+                "waited_s": a.waited_s,
+                "decided_at": now,
+                "node": NODE,
+            }
+        )
+        # The compare-and-set proved the agent was available: this is a change of state.
+        changes.append({"user_id": aid, "state": "busy", "at": now})
+        events.append(
+            contacts.event_row(contact, "offered", now=now, agent_id=aid, kind=a.kind.value)
+        )
+        if contact.channel == "callback":
+            callbacks.append(contact.id)
+        offers.append(Offer(contact.id, aid, a.queue))
+    if offers:  # appended in one round trip each (executemany), not object by object
+        session.execute(insert(RoutingDecision), decisions)
+        session.execute(insert(AgentStateChange), changes)
+        session.execute(insert(ContactEvent), events)
+    if callbacks:
+        session.execute(
+            update(Callback)
+            .where(Callback.contact_id.in_(callbacks))
+            .values(state="offered")
+            .execution_options(synchronize_session=False)
+        )
     return offers
 
 
@@ -230,8 +290,7 @@ def set_agent_state(session: Session, user_id: int, state: str, *, now: datetime
     session.flush()
     record_state_change(session, user_id, status.state, now=now)
     if new is AgentState.AVAILABLE:
-        dispatch(session, now=now)
-        session.refresh(status)  # the routing pass may have given the agent a contact
+        dispatch(session, now=now)  # reloads the agent's row if the pass gave it a contact
     return status
 
 

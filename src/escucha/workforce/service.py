@@ -39,7 +39,6 @@ def record_state_change(
         return None
     change = AgentStateChange(user_id=user_id, state=state, at=now)
     session.add(change)
-    session.flush()
     return change
 
 
