@@ -8,7 +8,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from escucha.callbacks.models import Callback
@@ -23,7 +24,7 @@ from escucha.routing import service as routing
 from escucha.telephony import rules as R
 from escucha.telephony import service as tel
 from tests.acd_helpers import demo
-from tests.conftest import START
+from tests.conftest import PG_URL, START
 
 PHONE = "600111222"
 MADRID = ZoneInfo("Europe/Madrid")
@@ -490,3 +491,34 @@ def test_a_call_declined_on_the_desktop_while_ringing_goes_back_to_the_line(
     )
     assert turn.phase == "queue"
     assert contact.state == "queued"
+
+
+@pytest.mark.skipif(not PG_URL, reason="row and advisory locks are PostgreSQL's")
+def test_a_call_is_serialised_without_holding_its_row(
+    session_factory: sessionmaker[Session],
+) -> None:
+    # A webhook of a call holds the call's lock, not the contact's row: a routing pass (which
+    # holds the routing lock) can still update the row, so the two never wait for each other.
+    with session_factory() as s:
+        demo(s)
+        _call(s)
+        s.commit()
+    first = session_factory()
+    second = session_factory()
+    try:
+        contact = tel.find_call(first, "browser", "c1", lock=True)
+        assert contact is not None
+        row = second.execute(
+            text("SELECT id FROM contacts WHERE id = :id FOR UPDATE NOWAIT"), {"id": contact.id}
+        ).scalar_one()
+        assert row == contact.id
+        second.rollback()
+        # ... while the next webhook of the same call waits for the first.
+        second.execute(text("SET LOCAL lock_timeout = '200ms'"))
+        with pytest.raises(OperationalError, match="lock timeout"):
+            tel.find_call(second, "browser", "c1", lock=True)
+    finally:
+        first.rollback()
+        second.rollback()
+        first.close()
+        second.close()

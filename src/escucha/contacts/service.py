@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from escucha.contacts.models import CHANNELS, EVENTS, Contact, ContactEvent, Customer
+from escucha.db.session import xact_lock
 from escucha.errors import Conflict, InvalidInput, NotFound
 
 
@@ -155,10 +156,10 @@ def start_contact(
 
 
 def get_contact(session: Session, contact_id: int, *, lock: bool = False) -> Contact:
-    stmt = select(Contact).where(Contact.id == contact_id)
+    """The contact; ``lock`` serialises the transactions that take it so until they end."""
     if lock:
-        stmt = stmt.with_for_update()
-    contact = session.scalar(stmt)
+        xact_lock(session, "contact", str(contact_id))
+    contact = session.scalar(select(Contact).where(Contact.id == contact_id))
     if contact is None:
         raise NotFound(f"contact {contact_id} not found")
     return contact

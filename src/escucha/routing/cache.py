@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import event, select, text, update
 from sqlalchemy.orm import Session
 
+from escucha.callbacks.models import Callback
 from escucha.contacts.models import Contact
 from escucha.errors import EscuchaError, NotFound
 from escucha.org import models as org
@@ -102,7 +103,9 @@ def _after_rollback(session: Session) -> None:
 
 LOCK_KEY = 1702060917
 LOCKED = "routing_locked"
-_ROUTED = (Contact, AgentStatus, org.AgentProfile, org.Queue)
+_ROUTED = (Contact, AgentStatus, org.AgentProfile, org.Queue, Callback)
+"""What a routing pass reads or writes: a transaction takes the routing lock before its first
+write of any of these, so it never holds their row locks while waiting for the lock."""
 
 
 def _lock(session: Session) -> None:

@@ -31,6 +31,7 @@ from escucha.callbacks.models import Callback
 from escucha.config import Settings
 from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, ContactEvent, Customer, Estimate
+from escucha.db.session import xact_lock
 from escucha.errors import ConfigurationError, Conflict, EscuchaError, InvalidInput, NotFound
 from escucha.ivr import rules as ivr
 from escucha.ivr.schemas import validate_ivr
@@ -126,10 +127,10 @@ def find_call(
     session: Session, provider: str, call_ref: str, *, lock: bool = False
 ) -> Contact | None:
     """The contact of a call, or ``None``; ``lock`` serialises webhooks of one call."""
-    stmt = select(Contact).where(Contact.provider_ref == call_key(provider, call_ref))
+    key = call_key(provider, call_ref)
     if lock:
-        stmt = stmt.with_for_update()
-    return session.scalar(stmt)
+        xact_lock(session, "call", key)
+    return session.scalar(select(Contact).where(Contact.provider_ref == key))
 
 
 def _call(session: Session, provider: str, call_ref: str) -> Contact:
