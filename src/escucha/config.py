@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     default_language: Literal["es", "en"] = "es"
     run_worker: bool = True
     worker_poll_s: float = Field(default=1.0, gt=0)
-    job_lock_s: float = Field(default=300.0, gt=0)
+    job_lock_s: float = Field(default=30.0, gt=0)
     log_json: bool = True
     log_level: str = "INFO"
     session_max_age_s: int = 12 * 3600
@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_from_number: str = ""
+    #: Twilio's REST API address; set only to point escucha at a stand-in (load tests).
+    twilio_api_url: str = ""
     sms_webhook_url: str = ""
     outbox_dir: Path = Path("./outbox")
 

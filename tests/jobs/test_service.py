@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -154,6 +156,55 @@ def test_a_job_held_by_a_dead_worker_is_taken_again(
     clock.advance(service.LOCK_S + 1)
     assert service.run_due(session_factory, settings, clock) == 1
     assert CALLS == [("record", {}, 2)]
+
+
+def test_a_live_worker_keeps_its_job_and_a_dead_one_loses_it(
+    session_factory: sessionmaker[Session], settings: Settings, clock: FrozenClock
+) -> None:
+    alive = _enqueue(session_factory, clock, "tests.record", payload={"who": "alive"})
+    assert service._claim(session_factory, "alive", clock.now(), 30) == (alive, 1)
+    dead = _enqueue(session_factory, clock, "tests.record", payload={"who": "dead"})
+    assert service._claim(session_factory, "dead", clock.now(), 30) == (dead, 1)
+    for _ in range(4):  # 40 s: the live worker renews every 10 s, the dead one never
+        clock.advance(10)
+        assert service.renew_locks(session_factory, "alive", clock.now(), 30) == 1
+    assert service.renew_locks(session_factory, "nobody", clock.now(), 30) == 0
+    assert service.run_due(session_factory, settings, clock) == 1
+    assert CALLS == [("record", {"who": "dead"}, 2)]
+    with transaction(session_factory) as s:
+        assert s.get(m.Job, alive).status == m.RUNNING  # type: ignore[union-attr]
+
+
+def test_a_worker_heartbeat_renews_its_locks(
+    session_factory: sessionmaker[Session], settings: Settings, clock: FrozenClock
+) -> None:
+    from escucha.jobs.worker import Worker
+
+    fast = settings.model_copy(update={"job_lock_s": 0.3, "worker_poll_s": 60})
+    worker = Worker(session_factory, fast, clock, "t")
+    other = Worker(session_factory, fast, clock, "t")
+    assert worker.name != other.name  # every process and thread of workers is told apart
+    job_id = _enqueue(session_factory, clock, "tests.record")
+    assert service._claim(session_factory, worker.name, clock.now(), 0.3) == (job_id, 1)
+    clock.advance(5)
+    thread = threading.Thread(target=worker.heartbeat_forever)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with transaction(session_factory) as s:
+                locked_until = s.get(m.Job, job_id).locked_until  # type: ignore[union-attr]
+            if locked_until is not None and locked_until.replace(tzinfo=None) > clock.now().replace(
+                tzinfo=None
+            ):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the heartbeat never renewed the lock")
+    finally:
+        worker.stop_event.set()
+        thread.join(5)
+    assert service.run_due(session_factory, settings, clock) == 0
 
 
 def test_periodic_jobs_are_enqueued_once_per_period(

@@ -23,7 +23,7 @@ from escucha.jobs.registry import JOBS, PERIODIC, JobContext, backoff_s, load_jo
 
 log = logging.getLogger(__name__)
 
-LOCK_S = 300.0
+LOCK_S = 30.0
 
 
 def enqueue(
@@ -77,7 +77,8 @@ def _claim(
     """Mark one due job running; returns (id, attempt) or None. Its own short transaction.
 
     A job whose worker died while running it is claimed again once ``lock_s`` has passed
-    (``ESCUCHA_JOB_LOCK_S``: longer than any job takes).
+    (``ESCUCHA_JOB_LOCK_S``); a live worker keeps extending the lock of what it runs
+    (:func:`renew_locks`), so a long job is never taken twice.
     """
     with transaction(factory) as session:
         due = or_(
@@ -104,6 +105,20 @@ def _claim(
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return None
         return job.id, job.attempts + 1
+
+
+def renew_locks(
+    factory: sessionmaker[Session], worker: str, now: datetime, lock_s: float = LOCK_S
+) -> int:
+    """Extend the lock of every job ``worker`` is running to ``now + lock_s``; how many."""
+    with transaction(factory) as session:
+        renewed = session.execute(
+            update(m.Job)
+            .where(m.Job.status == m.RUNNING, m.Job.locked_by == worker)
+            .values(locked_until=now + timedelta(seconds=lock_s))
+            .execution_options(synchronize_session=False)
+        )
+        return int(renewed.rowcount)  # type: ignore[attr-defined]
 
 
 def run_one(

@@ -1,15 +1,23 @@
-"""The worker loop: runs due jobs and enqueues periodic ones, until told to stop."""
+"""The worker loop: runs due jobs and enqueues periodic ones, until told to stop.
+
+Each worker has an identity of its own (name, host, process, random part) and a heartbeat
+thread that keeps extending the lock of the job it runs; when the process dies the lock lapses
+after ``job_lock_s`` and another worker takes the job again.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import uuid
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from escucha.clock import Clock
 from escucha.config import Settings
-from escucha.jobs.service import enqueue_periodic, run_one
+from escucha.jobs.service import enqueue_periodic, renew_locks, run_one
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +29,19 @@ class Worker:
         self.factory = factory
         self.settings = settings
         self.clock = clock
-        self.name = name
+        self.name = (
+            f"{name or 'worker'}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        )
         self.stop_event = threading.Event()
         self._thread: threading.Thread | None = None
 
     def run_forever(self) -> None:
-        log.info("worker started")
+        """Run jobs until ``stop_event`` is set, with the heartbeat beside."""
+        log.info("worker started", extra={"worker": self.name})
+        heartbeat = threading.Thread(
+            target=self.heartbeat_forever, name="escucha-worker-heartbeat", daemon=True
+        )
+        heartbeat.start()
         while not self.stop_event.is_set():
             try:
                 enqueue_periodic(self.factory, self.clock)
@@ -37,7 +52,17 @@ class Worker:
             except Exception:
                 log.exception("worker loop error")
             self.stop_event.wait(self.settings.worker_poll_s)
+        heartbeat.join(5)
         log.info("worker stopped")
+
+    def heartbeat_forever(self) -> None:
+        """Renew this worker's job locks every third of ``job_lock_s``."""
+        every_s = self.settings.job_lock_s / 3
+        while not self.stop_event.wait(every_s):
+            try:
+                renew_locks(self.factory, self.name, self.clock.now(), self.settings.job_lock_s)
+            except Exception:
+                log.exception("worker heartbeat error")
 
     def start_thread(self) -> None:
         self._thread = threading.Thread(target=self.run_forever, name="escucha-worker", daemon=True)
