@@ -7,10 +7,13 @@ worker, and then for ``--duration`` seconds keeps ``--calls`` simulated calls go
 
 Each call is driven through the Twilio voice webhooks with valid ``X-Twilio-Signature``s, the
 way Twilio would: ``/voice`` (greeting and menu), ``/gather`` (key 2, bills), the ``/wait`` loop
-every 2 s until the answer is a ``<Dial>`` to an agent, ``/agent`` (the agent's leg answered),
-a talk time, ``/dialed`` and ``/status`` (completed); then the next call starts. Bot agents act
-through the API (``/agents/me``, ``PUT /agents/{id}/state``, ``GET /contacts/{id}``, wrap-up).
-At the end waiting callers hang up.
+until the answer is a ``<Dial>`` to an agent, ``/agent`` (the agent's leg answered), a talk
+time, ``/dialed`` and ``/status`` (completed); then the next call starts. The wait loop keeps
+the silence the TwiML asks for (``<Pause length>``). The script also stands in for Twilio's
+REST API on loopback: escucha, given REST credentials, redirects a waiting call there when an
+agent is chosen, and the call fetches ``/wait`` at once (``--poll`` runs without credentials:
+the line then comes back every 2 s). Bot agents act through the API (``/agents/me``,
+``PUT /agents/{id}/state``, ``GET /contacts/{id}``, wrap-up). At the end waiting callers hang up.
 
 Printed: per endpoint class the requests, errors (HTTP >= 400 or no answer), throughput and
 p50/p95/p99 latency, and the calls completed. Only loopback addresses are ever targeted; every
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -41,7 +45,9 @@ from twilio.request_validator import RequestValidator
 
 HOST = "127.0.0.1"
 TWILIO_TOKEN = "load-benchmark-twilio-auth-token"  # noqa: S105 - a test value
-WAIT_LOOP_S = 2.0  # the <Pause length="2"> of escucha's wait loop
+TWILIO_ACCOUNT = "AC" + "0" * 32
+WAIT_LOOP_S = 2.0  # the silence when the TwiML names none
+PAUSE = re.compile(r'<Pause length="(\d+)"')
 GRACE_S = 30.0
 
 
@@ -53,6 +59,7 @@ class Stats:
     calls_done: int = 0
     calls_started: int = 0
     waits_s: list[float] = field(default_factory=list)
+    redirects: int = 0
 
     def record(self, cls: str, elapsed_s: float, ok: bool, why: str = "") -> None:
         self.latencies_s[cls].append(elapsed_s)
@@ -113,7 +120,9 @@ def prepare(database_url: str, agents: int) -> dict[int, str]:
     return tokens
 
 
-def start_server(database_url: str, port: int, folder: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    database_url: str, port: int, folder: Path, api_url: str
+) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ESCUCHA_")}
     env.update(
         {
@@ -123,10 +132,13 @@ def start_server(database_url: str, port: int, folder: Path) -> subprocess.Popen
             "ESCUCHA_HOST": HOST,
             "ESCUCHA_PORT": str(port),
             "ESCUCHA_BASE_URL": f"http://{HOST}:{port}",
-            "ESCUCHA_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,  # no account SID: SMS go to files
+            "ESCUCHA_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
             "ESCUCHA_OUTBOX_DIR": str(folder / "outbox"),
         }
     )
+    if api_url:  # REST credentials: waiting calls are redirected (SMS too go to the stand-in)
+        env["ESCUCHA_TWILIO_ACCOUNT_SID"] = TWILIO_ACCOUNT
+        env["ESCUCHA_TWILIO_API_URL"] = api_url
     log = (folder / "server.log").open("ab")
     return subprocess.Popen(
         [sys.executable, "-m", "escucha", "serve"], env=env, stdout=log, stderr=log
@@ -154,6 +166,7 @@ class Load:
         self.end_at = end_at
         self.rng = rng
         self.validator = RequestValidator(TWILIO_TOKEN)
+        self.woken: dict[str, asyncio.Event] = {}
         self.http = httpx.AsyncClient(
             base_url=url,
             timeout=30,
@@ -194,8 +207,14 @@ class Load:
                     "status", "/telephony/twilio/status", {**body, "CallStatus": "completed"}
                 )
                 return
-            await asyncio.sleep(WAIT_LOOP_S)
+            pause = PAUSE.search(twiml)
+            woken = self.woken.setdefault(sid, asyncio.Event())
+            with contextlib.suppress(TimeoutError):
+                silence_s = float(pause.group(1)) if pause else WAIT_LOOP_S
+                await asyncio.wait_for(woken.wait(), min(silence_s, self.end_at - time.monotonic()))
+            woken.clear()
             twiml = await self.twilio("wait", "/telephony/twilio/wait", body)
+        self.woken.pop(sid, None)
         self.stats.waits_s.append(time.monotonic() - queued_at)
         leg = {**body, "CallSid": sid + "L", "ParentCallSid": sid, "CallStatus": "in-progress"}
         await self.twilio("agent leg", "/telephony/twilio/agent", leg)
@@ -247,10 +266,38 @@ class Load:
             await asyncio.sleep(0.5)
 
 
-async def drive(url: str, tokens: dict[int, str], args: argparse.Namespace, stats: Stats) -> float:
+def twilio_api(load: Load, port: int) -> Any:
+    """Twilio's REST API as far as escucha uses it here: redirecting a live call wakes it;
+    an SMS is taken. Served on loopback inside this process."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.post("/2010-04-01/Accounts/{account}/Calls/{name}")
+    def redirect(account: str, name: str) -> dict[str, str]:
+        sid = name.removesuffix(".json")
+        load.stats.redirects += 1
+        event = load.woken.get(sid)
+        if event is not None:
+            event.set()
+        return {"sid": sid, "account_sid": account, "status": "in-progress"}
+
+    @app.post("/2010-04-01/Accounts/{account}/Messages.json")
+    def sms(account: str) -> dict[str, str]:
+        return {"sid": "SM" + secrets.token_hex(16), "account_sid": account, "status": "queued"}
+
+    return uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning"))
+
+
+async def drive(
+    url: str, tokens: dict[int, str], args: argparse.Namespace, stats: Stats, api_port: int
+) -> float:
     rng = random.Random(args.seed)
     start = time.monotonic()
     load = Load(url, stats, start + args.duration, rng)
+    api = twilio_api(load, api_port)
+    api_task = asyncio.create_task(api.serve())
     stop = asyncio.Event()
     bots = [asyncio.create_task(load.bot(uid, tok, stop)) for uid, tok in tokens.items()]
     callers = [asyncio.create_task(load.caller_slot(i, args.talk)) for i in range(args.calls)]
@@ -261,6 +308,8 @@ async def drive(url: str, tokens: dict[int, str], args: argparse.Namespace, stat
     stop.set()
     await asyncio.gather(*bots, *pending, return_exceptions=True)
     await load.http.aclose()
+    api.should_exit = True
+    await api_task
     return elapsed
 
 
@@ -308,6 +357,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database-url", default="", help="an empty PostgreSQL database")
     parser.add_argument("--server-log", type=Path, help="keep the server's log here")
+    parser.add_argument(
+        "--poll", action="store_true", help="no REST credentials: waiting lines poll every 2 s"
+    )
     args = parser.parse_args()
     args.calls = min(max(args.calls, 1), 500)
     args.agents = min(max(args.agents, 1), 200)
@@ -318,14 +370,17 @@ def main() -> None:
         kind = "PostgreSQL" if args.database_url else "SQLite"
         print(f"preparing {kind}: the demo organisation, always open, and {args.agents} bots")
         tokens = prepare(url_db, args.agents)
-        port = free_port()
+        port, api_port = free_port(), free_port()
         url = f"http://{HOST}:{port}"
-        proc = start_server(url_db, port, folder)
+        api_url = "" if args.poll else f"http://{HOST}:{api_port}"
+        proc = start_server(url_db, port, folder, api_url)
         try:
             wait_ready(url, proc)
+            how = "polling every 2 s" if args.poll else "woken through the REST stand-in"
             print(f"driving {args.calls} concurrent calls for {args.duration:.0f} s at {url}")
+            print(f"waiting lines: {how}")
             stats = Stats()
-            elapsed = asyncio.run(drive(url, tokens, args, stats))
+            elapsed = asyncio.run(drive(url, tokens, args, stats, api_port))
         finally:
             proc.terminate()
             try:
@@ -344,7 +399,8 @@ def main() -> None:
         f"calls: {stats.calls_started} started, {stats.calls_done} completed in {elapsed:.0f} s "
         f"({stats.calls_done / elapsed:.2f}/s); wait until an agent: "
         f"median {np.median(waits):.1f} s, p95 {np.percentile(waits, 95):.1f} s; "
-        f"{args.agents} bot agents, mean talk {args.talk} s"
+        f"{args.agents} bot agents, mean talk {args.talk} s; "
+        f"{stats.redirects} calls redirected through the REST stand-in"
     )
 
 

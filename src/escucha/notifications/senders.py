@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -53,11 +53,19 @@ class SmtpSender:
         return msg.message_id
 
 
+def twilio_rest_client(settings: Settings) -> Any:
+    """Twilio's REST client for these settings (at ``ESCUCHA_TWILIO_API_URL`` when set)."""
+    from twilio.rest import Client
+
+    client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
+    if settings.twilio_api_url:
+        client.api.base_url = settings.twilio_api_url.rstrip("/")
+    return client
+
+
 class TwilioSmsSender:
     def __init__(self, settings: Settings) -> None:
-        from twilio.rest import Client
-
-        self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
+        self.client = twilio_rest_client(settings)
         self.from_number = settings.twilio_from_number
 
     def send(self, msg: Outgoing) -> str:

@@ -22,6 +22,7 @@ from escucha.callbacks.models import Callback
 from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, ContactEvent, Estimate
 from escucha.errors import Conflict, InvalidInput, NotFound
+from escucha.jobs.service import enqueue
 from escucha.org import models as org
 from escucha.routing import cache
 from escucha.routing import estimate as est
@@ -241,6 +242,8 @@ def _persist(session: Session, matches: list[Assignment], *, now: datetime) -> l
         )
         if contact.channel == "callback":
             callbacks.append(contact.id)
+        elif contact.provider == "twilio":  # the caller's line waits in silence: wake it
+            enqueue(session, "telephony.wake", {"contact_id": contact.id}, now=now)
         offers.append(Offer(contact.id, aid, a.queue))
     if offers:  # appended in one round trip each (executemany), not object by object
         session.execute(insert(RoutingDecision), decisions)

@@ -1,4 +1,4 @@
-"""Telephony jobs: place the Twilio call of a callback attempt."""
+"""Telephony jobs: place the Twilio call of a callback attempt; wake a waiting line."""
 
 from __future__ import annotations
 
@@ -19,3 +19,8 @@ def dial(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
         now=ctx.now,
         settings=ctx.settings,
     )
+
+
+@job("telephony.wake", max_attempts=5, backoff_base_s=1.0)
+def wake(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
+    service.wake_line(session, int(payload["contact_id"]), settings=ctx.settings)

@@ -74,6 +74,8 @@ class Gather:
     ``kind`` tells where the answer goes: ``"menu"`` (an IVR menu or the closed-queue
     choice, answered by ``caller_input``) or ``"wait"`` (the wait loop: the callback key). A
     wait gather ends with ``pause_s`` of silence, then the line comes back (:class:`Poll`).
+    ``quiet_s`` is how long until the next announcement is due: a line that escucha wakes
+    when an agent is chosen (Twilio with REST credentials) stays silent that long instead.
     """
 
     kind: Literal["menu", "wait"]
@@ -83,6 +85,7 @@ class Gather:
     speech: bool = False
     hints: tuple[str, ...] = ()
     pause_s: float = 0.0
+    quiet_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -296,10 +299,11 @@ def closed_prompt(language: str, when: str | None) -> str:
 
 
 def wait_actions(
-    announcement: Sequence[Say], language: str, *, pause_s: float = POLL_S
+    announcement: Sequence[Say], language: str, *, pause_s: float = POLL_S, quiet_s: float = 0.0
 ) -> tuple[Action, ...]:
     """One pass of the wait loop: what is said (maybe nothing), a short silence listening for
-    the callback key, then back to the loop. It never holds the line longer than that."""
+    the callback key, then back to the loop. It never holds the line longer than that, except
+    on a line that is woken when an agent is chosen (see :class:`Gather`)."""
     return (
         Gather(
             kind="wait",
@@ -308,9 +312,17 @@ def wait_actions(
             timeout_s=1.0,
             speech=False,
             pause_s=pause_s,
+            quiet_s=max(0.0, quiet_s),
         ),
         Poll(),
     )
+
+
+def quiet_for(last_announced: datetime | None, now: datetime, every_s: float) -> float:
+    """Seconds until the next wait announcement is due (``every_s`` after the last one)."""
+    if last_announced is None:
+        return 0.0
+    return max(0.0, every_s - (now - last_announced).total_seconds())
 
 
 def path_steps(

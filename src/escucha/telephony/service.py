@@ -38,6 +38,7 @@ from escucha.ivr.schemas import validate_ivr
 from escucha.ivr.service import example_path, load_ivr
 from escucha.jobs.service import enqueue
 from escucha.notifications.messages import when_phrase
+from escucha.notifications.senders import twilio_rest_client
 from escucha.org.models import Organisation, Queue
 from escucha.promises import rules as prules
 from escucha.promises import service as promises
@@ -451,7 +452,8 @@ def _to_queue(
         return _turn(session, contact, "offered", (*said, connect, R.Connect(contact.agent_id)))
     told = routing.tell_estimate(session, contact, now=now)
     announcement = (*said, *_announcement(session, contact, told))
-    return _turn(session, contact, "queue", R.wait_actions(announcement, lang))
+    quiet = R.ANNOUNCE_EVERY_S
+    return _turn(session, contact, "queue", R.wait_actions(announcement, lang, quiet_s=quiet))
 
 
 def wait_turn(
@@ -495,11 +497,14 @@ def _wait(
         .limit(1)
     )
     announcement: tuple[R.Say, ...] = ()
+    quiet = R.quiet_for(last, now, every_s)
     if R.should_announce(last, now, every_s):
         announcement = _announcement(
             session, contact, routing.tell_estimate(session, contact, now=now)
         )
-    return _turn(session, contact, "queue", R.wait_actions(announcement, contact.language))
+        quiet = every_s
+    actions = R.wait_actions(announcement, contact.language, quiet_s=quiet)
+    return _turn(session, contact, "queue", actions)
 
 
 def _callback_said(session: Session, contact: Contact, cb: Callback, *, now: datetime) -> R.Say:
@@ -902,9 +907,7 @@ class TwilioDialer:
                 "Twilio dialling needs ESCUCHA_TWILIO_ACCOUNT_SID, ESCUCHA_TWILIO_AUTH_TOKEN, "
                 "ESCUCHA_TWILIO_FROM_NUMBER and ESCUCHA_BASE_URL"
             )
-        from twilio.rest import Client
-
-        client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
+        client = twilio_rest_client(settings)
         return cls(client, from_number=settings.twilio_from_number, base_url=settings.base_url)
 
     def dial(self, callback: Callback, contact: Contact, *, now: datetime) -> str:
@@ -928,6 +931,43 @@ def twilio_ready(settings: Settings) -> bool:
         and settings.twilio_from_number
         and settings.base_url
     )
+
+
+def twilio_rest_ready(settings: Settings) -> bool:
+    """Whether escucha can redirect live Twilio calls (REST credentials and its address)."""
+    return bool(settings.twilio_account_sid and settings.twilio_auth_token and settings.base_url)
+
+
+def wake_line(session: Session, contact_id: int, *, settings: Settings) -> bool:
+    """Redirect a waiting Twilio call to the wait loop now that an agent has been chosen, so
+    it connects at once rather than when its silence ends (job ``telephony.wake``).
+
+    Nothing to do (``False``) when the contact is no longer offered, is not a Twilio caller in
+    line, or escucha has no REST credentials (the line then comes back every ``POLL_S``). A call
+    that Twilio says has ended is left to its status webhook.
+    """
+    contact = session.get(Contact, contact_id)
+    if (
+        contact is None
+        or contact.provider_ref is None
+        or contact.provider != "twilio"
+        or contact.channel != "voice"
+        or contact.state != "offered"
+        or not twilio_rest_ready(settings)
+    ):
+        return False
+    from twilio.base.exceptions import TwilioRestException
+
+    sid = contact.provider_ref.split(":", 1)[1]
+    url = f"{settings.base_url.rstrip('/')}/telephony/twilio/wait"
+    try:
+        twilio_rest_client(settings).calls(sid).update(url=url, method="POST")
+    except TwilioRestException as exc:
+        if exc.status in (400, 404):  # the call is over; its status webhook ends the contact
+            log.info("call not woken", extra={"contact_id": contact_id, "status": exc.status})
+            return False
+        raise
+    return True
 
 
 def twilio_dialer(settings: Settings) -> OutboundDialer:

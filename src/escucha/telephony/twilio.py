@@ -26,8 +26,13 @@ PREFIX = "/telephony/twilio"
 SIGNATURE_HEADER = "x-twilio-signature"
 
 
-def twiml(turn: R.Turn, *, base_url: str = "") -> str:
-    """The TwiML of a turn. URLs are absolute on ``base_url`` when given, else host-relative."""
+def twiml(turn: R.Turn, *, base_url: str = "", woken: bool = False) -> str:
+    """The TwiML of a turn. URLs are absolute on ``base_url`` when given, else host-relative.
+
+    ``woken``: escucha redirects the call through Twilio's REST API when an agent is chosen
+    (``telephony.wake``), so the wait loop stays silent until the next announcement is due
+    instead of coming back every ``POLL_S`` seconds.
+    """
     base = base_url.rstrip("/") + PREFIX
     response = VoiceResponse()
     for action in turn.actions:
@@ -58,8 +63,9 @@ def twiml(turn: R.Turn, *, base_url: str = "") -> str:
             )
             for say in action.prompts:
                 gather.say(say.text, language=R.speech_language(say.language))
-            if action.pause_s > 0:
-                gather.pause(length=max(1, math.ceil(action.pause_s)))
+            pause_s = max(action.pause_s, action.quiet_s) if woken else action.pause_s
+            if pause_s > 0:
+                gather.pause(length=max(1, math.ceil(pause_s)))
         elif isinstance(action, R.Poll):
             response.redirect(f"{base}/wait", method="POST")
         elif isinstance(action, R.Connect):

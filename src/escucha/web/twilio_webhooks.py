@@ -26,7 +26,8 @@ def _xml(request: Request, turn: R.Turn | None) -> Response:
     if turn is None:
         body = '<?xml version="1.0" encoding="UTF-8"?><Response />'
     else:
-        body = twiml(turn, base_url=request.app.state.settings.base_url)
+        settings = request.app.state.settings
+        body = twiml(turn, base_url=settings.base_url, woken=telephony.twilio_rest_ready(settings))
     return Response(body, media_type="application/xml")
 
 
