@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     base_url: str = ""
     default_language: Literal["es", "en"] = "es"
     run_worker: bool = True
+    #: Seconds an idle HTTP connection stays open: longer than a proxy's or Twilio's reuse of
+    #: it, so no request is sent on a connection the server is closing.
+    keep_alive_s: int = Field(default=75, ge=1, le=3600)
     worker_poll_s: float = Field(default=1.0, gt=0)
     job_lock_s: float = Field(default=30.0, gt=0)
     log_json: bool = True

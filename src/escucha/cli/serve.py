@@ -53,7 +53,12 @@ def register(app: typer.Typer) -> None:
             listener = start_smtp_listener(cfg)
         try:
             uvicorn.run(
-                create_app(cfg), host=cfg.host, port=cfg.port, log_config=None, access_log=False
+                create_app(cfg),
+                host=cfg.host,
+                port=cfg.port,
+                log_config=None,
+                access_log=False,
+                timeout_keep_alive=cfg.keep_alive_s,
             )
         finally:
             if listener is not None:
