@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -156,3 +158,22 @@ def test_an_error_on_a_screen_renders_the_error_page_for_a_signed_in_user(
     assert r.status_code == 404
     assert "job 999 not found" in r.text
     assert "Administración" in r.text  # the page is rendered for the signed-in admin
+
+
+def test_a_token_s_last_use_is_kept_to_the_minute_without_a_write_per_request(
+    session: Session,
+) -> None:
+    _users(session)
+    root = service.authenticate(session, "root", "correct-horse-battery")
+    raw = service.create_token(session, root, "crm", now=START)
+    session.commit()
+    from escucha.auth.models import ApiToken
+
+    stored = session.query(ApiToken).one()
+    service.user_for_token(session, raw, now=START)
+    assert stored.last_used_at == START
+    session.commit()
+    service.user_for_token(session, raw, now=START + timedelta(seconds=30))
+    assert not session.dirty  # a read within the minute writes nothing
+    service.user_for_token(session, raw, now=START + timedelta(seconds=61))
+    assert stored.last_used_at == START + timedelta(seconds=61)
