@@ -8,7 +8,7 @@ RUN_STAMP := $(VENV)/.stamp-run
 DEV_STAMP := $(VENV)/.stamp-dev
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format system-deps migrate demo worker demo-traffic messages clean
+.PHONY: run test lint format coverage system-deps migrate demo worker demo-traffic messages clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "escucha needs Python 3.11 or newer"'
@@ -72,6 +72,11 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_architecture.py
+
+# The numerical core is covered line by line (its tests alone reach every line).
+coverage: $(DEV_STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/numerics --cov=escucha.numerics \
+	  --cov-report=term-missing:skip-covered --cov-fail-under=100
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks
