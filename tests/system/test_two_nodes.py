@@ -122,7 +122,7 @@ def test_two_nodes_never_double_assign_and_survive_a_kill(
     nodes[0][1].send_signal(signal.SIGKILL)  # node a dies mid-load
     alive[0] = False
     nodes[0][1].wait(10)
-    killed_at = time.monotonic()
+    killed_wall = time.time()
     threads[0].join(60)
     deadline = time.monotonic() + 45
     while time.monotonic() < deadline:
@@ -159,11 +159,10 @@ def test_two_nodes_never_double_assign_and_survive_a_kill(
         for prev, nxt in itertools.pairwise(offers):
             assert prev.contact_id in ends
             assert ends[prev.contact_id] <= nxt.decided_at
-    after_kill = [
-        d
-        for d in decisions
-        if d.decided_at.timestamp() > time.time() - (time.monotonic() - killed_at)
-    ]
+    after_kill = [d for d in decisions if d.decided_at.timestamp() > killed_wall]
     assert after_kill, "the surviving node routed nothing after the kill"
+    # no leader to wait for: the survivor's next assignment follows within seconds
+    takeover_s = min(d.decided_at.timestamp() for d in after_kill) - killed_wall
+    assert takeover_s < 10, f"the first assignment after the kill took {takeover_s:.1f} s"
     waiting = session.scalars(select(Contact).where(Contact.state.in_(("queued", "offered")))).all()
     assert waiting == []
