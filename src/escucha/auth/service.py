@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime, timedelta
@@ -15,9 +16,14 @@ from escucha.auth.models import ROLES, ApiToken, LoginAttempt, User
 from escucha.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthenticated
 
 _hasher = PasswordHasher()
-# A real hash to compare against when the user does not exist, so timing does not tell.
-_DUMMY_HASH = _hasher.hash("escucha-no-such-user")
 MIN_PASSWORD = 8
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A real hash to compare against when the user does not exist, so timing does not tell
+    (made on first use: hashing costs a quarter of a second)."""
+    return _hasher.hash("escucha-no-such-user")
 
 
 def hash_password(password: str) -> str:
@@ -85,7 +91,7 @@ def authenticate(session: Session, username: str, password: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     stored = user.password_hash if user is not None and user.active else None
     try:
-        _hasher.verify(stored or _DUMMY_HASH, password)
+        _hasher.verify(stored or _dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         raise Unauthenticated("wrong username or password") from None
     if user is None or stored is None:

@@ -12,23 +12,18 @@ import itertools
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
-from escucha.analytics import service
-from escucha.analytics.schemas import AnalysisOptions, AnalysisResult
 from escucha.errors import EscuchaError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from escucha.analytics.schemas import AnalysisResult
 
 PROGRESS_MIN_BYTES = 20 * 1024 * 1024
 
@@ -68,6 +63,14 @@ class _RichProgress:
     def start(self, total_bytes: int) -> None:
         if total_bytes < PROGRESS_MIN_BYTES or not self.console.is_terminal:
             return
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self.bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -191,6 +194,9 @@ def analyze(
     ] = 20,
 ) -> None:
     """Informe de un registro de llamadas / call-log report (W3, W4, W5, M1, C6)."""
+    from escucha.analytics import service
+    from escucha.analytics.schemas import AnalysisOptions
+
     err = Console(stderr=True)
     options = AnalysisOptions(
         interval_min=interval_min,
@@ -283,6 +289,9 @@ def patience(
     y el objetivo de respuesta recomendado. Abandonment by wait interval, Kaplan-Meier
     survival, median and mean patience, and the recommended answer target.
     """
+    from escucha.analytics import service
+    from escucha.analytics.schemas import AnalysisOptions
+
     err = Console(stderr=True)
     options = AnalysisOptions(
         wait_points_s=_points(points),

@@ -6,7 +6,6 @@ import json
 
 import typer
 
-from escucha.audit import service
 from escucha.cli.common import db_transaction
 
 
@@ -22,6 +21,8 @@ def register(app: typer.Typer) -> None:
         Keep the printed head hash somewhere else: a later run that ends in a different hash
         for the same event count means the chain was rewritten.
         """
+        from escucha.audit import service
+
         with db_transaction() as session:
             result = service.verify(session)
         if as_json:

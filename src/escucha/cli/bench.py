@@ -12,29 +12,26 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from escucha.routing.engine import RoutingEngine
 from escucha.routing.rules import AgentPolicy
-from escucha.routing.simulate import EstimateBenchResult, TrafficParams, simulate_estimates
-from escucha.routing.workload import (
-    START_S,
-    RouterLike,
-    RoutingBenchResult,
-    RoutingLoad,
-    RoutingWorkload,
-    make_workload,
-    run_routing_load,
-)
+
+if TYPE_CHECKING:
+    from escucha.routing.simulate import EstimateBenchResult
+    from escucha.routing.workload import (
+        RouterLike,
+        RoutingBenchResult,
+        RoutingLoad,
+        RoutingWorkload,
+    )
 
 __all__ = ["DbRouterFactory", "bench_app", "register", "set_db_router_factory"]
 
-DbRouterFactory = Callable[[RoutingWorkload, AgentPolicy], RouterLike]
+DbRouterFactory = Callable[["RoutingWorkload", AgentPolicy], "RouterLike"]
 """Builds a database-backed router with the given policy, loaded with ``workload.state``
 (every decision persisted before ``match`` returns it)."""
 
@@ -87,6 +84,9 @@ def routing_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Routing decisions per second and their latency (p50, p99) under a full line."""
+    from escucha.routing.engine import RoutingEngine
+    from escucha.routing.workload import START_S, RoutingLoad, make_workload, run_routing_load
+
     load = RoutingLoad(
         agents=agents, waiting=waiting, skills=skills, decisions=decisions, seed=seed
     )
@@ -190,6 +190,10 @@ def estimate_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Error of each wait predictor on simulated traffic, next to an Asterisk-style average."""
+    import numpy as np
+
+    from escucha.routing.simulate import TrafficParams, simulate_estimates
+
     try:
         params = TrafficParams(
             agents=agents,

@@ -1,22 +1,29 @@
-"""What every command shares: settings, a transaction, errors printed where they belong."""
+"""What every command shares: settings, a transaction, errors printed where they belong.
+
+Importing this module stays cheap (every ``escucha`` run imports it): settings and the
+database are imported when a command asks for them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
-from sqlalchemy.orm import Session
 
 from escucha.clock import SystemClock
-from escucha.config import Settings, load_settings
-from escucha.db.engine import make_engine, make_sessionmaker
-from escucha.db.session import transaction
 from escucha.errors import EscuchaError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from escucha.config import Settings
 
 
 def settings() -> Settings:
+    from escucha.config import load_settings
+
     try:
         return load_settings()
     except EscuchaError as exc:
@@ -32,6 +39,9 @@ def fail(message: str, code: int = 1) -> NoReturn:
 @contextmanager
 def db_transaction(cfg: Settings | None = None) -> Iterator[Session]:
     """One CLI command is one transaction; an EscuchaError is printed, nothing is kept."""
+    from escucha.db.engine import make_engine, make_sessionmaker
+    from escucha.db.session import transaction
+
     cfg = cfg or settings()
     engine = make_engine(cfg)
     try:

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import typer
 
 from escucha.cli.common import db_transaction, fail
-from escucha.tickets import service
 
 
 def _day(text: str, option: str) -> date:
@@ -36,6 +35,8 @@ def register(app: typer.Typer) -> None:
         resolved_at, resolution, notified_at, appealed_at, deemed_accepted. Days are read in
         the organisation's time zone; times are written in UTC (ISO 8601).
         """
+        from escucha.tickets import service
+
         first, last = _day(start, "--from"), _day(end, "--to")
         if last < first:
             fail(f"--to ({last}) is before --from ({first})", code=2)

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import typer
 
-from escucha import yamlio
 from escucha.cli.common import clock, db_transaction, fail
-from escucha.org import service
 
 
 def register(app: typer.Typer) -> None:
@@ -19,6 +17,9 @@ def register(app: typer.Typer) -> None:
     @cfg.command("apply")
     def apply(file: Path) -> None:
         """Apply an organisation YAML: everything in it, or nothing if any line is wrong."""
+        from escucha import yamlio
+        from escucha.org import service
+
         try:
             with db_transaction() as session:
                 counts = service.apply_file(session, file, now=clock.now())
@@ -29,6 +30,9 @@ def register(app: typer.Typer) -> None:
     @cfg.command("check")
     def check(file: Path) -> None:
         """Validate an organisation YAML without applying it."""
+        from escucha import yamlio
+        from escucha.org import service
+
         try:
             service.parse_org(file.read_text(encoding="utf-8"), str(file))
         except yamlio.YamlFileError as exc:
@@ -40,6 +44,9 @@ def register(app: typer.Typer) -> None:
     @cfg.command("export")
     def export(out: Path | None = typer.Option(None, "--out", help="Write to a file.")) -> None:
         """Print the organisation as YAML (passwords are never exported)."""
+        from escucha import yamlio
+        from escucha.org import service
+
         with db_transaction() as session:
             text = yamlio.dump_text(service.export_org(session))
         if out:

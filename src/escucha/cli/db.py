@@ -5,8 +5,6 @@ from __future__ import annotations
 import typer
 
 from escucha.cli.common import settings
-from escucha.db import migrate
-from escucha.db.engine import make_engine
 
 
 def register(app: typer.Typer) -> None:
@@ -15,6 +13,9 @@ def register(app: typer.Typer) -> None:
     @db.command("upgrade")
     def upgrade(revision: str = typer.Argument("head")) -> None:
         """Migrate the database to the newest schema (or to REVISION)."""
+        from escucha.db import migrate
+        from escucha.db.engine import make_engine
+
         engine = make_engine(settings())
         migrate.upgrade(engine, revision)
         typer.echo(f"database at {migrate.current_revision(engine)}")
@@ -23,6 +24,9 @@ def register(app: typer.Typer) -> None:
     @db.command("current")
     def current() -> None:
         """Show the database's schema revision and the newest one."""
+        from escucha.db import migrate
+        from escucha.db.engine import make_engine
+
         engine = make_engine(settings())
         typer.echo(f"current: {migrate.current_revision(engine)}  head: {migrate.head_revision()}")
         engine.dispose()

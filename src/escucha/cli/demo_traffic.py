@@ -15,12 +15,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import httpx
-import numpy as np
 import typer
+
+if TYPE_CHECKING:
+    import numpy as np
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_WAITING = 500
@@ -99,6 +100,8 @@ class Api:
     """The few API calls the simulation makes, with one token each."""
 
     def __init__(self, base: str, timeout_s: float = 10.0) -> None:
+        import httpx
+
         self.base = base
         self.http = httpx.Client(base_url=base, timeout=timeout_s)
 
@@ -108,6 +111,8 @@ class Api:
     def call(
         self, method: str, path: str, token: str, body: dict[str, Any] | None = None
     ) -> tuple[int, Any]:
+        import httpx
+
         try:
             r = self.http.request(
                 method, path, json=body, headers={"Authorization": f"Bearer {token}"}
@@ -145,6 +150,8 @@ class DemoTraffic:
         sleep: Callable[[float], None] = time.sleep,
         log: Callable[[str], None] = lambda _line: None,
     ) -> None:
+        import numpy as np
+
         self.api = api
         self.token = token
         self.bots = bots
@@ -403,6 +410,8 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
         """Feed simulated callers and bot agents into a running server (the wallboard moves)."""
+        import numpy as np
+
         try:
             base = check_target(url)
         except TrafficError as exc:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from escucha.errors import EscuchaError
-from escucha.ivr import service
-from escucha.ivr.audio import export, render_ivr
-from escucha.ivr.lint import RULES
-from escucha.ivr.rules import CallInput, Keys, NoInput, Speech, Step, advance, is_key, start
-from escucha.yamlio import YamlFileError, dotted
+
+if TYPE_CHECKING:
+    from escucha.ivr.rules import CallInput, Step
 
 ivr_app = typer.Typer(
     name="ivr",
@@ -58,6 +56,9 @@ def lint_command(
     lang: LangOpt = "es",
 ) -> None:
     """Check an IVR against the clarity rules; exit 1 when any rule finds an error."""
+    from escucha.ivr import service
+    from escucha.yamlio import YamlFileError, dotted
+
     try:
         report = service.lint_file(file, measure_audio=audio, cache_dir=cache_dir)
     except YamlFileError as exc:
@@ -82,6 +83,8 @@ def lint_command(
 @ivr_app.command("rules")
 def rules_command(as_json: JsonOpt = False, lang: LangOpt = "es") -> None:
     """List every lint rule: id, severity, explanation and fix."""
+    from escucha.ivr.lint import RULES
+
     if as_json:
         _emit_json(
             [
@@ -118,6 +121,9 @@ def journey_command(
     cache_dir: CacheOpt = None,
 ) -> None:
     """Find the shortest path of each task; exit 1 when a task is above its thresholds."""
+    from escucha.ivr import service
+    from escucha.yamlio import YamlFileError
+
     try:
         report = service.journey_test_file(
             file, tasks, calls_path=calls, measure_audio=audio, cache_dir=cache_dir
@@ -161,6 +167,10 @@ def render_command(
     cache_dir: CacheOpt = None,
 ) -> None:
     """Render every prompt to WAV with espeak-ng and print its measured length."""
+    from escucha.ivr import service
+    from escucha.ivr.audio import export, render_ivr
+    from escucha.yamlio import YamlFileError
+
     try:
         ivr = service.read_ivr(file)
         rendered = render_ivr(ivr.model, cache_dir=cache_dir or service.default_cache_dir())
@@ -189,6 +199,8 @@ def render_command(
 
 
 def _parse_input(item: str) -> CallInput:
+    from escucha.ivr.rules import Keys, NoInput, Speech, is_key
+
     item = item.strip()
     if item in ("", "-", "timeout"):
         return NoInput()
@@ -224,6 +236,10 @@ def call_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Walk through the IVR as a caller would, printing every prompt heard."""
+    from escucha.ivr import service
+    from escucha.ivr.rules import advance, start
+    from escucha.yamlio import YamlFileError
+
     try:
         model = service.load_ivr(file)
     except YamlFileError as exc:

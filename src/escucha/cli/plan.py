@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,8 +27,9 @@ from escucha.cli.targets import (
     service_levels,
 )
 from escucha.errors import EscuchaError
-from escucha.numerics.staffing import Targets
-from escucha.staffing.service import DayPlan, plan_day, read_history_csv
+
+if TYPE_CHECKING:
+    from escucha.staffing.service import DayPlan
 
 
 def register(app: typer.Typer) -> None:
@@ -117,6 +118,9 @@ def plan_command(
     as_json: AsJson = False,
 ) -> None:
     """Plan a day: forecast, agents per interval, shifts with breaks / Planificar un día."""
+    from escucha.numerics.staffing import Targets
+    from escucha.staffing.service import plan_day, read_history_csv
+
     try:
         targets = Targets(
             service_levels=tuple(service_levels(target_sl, target_time, spain)),

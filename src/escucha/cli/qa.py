@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from escucha.errors import EscuchaError
-from escucha.qa import rules, service
+
+if TYPE_CHECKING:
+    from escucha.qa import service
 
 
 class LangOption(StrEnum):
@@ -60,6 +62,8 @@ def score(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")] = False,
 ) -> None:
     """Check a transcript against the scorecard's criteria."""
+    from escucha.qa import service
+
     try:
         card = service.load_scorecard(scorecard)
         parsed = service.read_transcript(transcript, fmt.value)
@@ -141,6 +145,8 @@ def metrics(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")] = False,
 ) -> None:
     """Precision and recall of each detector per language against human labels."""
+    from escucha.qa import rules, service
+
     labels_csv = labels / "labels.csv" if labels.is_dir() else labels
     try:
         evaluation = service.evaluate_detectors(labels_csv, split=split)

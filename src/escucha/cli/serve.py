@@ -8,12 +8,8 @@ from types import FrameType
 
 import typer
 
-from escucha import yamlio
 from escucha.cli.common import clock, db_transaction, fail, settings
-from escucha.db import migrate
-from escucha.db.engine import make_engine, make_sessionmaker
 from escucha.logs import configure_logging
-from escucha.org import service as org_service
 
 DEMO_ORG = Path(__file__).resolve().parent.parent / "org" / "demo.yaml"
 
@@ -32,6 +28,8 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from escucha.app import create_app
+        from escucha.db import migrate
+        from escucha.db.engine import make_engine
 
         overrides: dict[str, object] = {"run_worker": worker}
         if host:
@@ -67,6 +65,7 @@ def register(app: typer.Typer) -> None:
     @app.command("worker")
     def worker_cmd() -> None:
         """Run the job worker alone (messages, callbacks, escalations)."""
+        from escucha.db.engine import make_engine, make_sessionmaker
         from escucha.jobs.worker import Worker
 
         cfg = settings()
@@ -87,6 +86,9 @@ def register(app: typer.Typer) -> None:
     @demo.command("load")
     def load() -> None:
         """Load (or refresh) the demo organisation and print its accounts."""
+        from escucha import yamlio
+        from escucha.org import service as org_service
+
         try:
             with db_transaction() as session:
                 counts = org_service.apply_file(session, DEMO_ORG, now=clock.now())

@@ -12,18 +12,16 @@ import math
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from escucha.errors import EscuchaError
-from escucha.numerics.erlang import erlang_a
-from escucha.numerics.sim.distributions import Distribution, Exponential, LogNormal
-from escucha.numerics.sim.fast import simulate_queue
-from escucha.staffing.service import write_calls_parquet
+
+if TYPE_CHECKING:
+    from escucha.numerics.sim.distributions import Distribution
 
 
 def register(app: typer.Typer) -> None:
@@ -37,6 +35,8 @@ def _usage(message: str) -> typer.Exit:
 
 
 def _distribution(kind: str, mean_s: float, cv: float, option: str) -> Distribution:
+    from escucha.numerics.sim.distributions import Exponential, LogNormal
+
     if kind == "exponential":
         return Exponential(mean_s)
     if kind == "lognormal":
@@ -84,6 +84,13 @@ def simulate_command(
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout, nothing else.")] = False,
 ) -> None:
     """Simulate a queue and measure it / Simular una cola y medirla."""
+    import numpy as np
+
+    from escucha.numerics.erlang import erlang_a
+    from escucha.numerics.sim.distributions import Exponential
+    from escucha.numerics.sim.fast import simulate_queue
+    from escucha.staffing.service import write_calls_parquet
+
     if customers < 20:
         raise _usage("--customers must be at least 20")
     try:

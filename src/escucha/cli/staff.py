@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,8 +27,13 @@ from escucha.cli.targets import (
     TargetTime,
     service_levels,
 )
-from escucha.numerics.erlang import SL_DEFINITIONS, ErlangResult, evaluate
-from escucha.numerics.staffing import Targets, staff
+
+if TYPE_CHECKING:
+    from escucha.numerics.erlang import ErlangResult
+
+#: ``escucha.numerics.erlang.SL_DEFINITIONS``, for the help of ``--sl-definition`` without
+#: importing NumPy and SciPy (tests/cli/test_startup.py checks the two are the same).
+SL_DEFINITION_NAMES = ("offered", "answered", "offered_minus_short_abandons", "abandons_met")
 
 
 def register(app: typer.Typer) -> None:
@@ -100,12 +105,15 @@ def staff_command(
         str,
         typer.Option(
             "--sl-definition",
-            help="How abandons count in the service level: " + ", ".join(SL_DEFINITIONS) + ".",
+            help="How abandons count in the service level: " + ", ".join(SL_DEFINITION_NAMES) + ".",
         ),
     ] = "offered",
     as_json: AsJson = False,
 ) -> None:
     """Agents needed for the targets (Erlang A with --patience) / Agentes necesarios."""
+    from escucha.numerics.erlang import SL_DEFINITIONS, evaluate
+    from escucha.numerics.staffing import Targets, staff
+
     if sl_definition not in SL_DEFINITIONS:
         raise _usage(f"--sl-definition: use one of {', '.join(SL_DEFINITIONS)}")
     definition = sl_definition

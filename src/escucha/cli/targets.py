@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from escucha.numerics.staffing import SPAIN_95_180, ServiceLevelTarget
+if TYPE_CHECKING:
+    from escucha.numerics.staffing import ServiceLevelTarget
 
 TargetTime = Annotated[float, typer.Option("--target-time", help="Service-level time, seconds.")]
 TargetAsa = Annotated[float | None, typer.Option("--target-asa", help="Maximum ASA, seconds.")]
@@ -34,6 +35,8 @@ def service_levels(
 
     Raises ``ValueError`` on a share outside (0, 1] or a time below zero.
     """
+    from escucha.numerics.staffing import SPAIN_95_180, ServiceLevelTarget
+
     levels = [] if target_sl is None else [ServiceLevelTarget(target_sl, target_time_s)]
     if spain:
         levels.append(SPAIN_95_180)

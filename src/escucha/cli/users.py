@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import typer
-from sqlalchemy import select
 
-from escucha.auth import service
-from escucha.auth.models import User
 from escucha.cli.common import clock, db_transaction, fail
 
 
@@ -22,6 +19,8 @@ def register(app: typer.Typer) -> None:
         language: str = typer.Option("es"),
     ) -> None:
         """Create an account."""
+        from escucha.auth import service
+
         with db_transaction() as session:
             service.create_user(
                 session,
@@ -40,6 +39,11 @@ def register(app: typer.Typer) -> None:
         password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
     ) -> None:
         """Set a password (every open session of that user ends)."""
+        from sqlalchemy import select
+
+        from escucha.auth import service
+        from escucha.auth.models import User
+
         with db_transaction() as session:
             user = session.scalar(select(User).where(User.username == username))
             if user is None:
@@ -50,6 +54,11 @@ def register(app: typer.Typer) -> None:
     @users.command("token")
     def token(username: str, name: str = typer.Option("integration")) -> None:
         """Create an API token for USERNAME; it is printed once."""
+        from sqlalchemy import select
+
+        from escucha.auth import service
+        from escucha.auth.models import User
+
         with db_transaction() as session:
             user = session.scalar(select(User).where(User.username == username))
             if user is None:

@@ -12,14 +12,14 @@ import csv
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from escucha import yamlio
-from escucha.surveys.themes import Comment, ThemeReport, find_themes
+if TYPE_CHECKING:
+    from escucha.surveys.themes import Comment, ThemeReport
 
 voc_app = typer.Typer(
     name="voc",
@@ -47,6 +47,8 @@ def _parse_at(value: str, where: str) -> date | datetime | None:
 
 def read_comments(path: Path) -> list[Comment]:
     """Read the CSV of texts; errors name the file and line."""
+    from escucha.surveys.themes import Comment
+
     try:
         handle = path.open(encoding="utf-8", newline="")
     except OSError as exc:
@@ -80,6 +82,8 @@ def read_comments(path: Path) -> list[Comment]:
 def _read_labels(path: Path | None) -> dict[str, str]:
     if path is None:
         return {}
+    from escucha import yamlio
+
     try:
         document = yamlio.load(path)
     except yamlio.YamlFileError as exc:
@@ -121,6 +125,8 @@ def themes(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")] = False,
 ) -> None:
     """Group survey comments and complaints into themes, with a weekly trend."""
+    from escucha.surveys.themes import find_themes
+
     comments = read_comments(file)
     report = find_themes(comments, k=k, seed=seed, labels=_read_labels(labels))
     if as_json:
