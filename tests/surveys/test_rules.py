@@ -139,3 +139,54 @@ def test_reason_texts_are_bilingual() -> None:
     for texts in rules.RISK_REASONS.values():
         assert set(texts) == {"es", "en"}
         assert texts["es"] != texts["en"]
+
+
+# --- follow-ups (M4) -----------------------------------------------------------------------
+
+
+def _f(i: int, hours: float, outcome: str) -> rules.FollowUpFact:
+    from datetime import UTC, datetime, timedelta
+
+    return rules.FollowUpFact(
+        i, datetime(2026, 11, 23, 9, tzinfo=UTC) + timedelta(hours=hours), outcome
+    )
+
+
+def _at(hours: float) -> object:
+    return _f(0, hours, "reached").at
+
+
+@pytest.mark.parametrize(
+    ("follow_ups", "last_contact", "expected"),
+    [
+        ([], None, (False, None, 0, False)),
+        ([_f(1, 0, "reached")], None, (True, 1, 0, False)),
+        ([_f(1, 0, "message_left")], _at(-5), (True, 1, 0, False)),
+        ([_f(1, 0, "reached")], _at(0), (True, 1, 0, False)),  # the same instant: not since
+        ([_f(1, 0, "reached")], _at(1), (False, 1, 0, True)),
+        ([_f(1, 0, "not_reached"), _f(2, 1, "not_reached")], _at(-1), (False, 2, 2, False)),
+        ([_f(1, 0, "not_reached"), _f(2, 2, "not_reached")], _at(1), (False, 2, 1, False)),
+        ([_f(1, 0, "reached"), _f(2, 1, "not_reached")], None, (False, 2, 1, False)),
+        ([_f(2, 1, "reached"), _f(1, 0, "not_reached")], None, (True, 2, 0, False)),  # by time
+        ([_f(2, 0, "not_reached"), _f(1, 0, "reached")], None, (False, 2, 1, False)),  # then id
+        ([_f(1, 0, "not_reached")], _at(3), (False, 1, 0, True)),
+    ],
+)
+def test_follow_up_status(
+    follow_ups: list[rules.FollowUpFact], last_contact: object, expected: tuple[object, ...]
+) -> None:
+    status = rules.follow_up_status(follow_ups, last_contact)  # type: ignore[arg-type]
+    assert (status.followed_up, status.latest_id, status.attempts, status.contacted_since) == (
+        expected
+    )
+
+
+def test_follow_up_status_refuses_an_unknown_outcome() -> None:
+    with pytest.raises(ValueError, match="outcome"):
+        rules.follow_up_status([_f(1, 0, "maybe")], None)
+
+
+def test_notes_are_cleaned() -> None:
+    assert rules.clean_note(None) == ""
+    assert rules.clean_note(" a\x00b\x1bc\r\n\r\n\r\n\r\nd\ud800 ") == "abc\n\nd\ufffd"
+    assert rules.clean_note("Cafe\u0301") == "Café"

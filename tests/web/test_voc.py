@@ -1,5 +1,6 @@
 """The voice of the customer (M1-M4): survey measures, themes of comments and complaints with
-editable labels, weekly trend and drill-down to contacts, and customers to follow up."""
+editable labels, weekly trend and drill-down to contacts, and customers to follow up with the
+follow-ups supervisors record."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from escucha.contacts.models import Contact
 from escucha.promises.models import Promise
 from escucha.surveys import service, voc
-from escucha.surveys.models import VocLabel
+from escucha.surveys.models import FollowUp, VocLabel
 from escucha.tickets.models import Ticket
 from tests.conftest import START, csrf_from, login
 from tests.qa.helpers import make_customer, make_ended_contact, make_login_user
@@ -117,7 +118,9 @@ def _data(session: Session) -> dict[str, int]:
 
 def test_customers_at_risk_are_flagged_with_their_reasons(session: Session) -> None:
     ids = _data(session)
-    rows = voc.customers_at_risk(session, since=START - timedelta(days=28), now=START)
+    risk = voc.customers_at_risk(session, since=START - timedelta(days=28), now=START)
+    assert risk.followed_up == []
+    rows = risk.to_follow_up
     reasons = {r.customer_id: r.reasons for r in rows}
     assert reasons[ids["angry"]] == ("long_wait", "open_complaint")
     assert reasons[ids["promised"]] == ("broken_promise",)
@@ -138,7 +141,7 @@ def test_repeat_contacts_count_towards_risk(session: Session) -> None:
         )
     facts = voc.customer_facts(session, since=START, now=START + timedelta(days=7))
     assert facts[customer.id].repeat_contacts == 3
-    rows = voc.customers_at_risk(session, since=START, now=START + timedelta(days=7))
+    rows = voc.customers_at_risk(session, since=START, now=START + timedelta(days=7)).to_follow_up
     assert rows[0].reasons == ("repeat_contacts",)
 
 
@@ -209,3 +212,114 @@ def test_the_weekly_trend_counts_texts_per_week(session: Session) -> None:
     assert total == {"2026-11-09": 4, "2026-11-16": 6}
     contacts = voc.contacts_for(session, list(report.texts.values()))
     assert all(isinstance(c, Contact) for c in contacts.values())
+
+
+def _follow_up_page(client: TestClient, session: Session) -> tuple[dict[str, int], str]:
+    ids = _data(session)
+    login(client, "sup", "correct-horse-battery")
+    page = client.get("/voc", params={"days": 28, "k": 2})
+    assert page.status_code == 200
+    return ids, page.text
+
+
+def _followed_up_section(html: str) -> str:
+    return html[html.index('id="followed-up"') :]
+
+
+def test_recording_a_follow_up_from_the_voc_page(client: TestClient, session: Session) -> None:
+    ids, html = _follow_up_page(client, session)
+    angry = ids["angry"]
+    action = f'action="/voc/customers/{angry}/follow-ups"'
+    assert action in html
+    assert "Registrar seguimiento" in html
+    assert "Nadie con seguimiento hecho en este periodo." in html
+    assert "<script>" not in html
+    assert " style=" not in html
+    url = f"/voc/customers/{angry}/follow-ups"
+    form = {"days": "28", "k": "2", "by": "queue", "outcome": "reached"}
+
+    # Without the CSRF token: refused, nothing written.
+    r = client.post(url, data={**form, "note": "Hablado"}, follow_redirects=False)
+    assert r.status_code == 403
+    # Reached needs a note: the page again, with the message and the choices kept.
+    r = client.post(url, data={**form, "note": " ", "csrf_token": csrf_from(html)})
+    assert r.status_code == 422
+    assert "nota: diga qué le contó el cliente y qué se acordó" in r.text
+    assert '<option value="reached" selected>' in r.text
+    session.expire_all()
+    assert session.query(FollowUp).count() == 0
+
+    r = client.post(
+        url,
+        data={
+            **form,
+            "note": "Le pedí disculpas; le llamamos el jueves",
+            "csrf_token": csrf_from(html),
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/voc?days=28&k=2&by=queue&recorded={angry}#at-risk"
+    page = client.get(r.headers["location"])
+    assert "Seguimiento registrado." in page.text
+    assert action not in page.text  # no longer to follow up
+    done = _followed_up_section(page.text)
+    assert "Reclamante" in done
+    assert "Le pedí disculpas; le llamamos el jueves" in done
+    assert "Se habló con el cliente" in done
+    assert "Tiene una reclamación sin resolver" in done
+    session.expire_all()
+    row = session.query(FollowUp).one()
+    assert (row.customer_id, row.outcome, row.reasons) == (
+        angry,
+        "reached",
+        ["long_wait", "open_complaint"],
+    )
+
+
+def test_a_customer_not_reached_stays_with_the_attempts(
+    client: TestClient, session: Session
+) -> None:
+    ids, html = _follow_up_page(client, session)
+    promised = ids["promised"]
+    r = client.post(
+        f"/voc/customers/{promised}/follow-ups",
+        data={
+            "days": "28",
+            "k": "2",
+            "by": "queue",
+            "outcome": "not_reached",
+            "note": "",
+            "csrf_token": csrf_from(html),
+        },
+    )
+    assert r.status_code == 200
+    assert f'action="/voc/customers/{promised}/follow-ups"' in r.text
+    assert "Intentos sin localizarle: 1" in r.text
+    assert "Prometido" not in _followed_up_section(r.text)
+
+
+def test_agents_cannot_record_follow_ups(client: TestClient, session: Session) -> None:
+    ids = _data(session)
+    login(client, "ana", "correct-horse-battery")
+    page = client.get("/agent")
+    r = client.post(
+        f"/voc/customers/{ids['angry']}/follow-ups",
+        data={"outcome": "message_left", "note": "", "csrf_token": csrf_from(page.text)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+    assert client.get("/voc", follow_redirects=False).status_code == 403
+    session.expire_all()
+    assert session.query(FollowUp).count() == 0
+
+
+def test_following_up_an_unknown_customer_is_not_found(
+    client: TestClient, session: Session
+) -> None:
+    _, html = _follow_up_page(client, session)
+    r = client.post(
+        "/voc/customers/999999/follow-ups",
+        data={"outcome": "message_left", "note": "", "csrf_token": csrf_from(html)},
+    )
+    assert r.status_code == 404

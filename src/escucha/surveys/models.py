@@ -1,4 +1,5 @@
-"""Post-contact surveys (M2) and the labels people give to voice-of-the-customer themes (M3).
+"""Post-contact surveys (M2), the labels people give to voice-of-the-customer themes (M3) and
+the follow-ups of customers at risk (M4).
 
 One survey per contact (unique), linked to the contact, the agent and the queue. A survey sent
 by SMS or email carries a random link token; only its SHA-256 is stored. IVR surveys have no
@@ -10,10 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from escucha.db.base import Base
+from escucha.surveys.rules import FOLLOW_UP_OUTCOMES, MAX_FOLLOW_UP_NOTE
 
 SURVEY_CHANNELS = ("sms", "email", "ivr")
 SURVEY_KINDS = ("csat", "ces", "nps")
@@ -53,3 +55,29 @@ class VocLabel(Base):
     label: Mapped[str] = mapped_column(String(200))
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime]
+
+
+class FollowUp(Base):
+    """A supervisor's attempt to follow up a customer at risk (M4); rows are only added.
+
+    ``reasons`` are the reason codes the customer was flagged with when it was recorded
+    (:data:`escucha.surveys.rules.RISK_REASONS`), empty when they were not flagged.
+    """
+
+    __tablename__ = "voc_follow_ups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    outcome: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(String(MAX_FOLLOW_UP_NOTE), default="")
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(index=True)
+
+    __table_args__ = (
+        Index("ix_voc_follow_ups_customer_id_recorded_at", "customer_id", "recorded_at"),
+        CheckConstraint(
+            "outcome IN (" + ", ".join(f"'{o}'" for o in FOLLOW_UP_OUTCOMES) + ")",
+            name="outcome",
+        ),
+    )

@@ -1,4 +1,5 @@
-"""Survey measures and the word-of-mouth risk rule (M1, M2, M4). Pure: standard library only.
+"""Survey measures, the word-of-mouth risk rule and follow-ups (M1, M2, M4). Pure: standard
+library only.
 
 Standard definitions used throughout escucha:
 
@@ -17,8 +18,11 @@ Shares are fractions in [0, 1]; NPS is in points from -100 to 100. Every functio
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 
 def _checked(scores: Iterable[int], low: int, high: int, name: str) -> list[int]:
@@ -238,3 +242,96 @@ def customers_at_risk(
     """The customers to follow up, most reasons first (ties by customer id)."""
     flagged = [a for a in (assess_risk(f, policy) for f in facts) if a.at_risk]
     return sorted(flagged, key=lambda a: (-len(a.reasons), a.customer_id))
+
+
+# --- Following customers up (M4) ---------------------------------------------------------
+
+#: What came of a follow-up: ``reached`` (we spoke to the customer), ``message_left`` (a
+#: voicemail, SMS or email asking them to call back) or ``not_reached``.
+FOLLOW_UP_OUTCOMES: tuple[str, ...] = ("reached", "message_left", "not_reached")
+#: The outcomes after which a customer counts as followed up, until they contact us again.
+CLOSING_OUTCOMES = frozenset({"reached", "message_left"})
+MAX_FOLLOW_UP_NOTE = 1000
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_note(text: str | None) -> str:
+    """A note as stored: NFC, no lone surrogates or control characters, Unix line ends,
+    at most one blank line in a row, trimmed.
+
+    >>> clean_note("  Llamé\\r\\n\\r\\n\\r\\nsin\\x00 respuesta ")
+    'Llamé\\n\\nsin respuesta'
+    """
+    if not text:
+        return ""
+    text = "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
+    text = _CONTROL.sub("", unicodedata.normalize("NFC", text))
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+@dataclass(frozen=True)
+class FollowUpFact:
+    """One follow-up of a customer: ``id`` breaks ties between follow-ups at the same time."""
+
+    id: int
+    at: datetime
+    outcome: str
+
+
+@dataclass(frozen=True)
+class FollowUpStatus:
+    """Where a customer stands after their follow-ups.
+
+    ``latest_id`` is the latest follow-up (``None`` without any); ``contacted_since`` says the
+    customer contacted us after it; ``attempts`` counts the follow-ups in a row, latest
+    first, that did not reach them since their latest contact.
+    """
+
+    followed_up: bool
+    latest_id: int | None
+    attempts: int
+    contacted_since: bool
+
+
+def follow_up_status(
+    follow_ups: Iterable[FollowUpFact], last_contact_at: datetime | None
+) -> FollowUpStatus:
+    """Whether a flagged customer still needs a follow-up (M4).
+
+    The latest follow-up decides: a customer is *followed up* when it reached them or left a
+    message and they have not contacted us since (a contact at the same instant is not
+    "since"). A new contact after it puts them back in the list, as a new bad experience
+    may have followed, and the attempts start again from zero. ``not_reached`` keeps them
+    in the list, counting the attempts.
+
+    >>> from datetime import UTC
+    >>> t = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    >>> follow_up_status([FollowUpFact(1, t, "not_reached")], None).attempts
+    1
+    >>> follow_up_status([FollowUpFact(1, t, "reached")], None).followed_up
+    True
+    """
+    ordered = sorted(follow_ups, key=lambda f: (f.at, f.id))
+    if not ordered:
+        return FollowUpStatus(False, None, 0, False)
+    latest = ordered[-1]
+    for f in ordered:
+        if f.outcome not in FOLLOW_UP_OUTCOMES:
+            raise ValueError(f"follow-up #{f.id}: unknown outcome {f.outcome!r}")
+    contacted_since = last_contact_at is not None and last_contact_at > latest.at
+    attempts = 0
+    if not contacted_since:
+        for f in reversed(ordered):
+            if f.outcome != "not_reached":
+                break
+            if last_contact_at is not None and f.at < last_contact_at:
+                break
+            attempts += 1
+    return FollowUpStatus(
+        followed_up=latest.outcome in CLOSING_OUTCOMES and not contacted_since,
+        latest_id=latest.id,
+        attempts=attempts,
+        contacted_since=contacted_since,
+    )

@@ -1,11 +1,13 @@
 """The voice of the customer (M1-M4): survey measures and response rates, themes of survey
 comments and complaint texts with labels people edit, their weekly trend and the contacts
-behind them, and the customers to follow up."""
+behind them, the customers to follow up with a form to record each follow-up, and the
+customers followed up."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -52,6 +54,36 @@ def _k(k: str) -> int | None:
     return value
 
 
+def _voc_context(db: Session, *, days: int, k: str, by: str, now: datetime) -> dict[str, Any]:
+    since, until = _period(days, now)
+    if by not in surveys.GROUPS:
+        by = "queue"
+    report = voc.voc_report(db, since=since, until=until, k=_k(k))
+    total, groups = surveys.survey_summary(db, since=since, until=until, by=by)
+    risk = voc.customers_at_risk(db, since=since, now=now)
+    weeks = _weeks(since, until)
+    peak = max((n for t in report.themes.themes for n in t.weekly.values()), default=0)
+    return {
+        "days": days,
+        "k": k,
+        "by": by,
+        "report": report.themes,
+        "sources": {t.key: _sources(report.texts, t.member_ids) for t in report.themes.themes},
+        "weeks": weeks,
+        "peak": peak,
+        "total": total,
+        "groups": groups,
+        "risk": risk.to_follow_up,
+        "followed_up": risk.followed_up,
+        "reasons": rules.RISK_REASONS,
+        "policy": rules.RiskPolicy(),
+        "outcomes": rules.FOLLOW_UP_OUTCOMES,
+        "max_note": rules.MAX_FOLLOW_UP_NOTE,
+        "recorded": None,
+        "form": {},
+    }
+
+
 @router.get("/voc")
 def voc_page(
     request: Request,
@@ -61,35 +93,56 @@ def voc_page(
     days: int = 28,
     k: str = "",
     by: str = "queue",
+    recorded: int | None = None,
 ) -> Response:
+    context = _voc_context(db, days=days, k=k, by=by, now=clock.now())
+    context["recorded"] = recorded
+    return page(request, db, "voc/voc.html", context)
+
+
+@router.post("/voc/customers/{customer_id}/follow-ups")
+def record_follow_up(
+    request: Request,
+    customer_id: int,
+    caller: SupervisorCaller,
+    db: DB,
+    clock: ClockDep,
+    outcome: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    days: Annotated[int, Form()] = 28,
+    k: Annotated[str, Form()] = "",
+    by: Annotated[str, Form()] = "queue",
+) -> Response:
+    """Record a follow-up from the /voc page, then back to the page (post/redirect/get).
+
+    A refused outcome or note shows the page again (422) with the message beside the
+    customer's form and what was typed kept; nothing is written.
+    """
     now = clock.now()
-    since, until = _period(days, now)
+    since, _ = _period(days, now)
+    try:
+        voc.record_follow_up(
+            db,
+            customer_id,
+            outcome=outcome,
+            note=note,
+            user_id=caller.need_user().id,
+            now=now,
+            since=since,
+        )
+    except InvalidInput as exc:
+        context = _voc_context(db, days=days, k=k, by=by, now=now)
+        context["form"] = {
+            "customer_id": customer_id,
+            "outcome": outcome,
+            "note": note,
+            "error": exc.message,
+        }
+        return page(request, db, "voc/voc.html", context, status_code=422)
     if by not in surveys.GROUPS:
         by = "queue"
-    report = voc.voc_report(db, since=since, until=until, k=_k(k))
-    total, groups = surveys.survey_summary(db, since=since, until=until, by=by)
-    risk = voc.customers_at_risk(db, since=since, now=now)
-    weeks = _weeks(since, until)
-    peak = max((n for t in report.themes.themes for n in t.weekly.values()), default=0)
-    return page(
-        request,
-        db,
-        "voc/voc.html",
-        {
-            "days": days,
-            "k": k,
-            "by": by,
-            "report": report.themes,
-            "sources": {t.key: _sources(report.texts, t.member_ids) for t in report.themes.themes},
-            "weeks": weeks,
-            "peak": peak,
-            "total": total,
-            "groups": groups,
-            "risk": risk,
-            "reasons": rules.RISK_REASONS,
-            "policy": rules.RiskPolicy(),
-        },
-    )
+    query = urlencode({"days": days, "k": k, "by": by, "recorded": customer_id})
+    return RedirectResponse(f"/voc?{query}#at-risk", status_code=303)
 
 
 def _sources(texts: dict[str, voc.VocText], ids: tuple[str, ...]) -> dict[str, int]:
