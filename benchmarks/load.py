@@ -41,6 +41,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from fastapi import FastAPI, Request
 from twilio.request_validator import RequestValidator
 
 HOST = "127.0.0.1"
@@ -167,6 +168,7 @@ class Load:
         self.rng = rng
         self.validator = RequestValidator(TWILIO_TOKEN)
         self.woken: dict[str, asyncio.Event] = {}
+        self.woken_url: dict[str, str] = {}
         self.http = httpx.AsyncClient(
             base_url=url,
             timeout=30,
@@ -213,7 +215,8 @@ class Load:
                 silence_s = float(pause.group(1)) if pause else WAIT_LOOP_S
                 await asyncio.wait_for(woken.wait(), min(silence_s, self.end_at - time.monotonic()))
             woken.clear()
-            twiml = await self.twilio("wait", "/telephony/twilio/wait", body)
+            path = self.woken_url.pop(sid, "/telephony/twilio/wait")
+            twiml = await self.twilio("wait", path, body)
         self.woken.pop(sid, None)
         self.stats.waits_s.append(time.monotonic() - queued_at)
         leg = {**body, "CallSid": sid + "L", "ParentCallSid": sid, "CallStatus": "in-progress"}
@@ -270,16 +273,17 @@ def twilio_api(load: Load, port: int) -> Any:
     """Twilio's REST API as far as escucha uses it here: redirecting a live call wakes it;
     an SMS is taken. Served on loopback inside this process."""
     import uvicorn
-    from fastapi import FastAPI
 
     app = FastAPI()
 
     @app.post("/2010-04-01/Accounts/{account}/Calls/{name}")
-    def redirect(account: str, name: str) -> dict[str, str]:
+    async def redirect(account: str, name: str, request: Request) -> dict[str, str]:
         sid = name.removesuffix(".json")
+        url = str((await request.form()).get("Url", ""))
         load.stats.redirects += 1
         event = load.woken.get(sid)
-        if event is not None:
+        if event is not None and url.startswith(load.url):
+            load.woken_url[sid] = url.removeprefix(load.url)
             event.set()
         return {"sid": sid, "account_sid": account, "status": "in-progress"}
 

@@ -344,3 +344,33 @@ def test_a_twilio_callback_the_customer_answers_is_put_through(
     session.expire_all()
     assert tel.find_call(session, "twilio", "CA" + "e" * 32) is not None
     assert session.get(Contact, cb.contact_id).state == "connected"  # type: ignore[union-attr]
+
+
+def test_with_rest_credentials_the_line_waits_in_silence_and_the_woken_fetch_connects(
+    twilio_settings: Settings, users: dict[str, int], session: Session, clock: FrozenClock
+) -> None:
+    """ADR 12: the wait loop stays silent until the next announcement; once an agent is
+    chosen only the fetch escucha's redirect causes (``?woken=1``) connects at first."""
+    woken_settings = twilio_settings.model_copy(update={"base_url": "http://testserver"})
+    with TestClient(create_app(woken_settings, clock=clock)) as c:
+        line = Twilio(c)
+        first = line.post("/telephony/twilio/voice", twilio_body("voice"))
+        queued = line.post(
+            f"/telephony/twilio/gather?n={_seq(first.text)}", twilio_body("gather", Digits="2")
+        )
+        assert "El tiempo de espera estimado es de menos de" in queued.text
+        assert '<Pause length="30" />' in queued.text
+        routing.set_agent_state(session, users["ana"], "available", now=clock.now())
+        session.commit()
+        clock.advance(timedelta(seconds=1))
+        plain = line.post("/telephony/twilio/wait", twilio_body("wait"))
+        assert "<Dial" not in plain.text
+        assert '<Pause length="2" />' in plain.text
+        woken = line.post("/telephony/twilio/wait?woken=1", twilio_body("wait"))
+        assert f">agent-{users['ana']}</Client></Dial>" in woken.text
+        forged = line.post(
+            "/telephony/twilio/wait?woken=1",
+            twilio_body("wait"),
+            signature=sign("http://testserver/telephony/twilio/wait", twilio_body("wait")),
+        )
+        assert forged.status_code == 403  # the query is part of what Twilio signs

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -121,10 +122,10 @@ def test_an_offer_to_a_twilio_caller_redirects_the_live_call(
     assert len(twilio_api.requests) == 1
     path, form = twilio_api.requests[0]
     assert path == f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{CALL}.json"
-    assert form["Url"] == ["https://escucha.example.org/telephony/twilio/wait"]
+    assert form["Url"] == ["https://escucha.example.org/telephony/twilio/wait?woken=1"]
     assert form["Method"] == ["POST"]
     # the redirected line fetches the wait loop and is put through to the agent
-    turn = tel.wait_turn(session, "twilio", CALL, now=START + timedelta(seconds=10))
+    turn = tel.wait_turn(session, "twilio", CALL, now=START + timedelta(seconds=10), woken=True)
     assert R.Connect(users["ana"]) in turn.actions
 
 
@@ -140,11 +141,14 @@ def test_nothing_is_sent_without_credentials_or_once_the_offer_is_gone(
 ) -> None:
     users, contact_id = _offered_to_ana(session)
     no_rest = settings.model_copy(update={"twilio_api_url": twilio_api.url})
-    assert tel.wake_line(session, contact_id, settings=no_rest) is False
-    routing.decline(session, users["ana"], contact_id, now=START + timedelta(seconds=10))
-    assert tel.wake_line(session, contact_id, settings=_rest_settings(settings, twilio_api)) is (
-        False
-    )
+    rest = _rest_settings(settings, twilio_api)
+    soon = START + timedelta(seconds=10)
+    assert tel.wake_line(session, contact_id, settings=no_rest, now=soon) is False
+    # too late: the caller's own pass of the wait loop connects by now
+    late = START + timedelta(seconds=9 + R.WAKE_WITHIN_S)
+    assert tel.wake_line(session, contact_id, settings=rest, now=late) is False
+    routing.decline(session, users["ana"], contact_id, now=soon)
+    assert tel.wake_line(session, contact_id, settings=rest, now=soon) is False
     assert twilio_api.requests == []
 
 
@@ -153,10 +157,37 @@ def test_a_call_twilio_says_has_ended_is_left_to_its_status_webhook(
 ) -> None:
     _users, contact_id = _offered_to_ana(session)
     twilio_api.status = 400
-    assert tel.wake_line(session, contact_id, settings=_rest_settings(settings, twilio_api)) is (
-        False
-    )
+    soon = START + timedelta(seconds=10)
+    rest = _rest_settings(settings, twilio_api)
+    assert tel.wake_line(session, contact_id, settings=rest, now=soon) is False
     assert len(twilio_api.requests) == 1
+    # nobody answering at all: logged, not raised (the wait loop connects by itself)
+    gone = rest.model_copy(update={"twilio_api_url": f"http://127.0.0.1:{_closed_port()}"})
+    assert tel.wake_line(session, contact_id, settings=gone, now=soon) is False
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_on_a_woken_line_only_the_woken_fetch_connects_within_the_grace(
+    session: Session,
+) -> None:
+    """A plain pass of the wait loop right after the offer waits two more seconds, so a
+    redirect arriving then never cuts a call already being put through; after the grace any
+    pass connects, and a line that is not woken connects at once."""
+    users, _contact_id = _offered_to_ana(session)  # offered at START + 9 s
+    connect = R.Connect(users["ana"])
+    at = START + timedelta(seconds=12)
+    plain = tel.wait_turn(session, "twilio", CALL, now=at, woken=False)
+    assert connect not in plain.actions
+    assert '<Pause length="2" />' in twiml(plain, woken=True)
+    assert connect in tel.wait_turn(session, "twilio", CALL, now=at, woken=True).actions
+    assert connect in tel.wait_turn(session, "twilio", CALL, now=at, woken=None).actions
+    after = START + timedelta(seconds=9 + R.WOKEN_GRACE_S)
+    assert connect in tel.wait_turn(session, "twilio", CALL, now=after, woken=False).actions
 
 
 def test_a_woken_line_is_silent_until_the_next_announcement(session: Session) -> None:

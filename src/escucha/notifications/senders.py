@@ -53,11 +53,16 @@ class SmtpSender:
         return msg.message_id
 
 
-def twilio_rest_client(settings: Settings) -> Any:
+def twilio_rest_client(settings: Settings, *, timeout_s: float | None = None) -> Any:
     """Twilio's REST client for these settings (at ``ESCUCHA_TWILIO_API_URL`` when set)."""
+    from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
-    client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
+    client = Client(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        http_client=TwilioHttpClient(timeout=timeout_s),
+    )
     if settings.twilio_api_url:
         client.api.base_url = settings.twilio_api_url.rstrip("/")
     return client

@@ -21,6 +21,7 @@ def dial(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
     )
 
 
-@job("telephony.wake", max_attempts=5, backoff_base_s=1.0)
+@job("telephony.wake", max_attempts=1)
 def wake(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
-    service.wake_line(session, int(payload["contact_id"]), settings=ctx.settings)
+    """Best effort, once: a line not woken connects by itself (``rules.connect_now``)."""
+    service.wake_line(session, int(payload["contact_id"]), settings=ctx.settings, now=ctx.now)

@@ -22,6 +22,13 @@ from escucha.ivr.rules import IvrModel, Node, Utterance, phrase_in, pick, spoken
 ANNOUNCE_EVERY_S = 30.0
 #: Seconds of silence in each pass of the wait loop; a freed agent connects within about this.
 POLL_S = 2.0
+#: A line that escucha wakes through the provider's API (Twilio with REST credentials) is woken
+#: only within ``WAKE_WITHIN_S`` of the offer, and until ``WOKEN_GRACE_S`` after it only the
+#: woken fetch connects; a plain pass of the wait loop is told to wait two more seconds. After
+#: that any pass connects. So a redirect can never cut a call that is already being put
+#: through, and a lost redirect costs at most the grace.
+WAKE_WITHIN_S = 8.0
+WOKEN_GRACE_S = 10.0
 #: The key that turns a waiting call into a callback that keeps the caller's place (W2).
 CALLBACK_KEY = "1"
 #: When the queue is closed: the key for a callback at a stated time, and for a message (W6).
@@ -316,6 +323,17 @@ def wait_actions(
         ),
         Poll(),
     )
+
+
+def connect_now(woken: bool | None, offered_at: datetime | None, now: datetime) -> bool:
+    """Whether this pass of the wait loop puts an offered caller through.
+
+    ``woken`` is ``None`` on a line that is not woken (it polls: connect at once), ``True``
+    for the fetch escucha's redirect caused, ``False`` for a plain pass on a woken line.
+    """
+    if woken is None or woken or offered_at is None:
+        return True
+    return (now - offered_at).total_seconds() >= WOKEN_GRACE_S
 
 
 def quiet_for(last_announced: datetime | None, now: datetime, every_s: float) -> float:

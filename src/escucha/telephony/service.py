@@ -465,15 +465,18 @@ def wait_turn(
     digits: str | None = None,
     speech: str | None = None,
     announce_every_s: float = R.ANNOUNCE_EVERY_S,
+    woken: bool | None = None,
 ) -> R.Turn:
     """One pass of the wait loop (W1, W2).
 
-    When an agent has been chosen the line connects at once; otherwise the caller hears their
-    position and estimate every ``announce_every_s`` seconds (a fresh estimate, stored with the
-    wait that follows), and the callback key turns the call into a callback that keeps their
-    place.
+    When an agent has been chosen the line connects (on a woken line, see
+    :func:`~escucha.telephony.rules.connect_now`); otherwise the caller hears their position
+    and estimate every ``announce_every_s`` seconds (a fresh estimate, stored with the wait
+    that follows), and the callback key turns the call into a callback that keeps their place.
     """
     contact = _call(session, provider, call_ref)
+    if contact.state == "offered" and not R.connect_now(woken, contact.offered_at, now):
+        return _turn(session, contact, "offered", R.wait_actions((), contact.language))
     return _wait(session, contact, now=now, digits=digits, speech=speech, every_s=announce_every_s)
 
 
@@ -938,13 +941,18 @@ def twilio_rest_ready(settings: Settings) -> bool:
     return bool(settings.twilio_account_sid and settings.twilio_auth_token and settings.base_url)
 
 
-def wake_line(session: Session, contact_id: int, *, settings: Settings) -> bool:
-    """Redirect a waiting Twilio call to the wait loop now that an agent has been chosen, so
-    it connects at once rather than when its silence ends (job ``telephony.wake``).
+#: Seconds the REST request that wakes a line may take (well inside the grace).
+WAKE_TIMEOUT_S = 1.5
 
-    Nothing to do (``False``) when the contact is no longer offered, is not a Twilio caller in
-    line, or escucha has no REST credentials (the line then comes back every ``POLL_S``). A call
-    that Twilio says has ended is left to its status webhook.
+
+def wake_line(session: Session, contact_id: int, *, settings: Settings, now: datetime) -> bool:
+    """Redirect a waiting Twilio call to ``/wait?woken=1`` now that an agent has been chosen,
+    so it connects at once rather than when its silence ends (job ``telephony.wake``).
+
+    Best effort, tried once: nothing is done (``False``) when the contact is no longer offered
+    or was offered more than ``WAKE_WITHIN_S`` ago, is not a Twilio caller in line, or escucha
+    has no REST credentials; a failed request is logged. Either way the caller's own next pass
+    of the wait loop connects once ``WOKEN_GRACE_S`` have passed (see ``rules.connect_now``).
     """
     contact = session.get(Contact, contact_id)
     if (
@@ -953,20 +961,19 @@ def wake_line(session: Session, contact_id: int, *, settings: Settings) -> bool:
         or contact.provider != "twilio"
         or contact.channel != "voice"
         or contact.state != "offered"
+        or contact.offered_at is None
+        or (now - contact.offered_at).total_seconds() >= R.WAKE_WITHIN_S
         or not twilio_rest_ready(settings)
     ):
         return False
-    from twilio.base.exceptions import TwilioRestException
-
     sid = contact.provider_ref.split(":", 1)[1]
-    url = f"{settings.base_url.rstrip('/')}/telephony/twilio/wait"
+    url = f"{settings.base_url.rstrip('/')}/telephony/twilio/wait?woken=1"
     try:
-        twilio_rest_client(settings).calls(sid).update(url=url, method="POST")
-    except TwilioRestException as exc:
-        if exc.status in (400, 404):  # the call is over; its status webhook ends the contact
-            log.info("call not woken", extra={"contact_id": contact_id, "status": exc.status})
-            return False
-        raise
+        client = twilio_rest_client(settings, timeout_s=WAKE_TIMEOUT_S)
+        client.calls(sid).update(url=url, method="POST")
+    except Exception as exc:  # the call may have ended; the wait loop connects by itself
+        log.warning("call not woken", extra={"contact_id": contact_id, "error": str(exc)[:300]})
+        return False
     return True
 
 

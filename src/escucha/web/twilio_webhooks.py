@@ -80,9 +80,13 @@ def gather(
 def wait(
     request: Request, _caller: Webhook, params: TwilioParams, db: DB, clock: ClockDep
 ) -> Response:
-    """One pass of the wait loop; ``Digits`` may carry the callback key."""
+    """One pass of the wait loop; ``Digits`` may carry the callback key; ``woken=1`` marks the
+    fetch caused by escucha's redirect when an agent was chosen (ADR 12)."""
+    woken = None
+    if telephony.twilio_rest_ready(request.app.state.settings):
+        woken = request.query_params.get("woken") == "1"
     turn = telephony.wait_turn(
-        db, PROVIDER, _sid(params), now=clock.now(), digits=params.get("Digits")
+        db, PROVIDER, _sid(params), now=clock.now(), digits=params.get("Digits"), woken=woken
     )
     return _xml(request, turn)
 
