@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     keep_alive_s: int = Field(default=75, ge=1, le=3600)
     worker_poll_s: float = Field(default=1.0, gt=0)
     job_lock_s: float = Field(default=30.0, gt=0)
+    #: Days a finished job is kept (failed ones stay until an admin acts on them).
+    job_retention_days: float = Field(default=7.0, gt=0)
     log_json: bool = True
     log_level: str = "INFO"
     session_max_age_s: int = 12 * 3600

@@ -230,3 +230,31 @@ def test_backoff_is_capped() -> None:
 def test_job_names_must_name_a_domain() -> None:
     with pytest.raises(ValueError, match=r"domain\.verb"):
         job("nodot")
+
+
+def test_finished_jobs_are_pruned_after_their_retention_failed_ones_are_kept(
+    session_factory: sessionmaker[Session], settings: Settings, clock: FrozenClock
+) -> None:
+    old_done = [_enqueue(session_factory, clock, "tests.record") for _ in range(3)]
+    failed = _enqueue(session_factory, clock, "tests.writes_then_fails")
+    assert service.run_due(session_factory, settings, clock) == 4
+    clock.advance(timedelta(days=8))
+    recent_done = _enqueue(session_factory, clock, "tests.record")
+    assert service.run_due(session_factory, settings, clock) == 1
+    waiting = _enqueue(session_factory, clock, "tests.record", run_at=clock.now() + timedelta(1))
+    with transaction(session_factory) as s:
+        assert service.prune_finished(s, now=clock.now(), keep_days=7, batch=2) == 2
+    with transaction(session_factory) as s:
+        assert service.prune_finished(s, now=clock.now(), keep_days=7) == 1
+        assert service.prune_finished(s, now=clock.now(), keep_days=7) == 0
+    with transaction(session_factory) as s:
+        left = set(s.scalars(select(m.Job.id)))
+    assert left == {failed, recent_done, waiting}
+    assert not left & set(old_done)
+
+
+def test_the_job_table_prunes_itself_every_hour() -> None:
+    from escucha.jobs.registry import PERIODIC, load_jobs
+
+    load_jobs()
+    assert PERIODIC["jobs.prune"].every_s == 3600

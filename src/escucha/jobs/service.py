@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -192,6 +192,27 @@ def run_due(
     while ran < limit and run_one(factory, settings, clock, worker="inline"):
         ran += 1
     return ran
+
+
+def prune_finished(
+    session: Session, *, now: datetime, keep_days: float, batch: int = 10_000
+) -> int:
+    """Delete up to ``batch`` jobs that finished (done or cancelled) more than ``keep_days``
+    ago; how many. Failed jobs are kept for admins to see and run again."""
+    cutoff = now - timedelta(days=keep_days)
+    old = (
+        select(m.Job.id)
+        .where(m.Job.status.in_((m.DONE, m.CANCELLED)), m.Job.finished_at < cutoff)
+        .order_by(m.Job.id)
+        .limit(batch)
+    )
+    ids = list(session.scalars(old))
+    if not ids:
+        return 0
+    session.execute(
+        delete(m.Job).where(m.Job.id.in_(ids)).execution_options(synchronize_session=False)
+    )
+    return len(ids)
 
 
 @dataclass(frozen=True)
