@@ -23,6 +23,7 @@ from escucha.tickets.rules import (
     damm_digit,
     damm_valid,
     format_ticket_number,
+    nearest_rank,
     new_verification_code,
     parse_ticket_number,
     phrase_lists,
@@ -358,3 +359,16 @@ def test_no_rule_looks_at_what_a_complaint_says(text: str) -> None:
 
 def test_clean_text() -> None:
     assert clean_text("  hola\x00 mundo\r\n\r\n\r\n\r\nadiós  ") == "hola mundo\n\nadiós"
+
+
+def test_nearest_rank_takes_the_smallest_value_with_the_share_at_or_below() -> None:
+    values = [float(v) for v in range(10, 0, -1)]  # any order
+    assert nearest_rank(values, 0.8) == 8.0
+    assert nearest_rank(values, 0.5) == 5.0
+    assert nearest_rank(values, 1.0) == 10.0
+    assert nearest_rank(values, 0.01) == 1.0
+    assert nearest_rank([7.0], 0.8) == 7.0
+    with pytest.raises(ValueError, match="no values"):
+        nearest_rank([], 0.8)
+    with pytest.raises(ValueError, match="share"):
+        nearest_rank(values, 0.0)

@@ -298,6 +298,41 @@ def test_the_written_queue_estimate_follows_backlog_and_staffing(session: Sessio
     assert later.due == monday_open + timedelta(seconds=later.work_s)
 
 
+@pytest.mark.parametrize("answered", [25, 19])
+def test_the_written_estimate_is_never_earlier_than_the_team_has_been_answering(
+    session: Session, answered: int
+) -> None:
+    """With an empty inbox backlog over staffing would promise 15 minutes; the team answered
+    80 % of last week's emails within 2 business hours, so 2 hours is promised (once 20 answers
+    are there to tell)."""
+    o = make_org(session)
+    cal = promises.calendar(session, o.office.id, START)
+    replier = make_agent(session, o.care)
+    for i in range(answered):
+        created = datetime(2026, 11, 16 + i % 5, 8, i, tzinfo=UTC)  # 09:xx in Madrid, Mon-Fri
+        ticket = service.open_ticket(
+            session,
+            service.Intake(channel="email", description=f"Consulta {i}", email=f"c{i}@e.es"),
+            now=created,
+            base_url=BASE,
+        ).ticket
+        delay = timedelta(hours=2 if i < 20 else 6)  # the same day, inside office hours
+        service.reply_to_customer(
+            session, ticket, "Respuesta.", user=replier, now=created + delay, base_url=BASE
+        )
+    eta = service.written_queue_eta(session, o.care, now=START, cal=cal)
+    assert eta.ahead == 0
+    assert eta.backlog_s == pytest.approx(service.DEFAULT_HANDLING_S)
+    assert eta.responses == answered
+    if answered >= service.MIN_RESPONSE_SAMPLES:
+        assert eta.responded_s == pytest.approx(2 * 3600)
+        assert eta.work_s == pytest.approx(2 * 3600)
+        assert eta.due == START + timedelta(hours=2)  # 12:00 in Madrid
+    else:
+        assert eta.responded_s is None
+        assert eta.work_s == pytest.approx(service.DEFAULT_HANDLING_S)
+
+
 def test_an_email_request_is_acknowledged_with_the_estimated_time(session: Session) -> None:
     o = make_org(session)
     make_agent(session, o.care, skills={"email": 1})

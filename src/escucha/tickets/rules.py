@@ -34,6 +34,7 @@ Philipps-Universität Marburg).
 from __future__ import annotations
 
 import hmac
+import math
 import random
 import re
 import unicodedata
@@ -567,3 +568,15 @@ def phrase_lists() -> Mapping[str, Mapping[str, Iterable[str]]]:
         "complaint": {k: tuple(v) for k, v in _COMPLAINT_PHRASES.items()},
         "fault": {k: tuple(v) for k, v in _FAULT_PHRASES.items()},
     }
+
+
+def nearest_rank(values: Iterable[float], share: float) -> float:
+    """The smallest value with at least ``share`` of ``values`` at or below it (nearest-rank
+    percentile; ``share`` in (0, 1]). Raises ``ValueError`` for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values")
+    if not 0 < share <= 1:
+        raise ValueError("share must be in (0, 1]")
+    rank = max(1, math.ceil(share * len(ordered) - 1e-9))  # 0.8 * 10 is 8, not 8.000…1
+    return ordered[rank - 1]

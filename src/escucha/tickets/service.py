@@ -69,6 +69,13 @@ WRITTEN_SKILL = "email"
 DEFAULT_HANDLING_S = 900.0
 """Handling time per written reply until the team has measured replies of its own."""
 HANDLING_WINDOW_DAYS = 30
+RESPONSE_SHARE = 0.8
+"""The written estimate is never earlier than the time within which this share of the team's
+recent written requests got their first answer (business time): agents rarely sit on an empty
+inbox, so backlog over staffing alone would promise minutes and break the promise."""
+MIN_RESPONSE_SAMPLES = 20
+MAX_RESPONSE_SAMPLES = 500
+"""The most recent answers the share is read from (a request is never slowed by history)."""
 AT_RISK_WITHIN = timedelta(hours=1)
 REPLY_PROMISES = ("first_response", "update")
 RESOLVING_PROMISES = ("first_response", "update", "resolution", "repair")
@@ -252,8 +259,11 @@ def allocate_number(session: Session, year: int) -> tuple[int, str]:
 class WrittenEta:
     """An estimated first-response time for the written queue (P2) and how it was made.
 
-    ``work_s = (ahead + 1) * handling_s / agents``; ``due`` is ``work_s`` of the team's open
-    time after now, rounded up to 5 minutes of local time.
+    ``backlog_s = (ahead + 1) * handling_s / agents``; ``work_s`` is the larger of that and
+    ``responded_s``, the business time within which ``RESPONSE_SHARE`` of the team's written
+    requests of the last 30 days got their first answer (once there are
+    ``MIN_RESPONSE_SAMPLES`` of them); ``due`` is ``work_s`` of the team's open time after now,
+    rounded up to 5 minutes of local time.
     """
 
     due: datetime
@@ -262,6 +272,9 @@ class WrittenEta:
     handling_s: float
     samples: int
     work_s: float
+    backlog_s: float = 0.0
+    responded_s: float | None = None
+    responses: int = 0
 
 
 def written_agents(session: Session, team: org.Team | None) -> int:
@@ -300,6 +313,31 @@ def measured_handling_s(
     return float(mean), int(count)
 
 
+def measured_first_response_s(
+    session: Session, team: org.Team | None, *, now: datetime, cal: prules.BusinessCalendar
+) -> tuple[float | None, int]:
+    """Business seconds within which ``RESPONSE_SHARE`` of the team's written requests of the
+    last 30 days (the latest ``MAX_RESPONSE_SAMPLES`` answered) got their first answer, and
+    how many were read (``None`` below ``MIN_RESPONSE_SAMPLES``)."""
+    since = now - timedelta(days=HANDLING_WINDOW_DAYS)
+    team_filter = Ticket.team_id.is_(None) if team is None else Ticket.team_id == team.id
+    rows = session.execute(
+        select(Ticket.created_at, Ticket.first_response_at)
+        .where(
+            team_filter,
+            Ticket.channel.in_(WRITTEN_CHANNELS),
+            Ticket.first_response_at.is_not(None),
+            Ticket.created_at >= since,
+        )
+        .order_by(Ticket.first_response_at.desc())
+        .limit(MAX_RESPONSE_SAMPLES)
+    ).all()
+    waits = [prules.business_seconds_between(cal, a, b) for a, b in rows if b is not None]
+    if len(waits) < MIN_RESPONSE_SAMPLES:
+        return None, len(waits)
+    return trules.nearest_rank(waits, RESPONSE_SHARE), len(waits)
+
+
 def written_queue_eta(
     session: Session,
     team: org.Team | None,
@@ -313,8 +351,9 @@ def written_queue_eta(
     ``ahead`` counts the team's open email and web tickets still waiting for a first answer;
     ``handling_s`` is the measured mean handling time of the team's written replies (each
     reply records the time the agent spent on it); ``agents`` those on the team with the
-    ``email`` skill. Business time is counted on the team's calendar, so a message sent on
-    Friday evening is answered on Monday.
+    ``email`` skill. The estimate is never earlier than how fast the team has been answering
+    (:func:`measured_first_response_s`). Business time is counted on the team's calendar, so
+    a message sent on Friday evening is answered on Monday.
     """
     team_filter = Ticket.team_id.is_(None) if team is None else Ticket.team_id == team.id
     stmt = select(func.count(Ticket.id)).where(
@@ -328,10 +367,14 @@ def written_queue_eta(
     ahead = int(session.scalar(stmt) or 0)
     agents = written_agents(session, team)
     handling_s, samples = measured_handling_s(session, team, now=now)
-    work_s = (ahead + 1) * handling_s / agents
+    backlog_s = (ahead + 1) * handling_s / agents
+    responded_s, responses = measured_first_response_s(session, team, now=now, cal=cal)
+    work_s = max(backlog_s, responded_s or 0.0)
     due = prules.add_business_time(cal, now, timedelta(seconds=work_s))
     due = prules.round_up_local(due, cal.timezone, 5)
-    return WrittenEta(due, ahead, agents, handling_s, samples, work_s)
+    return WrittenEta(
+        due, ahead, agents, handling_s, samples, work_s, backlog_s, responded_s, responses
+    )
 
 
 # --- promises -------------------------------------------------------------------------------------
