@@ -18,11 +18,11 @@ Shares are fractions in [0, 1]; NPS is in points from -100 to 100. Every functio
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+from escucha.tickets.rules import clean_text
 
 
 def _checked(scores: Iterable[int], low: int, high: int, name: str) -> list[int]:
@@ -253,22 +253,18 @@ FOLLOW_UP_OUTCOMES: tuple[str, ...] = ("reached", "message_left", "not_reached")
 CLOSING_OUTCOMES = frozenset({"reached", "message_left"})
 MAX_FOLLOW_UP_NOTE = 1000
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
 
 def clean_note(text: str | None) -> str:
-    """A note as stored: NFC, no lone surrogates or control characters, Unix line ends,
-    at most one blank line in a row, trimmed.
+    """A note as stored: lone surrogates replaced, then as a ticket's text
+    (:func:`escucha.tickets.rules.clean_text`: NFC, no control characters, Unix line ends, at
+    most one blank line in a row, trimmed).
 
     >>> clean_note("  Llamé\\r\\n\\r\\n\\r\\nsin\\x00 respuesta ")
     'Llamé\\n\\nsin respuesta'
     """
     if not text:
         return ""
-    text = "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
-    text = _CONTROL.sub("", unicodedata.normalize("NFC", text))
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    return clean_text("".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text))
 
 
 @dataclass(frozen=True)
