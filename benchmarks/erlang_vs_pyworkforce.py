@@ -8,12 +8,14 @@ each returns when the agents do not exceed the offered load.
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable
 from functools import partial
 
 from pyworkforce.queuing import ErlangC  # type: ignore[import-untyped]
+from scipy import special
 
 from escucha.numerics.erlang import erlang_a, erlang_c
 from escucha.numerics.staffing import (
@@ -60,6 +62,14 @@ def pyworkforce(load_erl: float) -> ErlangC:
     )
 
 
+def bare_erlang_c(n: int, per_h: float, aht_s: float, t: float = 20.0) -> tuple[float, float]:
+    """The textbook Erlang C in SciPy, no checks: wait probability and service level."""
+    a = per_h * aht_s / 3600.0
+    b = math.exp(math.log(a) * n - a - math.lgamma(n + 1.0)) / float(special.pdtr(n, a))
+    c = b / (1.0 - (a / n) * (1.0 - b))
+    return c, 1.0 - c * math.exp(-(n - a) * t / aht_s)
+
+
 def fmt(seconds: float) -> str:
     return f"{seconds * 1e3:10.3f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:10.1f} µs"
 
@@ -92,6 +102,20 @@ def main() -> None:
         )
     for load in (1_000.0, 100_000.0):
         per_h = load * 3600.0 / (AHT_MIN * 60.0)
+        n = math.ceil(load * 1.02)
+        esc_t = per_call(partial(erlang_c, n, per_h, AHT_MIN * 60.0))
+        bare_t = per_call(partial(bare_erlang_c, n, per_h, AHT_MIN * 60.0))
+        esc_sl = float(erlang_c(n, per_h, AHT_MIN * 60.0).service_level)
+        rows.append(
+            (
+                f"C vs bare SciPy, {load:>8,.0f} Erl",
+                esc_t,
+                bare_t,
+                f"SL {esc_sl:.6f} vs {bare_erlang_c(n, per_h, AHT_MIN * 60.0)[1]:.6f} (peer: bare)",
+            )
+        )
+    for load in (1_000.0, 100_000.0):
+        per_h = load * 3600.0 / (AHT_MIN * 60.0)
         n = math.ceil(load)
         esc_t = per_call(partial(erlang_a, n, per_h, AHT_MIN * 60.0, 120.0))
         rows.append((f"Erlang A eval, {load:>8,.0f} Erl", esc_t, math.nan, "pyworkforce: none"))
@@ -111,6 +135,7 @@ def main() -> None:
                 )
             )
 
+    print(f"load average {os.getloadavg()[0]:.2f}")
     print(f"{'case':34} {'escucha':>13} {'pyworkforce':>13} {'ratio':>9}  agents / values")
     for name, esc, pw, note in rows:
         ratio = f"{pw / esc:8.1f}x" if math.isfinite(pw) else "      n/a"

@@ -2,7 +2,10 @@
 
 Run: ``.venv/bin/python benchmarks/sim_vs_ciw.py``. Ciw runs for about 20,000 customers per
 model (it is the slow side); escucha runs longer so its rate is measured on real work. Printed:
-customers per second of each, the ratio, and the abandonment each measures.
+customers per second of each, the ratio, and the abandonment each measures; then
+``escucha simulate`` of 1,000,000 customers as a whole process (start-up included: CPU seconds,
+peak memory, customers per second of wall time) beside a bare 25-line Python loop of the same
+queue run the same way, and the machine's load average.
 
 Models
 ------
@@ -15,6 +18,10 @@ Models
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import sys
 import time
 
 import ciw  # type: ignore[import-untyped]
@@ -93,6 +100,85 @@ def escucha_events(model: Model, hours: float) -> tuple[int, float, float]:
     return len(log), wall, float(log.abandoned.mean())
 
 
+BARE_LOOP = """
+import heapq, random
+random.seed(1)
+agents, lam, aht, pat, n = 100, 2000 / 3600, 180.0, 120.0, 1_000_000
+free = [0.0] * agents
+t = 0.0
+abandoned = 0
+waited = 0.0
+for _ in range(n):
+    t += random.expovariate(lam)
+    s = random.expovariate(1 / aht)
+    p = random.expovariate(1 / pat)
+    f = free[0]
+    if f <= t:
+        heapq.heapreplace(free, t + s)
+        continue
+    w = f - t
+    if w > p:
+        abandoned += 1
+        waited += p
+    else:
+        heapq.heapreplace(free, f + s)
+        waited += w
+print(abandoned / n, waited / n)
+"""
+
+
+# Printed by the measured process at exit: its own peak memory. (The rusage of a child started
+# from this large process reports this process's size, kept across the child's exec.)
+PEAK_AT_EXIT = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: print([l for l in open('/proc/self/status')"
+    " if l.startswith('VmHWM')][0], file=sys.stderr))\n"
+)
+
+
+def run_process(code: str) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak MiB of one whole Python process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PEAK_AT_EXIT + code],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"failed: {err}")
+    peak_kib = float(err.split("VmHWM:")[-1].split()[0])
+    return wall, usage.ru_utime + usage.ru_stime, peak_kib / 1024
+
+
+def whole_process(ciw_rate: float) -> None:
+    customers = 1_000_000
+    argv = [
+        "escucha", "simulate", "--arrivals-per-hour", "2000", "--aht", "180", "--agents",
+        "100", "--patience", "120", "--customers", str(customers), "--json",
+    ]  # fmt: skip
+    cases = {
+        # What the console script runs.
+        "escucha simulate": f"sys.argv = {argv!r}\nfrom escucha.cli.main import main\nmain()",
+        "bare 25-line loop": BARE_LOOP,
+    }
+    print(f"\nWhole process, {customers:,} customers (load average {os.getloadavg()[0]:.2f}):")
+    print(
+        f"{'process':20} {'wall s':>7} {'CPU s':>6} {'peak MiB':>9} "
+        f"{'cust/s (wall)':>14} {'vs Ciw':>7}"
+    )
+    cpu_before = 0.0
+    for name, code in cases.items():
+        wall, cpu_total, mib = run_process(code)
+        cpu, cpu_before = cpu_total - cpu_before, cpu_total
+        rate = customers / wall
+        print(f"{name:20} {wall:7.2f} {cpu:6.2f} {mib:9.0f} {rate:14,.0f} {rate / ciw_rate:6.1f}x")
+    print(f"(load average after: {os.getloadavg()[0]:.2f})")
+
+
 def main() -> None:
     erlang_a_model = Model(
         queues=(QueueSpec("main", LAM_H, Exponential(180), Exponential(120)),),
@@ -124,6 +210,7 @@ def main() -> None:
             f"{name:32} {rate_e:15,.0f} {rate_c:12,.0f} {rate_e / rate_c:7.1f}x"
             f"   {ab_e:.4f} / {ab_c:.4f}  ({n_e:,} vs {n_c:,} customers)"
         )
+    whole_process(peer[0] / peer[1])
 
 
 if __name__ == "__main__":

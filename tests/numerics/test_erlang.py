@@ -413,3 +413,34 @@ def test_both_forms_of_the_inverse_erlang_b_agree() -> None:
     for n, a in ((90, 100.0), (850, 1000.0), (90_000, 100_000.0), (99_000, 100_000.0)):
         assert _log_r(n, a) == pytest.approx(_log_sum_inv_b(n, a), rel=1e-12, abs=1e-12)
     assert _log_r(70_000, 100_000.0) == _log_sum_inv_b(70_000, 100_000.0)  # Q underflows
+
+
+def test_plain_numbers_array_of_one_and_vector_give_the_same_erlang_c() -> None:
+    # Plain numbers take a scalar path; a one-element array the single-case path.
+    for n, per_h in ((0, 0.0), (5, 200.0), (12, 200.0), (1020, 20000.0), (np.int64(12), 200)):
+        scalar = erlang_c(n, per_h, 180.0)
+        one = erlang_c(np.array([n]), np.array([per_h]), 180.0)
+        assert scalar.agents.shape == ()
+        assert one.agents.shape == (1,)
+        assert scalar.result() == one.result()
+    assert erlang_c(12.0, 200.0, 180.0).result() == erlang_c(12, 200.0, 180.0).result()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((2.5, 10.0, 100.0), "whole"),
+        ((math.inf, 10.0, 100.0), "whole"),
+        ((-1, 10.0, 100.0), ">= 0"),
+        ((2, -1.0, 100.0), "arrivals_per_h"),
+        ((2, math.nan, 100.0), "arrivals_per_h"),
+        ((2, 10.0, 0.0), "aht_s"),
+        ((2, 10.0, math.inf), "aht_s"),
+    ],
+)
+def test_plain_numbers_are_checked_like_arrays(
+    args: tuple[float, float, float], message: str
+) -> None:
+    for form in (args, tuple(np.array([v]) for v in args)):
+        with pytest.raises(ValueError, match=message):
+            erlang_c(*form)

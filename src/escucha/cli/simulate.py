@@ -89,7 +89,6 @@ def simulate_command(
     from escucha.numerics.erlang import erlang_a
     from escucha.numerics.sim.distributions import Exponential
     from escucha.numerics.sim.fast import simulate_queue
-    from escucha.staffing.service import write_calls_parquet
 
     if customers < 20:
         raise _usage("--customers must be at least 20")
@@ -140,6 +139,9 @@ def simulate_command(
             "asa_s": float(exact.asa_s),
         }
     if out is not None:
+        # Imported only here: the Parquet writer brings pyarrow and the staffing domain.
+        from escucha.staffing.service import write_calls_parquet
+
         try:
             doc["rows_written"] = write_calls_parquet(log, out, start=began)
         except (OSError, EscuchaError) as exc:

@@ -322,7 +322,7 @@ class ErlangResult:
     mean_queue_len: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QueueMetrics:
     """Measures of a queue, one array element per case (e.g. per interval).
 
@@ -435,6 +435,36 @@ def _agents_array(agents: ArrayLike) -> NDArray[np.int64]:
     if np.any(n < 0):
         raise ValueError("agents must be >= 0")
     return n
+
+
+_REAL_SCALARS = (int, float, np.integer, np.floating)
+
+
+def _scalar_case(agents: object, per_h: object, aht_s: object) -> tuple[int, float, float] | None:
+    """The validated ``(n, arrivals_per_h, aht_s)`` when all three are plain numbers, else None.
+
+    The same checks as :func:`_agents_array` and :func:`_positive`, in scalar arithmetic: a
+    single evaluation (a search step, a what-if) then costs a few microseconds, not dozens.
+    """
+    if not (
+        isinstance(agents, _REAL_SCALARS)
+        and isinstance(per_h, _REAL_SCALARS)
+        and isinstance(aht_s, _REAL_SCALARS)
+    ):
+        return None
+    if isinstance(agents, float | np.floating) and (
+        not math.isfinite(agents) or agents != round(agents)
+    ):
+        raise ValueError("agents must be whole numbers")
+    n = int(agents)
+    if n < 0:
+        raise ValueError("agents must be >= 0")
+    lam, aht = float(per_h), float(aht_s)
+    if not math.isfinite(lam) or lam < 0.0:
+        raise ValueError("arrivals_per_h must be finite and >= 0")
+    if not math.isfinite(aht) or aht <= 0.0:
+        raise ValueError("aht_s must be finite and > 0")
+    return n, lam, aht
 
 
 def _positive(name: str, value: ArrayLike, *, allow_zero: bool = False) -> FloatArray:
@@ -567,6 +597,9 @@ def erlang_c(
     review and research prospects", M&SOM 5 (2003).
     """
     t = _target(target_time_s)
+    one = _scalar_case(agents, arrivals_per_h, aht_s)
+    if one is not None:
+        return _erlang_c_one(*one, t, ())
     n, lam_h, aht = np.broadcast_arrays(
         _agents_array(agents),
         _positive("arrivals_per_h", arrivals_per_h, allow_zero=True),
@@ -628,16 +661,19 @@ def _erlang_c_one(
         asa, lq, occ = p_wait * aht / gap, p_wait * a / gap, a / n
 
     def full(value: float) -> FloatArray:
-        return np.full(shape, value, dtype=np.float64)
+        # A 0-d array from np.array costs a tenth of np.full's.
+        if shape:
+            return np.full(shape, value, dtype=np.float64)
+        return np.array(value, dtype=np.float64)
 
     sl_arr, zeros, asa_arr = full(sl), full(0.0), full(asa)
     return QueueMetrics(
         model="erlang-c",
         target_time_s=t,
         sl_definition="offered",
-        agents=np.full(shape, n, dtype=np.int64),
+        agents=np.full(shape, n, dtype=np.int64) if shape else np.array(n, dtype=np.int64),
         load_erl=full(a),
-        stable=np.full(shape, stable, dtype=np.bool_),
+        stable=np.full(shape, stable, dtype=np.bool_) if shape else np.array(stable),
         p_wait=full(p_wait),
         answered_within=sl_arr,
         abandoned_within=zeros,

@@ -72,6 +72,7 @@ def simulate_queue(
     abandoned = np.zeros(size, dtype=np.bool_)
     abandoned[abandoned_idx] = True
     answered = ~abandoned
+    service_s[abandoned] = 0.0  # our own sample: zeroed in place rather than copied
     return CallLog(
         queue_names=(queue_name,),
         agent_names=tuple(f"agent-{i + 1}" for i in range(agents)) if track_agents else (),
@@ -81,10 +82,13 @@ def simulate_queue(
         wait_s=wait_s,
         abandoned=abandoned,
         answered=answered,
-        service_s=np.where(answered, service_s, 0.0),
+        service_s=service_s,
         agent=agent,
         callback=np.zeros(size, dtype=np.bool_),
     )
+
+
+_CHUNK = 1 << 16  # calls converted to Python floats at a time: bounds the loop's memory
 
 
 def _run(
@@ -94,28 +98,39 @@ def _run(
     agents: int,
     wait_out: np.ndarray,
 ) -> list[int]:
-    """The Kiefer-Wolfowitz recursion; fills ``wait_out`` and returns the abandoned calls."""
+    """The Kiefer-Wolfowitz recursion; fills ``wait_out`` and returns the abandoned calls.
+
+    Runs chunk by chunk so that only ``_CHUNK`` calls are Python objects at any time.
+    """
     free = [0.0] * agents  # a valid heap
     replace = heapq.heapreplace
-    waits: list[float] = []
-    waited: list[int] = []
     abandoned: list[int] = []
-    for i, (t, s, p) in enumerate(
-        zip(arrivals.tolist(), service.tolist(), patience.tolist(), strict=True)
-    ):
-        f = free[0]
-        if f <= t:
-            replace(free, t + s)
-            continue
-        w = f - t
-        if w > p:
-            abandoned.append(i)
-            waits.append(p)
-        else:
-            replace(free, f + s)
-            waits.append(w)
-        waited.append(i)
-    wait_out[waited] = waits
+    for base in range(0, arrivals.size, _CHUNK):
+        end = base + _CHUNK
+        waits: list[float] = []
+        waited: list[int] = []
+        for i, (t, s, p) in enumerate(
+            zip(
+                arrivals[base:end].tolist(),
+                service[base:end].tolist(),
+                patience[base:end].tolist(),
+                strict=True,
+            ),
+            base,
+        ):
+            f = free[0]
+            if f <= t:
+                replace(free, t + s)
+                continue
+            w = f - t
+            if w > p:
+                abandoned.append(i)
+                waits.append(p)
+            else:
+                replace(free, f + s)
+                waits.append(w)
+            waited.append(i)
+        wait_out[waited] = waits
     return abandoned
 
 
