@@ -9,7 +9,6 @@ import pytest
 
 from escucha.routing.simulate import (
     PREDICTORS,
-    PredictorScore,
     TrafficParams,
     arrival_times,
     simulate_estimates,
