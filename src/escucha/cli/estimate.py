@@ -86,6 +86,15 @@ def replay_command(
             help="Llamadas iniciales sin puntuar, s / seconds of log replayed but not scored.",
         ),
     ] = 3600.0,
+    answered_at_once_s: Annotated[
+        float,
+        typer.Option(
+            "--answered-at-once-s",
+            min=0,
+            help="Atendidas en estos segundos no oyeron estimación / answered within these "
+            "seconds: connected at once, not scored (e.g. ring time in queue_log).",
+        ),
+    ] = 0.0,
     default_wait_s: Annotated[
         float,
         typer.Option(
@@ -110,6 +119,7 @@ def replay_command(
         options = ReplayOptions(
             staffing_window_s=staffing_window_s,
             warmup_s=warmup_s,
+            answered_at_once_s=answered_at_once_s,
             default_wait_s=default_wait_s,
         )
         report = replay_files(log, fmt.value, mapping=mapping, options=options, lang=lang.value)
