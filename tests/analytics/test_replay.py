@@ -331,3 +331,12 @@ def test_cli_bad_input_exits_2(app: typer.Typer, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "x.txt" in result.stderr
+
+
+def test_a_call_of_no_length_frees_its_agent() -> None:
+    # Regression: a call answered and ended in the same second left its agent "talking" for
+    # ever, so the agent stayed on duty long after the staffing window.
+    calls = [call("short", 0, 0, talk=0.0), call("late", 4000, 30)]
+    told = _by_id(replay(calls, ReplayOptions(warmup_s=0.0, staffing_window_s=600.0)))
+    # nobody on duty: escucha falls back to the queue's default per caller
+    assert told["late"].estimates["escucha"] == 120.0

@@ -281,6 +281,7 @@ _SPELL_END = 3  # an agent logged off or paused
 _SPELL_START = 4  # an agent logged in or came back from a pause
 _ARRIVE = 5  # a caller joined the line
 _LEAVE_AT_ONCE = 6  # a caller who left the line the instant they joined
+_FREE_AT_ONCE = 7  # an agent freed by a call of no length, after it was answered
 
 
 @dataclass
@@ -338,7 +339,8 @@ class _Replay:
             if c.answered:
                 push((leave + c.talk_s, _END, seq, i))
                 seq += 1
-                push((leave + c.talk_s + c.wrap_s, _FREE, seq, i))
+                busy = c.talk_s + c.wrap_s
+                push((leave + busy, _FREE if busy > 0 else _FREE_AT_ONCE, seq, i))
                 seq += 1
         for k, s in enumerate(self.spells):
             if s.end_s > s.start_s:
@@ -359,7 +361,7 @@ class _Replay:
             elif kind == _END:
                 c = self.calls[i]
                 self.queue(c.queue).meter.record_service(c.talk_s)
-            elif kind == _FREE:
+            elif kind in (_FREE, _FREE_AT_ONCE):
                 c = self.calls[i]
                 if c.agent is not None:
                     q = self.queue(c.queue)
