@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from escucha.analytics.replay import (
     PREDICTORS,
+    AgentSpell,
     ReplayCall,
     ReplayOptions,
     ScoredCaller,
@@ -340,3 +341,22 @@ def test_a_call_of_no_length_frees_its_agent() -> None:
     told = _by_id(replay(calls, ReplayOptions(warmup_s=0.0, staffing_window_s=600.0)))
     # nobody on duty: escucha falls back to the queue's default per caller
     assert told["late"].estimates["escucha"] == 120.0
+
+
+def test_agent_states_in_the_log_give_the_agents_on_duty() -> None:
+    # Agent B answered one call long ago (outside the staffing window) and is still logged
+    # in: the log's agent states count B on duty, the inference from calls does not.
+    calls = [call(f"c{k}", 60.0 * k, 0.0, talk=60.0) for k in range(11)]
+    calls += [call("c11", 610, 50, talk=60.0)]
+    early = ReplayCall("b0", "q", T0 - 4000, True, 0.0, True, False, talk_s=60.0, agent="B")
+    spells = [AgentSpell("A", T0 - 5000, T0 + 10_000), AgentSpell("B", T0 - 5000, T0 + 10_000)]
+    options = ReplayOptions(warmup_s=0.0)
+    inferred = _by_id(replay([early, *calls], options))
+    assert inferred["c11"].estimates["queue_length_no_abandon"] == pytest.approx(60.0)
+    logged = _by_id(replay([early, *calls], options, spells))
+    assert logged["c11"].estimates["queue_length_no_abandon"] == pytest.approx(30.0)
+    # B logged off before c11 arrived: one agent again
+    gone = [spells[0], AgentSpell("B", T0 - 5000, T0 + 100)]
+    assert _by_id(replay([early, *calls], options, gone))["c11"].estimates[
+        "queue_length_no_abandon"
+    ] == pytest.approx(60.0)
