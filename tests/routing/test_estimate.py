@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -12,6 +13,8 @@ from hypothesis import strategies as st
 from escucha.routing.estimate import (
     BOUND_STEPS_MIN,
     DEFAULT_MARGIN,
+    LES_WEIGHT,
+    MARGIN_QUANTILE,
     AsteriskAverage,
     EstimateError,
     Predictor,
@@ -113,7 +116,11 @@ def test_chooser_prefers_queue_length_once_service_is_measured() -> None:
     )
     estimate = estimate_wait(inputs)
     assert estimate.predictor is Predictor.QUEUE_LENGTH
-    assert estimate.estimate_s == pytest.approx(queue_length_predictor(2, 2, 100.0, 200.0))
+    ql = queue_length_predictor(2, 2, 100.0, 200.0)
+    # ADR 20: the queue-length estimate is mixed with the last wait (LES) when one is known.
+    assert estimate.estimate_s == pytest.approx((1 - LES_WEIGHT) * ql + LES_WEIGHT * 999.0)
+    without_les = estimate_wait(replace(inputs, les_wait_s=None))
+    assert without_les.estimate_s == pytest.approx(ql)
 
 
 def test_chooser_falls_back_to_les_then_hol_then_the_default() -> None:
@@ -202,6 +209,9 @@ def test_margin_comes_from_the_measured_overruns() -> None:
         error.add(50.0, float(actual))
     assert error.margin(0.9) == pytest.approx(90 / 50 - 1)
     assert error.margin(0.5) == 0.0
+    # By default 95 % of recent waits stay under the bound (ADR 20).
+    assert MARGIN_QUANTILE == 0.95
+    assert error.margin() == pytest.approx(95 / 50 - 1)
     with pytest.raises(ValueError, match="quantile"):
         error.margin(1.0)
 

@@ -9,6 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from escucha.analytics.replay import ReplayOptions
+from escucha.analytics.replay_log import replay_event_rows
 from escucha.analytics.service import analyze_event_rows
 from escucha.clock import FrozenClock
 from escucha.contacts import service as contacts
@@ -135,3 +137,32 @@ def test_a_bad_date_is_named(client: TestClient, sofia: dict[str, int]) -> None:
     assert "since: not a date" in r.text
     r = client.get("/reports?since=2026-02-01&until=2026-01-01")
     assert r.status_code == 422
+
+
+def test_the_page_replays_the_announced_waits_by_queue_and_week(
+    client: TestClient, sofia: dict[str, int]
+) -> None:
+    """The first caller arrives before anybody is on duty: escucha would have said the
+    queue's default, 120 s ("less than 3 minutes"), and she waited 15 s. The second (20 s in,
+    nobody ahead) and the third (30 s in, one ahead) would have heard the last wait, 15 s
+    ("less than 1 minute"): the second hung up after 30 s, within it; the third waited 210 s.
+    escucha's error: (105 + 195) / 2 = 150 s; bound kept for 1 of 2 served callers."""
+    html = client.get("/reports").text
+    table = re.search(r'<table class="compact" id="estimates-table">.*?</table>', html, re.S)
+    assert table, "the replay section is missing"
+    rows = re.findall(r"<tr><th scope=\"row\">(.*?)</th>(.*?)</tr>", table.group(0), re.S)
+    assert rows[0][0] == "Todas las colas"
+    assert any(label.startswith("Cola ") for label, _ in rows)
+    assert any(label.startswith("Semana ") for label, _ in rows)
+    tds = re.findall(r"<td[^>]*>(.*?)</td>", rows[0][1])
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in tds]
+    assert cells[0] == "3"  # callers told a wait
+    assert cells[1] == "150.0 s"  # escucha MAE
+    assert cells[-2] == "50.0 %"  # bound kept
+    assert cells[-1] == "100.0 %"  # the caller who hung up had not waited past the bound
+    # the same replay as `escucha estimate replay` on the downloaded log
+    log = client.get("/reports/events.csv").text
+    doc = replay_event_rows(log, options=ReplayOptions(warmup_s=0.0)).to_json()
+    assert doc["callers"] == 3
+    assert doc["predictors"]["escucha"]["mae_s"] == 150.0
+    assert doc["predictors"]["escucha"]["bound_kept"] == 0.5

@@ -29,7 +29,11 @@ caller who has just joined at the back of the line; for a caller further forward
 scaled by ``position / queue_length``.
 
 The chooser :func:`estimate_wait` uses the queue-length predictor once a service time has been
-measured, else LES, else HOL, else the queue's default.
+measured, else LES, else HOL, else the queue's default. When the queue length is used and a
+last wait is known, the estimate is ``(1 - LES_WEIGHT) * QL + LES_WEIGHT * LES``: replayed on
+real call logs (``escucha estimate replay``, ADR 20) this mix of the queue-length and the
+delay-history predictors errs less than either alone, because the staffing and handling times
+it reads are themselves uncertain.
 
 Comparison: Asterisk announces a single moving average of past waits per queue,
 ``holdtime = (3 * holdtime + wait) / 4`` after each answered call (:func:`asterisk_holdtime`),
@@ -39,7 +43,8 @@ What the caller hears
 ---------------------
 A conservative bound, never a point estimate and never "0 minutes":
 :func:`announce_bound` multiplies the estimate by ``1 + margin`` (the margin measured from past
-errors by :meth:`EstimateError.margin`, else 25 %) and rounds up to 1, 2, 3, 5, 10, 15, 20, 30,
+errors by :meth:`EstimateError.margin`, so that 95 % of recent waits stayed under it, else
+25 %) and rounds up to 1, 2, 3, 5, 10, 15, 20, 30,
 45 or 60 minutes, then whole hours.
 """
 
@@ -54,6 +59,9 @@ from enum import StrEnum
 __all__ = [
     "BOUND_STEPS_MIN",
     "DEFAULT_MARGIN",
+    "LES_WEIGHT",
+    "MARGIN_QUANTILE",
+    "MAX_MARGIN",
     "Announcement",
     "AsteriskAverage",
     "EstimateError",
@@ -76,8 +84,15 @@ BOUND_STEPS_MIN: tuple[int, ...] = (1, 2, 3, 5, 10, 15, 20, 30, 45, 60)
 DEFAULT_MARGIN = 0.25
 """Safety margin on the estimate before anything has been measured."""
 
-MAX_MARGIN = 3.0
-"""Largest margin taken from measured errors (the bound is at most four times the estimate)."""
+MAX_MARGIN = 6.0
+"""Largest margin taken from measured errors (the bound is at most seven times the estimate)."""
+
+MARGIN_QUANTILE = 0.95
+"""Share of recent waits the measured margin keeps under the bound (the promise is kept for
+at least this share of callers on real logs, ADR 20)."""
+
+LES_WEIGHT = 0.2
+"""Weight of the last wait (LES) mixed into the queue-length estimate (ADR 20)."""
 
 
 class Predictor(StrEnum):
@@ -253,8 +268,9 @@ def estimate_wait(inputs: WaitInputs) -> WaitEstimate:
     """Pick the best predictor the data allows.
 
     Order: queue length with abandonment (needs a measured service time and at least one
-    staffed agent), last to enter service, head of the line (needs someone ahead), the queue's
-    default.
+    staffed agent), mixed with the last wait when one is known
+    (``(1 - LES_WEIGHT) * QL + LES_WEIGHT * LES``, ADR 20); last to enter service; head of the
+    line (needs someone ahead); the queue's default.
     """
     if (
         inputs.mean_service_s is not None
@@ -268,6 +284,9 @@ def estimate_wait(inputs: WaitInputs) -> WaitEstimate:
             inputs.mean_service_s,
             patience if patience is not None and patience > 0 else None,
         )
+        if inputs.les_wait_s is not None:
+            les = les_predictor(inputs.les_wait_s, inputs.position, inputs.line_length)
+            value = (1.0 - LES_WEIGHT) * value + LES_WEIGHT * les
         return WaitEstimate(value, Predictor.QUEUE_LENGTH)
     if inputs.les_wait_s is not None:
         value = les_predictor(inputs.les_wait_s, inputs.position, inputs.line_length)
@@ -428,7 +447,7 @@ class EstimateError:
         """Share of estimates within 25 % of the actual wait (``None`` with no pairs)."""
         return self._within / self._count if self._count else None
 
-    def margin(self, quantile: float = 0.9, *, min_count: int = 30) -> float | None:
+    def margin(self, quantile: float = MARGIN_QUANTILE, *, min_count: int = 30) -> float | None:
         """Safety margin so that about ``quantile`` of recent waits stay under the bound.
 
         The ``quantile`` of ``actual / estimate`` over the recent pairs, minus one, floored at

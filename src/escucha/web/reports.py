@@ -18,6 +18,8 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from escucha.analytics.replay import ReplayOptions
+from escucha.analytics.replay_log import ReplayReport, replay_event_rows
 from escucha.analytics.schemas import SL_VARIANTS, AnalysisOptions, AnalysisResult
 from escucha.analytics.service import analyze_event_rows, render_report
 from escucha.auth.api import DB, ClockDep, SupervisorCaller
@@ -76,11 +78,29 @@ def event_log_csv(session: Session, period: Period) -> str:
     return "".join(export_csv(iter_events(session, since=period.since, until=period.until)))
 
 
-def analyse(session: Session, period: Period, lang: str) -> AnalysisResult:
+def analyse(
+    session: Session, period: Period, lang: str, csv_text: str | None = None
+) -> AnalysisResult:
     """``escucha analyze`` on the live log of the period."""
     options = AnalysisOptions(lang="en" if lang == "en" else "es")
     name = f"escucha-events-{period.slug}.csv"
-    return analyze_event_rows(event_log_csv(session, period), options=options, name=name)
+    text = event_log_csv(session, period) if csv_text is None else csv_text
+    return analyze_event_rows(text, options=options, name=name)
+
+
+REPLAY_OPTIONS = ReplayOptions(warmup_s=0.0)
+"""On the live log every caller of the period is scored (no warm-up)."""
+
+
+def replay_estimates(csv_text: str, period: Period, lang: str, zone: ZoneInfo) -> ReplayReport:
+    """``escucha estimate replay`` on the live log of the period, by queue and by week."""
+    return replay_event_rows(
+        csv_text,
+        options=REPLAY_OPTIONS,
+        name=f"escucha-events-{period.slug}.csv",
+        lang="en" if lang == "en" else "es",
+        zone=zone,
+    )
 
 
 def _agent_names(session: Session, result: AnalysisResult) -> dict[str, str]:
@@ -140,7 +160,9 @@ def reports_page(
     zone = charts.org_zone(db)
     period = period_of(since, until, now=clock.now(), zone=zone)
     lang, tr = charts.translator(request)
-    result = analyse(db, period, lang)
+    csv_text = event_log_csv(db, period)
+    result = analyse(db, period, lang, csv_text)
+    replayed = replay_estimates(csv_text, period, lang, zone)
     names = _agent_names(db, result)
     o = result.options
     context: dict[str, Any] = {
@@ -158,6 +180,7 @@ def reports_page(
             for row in result.kpis.by_agent
         ],
         "sl_variant_text": SL_VARIANTS.get(o.sl_variant, o.sl_variant),
+        "replayed": replayed,
         "when": lambda epoch_s: datetime.fromtimestamp(epoch_s, tz=zone).strftime("%Y-%m-%d %H:%M"),
         "query": f"since={period.first.isoformat()}&until={period.last.isoformat()}",
     }
