@@ -41,10 +41,14 @@ def _safe_next(target: str | None, fallback: str) -> str:
 
 
 @router.get("/")
-def home(request: Request, caller: Public) -> Response:
-    if caller.user is None:
-        return RedirectResponse("/login", status_code=303)
-    return RedirectResponse(HOME[caller.user.role], status_code=303)
+def home(request: Request, caller: Public, db: DB) -> Response:
+    """The front door: what a customer can do here, with the staff login apart."""
+    if caller.user is not None:
+        return RedirectResponse(HOME[caller.user.role], status_code=303)
+    organisation = db.scalar(select(org.Organisation))
+    return render(
+        request, "home.html", {"organisation": organisation.name if organisation else None}
+    )
 
 
 @router.get("/login")
@@ -122,9 +126,11 @@ def admin_home(request: Request, _caller: AdminCaller, db: DB) -> Response:
 
 
 @router.get("/admin/jobs")
-def admin_jobs(request: Request, _caller: AdminCaller, db: DB, status: str = "") -> Response:
-    jobs = jobs_service.list_jobs(db, status=status or None)
-    return render(request, "admin/jobs.html", {"jobs": jobs, "status": status})
+def admin_jobs(
+    request: Request, _caller: AdminCaller, db: DB, status: str = "", routine: bool = False
+) -> Response:
+    jobs = jobs_service.list_jobs(db, status=status or None, routine=routine)
+    return render(request, "admin/jobs.html", {"jobs": jobs, "status": status, "routine": routine})
 
 
 @router.post("/admin/jobs/{job_id}/retry")
