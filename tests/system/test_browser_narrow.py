@@ -56,7 +56,9 @@ WIDER_THAN_SCREEN = """() => {
       const o = getComputedStyle(p).overflowX;
       if (o === "auto" || o === "scroll" || o === "hidden") { scroller = true; break; }
     }
-    if (!scroller && r.right > width + 1) wide.push(el.tagName + "." + el.className + " " + Math.round(r.right));
+    if (!scroller && r.right > width + 1) {
+      wide.push(el.tagName + "." + el.className + " " + Math.round(r.right));
+    }
   }
   return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5)};
 }"""
@@ -87,7 +89,8 @@ def test_every_signed_in_page_fits_a_phone(
     too_wide = {}
     for path in PAGES[username]:
         response = page.goto(f"{live_server.url}{path}")
-        assert response is not None and response.status == 200, path
+        assert response is not None
+        assert response.status == 200, path
         assert page.url == f"{live_server.url}{path}"
         page.wait_for_load_state("networkidle")
         seen = page.evaluate(WIDER_THAN_SCREEN)
@@ -99,7 +102,8 @@ def test_every_signed_in_page_fits_a_phone(
     page.goto(f"{live_server.url}{PAGES[username][0]}")
     toggle = page.locator(".menu-toggle")
     nav = page.locator("#main-nav")
-    assert toggle.is_visible() and not nav.is_visible()
+    assert toggle.is_visible()
+    assert not nav.is_visible()
     toggle.click()
     assert nav.is_visible()
     assert toggle.get_attribute("aria-expanded") == "true"
@@ -113,7 +117,7 @@ def test_the_menu_stays_open_on_a_wide_screen(
 ) -> None:
     org_service.apply_file(session, DEMO, now=START)
     session.commit()
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
     _log_in(page, live_server.url, "sofia")
     assert page.locator("#main-nav").is_visible()
     assert not page.locator(".menu-toggle").is_visible()
@@ -130,3 +134,50 @@ def test_the_api_reference_draws_every_operation(live_server: LiveServer, browse
     operations = sum(len(ops) for ops in spec["paths"].values())
     assert drawn == operations > 20
     assert errors == []
+
+
+FITS = """() => {
+  const doc = document.documentElement;
+  const clipped = [];
+  const inside = (el, box) => {
+    const r = el.getBoundingClientRect(), b = box.getBoundingClientRect();
+    return r.top >= b.top - 1 && r.bottom <= b.bottom + 1
+      && r.left >= b.left - 1 && r.right <= b.right + 1;
+  };
+  for (const q of document.querySelectorAll(".queue")) {
+    for (const t of q.querySelectorAll(".tile-label, .tile-value, .tile-status")) {
+      if (!inside(t, q)) clipped.push(q.dataset.queue + ": " + t.className);
+    }
+  }
+  for (const el of document.querySelectorAll(".queue, .panel, .alert, .agent-card")) {
+    const r = el.getBoundingClientRect();
+    if (r.bottom > doc.clientHeight + 1 || r.right > doc.clientWidth + 1) {
+      clipped.push(el.className);
+    }
+  }
+  return {scroll: doc.scrollHeight, height: doc.clientHeight, width: doc.scrollWidth,
+          clipped, queues: document.querySelectorAll(".queue").length,
+          agents: document.querySelectorAll(".agent-card").length};
+}"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (1366, 768)])
+def test_the_wallboard_fits_a_wall_screen(
+    live_server: LiveServer, browser: Any, session: Session, width: int, height: int
+) -> None:
+    org_service.apply_file(session, DEMO, now=START)
+    session.commit()
+    page = browser.new_page(viewport={"width": width, "height": height}, locale="es-ES")
+    page.set_default_timeout(TIMEOUT_MS)
+    _log_in(page, live_server.url, "sofia")
+    for path in ("/supervisor/wallboard", "/supervisor/wallboard?tv=1"):
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_selector(".queue")
+        seen = page.evaluate(FITS)
+        assert (seen["queues"], seen["agents"]) == (3, 3), seen
+        assert seen["scroll"] <= height, (path, seen)
+        assert seen["width"] <= width, (path, seen)
+        assert seen["clipped"] == [], (path, seen)
+    screenshot(page, f"wallboard-tv-{width}x{height}")
+    page.click(".tv-link")
+    page.wait_for_url(f"{live_server.url}/supervisor/wallboard")
