@@ -117,7 +117,9 @@ def test_an_admin_ends_a_user_s_sessions_from_the_command_line(
     assert "1 session(s) of ana ended" in result.output
     assert client.get("/api/v1/auth/me").status_code == 401
     unknown = CliRunner().invoke(
-        cli, ["users", "end-sessions", "nobody"], env={"ESCUCHA_DATABASE_URL": settings.database_url}
+        cli,
+        ["users", "end-sessions", "nobody"],
+        env={"ESCUCHA_DATABASE_URL": settings.database_url},
     )
     assert unknown.exit_code == 1
     assert "nobody" in unknown.output

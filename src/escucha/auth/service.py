@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -293,7 +294,7 @@ def check_login(
     ).one()
     wait = backoff(int(failures or 0))
     if last is not None and wait and now < last + wait:
-        left = int((last + wait - now).total_seconds()) + 1
+        left = max(1, math.ceil((last + wait - now).total_seconds()))
         raise LoginThrottled(f"too many wrong passwords; try again in {left} s", left)
 
 
@@ -320,6 +321,17 @@ def failed_logins(
             .order_by(LoginEvent.at.desc(), LoginEvent.id.desc())
             .limit(limit)
         )
+    )
+
+
+def count_failed_logins(session: Session, *, now: datetime, hours: int = 24) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                LoginEvent.outcome != "ok", LoginEvent.at >= now - timedelta(hours=hours)
+            )
+        )
+        or 0
     )
 
 

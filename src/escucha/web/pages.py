@@ -79,7 +79,12 @@ def login(
         response = render(
             request,
             "login.html",
-            {"error": exc.message, "username": username, "next": next},
+            {
+                "error": "Too many attempts.",
+                "retry_after": exc.retry_after_s,
+                "username": username,
+                "next": next,
+            },
             status_code=429,
         )
         response.headers["Retry-After"] = str(exc.retry_after_s)
@@ -123,7 +128,7 @@ def language(
 
 
 @router.get("/admin")
-def admin_home(request: Request, _caller: AdminCaller, db: DB) -> Response:
+def admin_home(request: Request, _caller: AdminCaller, db: DB, clock: ClockDep) -> Response:
     organisation = db.scalar(select(org.Organisation))
     counts = {
         "queues": len(db.scalars(select(org.Queue.id)).all()),
@@ -132,10 +137,16 @@ def admin_home(request: Request, _caller: AdminCaller, db: DB) -> Response:
         "calendars": len(db.scalars(select(org.Calendar.id)).all()),
     }
     failed = jobs_service.list_jobs(db, status="failed", limit=20)
+    refused = auth_service.count_failed_logins(db, now=clock.now(), hours=24)
     return render(
         request,
         "admin/home.html",
-        {"organisation": organisation, "counts": counts, "failed": failed},
+        {
+            "organisation": organisation,
+            "counts": counts,
+            "failed": failed,
+            "refused_logins": refused,
+        },
     )
 
 
