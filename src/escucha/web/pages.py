@@ -6,6 +6,7 @@ The agent desktop is in :mod:`escucha.web.agent`, the supervisor's pages in
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -19,7 +20,9 @@ from escucha.auth.api import (
     ClockDep,
     Public,
     UserView,
+    client_address,
     login_session,
+    logout_session,
 )
 from escucha.auth.models import User
 from escucha.errors import Unauthenticated
@@ -29,6 +32,7 @@ from escucha.web.i18n import LANGUAGES
 from escucha.web.render import render
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("escucha.auth")
 
 HOME = {"agent": "/agent", "supervisor": "/supervisor", "admin": "/admin"}
 
@@ -68,28 +72,47 @@ def login(
 ) -> Response:
     settings = request.app.state.settings
     now = clock.now()
-    client = request.client.host if request.client else "unknown"
-    for key in (f"user:{username.lower()}", f"ip:{client}"):
-        auth_service.check_rate(db, key, now=now, per_minute=settings.login_rate_per_min)
+    client = client_address(request)
+    try:
+        auth_service.check_login(
+            db, username, client, now=now, per_address_per_min=settings.login_rate_per_min
+        )
+    except auth_service.LoginThrottled as exc:
+        auth_service.record_login(db, username, client, "throttled", now=now)
+        log.warning("login throttled", extra={"username": username[:80], "client": client})
+        response = render(
+            request,
+            "login.html",
+            {
+                "error": "Too many attempts.",
+                "retry_after": exc.retry_after_s,
+                "username": username,
+                "next": next,
+            },
+            status_code=429,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
     try:
         user = auth_service.authenticate(db, username, password)
     except Unauthenticated:
-        auth_service.record_failure(db, f"user:{username.lower()}", now=now)
-        auth_service.record_failure(db, f"ip:{client}", now=now)
+        auth_service.record_login(db, username, client, "failed", now=now)
+        log.warning("login failed", extra={"username": username[:80], "client": client})
         return render(
             request,
             "login.html",
             {"error": "Wrong username or password.", "username": username, "next": next},
             status_code=401,
         )
-    login_session(request, user)
+    auth_service.record_login(db, username, client, "ok", now=now)
+    login_session(request, db, user, now)
     request.state.user = UserView.of(user)
     return RedirectResponse(_safe_next(next, HOME[user.role]), status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request, _caller: Public) -> Response:
-    request.session.clear()
+def logout(request: Request, _caller: Public, db: DB, clock: ClockDep) -> Response:
+    logout_session(request, db, clock.now())
     return RedirectResponse("/login", status_code=303)
 
 
@@ -109,7 +132,7 @@ def language(
 
 
 @router.get("/admin")
-def admin_home(request: Request, _caller: AdminCaller, db: DB) -> Response:
+def admin_home(request: Request, _caller: AdminCaller, db: DB, clock: ClockDep) -> Response:
     organisation = db.scalar(select(org.Organisation))
     counts = {
         "queues": len(db.scalars(select(org.Queue.id)).all()),
@@ -118,10 +141,16 @@ def admin_home(request: Request, _caller: AdminCaller, db: DB) -> Response:
         "calendars": len(db.scalars(select(org.Calendar.id)).all()),
     }
     failed = jobs_service.list_jobs(db, status="failed", limit=20)
+    refused = auth_service.count_failed_logins(db, now=clock.now(), hours=24)
     return render(
         request,
         "admin/home.html",
-        {"organisation": organisation, "counts": counts, "failed": failed},
+        {
+            "organisation": organisation,
+            "counts": counts,
+            "failed": failed,
+            "refused_logins": refused,
+        },
     )
 
 
