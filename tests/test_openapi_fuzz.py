@@ -42,7 +42,7 @@ def _arrange(session: Session) -> str:
     )
     contacts.find_or_create_customer(session, now=START, phone="600654321")
     admin = auth_service.authenticate(session, "admin", "escucha-admin")
-    token = auth_service.create_token(session, admin, "fuzz", now=START)
+    token = auth_service.create_token(session, admin, "fuzz", now=START, scope="admin")
     session.commit()
     return token
 

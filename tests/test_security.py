@@ -100,9 +100,8 @@ def test_an_org_file_over_the_limit_is_refused_and_nothing_is_applied(
 ) -> None:
     demo(session)
     admin = auth_service.authenticate(session, "admin", "escucha-admin")
-    headers = {
-        "Authorization": f"Bearer {auth_service.create_token(session, admin, 't', now=START)}"
-    }
+    token = auth_service.create_token(session, admin, "t", now=START, scope="admin")
+    headers = {"Authorization": f"Bearer {token}"}
     session.commit()
     text = tickets_demo_with_queue("intrusa")
     with _client(settings, clock, max_upload_bytes=len(text.encode()) + 100) as client:

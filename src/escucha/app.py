@@ -20,6 +20,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from escucha.api import api_router
 from escucha.clock import Clock, SystemClock
@@ -243,8 +244,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         session_cookie="escucha_session",
         max_age=settings.session_max_age_s,
         same_site="lax",
-        https_only=settings.secure_cookies,
+        https_only=settings.cookies_secure,
     )
+    if settings.trusted_proxy_list:
+        # Outermost: the client address and scheme every later layer sees are the ones the
+        # named proxies forwarded; anyone else's X-Forwarded-* headers are ignored.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(ops_router)
     app.include_router(api_router())

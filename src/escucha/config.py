@@ -6,6 +6,7 @@ Every value can come from an ``ESCUCHA_``-prefixed environment variable. Tests b
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -42,7 +43,13 @@ class Settings(BaseSettings):
     log_json: bool = True
     log_level: str = "INFO"
     session_max_age_s: int = 12 * 3600
-    secure_cookies: bool = False
+    #: The session cookie is sent over HTTPS only. Unset: on in production, off elsewhere;
+    #: production refuses ``false``.
+    secure_cookies: bool | None = None
+    #: Proxies whose ``X-Forwarded-For``/``-Proto`` headers are believed: comma-separated
+    #: addresses or networks (``10.0.0.5,192.168.1.0/24``); none by default.
+    trusted_proxies: str = ""
+    #: Failed logins a minute from one address, whatever the account.
     login_rate_per_min: int = 10
     status_rate_per_min: int = 20
     max_upload_bytes: int = 5 * 1024 * 1024
@@ -67,7 +74,30 @@ class Settings(BaseSettings):
                 "ESCUCHA_SECRET_KEY must be set to a random value of at least 32 characters "
                 "outside development"
             )
+        if self.environment == "production" and self.secure_cookies is False:
+            raise ValueError(
+                "ESCUCHA_SECURE_COOKIES cannot be false in production: the session cookie "
+                "must travel over HTTPS only"
+            )
+        for item in self.trusted_proxy_list:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"ESCUCHA_TRUSTED_PROXIES: {item!r} is not an IP address or network"
+                ) from None
         return self
+
+    @property
+    def cookies_secure(self) -> bool:
+        """Whether the session cookie carries the ``Secure`` flag."""
+        if self.secure_cookies is None:
+            return self.environment == "production"
+        return self.secure_cookies
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def is_sqlite(self) -> bool:

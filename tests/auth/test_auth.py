@@ -98,7 +98,7 @@ def test_a_password_change_ends_other_sessions(client: TestClient, session: Sess
     login(client, "ana", "correct-horse-battery")
     assert client.get("/agent").status_code == 200
     user = service.authenticate(session, "ana", "correct-horse-battery")
-    service.set_password(session, user, "another-long-password")
+    service.set_password(session, user, "another-long-password", now=START)
     session.commit()
     assert client.get("/agent", follow_redirects=False).status_code == 303
 

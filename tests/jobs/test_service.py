@@ -258,3 +258,19 @@ def test_the_job_table_prunes_itself_every_hour() -> None:
 
     load_jobs()
     assert PERIODIC["jobs.prune"].every_s == 3600
+
+
+def test_the_admin_list_can_leave_out_routine_jobs_that_ran_well(
+    session_factory: sessionmaker[Session], settings: Settings, clock: FrozenClock
+) -> None:
+    tick = _enqueue(session_factory, clock, "tests.tick")
+    pending_tick = _enqueue(
+        session_factory, clock, "tests.tick", run_at=clock.now() + timedelta(hours=1)
+    )
+    record = _enqueue(session_factory, clock, "tests.record")
+    service.run_due(session_factory, settings, clock)
+    with transaction(session_factory) as s:
+        everything = [v.id for v in service.list_jobs(s)]
+        worth_seeing = [v.id for v in service.list_jobs(s, routine=False)]
+    assert everything == [record, pending_tick, tick]
+    assert worth_seeing == [record, pending_tick]  # a tick that ran well is routine

@@ -121,6 +121,8 @@ def _admin(session: Session) -> dict[str, str]:
     if "fuzz_token" not in session.info:
         service.apply_file(session, DEMO, now=START)
         admin = make_user(session, username="fuzzadmin", role="admin")
-        session.info["fuzz_token"] = auth_service.create_token(session, admin, "fuzz", now=START)
+        session.info["fuzz_token"] = auth_service.create_token(
+            session, admin, "fuzz", now=START, scope="admin"
+        )
         session.commit()
     return {"Authorization": f"Bearer {session.info['fuzz_token']}"}

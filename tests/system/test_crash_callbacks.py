@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -18,7 +19,6 @@ from escucha.callbacks.models import Callback
 from escucha.config import Settings
 from escucha.notifications.models import Notification
 from tests.acd_helpers import demo
-from tests.conftest import START
 from tests.system.conftest import free_port, server_env, start_server, wait_ready
 
 pytestmark = pytest.mark.system
@@ -38,9 +38,8 @@ def test_pending_callbacks_survive_a_sigkill(
 ) -> None:
     users = demo(session)
     user = auth_service.authenticate(session, "ana", "escucha-demo")
-    headers = {
-        "Authorization": f"Bearer {auth_service.create_token(session, user, 't', now=START)}"
-    }
+    token = auth_service.create_token(session, user, "t", now=datetime.now(UTC))
+    headers = {"Authorization": f"Bearer {token}"}
     session.commit()
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -46,7 +46,7 @@ from escucha.promises import service as promises
 from escucha.promises.models import Promise
 from escucha.tickets.models import InboundEmail, Ticket
 from tests.acd_helpers import demo
-from tests.conftest import PG_URL, START
+from tests.conftest import PG_URL
 from tests.factories import make_user
 from tests.system.conftest import (
     free_port,
@@ -315,9 +315,9 @@ def _arrange(session: Session) -> tuple[dict[str, str], dict[int, str]]:
     for n in range(BOTS):
         user = make_user(session, username=f"crashbot{n}", role="agent")
         session.add(AgentProfile(user_id=user.id, skills={"facturas": 2}, languages=["es"]))
-        bots[user.id] = auth_service.create_token(session, user, "bot", now=START)
+        bots[user.id] = auth_service.create_token(session, user, "bot", now=datetime.now(UTC))
     ana = auth_service.authenticate(session, "ana", "escucha-demo")
-    tokens = {"caller": auth_service.create_token(session, ana, "ivr", now=START)}
+    tokens = {"caller": auth_service.create_token(session, ana, "ivr", now=datetime.now(UTC))}
     session.commit()
     return tokens, bots
 

@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -26,7 +27,7 @@ from escucha.contacts.models import Contact, ContactEvent
 from escucha.org.models import AgentProfile
 from escucha.routing.models import RoutingDecision
 from tests.acd_helpers import demo
-from tests.conftest import PG_URL, START
+from tests.conftest import PG_URL
 from tests.factories import make_user
 from tests.system.conftest import free_port, server_env, start_server, wait_ready
 
@@ -47,9 +48,11 @@ def test_two_nodes_never_double_assign_and_survive_a_kill(
     for n in range(AGENTS):
         user = make_user(session, username=f"bot{n}", role="agent")
         session.add(AgentProfile(user_id=user.id, skills={"facturas": 2}, languages=["es"]))
-        agent_tokens[user.id] = auth_service.create_token(session, user, "bot", now=START)
+        agent_tokens[user.id] = auth_service.create_token(
+            session, user, "bot", now=datetime.now(UTC)
+        )
     ana = auth_service.authenticate(session, "ana", "escucha-demo")
-    caller_token = auth_service.create_token(session, ana, "ivr", now=START)
+    caller_token = auth_service.create_token(session, ana, "ivr", now=datetime.now(UTC))
     session.commit()
 
     nodes = []

@@ -10,10 +10,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from escucha.auth.models import User
 from escucha.clock import FrozenClock
 from escucha.config import Settings
 from escucha.jobs.service import run_due
 from escucha.notifications.models import Notification
+from escucha.org.models import AgentProfile
 from escucha.promises.models import Promise
 from escucha.tickets import service
 from escucha.tickets.models import Ticket, TicketAttachment
@@ -35,6 +37,19 @@ def _open(session: Session, **kw: str) -> Ticket:
     return service.open_ticket(session, intake, now=START, base_url=BASE).ticket
 
 
+def _join(session: Session, team_id: int) -> None:
+    """Marta works in that team: an agent reaches her team's tickets (ADR 17)."""
+    marta = session.scalar(select(User).where(User.username == "marta"))
+    assert marta is not None
+    session.add(AgentProfile(user_id=marta.id, team_id=team_id))
+
+
+def _opened_by_marta(session: Session, ticket: Ticket) -> None:
+    marta = session.scalar(select(User).where(User.username == "marta"))
+    assert marta is not None
+    ticket.created_by_id = marta.id
+
+
 @pytest.fixture
 def agent_client(client: TestClient, session: Session) -> TestClient:
     make_user(session, username="marta", role="agent", display_name="Marta Ruiz")
@@ -49,6 +64,8 @@ def test_the_inbox_lists_by_next_promise_and_filters(
     o = make_org(session)
     complaint = _open(session)
     query = _open(session, kind="query", channel="voice", email="", phone="600123123")
+    _join(session, o.complaints.id)
+    _opened_by_marta(session, query)
     session.commit()
     page = agent_client.get("/tickets")
     assert page.status_code == 200
@@ -70,8 +87,9 @@ def test_an_agent_answers_from_the_ticket_and_sees_the_delivery(
     settings: Settings,
     clock: FrozenClock,
 ) -> None:
-    make_org(session)
+    o = make_org(session)
     t = _open(session)
+    _join(session, o.complaints.id)
     session.commit()
     page = agent_client.get(f"/tickets/{t.id}")
     assert page.status_code == 200
@@ -118,6 +136,7 @@ def test_notes_reassignment_and_a_new_promised_time_with_its_reason(
 ) -> None:
     o = make_org(session)
     t = _open(session)
+    _opened_by_marta(session, t)  # she keeps it after handing it to another team
     session.commit()
     csrf = csrf_from(agent_client.get(f"/tickets/{t.id}").text)
     agent_client.post(f"/tickets/{t.id}/note", data={"csrf_token": csrf, "body": "Pedir extracto"})
@@ -151,6 +170,7 @@ def test_a_fault_that_reads_like_a_complaint_is_flagged_and_converted(
 ) -> None:
     o = make_org(session)
     t = _open(session, kind="fault", description="Es una vergüenza, me cobraron de más")
+    _join(session, o.faults.id)
     session.commit()
     page = agent_client.get(f"/tickets/{t.id}")
     assert "Esto parece una reclamación." in page.text
@@ -173,6 +193,7 @@ def test_a_fault_that_reads_like_a_complaint_is_flagged_and_converted(
 
 def test_attachments_download_as_files(agent_client: TestClient, session: Session) -> None:
     t = _open(session)
+    _opened_by_marta(session, t)
     att = TicketAttachment(
         ticket_id=t.id,
         filename="<script>.html",

@@ -155,3 +155,47 @@ def test_agents_do_not_see_the_wallboard(app: FastAPI, users: dict[str, int]) ->
         login(c, "ana", "escucha-demo")
         for path in ("/supervisor", "/supervisor/wallboard", "/supervisor/wallboard/events"):
             assert c.get(path).status_code == 403, path
+
+
+def _alerts(html: str) -> dict[str, str]:
+    """The alerts on the board: code -> sentence."""
+    section = html.split('class="alerts"', 1)[1].split("</section>", 1)[0]
+    return {
+        code: re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text)).strip()
+        for code, text in re.findall(r'data-alert="(\w+)">(.*?)</p>', section, re.S)
+    }
+
+
+def test_the_wallboard_names_each_problem_in_words(
+    sofia: TestClient, session: Session, users: dict[str, int], clock: FrozenClock
+) -> None:
+    assert _alerts(sofia.get("/supervisor/wallboard").text) == {
+        "none": "✓ Ahora mismo nada requiere atención."
+    }
+    _morning(session, users)
+    alerts = _alerts(sofia.get("/supervisor/wallboard").text)
+    assert alerts["hold_not_announced"] == (
+        "✕ Ana López tiene a un cliente en espera desde hace 1:30 sin haberle avisado"
+    )
+    assert (
+        alerts["long_wait"]
+        == "✕ Facturas y pagos: una persona lleva 0:45 esperando (objetivo 20 s)"
+    )
+    assert "callbacks_overdue" not in alerts
+    clock.advance(timedelta(hours=2))  # the callback is overdue, and so is its promise
+    alerts = _alerts(sofia.get("/supervisor/wallboard/tiles").text)
+    assert (
+        alerts["callbacks_overdue"]
+        == "✕ Facturas y pagos: 1 rellamadas pasadas de la hora prometida"
+    )
+    assert alerts["promises_overdue"] == "✕ 1 promesas a clientes han pasado su plazo"
+
+
+def test_the_full_screen_wallboard_has_no_navigation(sofia: TestClient) -> None:
+    page = sofia.get("/supervisor/wallboard")
+    assert 'href="/supervisor/wallboard?tv=1"' in page.text
+    assert '<nav id="main-nav"' in page.text
+    tv = sofia.get("/supervisor/wallboard?tv=1").text
+    assert "<nav" not in tv
+    assert 'class="wall tv"' in tv
+    assert 'href="/supervisor/wallboard"' in tv  # the way back

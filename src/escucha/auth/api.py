@@ -6,15 +6,16 @@ import hmac
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
 from escucha.auth import rules
 from escucha.auth import service as auth_service
-from escucha.auth.models import User
+from escucha.auth.models import ApiToken, User
 from escucha.clock import Clock
 from escucha.errors import Forbidden, InvalidInput, Unauthenticated
 
@@ -68,6 +69,7 @@ class UserView:
 class Caller:
     user: User | None
     via: str  # "session", "token" or "anonymous"
+    scope: str | None = None  # the API token's scope when ``via == "token"``
 
     @property
     def role(self) -> str:
@@ -88,18 +90,50 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+def client_address(request: Request) -> str:
+    """The caller's address: the connecting peer, or what a proxy named in
+    ``ESCUCHA_TRUSTED_PROXIES`` forwarded (resolved by the proxy-headers middleware)."""
+    return request.client.host if request.client else "unknown"
+
+
+def session_user(
+    request: Request, db: Session, now: datetime, *, touch: bool = True
+) -> User | None:
+    """The user of the request's session cookie while that session is open on the server
+    (``touch=False``: without noting the activity, for long-lived read-only streams)."""
+    uid, sid = request.session.get("uid"), request.session.get("sid")
+    if not isinstance(uid, int) or not isinstance(sid, str):
+        return None
+    settings = request.app.state.settings
+    return auth_service.session_user(
+        db, sid, uid, now=now, max_age_s=settings.session_max_age_s, touch=touch
+    )
+
+
 def _caller(request: Request, db: DB, clock: ClockDep) -> Caller:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        by_token = auth_service.user_for_token(db, header[7:].strip(), now=clock.now())
-        return Caller(by_token, "token")
-    uid = request.session.get("uid")
-    if isinstance(uid, int):
-        user = db.get(User, uid)
-        if user is not None and user.active and request.session.get("epoch") == user.session_epoch:
+        found = auth_service.token_caller(db, header[7:].strip(), now=clock.now())
+        return Caller(found.user, "token", found.token.scope)
+    if "uid" in request.session:
+        user = session_user(request, db, clock.now())
+        if user is not None:
             return Caller(user, "session")
         request.session.clear()
     return Caller(None, "anonymous")
+
+
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _check_scope(request: Request, caller: Caller, minimum: str) -> None:
+    """A token does what its scope allows and never more than its user's role: ``read``
+    only reads, ``write`` also changes, only ``admin`` reaches the admin routes."""
+    if caller.via != "token" or caller.scope is None:
+        return
+    needed = "admin" if minimum == "admin" else "write" if request.method in UNSAFE else "read"
+    if not auth_service.scope_allows(caller.scope, needed):
+        raise Forbidden(f"this API token has the {caller.scope} scope; this needs {needed}")
 
 
 FORM_OVERHEAD_BYTES = 64 * 1024  # the other fields and the multipart framing of an upload
@@ -144,6 +178,7 @@ def allow(minimum: str) -> Callable[..., Any]:
         if minimum == "webhook":  # a provider's callback: public, authenticated by its signature
             return caller
         await _check_csrf(request)
+        _check_scope(request, caller, minimum)
         if minimum == "public":
             return caller
         if caller.user is None:
@@ -164,30 +199,80 @@ SupervisorCaller = Annotated[Caller, Depends(allow("supervisor"))]
 AdminCaller = Annotated[Caller, Depends(allow("admin"))]
 
 
-def login_session(request: Request, user: User) -> None:
-    """A new session for ``user``: nothing of the anonymous one survives (no fixation)."""
+def login_session(request: Request, db: Session, user: User, now: datetime) -> None:
+    """A new session for ``user``, recorded on the server: nothing of the anonymous one
+    survives (no fixation)."""
+    sid = auth_service.start_session(
+        db,
+        user,
+        now=now,
+        address=client_address(request),
+        user_agent=request.headers.get("user-agent", ""),
+    )
     request.session.clear()
     request.session.update(
         {
             "uid": user.id,
-            "epoch": user.session_epoch,
-            "sid": secrets.token_urlsafe(16),
+            "sid": sid,
             "csrf": secrets.token_urlsafe(24),
             "lang": user.language,
         }
     )
 
 
+def logout_session(request: Request, db: Session, now: datetime) -> None:
+    """End the request's session on the server (a copy of the cookie stops working) and
+    forget the cookie."""
+    sid = request.session.get("sid")
+    if isinstance(sid, str):
+        auth_service.end_session(db, sid, now=now, reason="logout")
+    request.session.clear()
+
+
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 class TokenIn(BaseModel):
-    name: str
+    name: str = Field(min_length=1, max_length=120)
+    scope: Literal["read", "write", "admin"] = "write"
+    days: int = Field(default=auth_service.DEFAULT_TOKEN_DAYS, ge=1, le=auth_service.MAX_TOKEN_DAYS)
+    username: str | None = Field(
+        default=None, max_length=80, description="Whose token (default: the caller's)"
+    )
 
 
 class TokenOut(BaseModel):
-    token: str
+    id: int
+    token: str = Field(description="The token's value: shown this once, never again")
     name: str
+    scope: str
+    username: str
+    expires_at: datetime | None
+
+
+class TokenInfoOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    scope: str
+    username: str
+    state: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class EndedOut(BaseModel):
+    username: str
+    ended: int
+
+
+class LoginEventOut(BaseModel):
+    at: datetime
+    username: str
+    address: str
+    outcome: str
 
 
 class MeOut(BaseModel):
@@ -207,8 +292,73 @@ def me(caller: AgentCaller) -> MeOut:
     )
 
 
+def token_info(token: ApiToken, username: str, now: datetime) -> TokenInfoOut:
+    return TokenInfoOut(
+        id=token.id,
+        name=token.name,
+        prefix=token.prefix,
+        scope=token.scope,
+        username=username,
+        state=auth_service.token_state(token, now),
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+        last_used_at=token.last_used_at,
+        revoked_at=token.revoked_at,
+    )
+
+
 @router.post("/tokens", response_model=TokenOut, status_code=201)
 def create_token(data: TokenIn, caller: AdminCaller, db: DB, clock: ClockDep) -> TokenOut:
-    """Create an API token for the calling admin; the value is shown once."""
-    raw = auth_service.create_token(db, caller.need_user(), data.name, now=clock.now())
-    return TokenOut(token=raw, name=data.name)
+    """Create an API token for the calling admin or for ``username``; the value is shown once.
+
+    ``scope``: ``read`` (GET only), ``write`` (any method), ``admin`` (also admin routes; for
+    admins only). It expires after ``days`` days; a password change revokes it."""
+    user = auth_service.find_user(db, data.username) if data.username else caller.need_user()
+    raw, token = auth_service.issue_token(
+        db, user, data.name, now=clock.now(), scope=data.scope, days=data.days
+    )
+    return TokenOut(
+        id=token.id,
+        token=raw,
+        name=token.name,
+        scope=token.scope,
+        username=user.username,
+        expires_at=token.expires_at,
+    )
+
+
+@router.get("/tokens", response_model=list[TokenInfoOut])
+def list_tokens(_caller: AdminCaller, db: DB, clock: ClockDep) -> list[TokenInfoOut]:
+    """Every API token (never its value), newest first, with its state."""
+    now = clock.now()
+    return [token_info(t, name, now) for t, name in auth_service.list_tokens(db)]
+
+
+@router.delete("/tokens/{token_id}", response_model=TokenInfoOut)
+def revoke_token(token_id: int, _caller: AdminCaller, db: DB, clock: ClockDep) -> TokenInfoOut:
+    """Revoke a token: it stops working at once."""
+    now = clock.now()
+    token = auth_service.revoke_token(db, token_id, now=now)
+    return token_info(token, auth_service.get_user(db, token.user_id).username, now)
+
+
+@router.post("/users/{username}/end-sessions", response_model=EndedOut)
+def end_sessions(username: str, _caller: AdminCaller, db: DB, clock: ClockDep) -> EndedOut:
+    """End every browser session of a user (their API tokens are revoked separately)."""
+    user = auth_service.find_user(db, username)
+    ended = auth_service.end_sessions(db, user, now=clock.now(), reason="admin")
+    return EndedOut(username=user.username, ended=ended)
+
+
+@router.get("/login-failures", response_model=list[LoginEventOut])
+def login_failures(
+    _caller: AdminCaller,
+    db: DB,
+    clock: ClockDep,
+    hours: Annotated[int, Query(ge=1, le=720)] = 24,
+) -> list[LoginEventOut]:
+    """Refused logins (wrong password or slowed down) of the last ``hours``, newest first."""
+    return [
+        LoginEventOut(at=e.at, username=e.username, address=e.address, outcome=e.outcome)
+        for e in auth_service.failed_logins(db, now=clock.now(), hours=hours)
+    ]

@@ -57,6 +57,10 @@ def register(app: typer.Typer) -> None:
                 log_config=None,
                 access_log=False,
                 timeout_keep_alive=cfg.keep_alive_s,
+                # Forwarding headers are believed only from ESCUCHA_TRUSTED_PROXIES, by the
+                # application itself; uvicorn would trust 127.0.0.1 by default.
+                proxy_headers=False,
+                forwarded_allow_ips="",
             )
         finally:
             if listener is not None:

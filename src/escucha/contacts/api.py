@@ -10,18 +10,28 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from escucha.auth.api import DB, AgentCaller, ClockDep, SupervisorCaller
+from escucha.auth.api import DB, AgentCaller, Caller, ClockDep, SupervisorCaller
 from escucha.auth.models import User
 from escucha.callbacks import service as callbacks
 from escucha.callbacks.models import Callback
 from escucha.contacts import service
 from escucha.contacts.models import Contact, Customer
 from escucha.errors import Forbidden, NotFound
+from escucha.org import reach
 from escucha.routing import service as routing
 from escucha.routing.models import AgentStatus
 
 router = APIRouter(tags=["acd"])
+
+
+def _reachable(db: Session, caller: Caller, contact_id: int) -> Contact:
+    """The contact, when the caller may act on it: an agent only on a contact offered or
+    assigned to them, waiting in one of their queues, or still in the IVR (ADR 17)."""
+    contact = service.get_contact(db, contact_id)
+    reach.check_contact(db, caller.need_user(), queue=contact.queue, agent_id=contact.agent_id)
+    return contact
 
 
 class ContactIn(BaseModel):
@@ -82,8 +92,8 @@ def start_contact(data: ContactIn, _caller: AgentCaller, db: DB, clock: ClockDep
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut)
-def get_contact(contact_id: int, _caller: AgentCaller, db: DB) -> ContactOut:
-    return _out(service.get_contact(db, contact_id))
+def get_contact(contact_id: int, caller: AgentCaller, db: DB) -> ContactOut:
+    return _out(_reachable(db, caller, contact_id))
 
 
 class EventOut(BaseModel):
@@ -95,9 +105,9 @@ class EventOut(BaseModel):
 
 
 @router.get("/contacts/{contact_id}/events", response_model=list[EventOut])
-def contact_events(contact_id: int, _caller: AgentCaller, db: DB) -> list[EventOut]:
+def contact_events(contact_id: int, caller: AgentCaller, db: DB) -> list[EventOut]:
     """The contact's timeline."""
-    service.get_contact(db, contact_id)
+    _reachable(db, caller, contact_id)
     return [
         EventOut(event=e.event, at=e.at, queue=e.queue, agent_id=e.agent_id, data=e.data)
         for e in service.events_of(db, contact_id)
@@ -111,10 +121,10 @@ class IvrChoiceIn(BaseModel):
 
 @router.post("/contacts/{contact_id}/ivr", response_model=ContactOut)
 def ivr_choice(
-    contact_id: int, data: IvrChoiceIn, _caller: AgentCaller, db: DB, clock: ClockDep
+    contact_id: int, data: IvrChoiceIn, caller: AgentCaller, db: DB, clock: ClockDep
 ) -> ContactOut:
     """Record a choice in the IVR (kept on the contact and shown to the agent)."""
-    contact = service.get_contact(db, contact_id)
+    contact = _reachable(db, caller, contact_id)
     service.ivr_choice(db, contact, node=data.node, key=data.key, now=clock.now())
     return _out(contact)
 
@@ -150,12 +160,12 @@ def _told(t: routing.Told) -> EstimateOut:
 
 @router.post("/contacts/{contact_id}/queue", response_model=EstimateOut | ContactOut)
 def queue_contact(
-    contact_id: int, data: QueueIn, _caller: AgentCaller, db: DB, clock: ClockDep
+    contact_id: int, data: QueueIn, caller: AgentCaller, db: DB, clock: ClockDep
 ) -> EstimateOut | ContactOut:
     """Put the contact in line; the answer is what the caller hears (position and a bound),
     or the contact itself when an agent took it at once."""
     now = clock.now()
-    contact = service.get_contact(db, contact_id)
+    contact = _reachable(db, caller, contact_id)
     from escucha.org.models import Queue
 
     q = db.scalar(select(Queue).where(Queue.name == data.queue))
@@ -177,15 +187,15 @@ def queue_contact(
 
 
 @router.post("/contacts/{contact_id}/estimate", response_model=EstimateOut)
-def estimate(contact_id: int, _caller: AgentCaller, db: DB, clock: ClockDep) -> EstimateOut:
+def estimate(contact_id: int, caller: AgentCaller, db: DB, clock: ClockDep) -> EstimateOut:
     """Tell the waiting caller their position and wait again (stored with the wait that follows)."""
-    return _told(routing.tell_estimate(db, service.get_contact(db, contact_id), now=clock.now()))
+    return _told(routing.tell_estimate(db, _reachable(db, caller, contact_id), now=clock.now()))
 
 
 @router.post("/contacts/{contact_id}/abandon", response_model=ContactOut)
-def abandon(contact_id: int, _caller: AgentCaller, db: DB, clock: ClockDep) -> ContactOut:
+def abandon(contact_id: int, caller: AgentCaller, db: DB, clock: ClockDep) -> ContactOut:
     """The caller hung up."""
-    contact = service.get_contact(db, contact_id)
+    contact = _reachable(db, caller, contact_id)
     service.abandon(db, contact, now=clock.now())
     return _out(contact)
 
@@ -222,11 +232,11 @@ def _cb(cb: Callback) -> CallbackOut:
 
 @router.post("/contacts/{contact_id}/callback", response_model=CallbackOut, status_code=201)
 def take_callback(
-    contact_id: int, data: CallbackIn, _caller: AgentCaller, db: DB, clock: ClockDep
+    contact_id: int, data: CallbackIn, caller: AgentCaller, db: DB, clock: ClockDep
 ) -> CallbackOut:
     """The waiting caller takes a callback: it keeps their place, and a confirmation with a
     concrete time is sent."""
-    contact = service.get_contact(db, contact_id)
+    contact = _reachable(db, caller, contact_id)
     if contact.customer_id is None or contact.queue is None:
         raise NotFound("the contact has no customer or queue to call back for")
     customer = db.get(Customer, contact.customer_id)

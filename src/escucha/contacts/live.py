@@ -238,6 +238,20 @@ class PromiseRow:
 
 
 @dataclass(frozen=True)
+class Alert:
+    """A problem on the floor, to be said in words on the wallboard (``code`` names the
+    sentence; ``queue``, ``agent``, ``count`` and ``seconds`` fill it in)."""
+
+    level: Level
+    code: str
+    queue: QueueTile | None = None
+    agent: str = ""
+    count: int = 0
+    seconds: float = 0.0
+    share: float | None = None
+
+
+@dataclass(frozen=True)
 class Wallboard:
     at: datetime
     timezone: str
@@ -281,6 +295,33 @@ class Wallboard:
     @property
     def holds_level(self) -> Level:
         return "ok" if not self.holds else _worst(tuple(h.level for h in self.holds))
+
+    @property
+    def alerts(self) -> tuple[Alert, ...]:
+        """What needs someone's attention now, the worst first."""
+        found: list[Alert] = []
+        on_duty = sum(1 for a in self.agents if a.state in ("available", "busy", "wrap_up"))
+        for q in self.queues:
+            if q.waiting and not on_duty:
+                found.append(Alert("bad", "nobody_on_duty", q, count=q.waiting))
+            if q.wait_level == "bad" and q.longest_wait_s is not None:
+                found.append(Alert("bad", "long_wait", q, seconds=q.longest_wait_s))
+            if q.sl_level in ("bad", "warn"):
+                found.append(Alert(q.sl_level, "service_level", q, share=q.service_level))
+            if q.abandon_level in ("bad", "warn"):
+                found.append(Alert(q.abandon_level, "abandoned", q, share=q.abandon_rate))
+            if q.callbacks_overdue:
+                found.append(Alert("bad", "callbacks_overdue", q, count=q.callbacks_overdue))
+        for h in self.holds:
+            if not h.announced:
+                found.append(Alert("bad", "hold_not_announced", agent=h.agent, seconds=h.held_s))
+            elif h.level != "ok":
+                found.append(Alert(h.level, "hold_long", agent=h.agent, seconds=h.held_s))
+        overdue = sum(1 for p in self.promises_at_risk if p.overdue)
+        if overdue:
+            found.append(Alert("bad", "promises_overdue", count=overdue))
+        order = {"bad": 0, "warn": 1}
+        return tuple(sorted(found, key=lambda a: order.get(a.level, 2)))
 
 
 def _sum_when(condition: Any) -> Any:

@@ -226,10 +226,21 @@ class JobView:
     last_error: str | None
 
 
-def list_jobs(session: Session, *, status: str | None = None, limit: int = 200) -> list[JobView]:
+def list_jobs(
+    session: Session,
+    *,
+    status: str | None = None,
+    limit: int = 200,
+    routine: bool = True,
+) -> list[JobView]:
+    """The newest jobs; ``routine=False`` leaves out periodic jobs that ran as they should
+    (a routing pass every few seconds would hide everything else)."""
     stmt = select(m.Job).order_by(m.Job.id.desc()).limit(limit)
     if status:
         stmt = stmt.where(m.Job.status == status)
+    if not routine:
+        load_jobs()
+        stmt = stmt.where(~(m.Job.name.in_(sorted(PERIODIC)) & (m.Job.status == m.DONE)))
     return [
         JobView(j.id, j.name, j.status, j.attempts, j.max_attempts, j.run_at, j.last_error)
         for j in session.scalars(stmt)

@@ -172,7 +172,7 @@ def apply_org(session: Session, org: OrgFile, *, now: datetime) -> dict[str, int
             user.email = u.email
             user.language = u.language
             if u.password:
-                auth_service.set_password(session, user, u.password)
+                auth_service.set_password(session, user, u.password, now=now)
         profile = session.scalar(select(m.AgentProfile).where(m.AgentProfile.user_id == user.id))
         if profile is None:
             profile = m.AgentProfile(user_id=user.id)

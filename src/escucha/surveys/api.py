@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from escucha.auth.api import DB, AgentCaller, ClockDep, SupervisorCaller
 from escucha.contacts.service import get_contact
 from escucha.errors import InvalidInput
+from escucha.org import reach
 from escucha.surveys import rules, service, voc
 
 router = APIRouter(prefix="/surveys", tags=["surveys"])
@@ -31,9 +32,11 @@ def offer(
     clock: ClockDep,
 ) -> dict[str, Any]:
     """Offer the contact's survey (once per contact); ``survey`` is null when not surveyed."""
+    contact = get_contact(db, contact_id)
+    reach.check_contact(db, caller.need_user(), queue=contact.queue, agent_id=contact.agent_id)
     survey = service.offer_survey(
         db,
-        get_contact(db, contact_id),
+        contact,
         now=clock.now(),
         channel=data.channel,
         base_url=request.app.state.settings.public_url,
@@ -52,6 +55,8 @@ def ivr_answers(
     contact_id: int, data: IvrAnswersIn, caller: AgentCaller, db: DB, clock: ClockDep
 ) -> dict[str, Any]:
     """Answers keyed in the IVR right after the contact."""
+    contact = get_contact(db, contact_id)
+    reach.check_contact(db, caller.need_user(), queue=contact.queue, agent_id=contact.agent_id)
     survey = service.record_ivr_answers(
         db, contact_id, now=clock.now(), csat=data.csat, ces=data.ces, nps=data.nps
     )

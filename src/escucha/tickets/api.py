@@ -16,13 +16,29 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from escucha.auth.api import DB, AgentCaller, ClockDep, Public, SupervisorCaller
+from escucha.auth.api import DB, AgentCaller, Caller, ClockDep, Public, SupervisorCaller
 from escucha.errors import InvalidInput
+from escucha.org import reach
 from escucha.promises.models import Promise
 from escucha.tickets import service
 from escucha.tickets.models import Ticket
 
 router = APIRouter(tags=["tickets"])
+
+
+def _ticket(db: Session, caller: Caller, ref: str, *, lock: bool = False) -> Ticket:
+    """The ticket, when the caller may read and change it: an agent only a ticket of their
+    team, assigned to them or opened by them (ADR 17)."""
+    ticket = service.get_ticket(db, ref, lock=lock)
+    reach.check_ticket(
+        db,
+        caller.need_user(),
+        team_id=ticket.team_id,
+        assignee_id=ticket.assignee_id,
+        created_by_id=ticket.created_by_id,
+    )
+    return ticket
+
 
 Channel = Literal["voice", "callback", "email", "web", "sms", "voicemail", "in_person"]
 Kind = Literal["query", "fault", "request", "complaint"]
@@ -305,10 +321,12 @@ def list_tickets(
     status: str = "open",
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> list[InboxOut]:
-    """Tickets ordered by the next promise due, with the inbox filters."""
+    """Tickets ordered by the next promise due, with the inbox filters (an agent sees those of
+    their team, assigned to them or opened by them)."""
     rows = service.inbox(
         db,
         now=clock.now(),
+        reach=reach.reach_of(db, caller.need_user()),
         team_id=team_id,
         kind=kind,
         channel=channel,
@@ -374,9 +392,9 @@ def promises_overview(_caller: SupervisorCaller, db: DB, clock: ClockDep) -> Ove
 
 
 @router.get("/tickets/{ref}", response_model=TicketOut)
-def get_ticket(ref: str, _caller: AgentCaller, db: DB) -> TicketOut:
+def get_ticket(ref: str, caller: AgentCaller, db: DB) -> TicketOut:
     """A ticket by id or number, with its promises and thread."""
-    return _ticket_out(db, service.get_ticket(db, ref), messages=True)
+    return _ticket_out(db, _ticket(db, caller, ref), messages=True)
 
 
 @router.post("/tickets/{ref}/messages", response_model=MessageOut, status_code=201)
@@ -384,7 +402,7 @@ def post_message(
     ref: str, data: MessageIn, request: Request, caller: AgentCaller, db: DB, clock: ClockDep
 ) -> MessageOut:
     """Reply to the customer (email or SMS) or add an internal note."""
-    ticket = service.get_ticket(db, ref, lock=True)
+    ticket = _ticket(db, caller, ref, lock=True)
     user = caller.need_user()
     if data.visibility == "internal":
         msg = service.add_note(db, ticket, data.body, user=user, now=clock.now())
@@ -414,7 +432,7 @@ def post_message(
 
 @router.post("/tickets/{ref}/assign", response_model=TicketOut)
 def assign(ref: str, data: AssignIn, caller: AgentCaller, db: DB, clock: ClockDep) -> TicketOut:
-    ticket = service.get_ticket(db, ref, lock=True)
+    ticket = _ticket(db, caller, ref, lock=True)
     service.reassign(
         db,
         ticket,
@@ -428,7 +446,7 @@ def assign(ref: str, data: AssignIn, caller: AgentCaller, db: DB, clock: ClockDe
 
 @router.post("/tickets/{ref}/status", response_model=TicketOut)
 def set_status(ref: str, data: StatusIn, caller: AgentCaller, db: DB, clock: ClockDep) -> TicketOut:
-    ticket = service.get_ticket(db, ref, lock=True)
+    ticket = _ticket(db, caller, ref, lock=True)
     service.change_status(db, ticket, data.status, user=caller.need_user(), now=clock.now())
     return _ticket_out(db, ticket)
 
@@ -438,7 +456,7 @@ def resolve(
     ref: str, data: ResolveIn, request: Request, caller: AgentCaller, db: DB, clock: ClockDep
 ) -> TicketOut:
     """Resolve with the answer, sent to the customer by ``channel`` (none: told otherwise)."""
-    ticket = service.get_ticket(db, ref, lock=True)
+    ticket = _ticket(db, caller, ref, lock=True)
     service.resolve(
         db,
         ticket,
@@ -456,7 +474,7 @@ def set_kind(
     ref: str, data: KindIn, request: Request, caller: AgentCaller, db: DB, clock: ClockDep
 ) -> TicketOut:
     """Change the kind (keeping the number); a complaint stays a complaint."""
-    ticket = service.get_ticket(db, ref, lock=True)
+    ticket = _ticket(db, caller, ref, lock=True)
     service.change_kind(
         db,
         ticket,
@@ -482,7 +500,7 @@ def reschedule(
     """A new promised time with the reason; the customer is told both."""
     if data.due_at.tzinfo is None:
         raise InvalidInput("due_at: give the time zone, e.g. 2026-11-30T12:00:00+01:00")
-    ticket = service.get_ticket(db, ref, lock=True)
+    ticket = _ticket(db, caller, ref, lock=True)
     new = service.reschedule_promise(
         db,
         ticket,

@@ -42,6 +42,7 @@ from escucha.notifications import service as notifications
 from escucha.notifications.messages import find_vague_phrases, when_phrase
 from escucha.notifications.models import Notification
 from escucha.org import models as org
+from escucha.org.reach import Reach
 from escucha.promises import rules as prules
 from escucha.promises import service as promises
 from escucha.promises.calendars import years_around
@@ -1231,8 +1232,10 @@ def inbox(
     status: str = "open",
     assignee_id: int | None = None,
     limit: int = 200,
+    reach: Reach | None = None,
 ) -> list[InboxRow]:
-    """Tickets ordered by the next promise due (none last), with filters (fixed query count)."""
+    """Tickets ordered by the next promise due (none last), with filters (fixed query count);
+    ``reach`` keeps only the tickets an agent may see (ADR 17)."""
     next_due = _next_due_column().label("next_due")
     risky = _risk_clause(now).label("risky")
     stmt = select(Ticket, next_due, risky)
@@ -1248,6 +1251,11 @@ def inbox(
         stmt = stmt.where(Ticket.channel == channel)
     if assignee_id is not None:
         stmt = stmt.where(Ticket.assignee_id == assignee_id)
+    if reach is not None and not reach.everything:
+        mine = or_(Ticket.assignee_id == reach.user_id, Ticket.created_by_id == reach.user_id)
+        if reach.team_id is not None:
+            mine = or_(mine, Ticket.team_id == reach.team_id)
+        stmt = stmt.where(mine)
     if at_risk:
         stmt = stmt.where(_risk_clause(now))
     stmt = stmt.order_by(case((next_due.is_(None), 1), else_=0), next_due, Ticket.id).limit(limit)

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from escucha.auth.api import DB, AgentCaller, ClockDep
+from escucha.auth.api import DB, AgentCaller, ClockDep, session_user
 from escucha.auth.models import User
 from escucha.callbacks import service as callbacks
 from escucha.contacts import live
@@ -133,11 +133,9 @@ def event_stream(request: Request, event: str, snapshot: Snapshot) -> StreamingR
 
 
 def still_signed_in(request: Request, session: Session, user_id: int) -> User | None:
-    """The user of a long-lived stream, while their session is still valid."""
-    user = session.get(User, user_id)
-    if user is None or not user.active or request.session.get("epoch") != user.session_epoch:
-        return None
-    return user
+    """The user of a long-lived stream, while their session is still open on the server."""
+    user = session_user(request, session, request.app.state.clock.now(), touch=False)
+    return user if user is not None and user.id == user_id else None
 
 
 # --- the desk -------------------------------------------------------------------------------

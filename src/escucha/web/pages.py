@@ -6,6 +6,7 @@ The agent desktop is in :mod:`escucha.web.agent`, the supervisor's pages in
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -19,7 +20,9 @@ from escucha.auth.api import (
     ClockDep,
     Public,
     UserView,
+    client_address,
     login_session,
+    logout_session,
 )
 from escucha.auth.models import User
 from escucha.errors import Unauthenticated
@@ -29,6 +32,7 @@ from escucha.web.i18n import LANGUAGES
 from escucha.web.render import render
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("escucha.auth")
 
 HOME = {"agent": "/agent", "supervisor": "/supervisor", "admin": "/admin"}
 
@@ -41,10 +45,14 @@ def _safe_next(target: str | None, fallback: str) -> str:
 
 
 @router.get("/")
-def home(request: Request, caller: Public) -> Response:
-    if caller.user is None:
-        return RedirectResponse("/login", status_code=303)
-    return RedirectResponse(HOME[caller.user.role], status_code=303)
+def home(request: Request, caller: Public, db: DB) -> Response:
+    """The front door: what a customer can do here, with the staff login apart."""
+    if caller.user is not None:
+        return RedirectResponse(HOME[caller.user.role], status_code=303)
+    organisation = db.scalar(select(org.Organisation))
+    return render(
+        request, "home.html", {"organisation": organisation.name if organisation else None}
+    )
 
 
 @router.get("/login")
@@ -64,28 +72,47 @@ def login(
 ) -> Response:
     settings = request.app.state.settings
     now = clock.now()
-    client = request.client.host if request.client else "unknown"
-    for key in (f"user:{username.lower()}", f"ip:{client}"):
-        auth_service.check_rate(db, key, now=now, per_minute=settings.login_rate_per_min)
+    client = client_address(request)
+    try:
+        auth_service.check_login(
+            db, username, client, now=now, per_address_per_min=settings.login_rate_per_min
+        )
+    except auth_service.LoginThrottled as exc:
+        auth_service.record_login(db, username, client, "throttled", now=now)
+        log.warning("login throttled", extra={"username": username[:80], "client": client})
+        response = render(
+            request,
+            "login.html",
+            {
+                "error": "Too many attempts.",
+                "retry_after": exc.retry_after_s,
+                "username": username,
+                "next": next,
+            },
+            status_code=429,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
     try:
         user = auth_service.authenticate(db, username, password)
     except Unauthenticated:
-        auth_service.record_failure(db, f"user:{username.lower()}", now=now)
-        auth_service.record_failure(db, f"ip:{client}", now=now)
+        auth_service.record_login(db, username, client, "failed", now=now)
+        log.warning("login failed", extra={"username": username[:80], "client": client})
         return render(
             request,
             "login.html",
             {"error": "Wrong username or password.", "username": username, "next": next},
             status_code=401,
         )
-    login_session(request, user)
+    auth_service.record_login(db, username, client, "ok", now=now)
+    login_session(request, db, user, now)
     request.state.user = UserView.of(user)
     return RedirectResponse(_safe_next(next, HOME[user.role]), status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request, _caller: Public) -> Response:
-    request.session.clear()
+def logout(request: Request, _caller: Public, db: DB, clock: ClockDep) -> Response:
+    logout_session(request, db, clock.now())
     return RedirectResponse("/login", status_code=303)
 
 
@@ -105,7 +132,7 @@ def language(
 
 
 @router.get("/admin")
-def admin_home(request: Request, _caller: AdminCaller, db: DB) -> Response:
+def admin_home(request: Request, _caller: AdminCaller, db: DB, clock: ClockDep) -> Response:
     organisation = db.scalar(select(org.Organisation))
     counts = {
         "queues": len(db.scalars(select(org.Queue.id)).all()),
@@ -114,17 +141,25 @@ def admin_home(request: Request, _caller: AdminCaller, db: DB) -> Response:
         "calendars": len(db.scalars(select(org.Calendar.id)).all()),
     }
     failed = jobs_service.list_jobs(db, status="failed", limit=20)
+    refused = auth_service.count_failed_logins(db, now=clock.now(), hours=24)
     return render(
         request,
         "admin/home.html",
-        {"organisation": organisation, "counts": counts, "failed": failed},
+        {
+            "organisation": organisation,
+            "counts": counts,
+            "failed": failed,
+            "refused_logins": refused,
+        },
     )
 
 
 @router.get("/admin/jobs")
-def admin_jobs(request: Request, _caller: AdminCaller, db: DB, status: str = "") -> Response:
-    jobs = jobs_service.list_jobs(db, status=status or None)
-    return render(request, "admin/jobs.html", {"jobs": jobs, "status": status})
+def admin_jobs(
+    request: Request, _caller: AdminCaller, db: DB, status: str = "", routine: bool = False
+) -> Response:
+    jobs = jobs_service.list_jobs(db, status=status or None, routine=routine)
+    return render(request, "admin/jobs.html", {"jobs": jobs, "status": status, "routine": routine})
 
 
 @router.post("/admin/jobs/{job_id}/retry")

@@ -32,7 +32,14 @@ AS_OF = "[[as-of]]"
 def _tiles_context(db: Session, now: datetime, as_of: str | None = None) -> dict[str, Any]:
     board = live.wallboard(db, now)
     helpers = time_helpers(board.timezone, now)
+
+    def minutes(since: datetime) -> str:
+        """Time in a state to the minute, so the pushed tiles change once a minute, not every
+        second."""
+        return f"{int(max(0.0, (now - since).total_seconds()) // 60)} min"
+
     return {
+        "minutes": minutes,
         "wb": board,
         "as_of": as_of if as_of is not None else helpers["hhmmss"](now),
         "levels": {
@@ -61,9 +68,12 @@ def supervisor_home(
 
 @router.get("/supervisor/wallboard")
 def wallboard_page(
-    request: Request, _caller: SupervisorCaller, db: DB, clock: ClockDep
+    request: Request, _caller: SupervisorCaller, db: DB, clock: ClockDep, tv: bool = False
 ) -> Response:
-    return render(request, "supervisor/wallboard.html", _tiles_context(db, clock.now()))
+    """The wallboard; ``?tv=1`` is the full-screen mode for a wall, without navigation."""
+    ctx = _tiles_context(db, clock.now())
+    ctx.update({"tv": tv, "bare": tv})
+    return render(request, "supervisor/wallboard.html", ctx)
 
 
 @router.get("/supervisor/wallboard/tiles")

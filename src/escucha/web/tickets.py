@@ -26,6 +26,7 @@ from escucha.auth.models import User
 from escucha.contacts.models import Customer
 from escucha.errors import InvalidInput, NotFound
 from escucha.org import models as org
+from escucha.org import reach
 from escucha.tickets import rules as trules
 from escucha.tickets import service
 from escucha.tickets.models import Ticket, TicketAttachment
@@ -79,6 +80,7 @@ def inbox(
         at_risk=bool(at_risk),
         status=status or "open",
         assignee_id=user.id if mine else None,
+        reach=reach.reach_of(db, user),
     )
     return render(
         request,
@@ -109,7 +111,7 @@ def find(request: Request, _caller: AgentCaller, db: DB, number: str = "") -> Re
     if not number.strip():
         return RedirectResponse("/tickets", status_code=303)
     try:
-        ticket = service.get_ticket(db, number)
+        ticket = _get(request, db, number)
     except NotFound as exc:
         return _not_found(request, exc.message)
     return RedirectResponse(f"/tickets/{ticket.id}", status_code=303)
@@ -171,8 +173,17 @@ def _ticket_page(
     )
 
 
-def _get(db: Session, ticket_id: int, *, lock: bool = False) -> Ticket:
-    return service.get_ticket(db, ticket_id, lock=lock)
+def _get(request: Request, db: Session, ticket_id: int | str, *, lock: bool = False) -> Ticket:
+    """The ticket, when the signed-in person may see it (an agent: their team's, ADR 17)."""
+    ticket = service.get_ticket(db, ticket_id, lock=lock)
+    reach.check_ticket(
+        db,
+        request.state.user,
+        team_id=ticket.team_id,
+        assignee_id=ticket.assignee_id,
+        created_by_id=ticket.created_by_id,
+    )
+    return ticket
 
 
 def _not_found(request: Request, message: str) -> Response:
@@ -188,7 +199,7 @@ def ticket_page(
 ) -> Response:
     """A ticket: customer, promises, thread with delivery states, and what can be done."""
     try:
-        ticket = _get(db, ticket_id)
+        ticket = _get(request, db, ticket_id)
     except NotFound as exc:
         return _not_found(request, exc.message)
     return _ticket_page(request, db, ticket, clock.now())
@@ -203,7 +214,7 @@ def _act(
 ) -> Response:
     """Run ``action``; on a refusal nothing is kept and the page says why (422)."""
     try:
-        ticket = _get(db, ticket_id, lock=True)
+        ticket = _get(request, db, ticket_id, lock=True)
     except NotFound as exc:
         return _not_found(request, exc.message)
     try:
@@ -211,7 +222,7 @@ def _act(
     except (InvalidInput, NotFound) as exc:
         db.rollback()
         return _ticket_page(
-            request, db, _get(db, ticket_id), now, error=exc.message, status_code=422
+            request, db, _get(request, db, ticket_id), now, error=exc.message, status_code=422
         )
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
 
@@ -380,7 +391,7 @@ def follow_up_done(
 ) -> Response:
     """The customer flagged after a bad experience (M4) has been followed up."""
     try:
-        ticket = _get(db, ticket_id, lock=True)
+        ticket = _get(request, db, ticket_id, lock=True)
     except NotFound as exc:
         return _not_found(request, exc.message)
     service.clear_follow_up(db, ticket, user=caller.need_user(), now=clock.now())
@@ -392,6 +403,7 @@ def attachment(
     request: Request, ticket_id: int, attachment_id: int, _caller: AgentCaller, db: DB
 ) -> Response:
     """Download an attachment (always as a file, never shown inline)."""
+    _get(request, db, ticket_id)
     att = db.get(TicketAttachment, attachment_id)
     if att is None or att.ticket_id != ticket_id:
         return _not_found(request, "attachment not found")
