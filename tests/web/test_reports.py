@@ -147,7 +147,9 @@ def test_the_page_replays_the_announced_waits_by_queue_and_week(
     nobody ahead) and the third (30 s in, one ahead) would have heard the last wait, 15 s
     ("less than 1 minute"): the second hung up after 30 s, within it; the third waited 210 s.
     escucha's error: (105 + 195) / 2 = 150 s; bound kept for 1 of 2 served callers."""
-    html = client.get("/reports").text
+    page = client.get("/reports").text
+    assert 'hx-get="/reports/estimates?since=' in page  # loaded after the page
+    html = client.get("/reports/estimates").text
     table = re.search(r'<table class="compact" id="estimates-table">.*?</table>', html, re.S)
     assert table, "the replay section is missing"
     rows = re.findall(r"<tr><th scope=\"row\">(.*?)</th>(.*?)</tr>", table.group(0), re.S)

@@ -162,7 +162,6 @@ def reports_page(
     lang, tr = charts.translator(request)
     csv_text = event_log_csv(db, period)
     result = analyse(db, period, lang, csv_text)
-    replayed = replay_estimates(csv_text, period, lang, zone)
     names = _agent_names(db, result)
     o = result.options
     context: dict[str, Any] = {
@@ -180,11 +179,29 @@ def reports_page(
             for row in result.kpis.by_agent
         ],
         "sl_variant_text": SL_VARIANTS.get(o.sl_variant, o.sl_variant),
-        "replayed": replayed,
         "when": lambda epoch_s: datetime.fromtimestamp(epoch_s, tz=zone).strftime("%Y-%m-%d %H:%M"),
         "query": f"since={period.first.isoformat()}&until={period.last.isoformat()}",
     }
     return charts.allow_chart_styles(render(request, "reports/reports.html", context))
+
+
+@router.get("/reports/estimates")
+def reports_estimates(
+    request: Request,
+    caller: SupervisorCaller,
+    db: DB,
+    clock: ClockDep,
+    since: str = "",
+    until: str = "",
+) -> Response:
+    """The announced waits of the period replayed (a fragment the reports page loads after
+    itself: the replay reads every call of the period)."""
+    zone = charts.org_zone(db)
+    period = period_of(since, until, now=clock.now(), zone=zone)
+    lang, _tr = charts.translator(request)
+    replayed = replay_estimates(event_log_csv(db, period), period, lang, zone)
+    context = {**charts.FORMATTERS, "replayed": replayed}
+    return render(request, "reports/_estimates.html", context)
 
 
 @router.get("/reports/live.html")
