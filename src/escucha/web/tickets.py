@@ -134,6 +134,15 @@ def _ticket_page(
         )
     }
     agents = list(db.scalars(select(User).where(User.active.is_(True)).order_by(User.display_name)))
+    named = {m.body for m in messages if m.subject in LINKED_CODES and m.body}
+    linked = (
+        {
+            n: i
+            for n, i in db.execute(select(Ticket.number, Ticket.id).where(Ticket.number.in_(named)))
+        }
+        if named
+        else {}
+    )
     nexts = sorted(
         s.value
         for s in trules.allowed_next_statuses(ticket.status, ticket.kind)
@@ -152,6 +161,8 @@ def _ticket_page(
             "promises": service.promises_of(db, ticket.id),
             "messages": messages,
             "authors": authors,
+            "linked": linked,
+            "linked_codes": LINKED_CODES,
             "notes": notes,
             "attachments": service.attachments_of(db, ticket.id),
             "contacts": service.linked_contacts(db, ticket.id),
@@ -169,6 +180,10 @@ def _ticket_page(
         },
         status_code,
     )
+
+
+LINKED_CODES = ("mentions_case", "mentioned_by", "follows_closed")
+"""Thread events whose text is another case's number, shown as a link to it."""
 
 
 def _get(db: Session, ticket_id: int, *, lock: bool = False) -> Ticket:
