@@ -16,7 +16,6 @@ time estimated from the real backlog, see :func:`written_queue_eta`.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import re
@@ -36,6 +35,7 @@ from escucha.audit import service as audit
 from escucha.auth.models import User
 from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, Customer
+from escucha.csvsafe import SafeDictWriter
 from escucha.errors import EscuchaError, InvalidInput, NotFound
 from escucha.jobs.service import enqueue
 from escucha.notifications import service as notifications
@@ -2242,7 +2242,7 @@ def complaints_register(
 
 def register_csv(rows: Iterable[dict[str, str]]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=REGISTER_COLUMNS, lineterminator="\n")
+    writer = SafeDictWriter(out, REGISTER_COLUMNS)
     writer.writeheader()
     for row in rows:
         writer.writerow(row)
