@@ -108,3 +108,4 @@ def test_no_module_writes_csv_without_the_shared_defusing_writer() -> None:
             ):
                 offences.append(f"{path.relative_to(SRC)}:{node.lineno}")
     assert offences == [], "write CSV with escucha.csvsafe: " + ", ".join(offences)
+

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter
@@ -389,6 +389,11 @@ def estimate_errors(_caller: SupervisorCaller, db: DB) -> list[EstimateErrorOut]
     return [EstimateErrorOut(**vars(r)) for r in routing.estimate_errors(db)]
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """A query's time: one without a zone is read as UTC, never a 500."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 def _stream(lines: Iterator[str], media: str, name: str) -> StreamingResponse:
     return StreamingResponse(
         lines, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
@@ -403,8 +408,11 @@ def _stream(lines: Iterator[str], media: str, name: str) -> StreamingResponse:
 def events_csv(
     _caller: SupervisorCaller, db: DB, since: datetime | None = None, until: datetime | None = None
 ) -> StreamingResponse:
-    """The contact event log as CSV (``escucha analyze --format escucha`` reads it)."""
-    lines = list(service.export_csv(service.iter_events(db, since=since, until=until)))
+    """The contact event log as CSV (``escucha analyze --format escucha`` reads it).
+
+    ``since`` and ``until`` are ISO 8601 times; a time without a zone is read as UTC."""
+    rows = service.iter_events(db, since=_utc(since), until=_utc(until))
+    lines = list(service.export_csv(rows))
     return _stream(iter(lines), "text/csv; charset=utf-8", "escucha-events.csv")
 
 
@@ -416,6 +424,7 @@ def events_csv(
 def events_queue_log(
     _caller: SupervisorCaller, db: DB, since: datetime | None = None, until: datetime | None = None
 ) -> StreamingResponse:
-    """The contact event log as Asterisk ``queue_log`` lines."""
-    lines = list(service.export_queue_log(service.iter_events(db, since=since, until=until)))
+    """The contact event log as Asterisk ``queue_log`` lines (times without a zone: UTC)."""
+    rows = service.iter_events(db, since=_utc(since), until=_utc(until))
+    lines = list(service.export_queue_log(rows))
     return _stream(iter(lines), "text/plain; charset=utf-8", "queue_log")

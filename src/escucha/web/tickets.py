@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -410,12 +411,23 @@ def attachment(
     att = db.get(TicketAttachment, attachment_id)
     if att is None or att.ticket_id != ticket_id:
         return _not_found(request, "attachment not found")
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in att.filename) or "file"
     return Response(
         att.data,
         media_type="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{safe}"'},
+        headers={"Content-Disposition": attachment_disposition(att.filename)},
     )
+
+
+def attachment_disposition(filename: str) -> str:
+    """``Content-Disposition`` for a download (RFC 6266): an ASCII ``filename`` every client
+    reads and, for a name with other characters (``文件.pdf``), ``filename*`` in UTF-8."""
+    ascii_name = "".join(
+        c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in filename
+    )
+    header = f'attachment; filename="{ascii_name or "file"}"'
+    if not filename.isascii():
+        header += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return header
 
 
 @router.get("/promises")
