@@ -31,7 +31,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "escucha"
 
 @pytest.mark.parametrize("start", FORMULA_STARTS)
 def test_a_cell_starting_with_a_formula_character_is_quoted_and_restored(start: str) -> None:
-    cell = f"{start}HYPERLINK(\"http://evil.example\",\"x\")"
+    cell = f'{start}HYPERLINK("http://evil.example","x")'
     assert defuse(cell) == "'" + cell
     assert restore(defuse(cell)) == cell
 
@@ -108,4 +108,3 @@ def test_no_module_writes_csv_without_the_shared_defusing_writer() -> None:
             ):
                 offences.append(f"{path.relative_to(SRC)}:{node.lineno}")
     assert offences == [], "write CSV with escucha.csvsafe: " + ", ".join(offences)
-

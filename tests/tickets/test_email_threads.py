@@ -70,7 +70,8 @@ def _bodies(session: Session, ticket: Ticket) -> list[str]:
 
 
 def _codes(session: Session, ticket: Ticket) -> list[tuple[str, str]]:
-    return [(m.subject, m.body) for m in service.thread(session, ticket.id) if m.channel == "system"]
+    thread = service.thread(session, ticket.id)
+    return [(m.subject, m.body) for m in thread if m.channel == "system"]
 
 
 def _ack(session: Session, ticket: Ticket) -> Notification:

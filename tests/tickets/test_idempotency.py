@@ -110,8 +110,9 @@ def test_an_integration_is_never_answered_with_a_visitors_case_for_the_same_key(
     assert again.json()["created"] is False
     assert again.json()["number"] == crm.json()["number"]
     assert again.json()["acknowledged_by"] == crm.json()["acknowledged_by"] == "email"
-    assert _browser_post(stranger, {"description": "spam"}, "order-1001")["number"] == (
-        visitor["number"]
+    assert (
+        _browser_post(stranger, {"description": "spam"}, "order-1001")["number"]
+        == (visitor["number"])
     )
     assert len(_tickets(session)) == 2
 

@@ -119,9 +119,7 @@ def test_a_complaint_with_an_unusable_address_is_registered_and_the_caller_is_to
     assert again.json()["acknowledgment"] == ack
 
 
-def test_a_usable_address_says_the_acknowledgment_was_sent(
-    client: TestClient, token: str
-) -> None:
+def test_a_usable_address_says_the_acknowledgment_was_sent(client: TestClient, token: str) -> None:
     r = client.post(
         "/api/v1/complaints",
         json={"description": "x", "email": "ana@example.es"},

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from urllib.parse import unquote
-from email.message import Message
 
 import pytest
 from fastapi.testclient import TestClient

@@ -136,14 +136,9 @@ def _ticket_page(
     }
     agents = list(db.scalars(select(User).where(User.active.is_(True)).order_by(User.display_name)))
     named = {m.body for m in messages if m.subject in LINKED_CODES and m.body}
-    linked = (
-        {
-            n: i
-            for n, i in db.execute(select(Ticket.number, Ticket.id).where(Ticket.number.in_(named)))
-        }
-        if named
-        else {}
-    )
+    query = select(Ticket.number, Ticket.id).where(Ticket.number.in_(named))
+    rows = db.execute(query).tuples() if named else ()
+    linked: dict[str, int] = {str(n): int(i) for n, i in rows}
     nexts = sorted(
         s.value
         for s in trules.allowed_next_statuses(ticket.status, ticket.kind)
