@@ -137,7 +137,7 @@ def _ticket_page(
     agents = list(db.scalars(select(User).where(User.active.is_(True)).order_by(User.display_name)))
     named = {m.body for m in messages if m.subject in LINKED_CODES and m.body}
     query = select(Ticket.number, Ticket.id).where(Ticket.number.in_(named))
-    rows = db.execute(query).tuples() if named else ()
+    rows = list(db.execute(query)) if named else []
     linked: dict[str, int] = {str(n): int(i) for n, i in rows}
     nexts = sorted(
         s.value
