@@ -17,7 +17,7 @@ from escucha.callbacks import service as callbacks
 from escucha.callbacks.models import Callback
 from escucha.contacts import service
 from escucha.contacts.models import Contact, Customer
-from escucha.errors import Forbidden, NotFound
+from escucha.errors import Conflict, Forbidden, NotFound
 from escucha.routing import service as routing
 from escucha.routing.models import AgentStatus
 
@@ -62,13 +62,26 @@ def _out(c: Contact) -> ContactOut:
 
 @router.post("/contacts", response_model=ContactOut, status_code=201)
 def start_contact(data: ContactIn, _caller: AgentCaller, db: DB, clock: ClockDep) -> ContactOut:
-    """A contact arrives (idempotent on ``provider_ref``)."""
+    """A contact arrives (idempotent on ``provider_ref``): the same reference with the same
+    channel and customer gives back the first contact; a reference that already names a
+    contact of another provider, channel or customer is a 409, never that contact."""
     now = clock.now()
     customer = None
     if data.phone or data.email:
         customer = service.find_or_create_customer(
             db, now=now, phone=data.phone, email=data.email, language=data.language
         )
+    if data.provider_ref:
+        known = db.scalar(select(Contact).where(Contact.provider_ref == data.provider_ref))
+        if known is not None and (
+            known.provider != "api"
+            or known.channel != data.channel
+            or known.customer_id != (customer.id if customer is not None else None)
+        ):
+            raise Conflict(
+                "provider_ref: already names another contact; nothing was started, send "
+                "again with the reference of this contact"
+            )
     contact = service.start_contact(
         db,
         channel=data.channel,
