@@ -23,7 +23,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from sqlalchemy.orm import Session
 
 from escucha.auth import service as auth_service
-from escucha.auth.api import DB, ClockDep, Public
+from escucha.auth.api import DB, Caller, ClockDep, Public
 from escucha.errors import InvalidInput
 from escucha.notifications.messages import when_phrase
 from escucha.tickets import idempotency, service
@@ -86,6 +86,7 @@ def request_form(request: Request, _caller: Public) -> Response:
 
 def _file(
     request: Request,
+    caller: Caller,
     db: Session,
     now: datetime,
     *,
@@ -95,11 +96,10 @@ def _file(
     lang = _lang(request)
     key = hashed = None
     if values["form_key"]:
-        user = getattr(request.state, "user", None)
         scope = idempotency.caller_scope(
-            via="session",
-            user_id=user.id if user is not None else None,
-            authorization="",
+            via=caller.via,
+            user_id=caller.user.id if caller.user is not None else None,
+            authorization=request.headers.get("authorization", ""),
             session=request.session,
         )
         key = idempotency.scoped_key("web", scope, values["form_key"])
@@ -201,22 +201,23 @@ FiledValues = Annotated[dict[str, str], Depends(_values)]
 
 @router.post("/complaints/new")
 def file_complaint(
-    request: Request, _caller: Public, db: DB, clock: ClockDep, values: FiledValues
+    request: Request, caller: Public, db: DB, clock: ClockDep, values: FiledValues
 ) -> Response:
-    return _file(request, db, clock.now(), kind="complaint", values=values)
+    return _file(request, caller, db, clock.now(), kind="complaint", values=values)
 
 
 @router.post("/requests/new")
 def file_request(
     request: Request,
-    _caller: Public,
+    caller: Public,
     db: DB,
     clock: ClockDep,
     values: FiledValues,
     kind: Annotated[str, Form()] = "",
 ) -> Response:
     values = {**values, "kind": kind or ""}
-    return _file(request, db, clock.now(), kind=kind if kind in KINDS else None, values=values)
+    chosen = kind if kind in KINDS else None
+    return _file(request, caller, db, clock.now(), kind=chosen, values=values)
 
 
 @router.get("/complaints/done")
