@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -10,9 +11,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from escucha.auth import service as auth_service
+from escucha.tickets import idempotency, service
 from escucha.tickets.models import Ticket
 from tests.conftest import START, csrf_from
 from tests.factories import make_user
@@ -243,3 +245,49 @@ def test_the_stored_key_is_not_the_clients_key(
     assert "order-1003" not in stored
     assert re.fullmatch(r"[0-9a-f]{64}", stored)
     assert session.scalar(select(func.count(Ticket.id))) == 1
+
+
+def test_two_requests_racing_with_one_key_get_one_case(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both look the key up before either writes: the second's insert meets the unique key
+    and answers with the first's case, never a 500 and never a second case."""
+    make_org(session)
+    session.commit()
+    both_looked = threading.Barrier(2, timeout=30)
+    allocate = service.allocate_number
+
+    def after_both_looked(s: Session, year: int) -> tuple[int, str]:
+        both_looked.wait()
+        return allocate(s, year)
+
+    monkeypatch.setattr(service, "allocate_number", after_both_looked)
+    intake = service.Intake(
+        channel="web",
+        description="Corte sin aviso",
+        request_key=idempotency.scoped_key("api", "token:x", "k-race"),
+        request_hash=idempotency.request_hash({"description": "Corte sin aviso"}),
+    )
+    results: list[tuple[str, bool]] = []
+    errors: list[BaseException] = []
+
+    def file() -> None:
+        with session_factory() as s:
+            try:
+                opened = service.file_complaint(s, intake, now=START, base_url="x")
+                results.append((opened.ticket.number, opened.created))
+                s.commit()
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=file) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sorted(created for _, created in results) == [False, True]
+    assert len({number for number, _ in results}) == 1
+    assert len(_tickets(session)) == 1
