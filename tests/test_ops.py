@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from escucha.logs import JsonFormatter, mask
+from escucha.tickets.rules import format_ticket_number
 
 
 def test_health_and_readiness(client: TestClient) -> None:
@@ -77,3 +78,13 @@ def test_masking_keeps_times_and_short_numbers() -> None:
         mask("at 2026-11-22 19:41:23, 3 calls, queue 12")
         == "at 2026-11-22 19:41:23, 3 calls, queue 12"
     )
+
+
+def test_masking_keeps_case_numbers_and_still_hides_the_phone_beside_them() -> None:
+    """Finding 12: case numbers (``2026-0000042-7``) used to become ``<phone>``."""
+    number = format_ticket_number(2026, 42)
+    masked = mask(f"case {number} opened for 612345678; case {number} 600 123 456")
+    assert masked == f"case {number} opened for <phone>; case {number} <phone>"
+    # The same shape with a wrong check digit is not a case number: it is masked.
+    wrong = number[:-1] + str((int(number[-1]) + 1) % 10)
+    assert mask(f"llamar al {wrong}") == "llamar al <phone>"

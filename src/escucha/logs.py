@@ -9,6 +9,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from escucha.tickets.rules import parse_ticket_number
+
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
 # "%40" and "%2B": the same, percent-encoded in a logged URL's query.
@@ -17,14 +19,37 @@ _PHONE_ENCODED = re.compile(r"%2[Bb]\d(?:[\s.\-()]?\d){8,}")
 # E.164 and national forms: 9 or more digits, maybe split by single spaces, dots, dashes or
 # brackets. Times ("19:41") and versions stop a match, so dates with a clock time stay readable.
 _PHONE = re.compile(r"(?<![\w.:])\+?\(?\d(?:[\s.\-()]?\d){8,}(?![\w.:])")
+# A case number as escucha writes it (``2026-0000042-7``): kept when its check digit holds,
+# so a log still says which case it is about.
+_CASE_NUMBER = re.compile(r"(?<![\w.:+])\d{4}-\d{7,9}-\d(?![\w.:])")
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
 
-def mask(text: str) -> str:
-    """Replace email addresses and phone numbers with placeholders."""
-    text = _EMAIL.sub("<email>", text)
+def _is_case_number(text: str) -> bool:
+    try:
+        parse_ticket_number(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _mask_phones(text: str) -> str:
     text = _PHONE_ENCODED.sub("<phone>", text)
     return _PHONE.sub("<phone>", text)
+
+
+def mask(text: str) -> str:
+    """Replace email addresses and phone numbers with placeholders; case numbers stay."""
+    text = _EMAIL.sub("<email>", text)
+    parts: list[str] = []
+    start = 0
+    for match in _CASE_NUMBER.finditer(text):
+        if _is_case_number(match.group(0)):
+            parts.append(_mask_phones(text[start : match.start()]))
+            parts.append(match.group(0))
+            start = match.end()
+    parts.append(_mask_phones(text[start:]))
+    return "".join(parts)
 
 
 def _mask_value(value: Any) -> Any:

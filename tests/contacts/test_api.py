@@ -91,3 +91,36 @@ def test_bad_input_is_named(client: TestClient, session: Session) -> None:
     }
     r = client.post("/api/v1/contacts/999/queue", json={"queue": "facturas"}, headers=agent)
     assert r.status_code == 404
+
+
+def test_a_provider_reference_never_gives_back_another_callers_contact(
+    client: TestClient, session: Session
+) -> None:
+    """Finding 1: an idempotency reference answers only a retry of the same request."""
+    demo(session)
+    session.commit()
+    agent = _token(session, "ana")
+    first = client.post(
+        "/api/v1/contacts",
+        json={"phone": "+34 600 222 333", "provider_ref": "REF-1"},
+        headers=agent,
+    )
+    assert first.status_code == 201
+    other = client.post(
+        "/api/v1/contacts",
+        json={"phone": "+34 600 999 888", "provider_ref": "REF-1"},
+        headers=agent,
+    )
+    assert other.status_code == 409
+    assert other.json()["error"] == "conflict"
+    assert "provider_ref" in other.json()["detail"]
+    email = client.post(
+        "/api/v1/contacts",
+        json={"channel": "email", "phone": "+34 600 222 333", "provider_ref": "REF-1"},
+        headers=agent,
+    )
+    assert email.status_code == 409
+    again = client.post(
+        "/api/v1/contacts", json={"phone": "600222333", "provider_ref": "REF-1"}, headers=agent
+    )
+    assert again.json()["id"] == first.json()["id"]

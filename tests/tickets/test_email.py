@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from escucha.config import Settings
 from escucha.notifications.models import Notification
+from escucha.notifications.rules import message_id_for
 from escucha.tickets import service
 from escucha.tickets.email import (
     InboundSettings,
@@ -232,8 +233,15 @@ def test_a_bounce_marks_the_message_failed_on_its_ticket(session: Session, cfg: 
     got = receive(session, cfg, mail())
     ack = session.scalar(select(Notification).where(Notification.ticket_id == got.ticket_id))
     assert ack is not None
-    bounce = mail(
+    forged = mail(
         f"Delivery failed\nMessage-ID: <notification-{ack.id}@escucha>",
+        sender="MAILER-DAEMON@mx.example",
+        subject="Undelivered Mail Returned to Sender",
+    )
+    assert receive(session, cfg, forged, envelope_from="<>").ticket_id is None
+    assert ack.status != "failed"  # an unsigned id proves nothing: anybody can send a bounce
+    bounce = mail(
+        f"Delivery failed\nMessage-ID: {message_id_for(ack.id, cfg.secret_key)}",
         sender="MAILER-DAEMON@mx.example",
         subject="Undelivered Mail Returned to Sender",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -271,3 +272,30 @@ def test_the_inbox_query_count_does_not_grow_with_the_tickets(session: Session) 
     for i in range(10):
         _open(session, email=f"b{i}@e.es", kind="query")
     assert measure() == few
+
+
+def test_an_attachment_with_a_non_ascii_name_downloads_with_its_name(
+    agent_client: TestClient, session: Session
+) -> None:
+    """Finding 12: ``文件.pdf`` used to fail with a 500 (a header must be Latin-1)."""
+    t = _open(session)
+    att = TicketAttachment(
+        ticket_id=t.id,
+        filename="文件 de María.pdf",
+        content_type="application/pdf",
+        size_bytes=4,
+        sha256="0" * 64,
+        data=b"%PDF",
+        created_at=START,
+    )
+    session.add(att)
+    session.commit()
+    r = agent_client.get(f"/tickets/{t.id}/attachments/{att.id}")
+    assert r.status_code == 200
+    assert r.content == b"%PDF"
+    header = r.headers["content-disposition"]
+    assert header.startswith('attachment; filename="')
+    assert 'filename="___de_Mar_a.pdf"' in header  # the ASCII fallback
+    encoded = re.search(r"filename\*=UTF-8''([^;\s]+)", header)
+    assert encoded
+    assert unquote(encoded.group(1)) == "文件 de María.pdf"

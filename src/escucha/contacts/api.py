@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter
@@ -18,7 +18,7 @@ from escucha.callbacks import service as callbacks
 from escucha.callbacks.models import Callback
 from escucha.contacts import service
 from escucha.contacts.models import Contact, Customer
-from escucha.errors import Forbidden, NotFound
+from escucha.errors import Conflict, Forbidden, NotFound
 from escucha.org import reach
 from escucha.routing import service as routing
 from escucha.routing.models import AgentStatus
@@ -72,13 +72,26 @@ def _out(c: Contact) -> ContactOut:
 
 @router.post("/contacts", response_model=ContactOut, status_code=201)
 def start_contact(data: ContactIn, _caller: AgentCaller, db: DB, clock: ClockDep) -> ContactOut:
-    """A contact arrives (idempotent on ``provider_ref``)."""
+    """A contact arrives (idempotent on ``provider_ref``): the same reference with the same
+    channel and customer gives back the first contact; a reference that already names a
+    contact of another provider, channel or customer is a 409, never that contact."""
     now = clock.now()
     customer = None
     if data.phone or data.email:
         customer = service.find_or_create_customer(
             db, now=now, phone=data.phone, email=data.email, language=data.language
         )
+    if data.provider_ref:
+        known = db.scalar(select(Contact).where(Contact.provider_ref == data.provider_ref))
+        if known is not None and (
+            known.provider != "api"
+            or known.channel != data.channel
+            or known.customer_id != (customer.id if customer is not None else None)
+        ):
+            raise Conflict(
+                "provider_ref: already names another contact; nothing was started, send "
+                "again with the reference of this contact"
+            )
     contact = service.start_contact(
         db,
         channel=data.channel,
@@ -399,6 +412,11 @@ def estimate_errors(_caller: SupervisorCaller, db: DB) -> list[EstimateErrorOut]
     return [EstimateErrorOut(**vars(r)) for r in routing.estimate_errors(db)]
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """A query's time: one without a zone is read as UTC, never a 500."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 def _stream(lines: Iterator[str], media: str, name: str) -> StreamingResponse:
     return StreamingResponse(
         lines, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
@@ -413,8 +431,11 @@ def _stream(lines: Iterator[str], media: str, name: str) -> StreamingResponse:
 def events_csv(
     _caller: SupervisorCaller, db: DB, since: datetime | None = None, until: datetime | None = None
 ) -> StreamingResponse:
-    """The contact event log as CSV (``escucha analyze --format escucha`` reads it)."""
-    lines = list(service.export_csv(service.iter_events(db, since=since, until=until)))
+    """The contact event log as CSV (``escucha analyze --format escucha`` reads it).
+
+    ``since`` and ``until`` are ISO 8601 times; a time without a zone is read as UTC."""
+    rows = service.iter_events(db, since=_utc(since), until=_utc(until))
+    lines = list(service.export_csv(rows))
     return _stream(iter(lines), "text/csv; charset=utf-8", "escucha-events.csv")
 
 
@@ -426,6 +447,7 @@ def events_csv(
 def events_queue_log(
     _caller: SupervisorCaller, db: DB, since: datetime | None = None, until: datetime | None = None
 ) -> StreamingResponse:
-    """The contact event log as Asterisk ``queue_log`` lines."""
-    lines = list(service.export_queue_log(service.iter_events(db, since=since, until=until)))
+    """The contact event log as Asterisk ``queue_log`` lines (times without a zone: UTC)."""
+    rows = service.iter_events(db, since=_utc(since), until=_utc(until))
+    lines = list(service.export_queue_log(rows))
     return _stream(iter(lines), "text/plain; charset=utf-8", "queue_log")

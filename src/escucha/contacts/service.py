@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
@@ -15,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from escucha.contacts.models import CHANNELS, EVENTS, Contact, ContactEvent, Customer
+from escucha.csvsafe import SafeWriter
 from escucha.db.session import xact_lock
 from escucha.errors import Conflict, InvalidInput, NotFound
 
@@ -298,7 +298,7 @@ CSV_HEADER = ("contact_id", "event", "at", "queue", "agent", "customer_id", "cha
 def export_csv(rows: Iterable[tuple[ContactEvent, Contact]]) -> Iterator[str]:
     """The event log as CSV (the format ``escucha analyze --format escucha`` reads)."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = SafeWriter(buf)
     writer.writerow(CSV_HEADER)
     yield buf.getvalue()
     for ev, contact in rows:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from escucha.jobs.registry import JobContext, job
+from escucha.notifications import rules
 from escucha.notifications.models import Notification
 from escucha.notifications.senders import Outgoing, sender_for
 
@@ -28,7 +29,7 @@ def send(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
                 subject=note.subject,
                 body=note.body,
                 idempotency_key=note.idempotency_key,
-                message_id=f"<notification-{note.id}@escucha>",
+                message_id=rules.message_id_for(note.id, ctx.settings.secret_key),
             )
         )
     except Exception as exc:

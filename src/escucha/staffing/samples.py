@@ -8,12 +8,13 @@ seed gives the same file.
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 from numpy.typing import NDArray
+
+from escucha.csvsafe import SafeWriter
 
 __all__ = ["DAY_FACTORS", "sample_history", "sample_history_csv"]
 
@@ -84,7 +85,7 @@ def sample_history(
 def sample_history_csv(first_day: date, *, weeks: int = 5, seed: int = 7) -> str:
     """:func:`sample_history` as the CSV that ``escucha plan`` and the Planning page read."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = SafeWriter(buf)
     writer.writerow(("interval_start", "calls", "aht_s"))
     for at, calls, aht in sample_history(first_day, weeks=weeks, seed=seed):
         writer.writerow((at.isoformat().replace("+00:00", "Z"), calls, "" if aht is None else aht))

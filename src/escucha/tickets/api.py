@@ -3,8 +3,17 @@
 ``POST /complaints`` is public: an integration (a partner website, a chatbot, a CRM) calls it
 with an API token (``Authorization: Bearer ...``), a browser page with its session's CSRF
 header. It answers 201 with the number and verification code, or a clear 4xx (the only
-refusal a complaint can get is a description over the limit, with nothing written). Send an
-``Idempotency-Key`` header to retry safely: the same key gives back the same complaint.
+refusal a complaint can get is a description over the limit, with nothing written).
+
+Send an ``Idempotency-Key`` header to retry safely. A key belongs to its caller (the API
+token, the signed-in user, or the anonymous browser session): the same caller sending the
+same key with the same fields gets the first answer back (``created: false``); the same key
+with other fields is a 409 ``idempotency_key_reused`` and nothing is written (send it again
+without the key or with a new one); another caller's key is never seen.
+
+``acknowledgment`` says whether the customer was sent the acknowledgment and, when not, why
+(``email_unusable``, ``phone_unusable``, ``no_contact``, ``not_sent``): the complaint is
+registered all the same, and the integration should give the number to the customer itself.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from escucha.auth.api import DB, AgentCaller, Caller, ClockDep, Public, Supervis
 from escucha.errors import InvalidInput
 from escucha.org import reach
 from escucha.promises.models import Promise
-from escucha.tickets import service
+from escucha.tickets import idempotency, service
 from escucha.tickets.models import Ticket
 
 router = APIRouter(tags=["tickets"])
@@ -82,6 +91,17 @@ class PromiseOut(BaseModel):
     escalated: bool
 
 
+class AcknowledgmentOut(BaseModel):
+    """Whether the customer was sent the acknowledgment (number, code, promised date)."""
+
+    sent: bool
+    channel: str | None = Field(description="email or sms when sent")
+    reason: str | None = Field(
+        description="Why not: email_unusable, phone_unusable, no_contact or not_sent."
+    )
+    detail: str = ""
+
+
 class OpenedOut(BaseModel):
     id: int
     number: str
@@ -94,6 +114,7 @@ class OpenedOut(BaseModel):
     promises: list[PromiseOut]
     problems: list[ProblemOut]
     acknowledged_by: str | None
+    acknowledgment: AcknowledgmentOut
     created: bool
 
 
@@ -210,8 +231,10 @@ def _promise_out(p: Promise) -> PromiseOut:
     )
 
 
-def _opened_out(request: Request, opened: service.Opened) -> OpenedOut:
+def _opened_out(request: Request, db: Session, opened: service.Opened) -> OpenedOut:
     t = opened.ticket
+    note = opened.notification
+    reason, why = service.acknowledgment_state(db, t, note)
     return OpenedOut(
         id=t.id,
         number=t.number,
@@ -226,7 +249,13 @@ def _opened_out(request: Request, opened: service.Opened) -> OpenedOut:
             ProblemOut(code=p.code, field=p.field, message_es=p.message_es, message_en=p.message_en)
             for p in opened.problems
         ],
-        acknowledged_by=opened.notification.channel if opened.notification else None,
+        acknowledged_by=note.channel if note else None,
+        acknowledgment=AcknowledgmentOut(
+            sent=note is not None,
+            channel=note.channel if note else None,
+            reason=reason,
+            detail=why,
+        ),
         created=opened.created,
     )
 
@@ -272,7 +301,20 @@ def _ticket_out(db: Session, t: Ticket, *, messages: bool = False) -> TicketOut:
     )
 
 
-def _intake(data: ComplaintIn, kind: str | None, key: str | None) -> service.Intake:
+def _intake(
+    request: Request, caller: Caller, data: ComplaintIn, kind: str | None, key: str | None
+) -> service.Intake:
+    request_key = request_hash = None
+    if key:
+        scope = idempotency.caller_scope(
+            via=caller.via,
+            user_id=caller.user.id if caller.user is not None else None,
+            authorization=request.headers.get("authorization", ""),
+            session=request.session,
+        )
+        request_key = idempotency.scoped_key("api", scope, key)
+        fields = data.model_dump(mode="json", exclude={"kind"})
+        request_hash = idempotency.request_hash({**fields, "kind": kind})
     return service.Intake(
         channel=data.channel,
         description=data.description,
@@ -284,7 +326,8 @@ def _intake(data: ComplaintIn, kind: str | None, key: str | None) -> service.Int
         language=data.language,
         topic=data.topic,
         area=data.area,
-        request_key=f"api:{key}" if key else None,
+        request_key=request_key,
+        request_hash=request_hash,
     )
 
 
@@ -300,13 +343,13 @@ def create_complaint(
     """Register a complaint and give its number at once (P5). Never refused for its content."""
     opened = service.file_complaint(
         db,
-        _intake(data, "complaint", idempotency_key),
+        _intake(request, caller, data, "complaint", idempotency_key),
         now=clock.now(),
         base_url=request.app.state.settings.public_url,
         user=caller.user,
         actor=service.actor_of(caller.user, "api"),
     )
-    return _opened_out(request, opened)
+    return _opened_out(request, db, opened)
 
 
 @router.get("/tickets", response_model=list[InboxOut])
@@ -364,12 +407,12 @@ def create_ticket(
     """Open a ticket of any kind for a customer."""
     opened = service.open_ticket(
         db,
-        _intake(data, data.kind, idempotency_key),
+        _intake(request, caller, data, data.kind, idempotency_key),
         now=clock.now(),
         base_url=request.app.state.settings.public_url,
         user=caller.need_user(),
     )
-    return _opened_out(request, opened)
+    return _opened_out(request, db, opened)
 
 
 @router.get("/tickets/promises", response_model=OverviewOut)

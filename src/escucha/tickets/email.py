@@ -6,9 +6,14 @@ Both the SMTP listener (:mod:`escucha.tickets.smtp`) and IMAP polling
 * **Parsing** uses the standard library's ``email`` package with ``policy=default``; the text
   part is preferred, HTML is turned into text, broken headers and charsets never stop a
   message.
-* **Threading**: a valid ticket number in the subject (check digit included) joins the ticket;
-  otherwise ``In-Reply-To``/``References`` naming one of our messages (an acknowledgment
-  ``<notification-N@escucha>`` or an earlier email of the thread) joins it; else a new ticket.
+* **Threading**: a message joins a case only when it proves it may write into it: a reply
+  whose ``In-Reply-To``/``References`` name a message escucha sent for the case (its
+  Message-ID ``<notification-N.SIG@escucha>`` carries an HMAC of ``N`` made with the server's
+  secret, so it cannot be guessed), or a message from one of the case's own contact points
+  (the customer's email address) naming the case (a valid number in the subject, or an
+  earlier email of the thread), or a message that quotes the case's number *and* its
+  verification code. Anything else that names a case opens a new request, linked both ways
+  as "mentions case N" for the agents; a message naming nothing opens a new request.
 * **Loop protection**: no acknowledgment to automatic mail (``Auto-Submitted`` other than
   ``no``, ``Precedence: bulk/junk/list``, ``X-Autoreply``, mailing lists, ``X-Loop`` naming us),
   to our own address, or to a sender over :attr:`InboundSettings.sender_rate_per_h` messages
@@ -38,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from escucha.config import Settings
 from escucha.notifications.models import Notification
+from escucha.notifications.rules import SIGNED_IN_TEXT, signed_notification
 from escucha.tickets import rules as trules
 from escucha.tickets import service
 from escucha.tickets.models import InboundEmail, Ticket, TicketAttachment, TicketMessage
@@ -260,7 +266,7 @@ def strip_quoted(body: str) -> str:
 
 _NUMBER_IN_TEXT = re.compile(r"(?<!\d)(\d{4}[-\s.]?\d{7,9}[-\s.]?\d)(?!\d)")
 # Ids fit a 64-bit integer: a forged longer one cannot reach the database as a number.
-_NOTIFICATION_ID = re.compile(r"^<notification-(\d{1,18})@escucha>$")
+_NOTIFICATION_ID = re.compile(r"^<notification-(\d{1,18})(?:\.[0-9a-f]{24})?@escucha>$")
 
 
 def number_in_subject(subject: str) -> trules.TicketNumber | None:
@@ -273,14 +279,46 @@ def number_in_subject(subject: str) -> trules.TicketNumber | None:
     return None
 
 
-def find_thread(session: Session, parsed: ParsedEmail) -> tuple[Ticket | None, str]:
-    """The ticket this message belongs to, and how it was found."""
+@dataclass(frozen=True)
+class Thread:
+    """The case a message names, how, and whether it may write into it (``trusted``)."""
+
+    ticket: Ticket | None
+    how: str
+    trusted: bool
+
+
+def _contact_point(session: Session, ticket: Ticket, sender: str) -> bool:
+    from escucha.contacts.models import Customer
+
+    if not sender or ticket.customer_id is None:
+        return False
+    customer = session.get(Customer, ticket.customer_id)
+    return customer is not None and (customer.email or "").strip().lower() == sender
+
+
+def _quotes_code(ticket: Ticket, parsed: ParsedEmail) -> bool:
+    code = re.escape(ticket.verification_code.upper())
+    pattern = rf"(?<![A-Z0-9]){code}(?![A-Z0-9])"
+    return re.search(pattern, f"{parsed.subject}\n{parsed.body}".upper()) is not None
+
+
+def thread_of(session: Session, parsed: ParsedEmail, *, secret: str = "") -> Thread:
+    """The case this message names and whether it may join it (see the module's rules)."""
+    ids = [i for i in (parsed.in_reply_to, *reversed(parsed.references)) if i]
+    named: list[tuple[Ticket, str]] = []
+    for mid in ids:
+        note_id = signed_notification(mid, secret) if secret else None
+        if note_id is not None:
+            note = session.get(Notification, note_id)
+            ticket = session.get(Ticket, note.ticket_id) if note and note.ticket_id else None
+            if ticket is not None:
+                return Thread(ticket, "reply to our message", True)
     number = number_in_subject(parsed.subject)
     if number is not None:
         ticket = session.scalar(select(Ticket).where(Ticket.number == str(number)))
         if ticket is not None:
-            return ticket, "number in subject"
-    ids = [i for i in (parsed.in_reply_to, *reversed(parsed.references)) if i]
+            named.append((ticket, "number in subject"))
     for mid in ids:
         match = _NOTIFICATION_ID.match(mid)
         if match:
@@ -288,23 +326,49 @@ def find_thread(session: Session, parsed: ParsedEmail) -> tuple[Ticket | None, s
             if note is not None and note.ticket_id is not None:
                 ticket = session.get(Ticket, note.ticket_id)
                 if ticket is not None:
-                    return ticket, "reply to our message"
+                    named.append((ticket, "reply to our message"))
+            continue
         found = session.scalar(
             select(TicketMessage.ticket_id).where(TicketMessage.message_id == mid[:300]).limit(1)
         )
-        if found is not None:
-            return session.get(Ticket, found), "references"
-    return None, ""
+        ticket = session.get(Ticket, found) if found is not None else None
+        if ticket is not None:
+            named.append((ticket, "references"))
+    for ticket, how in named:
+        if _contact_point(session, ticket, parsed.sender):
+            return Thread(ticket, how, True)
+        if how == "number in subject" and _quotes_code(ticket, parsed):
+            return Thread(ticket, "number and verification code", True)
+    if named:
+        ticket, how = named[0]
+        return Thread(ticket, how, False)
+    return Thread(None, "", False)
 
 
-def _bounced_notification(session: Session, parsed: ParsedEmail) -> Notification | None:
+def find_thread(
+    session: Session, parsed: ParsedEmail, *, secret: str = ""
+) -> tuple[Ticket | None, str]:
+    """The ticket this message may join, and how it was found; ``(None, "")`` when it names
+    none or may not write into the one it names."""
+    thread = thread_of(session, parsed, secret=secret)
+    return (thread.ticket, thread.how) if thread.trusted else (None, "")
+
+
+def _bounced_notification(
+    session: Session, parsed: ParsedEmail, secret: str
+) -> Notification | None:
+    """The message of ours a bounce reports, named by its signed Message-ID only: anybody can
+    send a "bounce", and it must not mark a message failed that it never saw."""
     for mid in (parsed.in_reply_to, *parsed.references):
-        match = _NOTIFICATION_ID.match(mid or "")
-        if match:
-            return session.get(Notification, int(match.group(1)))
+        note_id = signed_notification(mid or "", secret)
+        if note_id is not None:
+            return session.get(Notification, note_id)
     # A delivery report quotes the original headers in its body.
-    match = re.search(r"<notification-(\d{1,18})@escucha>", parsed.body)
-    return session.get(Notification, int(match.group(1))) if match else None
+    for match in SIGNED_IN_TEXT.finditer(parsed.body):
+        note_id = signed_notification(match.group(0), secret)
+        if note_id is not None:
+            return session.get(Notification, note_id)
+    return None
 
 
 @dataclass(frozen=True)
@@ -449,10 +513,10 @@ def _handle(
 ) -> Received:
     actor = f"email:{sender}"
     if parsed.bounce:
-        note = _bounced_notification(session, parsed)
+        note = _bounced_notification(session, parsed, settings.secret_key)
         ticket = session.get(Ticket, note.ticket_id) if note and note.ticket_id else None
         if ticket is None:
-            ticket, _how = find_thread(session, parsed)
+            ticket, _how = find_thread(session, parsed, secret=settings.secret_key)
         if note is not None:
             note.status = "failed"
             note.last_error = f"bounced: {parsed.subject}"[:2000]
@@ -466,7 +530,9 @@ def _handle(
     if parsed.own_loop:
         return Received("ignored", None, None, False, parsed.automatic)
     over_rate = _recent_from(session, sender, now) >= limits.sender_rate_per_h
-    ticket, how = find_thread(session, parsed)
+    thread = thread_of(session, parsed, secret=settings.secret_key)
+    ticket, how = (thread.ticket, thread.how) if thread.trusted else (None, "")
+    mentioned = thread.ticket if not thread.trusted else None
     if ticket is None and over_rate:
         ticket, how = _latest_ticket_of(session, sender), "sender over the rate"
     if ticket is not None and ticket.status != "closed":
@@ -501,6 +567,13 @@ def _handle(
     if ticket is not None:  # a reply to a closed ticket opens a new one, linked by a note
         service.system_event(
             session, opened.ticket, "follows_closed", now=now, detail=ticket.number
+        )
+    elif mentioned is not None:  # names a case it may not write into: linked both ways
+        service.system_event(
+            session, opened.ticket, "mentions_case", now=now, detail=mentioned.number
+        )
+        service.system_event(
+            session, mentioned, "mentioned_by", now=now, detail=opened.ticket.number
         )
     if reason is not None:
         service.system_event(session, opened.ticket, "no_auto_reply", now=now, detail=reason)

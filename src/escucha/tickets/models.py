@@ -44,6 +44,7 @@ class Ticket(Base):
     hint_phrases: Mapped[list[Any]] = mapped_column(default=list)
     regulatory_profile: Mapped[str] = mapped_column(String(40))
     request_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64))  # of the fields sent with the key
     contact_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]

@@ -16,7 +16,6 @@ time estimated from the real backlog, see :func:`written_queue_eta`.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import re
@@ -36,6 +35,7 @@ from escucha.audit import service as audit
 from escucha.auth.models import User
 from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, Customer
+from escucha.csvsafe import SafeDictWriter
 from escucha.errors import EscuchaError, InvalidInput, NotFound
 from escucha.jobs.service import enqueue
 from escucha.notifications import service as notifications
@@ -49,6 +49,7 @@ from escucha.promises.calendars import years_around
 from escucha.promises.models import Promise
 from escucha.tickets import profiles as tprofiles
 from escucha.tickets import rules as trules
+from escucha.tickets.idempotency import IdempotencyKeyReused
 from escucha.tickets.models import (
     Ticket,
     TicketAttachment,
@@ -687,6 +688,7 @@ class Intake:
     topic: str | None = None
     area: str | None = None
     request_key: str | None = None
+    request_hash: str | None = None
     message_id: str | None = None
 
 
@@ -871,7 +873,7 @@ def open_ticket(
     if intake.request_key:
         found = session.scalar(select(Ticket).where(Ticket.request_key == intake.request_key))
         if found is not None:
-            return Opened(found, promises_of(session, found.id), created=False)
+            return _opened_again(session, found, intake)
     raw = safe_text(intake.description)
     problems = trules.validate_complaint_text(raw, MAX_DESCRIPTION)
     for problem in problems:
@@ -899,6 +901,7 @@ def open_ticket(
         session, kind.value, intake.channel, queue=contact.queue if contact else None
     )
     year = now.astimezone(ZoneInfo(ctx.timezone)).year
+    savepoint = session.begin_nested()  # a twin request with the same key may win the race
     sequence, number = allocate_number(session, year)
     ticket = Ticket(
         number=number,
@@ -923,12 +926,25 @@ def open_ticket(
         hint_phrases=list(hint.matched_phrases),
         regulatory_profile=ctx.profile.id,
         request_key=intake.request_key[:120] if intake.request_key else None,
+        request_hash=intake.request_hash if intake.request_key else None,
         contact_note="\n".join(notes) or None,
         created_at=now,
         updated_at=now,
     )
     session.add(ticket)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        savepoint.rollback()
+        twin = (
+            session.scalar(select(Ticket).where(Ticket.request_key == intake.request_key))
+            if intake.request_key
+            else None
+        )
+        if twin is None:
+            raise
+        return _opened_again(session, twin, intake)
+    savepoint.commit()
     if contact is not None:
         link_contact(session, ticket, contact, now=now)
     if description or subject:
@@ -981,6 +997,45 @@ def open_ticket(
         else None
     )
     return Opened(ticket, made, problems, note, True, eta, upgraded, notes)
+
+
+def _opened_again(session: Session, found: Ticket, intake: Intake) -> Opened:
+    """The answer to a retry with a key already used by the same caller: the first ticket,
+    or :class:`IdempotencyKeyReused` when the fields sent differ from the first time."""
+    if found.request_hash is not None and intake.request_hash != found.request_hash:
+        raise IdempotencyKeyReused()
+    return Opened(
+        found,
+        promises_of(session, found.id),
+        created=False,
+        notification=notifications.queued(session, f"ticket:{found.id}:ack"),
+    )
+
+
+def acknowledgment_state(
+    session: Session, ticket: Ticket, notification: Notification | None
+) -> tuple[str | None, str]:
+    """Why no acknowledgment went to the customer (a reason code and a sentence), or
+    ``(None, "")`` when one did. Read from what was stored, so a retry answers the same."""
+    if notification is not None:
+        return None, ""
+    customer = _customer(session, ticket)
+    written = (ticket.contact_note or "").splitlines()
+    if customer is None or not (customer.email or customer.phone):
+        if any(line.startswith("email as written:") for line in written):
+            return "email_unusable", "the email address is not usable, and no phone was given"
+        if any(line.startswith("phone as written:") for line in written):
+            return "phone_unusable", "the phone number is not usable, and no email was given"
+        return "no_contact", "no email or phone was given; the number was shown on screen"
+    note = session.scalar(
+        select(TicketMessage)
+        .where(TicketMessage.ticket_id == ticket.id, TicketMessage.subject == "ack_not_sent")
+        .order_by(TicketMessage.id.desc())
+        .limit(1)
+    )
+    if note is not None:
+        return "not_sent", note.body or "the acknowledgment could not be written"
+    return "not_sent", "no acknowledgment is sent for this request"
 
 
 def _with_eta(
@@ -2195,7 +2250,7 @@ def complaints_register(
 
 def register_csv(rows: Iterable[dict[str, str]]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=REGISTER_COLUMNS, lineterminator="\n")
+    writer = SafeDictWriter(out, REGISTER_COLUMNS)
     writer.writeheader()
     for row in rows:
         writer.writerow(row)

@@ -9,6 +9,8 @@ lookups a minute).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import secrets
 from datetime import datetime
 from typing import Annotated, Any
@@ -16,19 +18,22 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from sqlalchemy.orm import Session
 
 from escucha.auth import service as auth_service
-from escucha.auth.api import DB, ClockDep, Public
+from escucha.auth.api import DB, Caller, ClockDep, Public
 from escucha.errors import InvalidInput
 from escucha.notifications.messages import when_phrase
-from escucha.tickets import service
+from escucha.tickets import idempotency, service
 from escucha.tickets.models import Ticket
 from escucha.tickets.rules import speech_groups
-from escucha.web.i18n import pick_language
+from escucha.web.i18n import gettext, pick_language
 from escucha.web.render import render
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("escucha.web.customer")
 
 KINDS = ("query", "fault", "request", "complaint")
 _FILED = "filed_ticket"
@@ -81,6 +86,7 @@ def request_form(request: Request, _caller: Public) -> Response:
 
 def _file(
     request: Request,
+    caller: Caller,
     db: Session,
     now: datetime,
     *,
@@ -88,6 +94,18 @@ def _file(
     values: dict[str, str],
 ) -> Response:
     lang = _lang(request)
+    key = hashed = None
+    if values["form_key"]:
+        scope = idempotency.caller_scope(
+            via=caller.via,
+            user_id=caller.user.id if caller.user is not None else None,
+            authorization=request.headers.get("authorization", ""),
+            session=request.session,
+        )
+        key = idempotency.scoped_key("web", scope, values["form_key"])
+        hashed = idempotency.request_hash(
+            {k: v for k, v in values.items() if k != "form_key"} | {"kind": kind or ""}
+        )
     intake = service.Intake(
         channel="web",
         description=values["description"],
@@ -97,7 +115,8 @@ def _file(
         email=values["email"] or None,
         phone=values["phone"] or None,
         language=lang,
-        request_key=f"web:{values['form_key']}" if values["form_key"] else None,
+        request_key=key,
+        request_hash=hashed,
     )
     base_url = request.app.state.settings.public_url
     try:
@@ -105,18 +124,56 @@ def _file(
             opened = service.file_complaint(db, intake, now=now, base_url=base_url)
         else:
             opened = service.open_ticket(db, intake, now=now, base_url=base_url, actor="customer")
+        filed = {
+            "id": opened.ticket.id,
+            "notified": opened.notification.channel if opened.notification else "",
+            "address": opened.notification.to_address if opened.notification else "",
+        }
+        # Committed here, not after the response is chosen, so that a database fault still
+        # gives the customer their form back with their text.
+        db.commit()
+    except DBAPIError as exc:
+        if isinstance(exc, DataError):
+            raise
+        return _database_fault(request, db, kind=kind, values=values, lang=lang)
+    except SQLAlchemyTimeout:
+        return _database_fault(request, db, kind=kind, values=values, lang=lang)
     except service.DescriptionTooLong as exc:
         db.rollback()
         message = exc.problem.message(lang)
         return _form(request, kind=kind, values=values, error=message, status_code=422)
-    ticket = opened.ticket
-    request.session[_FILED] = {
-        "id": ticket.id,
-        "notified": opened.notification.channel if opened.notification else "",
-        "address": opened.notification.to_address if opened.notification else "",
-    }
-    request.session[_VIEWING] = ticket.id
+    except idempotency.IdempotencyKeyReused:
+        # The same form sent again with other text (the browser's back button): keep the
+        # text, give the form a new key, and let the customer send it as a new case.
+        db.rollback()
+        message = gettext(
+            lang,
+            "This form was already sent with another text. Your text is still here: "
+            "check it and send it again to register it as a new case.",
+        )
+        fresh = {**values, "form_key": ""}
+        return _form(request, kind=kind, values=fresh, error=message, status_code=409)
+    request.session[_FILED] = filed
+    request.session[_VIEWING] = filed["id"]
     return RedirectResponse("/complaints/done", status_code=303)
+
+
+def _database_fault(
+    request: Request, db: Session, *, kind: str | None, values: dict[str, str], lang: str
+) -> Response:
+    """The form again, with the customer's text, in their language (503): nothing was
+    written, and sending it again with the same form key cannot register it twice."""
+    log.exception("the database failed while a public form was filed")
+    with contextlib.suppress(Exception):
+        db.rollback()
+    message = gettext(
+        lang,
+        "We could not register it because of a fault on our side. Nothing was lost: your "
+        "text is still here and is safe to send again in a few minutes.",
+    )
+    response = _form(request, kind=kind, values=values, error=message, status_code=503)
+    response.headers["Retry-After"] = "60"
+    return response
 
 
 def _values(
@@ -144,22 +201,23 @@ FiledValues = Annotated[dict[str, str], Depends(_values)]
 
 @router.post("/complaints/new")
 def file_complaint(
-    request: Request, _caller: Public, db: DB, clock: ClockDep, values: FiledValues
+    request: Request, caller: Public, db: DB, clock: ClockDep, values: FiledValues
 ) -> Response:
-    return _file(request, db, clock.now(), kind="complaint", values=values)
+    return _file(request, caller, db, clock.now(), kind="complaint", values=values)
 
 
 @router.post("/requests/new")
 def file_request(
     request: Request,
-    _caller: Public,
+    caller: Public,
     db: DB,
     clock: ClockDep,
     values: FiledValues,
     kind: Annotated[str, Form()] = "",
 ) -> Response:
     values = {**values, "kind": kind or ""}
-    return _file(request, db, clock.now(), kind=kind if kind in KINDS else None, values=values)
+    chosen = kind if kind in KINDS else None
+    return _file(request, caller, db, clock.now(), kind=chosen, values=values)
 
 
 @router.get("/complaints/done")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -136,6 +137,10 @@ def _ticket_page(
         )
     }
     agents = list(db.scalars(select(User).where(User.active.is_(True)).order_by(User.display_name)))
+    named = {m.body for m in messages if m.subject in LINKED_CODES and m.body}
+    query = select(Ticket.number, Ticket.id).where(Ticket.number.in_(named))
+    rows = list(db.execute(query)) if named else []
+    linked: dict[str, int] = {str(n): int(i) for n, i in rows}
     nexts = sorted(
         s.value
         for s in trules.allowed_next_statuses(ticket.status, ticket.kind)
@@ -154,6 +159,8 @@ def _ticket_page(
             "promises": service.promises_of(db, ticket.id),
             "messages": messages,
             "authors": authors,
+            "linked": linked,
+            "linked_codes": LINKED_CODES,
             "notes": notes,
             "attachments": service.attachments_of(db, ticket.id),
             "contacts": service.linked_contacts(db, ticket.id),
@@ -184,6 +191,10 @@ def _get(request: Request, db: Session, ticket_id: int | str, *, lock: bool = Fa
         created_by_id=ticket.created_by_id,
     )
     return ticket
+
+
+LINKED_CODES = ("mentions_case", "mentioned_by", "follows_closed")
+"""Thread events whose text is another case's number, shown as a link to it."""
 
 
 def _not_found(request: Request, message: str) -> Response:
@@ -407,12 +418,23 @@ def attachment(
     att = db.get(TicketAttachment, attachment_id)
     if att is None or att.ticket_id != ticket_id:
         return _not_found(request, "attachment not found")
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in att.filename) or "file"
     return Response(
         att.data,
         media_type="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{safe}"'},
+        headers={"Content-Disposition": attachment_disposition(att.filename)},
     )
+
+
+def attachment_disposition(filename: str) -> str:
+    """``Content-Disposition`` for a download (RFC 6266): an ASCII ``filename`` every client
+    reads and, for a name with other characters (``文件.pdf``), ``filename*`` in UTF-8."""
+    ascii_name = "".join(
+        c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in filename
+    )
+    header = f'attachment; filename="{ascii_name or "file"}"'
+    if not filename.isascii():
+        header += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return header
 
 
 @router.get("/promises")

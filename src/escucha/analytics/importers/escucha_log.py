@@ -37,6 +37,7 @@ from escucha.analytics.importers._base import (
     validate_fields,
 )
 from escucha.analytics.schemas import EXTRA_COLUMNS, ImportSummary
+from escucha.csvsafe import FORMULA_STARTS
 from escucha.errors import InvalidInput
 
 HEADER: tuple[str, ...] = (
@@ -65,6 +66,15 @@ EVENTS: tuple[str, ...] = (
     "wrapped_up",
     "ended",
 )
+
+
+def _restored(expr: str) -> str:
+    """SQL for the text of a cell escucha defused for spreadsheets (``escucha.csvsafe``)."""
+    starts = ", ".join(f"chr({ord(c)})" for c in FORMULA_STARTS)
+    return (
+        f"CASE WHEN left({expr}, 1) = chr(39) AND substr({expr}, 2, 1) IN ({starts}) "
+        f"THEN substr({expr}, 2) ELSE {expr} END"
+    )
 
 
 def looks_like(head: bytes) -> bool:
@@ -172,7 +182,7 @@ def import_escucha_log(ctx: ImportContext, source: Source) -> ImportSummary:
         CREATE OR REPLACE TEMP TABLE esc_ev AS
         SELECT line, trim(c0) AS cid, trim(c1) AS event,
                epoch(CAST(trim(c2) AS TIMESTAMPTZ)) AS t,
-               NULLIF(trim(c3), '') AS queue, NULLIF(trim(c4), '') AS agent,
+               NULLIF({_restored("trim(c3)")}, '') AS queue, NULLIF(trim(c4), '') AS agent,
                NULLIF(trim(c5), '') AS customer_id, NULLIF(trim(c6), '') AS channel,
                CASE WHEN {data_ok} THEN c7 END AS data
         FROM esc_ok
