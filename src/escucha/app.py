@@ -22,6 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from escucha.api import api_router
+from escucha.bodylimit import BodyLimit
 from escucha.clock import Clock, SystemClock
 from escucha.config import Settings
 from escucha.db.engine import make_engine, make_sessionmaker
@@ -245,6 +246,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.secure_cookies,
     )
+    app.add_middleware(BodyLimit, settings=settings)  # outermost: before anything reads a body
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(ops_router)
     app.include_router(api_router())
