@@ -54,6 +54,7 @@ def write_problem(probe: Engine) -> str | None:
         return f"the database refused a write: {type(exc.orig).__name__}"
     return None
 
+
 router = APIRouter(tags=["operations"])
 
 

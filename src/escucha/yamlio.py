@@ -80,7 +80,7 @@ class YamlLimitError(MarkedYAMLError):
     nodes_read: int = 0
 
 
-class _GuardedComposer(Composer):  # type: ignore[misc]
+class _GuardedComposer(Composer):
     """ruamel's composer, refusing anchors and aliases and counting nodes and depth as it goes,
     so a refused document is never built, let alone expanded."""
 

@@ -147,12 +147,15 @@ def test_absurd_numbers_name_the_option_and_why_without_a_traceback(
     assert "Traceback" not in res.stderr
 
 
+ABSURD = ("--arrivals-per-hour", "1e308", "--aht", "1e308")
+
+
 def test_the_reported_command_prints_a_clear_error_not_a_traceback() -> None:
     import subprocess
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "escucha", "staff", "--arrivals-per-hour", "1e308", "--aht", "1e308"],
+        [sys.executable, "-m", "escucha", "staff", *ABSURD],
         capture_output=True,
         text=True,
         timeout=60,

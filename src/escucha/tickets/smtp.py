@@ -7,8 +7,9 @@ internet: it accepts any recipient and does no spam filtering.
 
 A message is acknowledged with ``250`` only after its ticket has been committed; a database
 problem answers ``451`` so the sending server retries later and nothing is lost. A connection
-that failed (the database restarted, or was read-only for a while) is replaced and the message
-tried once more on a fresh one, so the listener accepts again as soon as the database writes. Messages over
+that failed (the database restarted, or was read-only for a while) is replaced and the
+message tried once more on a fresh one, so the listener accepts again as soon as the
+database writes. Messages over
 :attr:`~escucha.tickets.email.InboundSettings.max_message_bytes` are refused with ``552`` by
 aiosmtpd before they are read.
 """
