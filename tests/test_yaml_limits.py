@@ -4,6 +4,7 @@ YAML: the organisation API (admin), the scorecard editor (supervisor) and the CL
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -168,3 +169,16 @@ def test_the_cli_refuses_the_bomb(settings: Settings, tmp_path: Path, command: s
     assert f"{bomb}:1: " in done.stderr
     assert "anchors and aliases are not allowed" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+PARSER_IMPORT = re.compile(r"^\s*(?:import|from)\s+(?:ruamel|yaml)\b", re.M)
+
+
+def test_no_module_but_the_loader_parses_yaml() -> None:
+    root = Path(yamlio.__file__).parent
+    readers = [
+        str(path.relative_to(root))
+        for path in sorted(root.rglob("*.py"))
+        if path.name != "yamlio.py" and PARSER_IMPORT.search(path.read_text(encoding="utf-8"))
+    ]
+    assert readers == []
