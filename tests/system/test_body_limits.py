@@ -107,8 +107,10 @@ def _send_until_answered(
         conn.sendall(head)
         if hold_body_s:
             ready, _, _ = select.select([conn], [], [], hold_body_s)
-            if ready:
-                return conn.recv(65536), 0
+            if ready:  # answered on the headers alone: read it to the end (the server closes)
+                while chunk := conn.recv(65536):
+                    answer += chunk
+                return answer, 0
         conn.setblocking(False)
         pending = memoryview(next(body, b""))
         deadline = time.monotonic() + timeout_s
