@@ -27,8 +27,8 @@ def _probe_engine(request: Request) -> Engine:
         return probe
 
 
-def write_problem(probe: Engine) -> str | None:
-    """Why the database cannot take a write now, or None.
+def write_problem(probe: Engine) -> tuple[str, str] | None:
+    """Why the database cannot take a write now, as ``(state, reason)``, or None.
 
     On a fresh connection (not one kept in the pool): a standby in recovery (PostgreSQL), then
     an update of no row in a transaction that is rolled back, which a read-only database or
@@ -39,7 +39,7 @@ def write_problem(probe: Engine) -> str | None:
             try:
                 if conn.dialect.name == "postgresql":
                     if conn.execute(text("SELECT pg_is_in_recovery()")).scalar():
-                        return "the database is a standby in recovery (read-only)"
+                        return "read_only", "the database is a standby in recovery"
                     conn.execute(text("SET LOCAL statement_timeout = 2000"))
                 conn.execute(
                     text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0")
@@ -47,11 +47,12 @@ def write_problem(probe: Engine) -> str | None:
             finally:
                 conn.rollback()
     except DBAPIError as exc:
+        first_line = (str(exc.orig).strip().splitlines() or [""])[0]
         if cannot_write(exc.orig):
-            return f"the database cannot write: {str(exc.orig).strip().splitlines()[0]}"
+            return "read_only", f"the database cannot write: {first_line}"
         if getattr(exc.orig, "sqlite_errorcode", None) == _SQLITE_BUSY:
             return None  # another transaction is writing
-        return f"the database refused a write: {type(exc.orig).__name__}"
+        return "error", f"the database refused a write: {type(exc.orig).__name__}"
     return None
 
 
@@ -78,16 +79,17 @@ def readyz(request: Request, _caller: Public) -> JSONResponse:
             status_code=503,
         )
     head = head_revision()
-    problem = write_problem(_probe_engine(request))
+    # the write probe needs the schema; a database behind its migrations is not ready anyway
+    problem = write_problem(_probe_engine(request)) if current == head else None
     ready = current == head and problem is None
     body: dict[str, str | None] = {
         "status": "ok" if ready else "unavailable",
-        "database": "ok" if problem is None else "read_only",
+        "database": "ok" if problem is None else problem[0],
         "migration": current,
         "head": head,
     }
     if problem is not None:
-        body["detail"] = problem
+        body["detail"] = problem[1]
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
