@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from escucha.api import api_router
+from escucha.bodylimit import BodyLimit
 from escucha.clock import Clock, SystemClock
 from escucha.config import Settings
 from escucha.db.engine import make_engine, make_sessionmaker
@@ -247,9 +248,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         https_only=settings.cookies_secure,
     )
     if settings.trusted_proxy_list:
-        # Outermost: the client address and scheme every later layer sees are the ones the
-        # named proxies forwarded; anyone else's X-Forwarded-* headers are ignored.
+        # Inside the body limit only: the client address and scheme every later layer sees are the
+        # ones the named proxies forwarded; anyone else's X-Forwarded-* headers are ignored.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
+
+    app.add_middleware(BodyLimit, settings=settings)  # outermost: before anything reads a body
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(ops_router)
     app.include_router(api_router())

@@ -52,7 +52,12 @@ class Settings(BaseSettings):
     #: Failed logins a minute from one address, whatever the account.
     login_rate_per_min: int = 10
     status_rate_per_min: int = 20
+    #: Largest request body of an uploading route (``escucha.bodylimit.ROUTE_LIMITS``).
     max_upload_bytes: int = 5 * 1024 * 1024
+    #: Largest request body of every other route (forms, JSON).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: Largest body of a provider's webhook (Twilio), checked before its signature.
+    max_webhook_bytes: int = Field(default=64 * 1024, ge=1024)
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 0
     smtp_from: str = "escucha@localhost"

@@ -202,3 +202,55 @@ def test_progress_bar_on_a_terminal_for_large_inputs(monkeypatch: pytest.MonkeyP
     assert bar.bar.tasks[0].description == "events.csv"
     bar.stop()
     assert bar.bar is None
+
+
+def _timed(app: typer.Typer, *args: str) -> tuple[int, str, float]:
+    import time
+
+    started = time.perf_counter()
+    code, _out, err = _run(app, *args)
+    return code, err, time.perf_counter() - started
+
+
+@pytest.mark.parametrize("fmt", ["auto", "csv", "escucha", "asterisk"])
+def test_a_sparse_gigabyte_is_refused_at_once(app: typer.Typer, tmp_path: Path, fmt: str) -> None:
+    zeros = tmp_path / "zeros.csv"
+    with zeros.open("wb") as fh:
+        fh.truncate(1 << 30)  # 1 GB of zeros that takes no disk
+    code, err, elapsed = _timed(app, "analyze", str(zeros), "--format", fmt, "--lang", "en")
+    assert code == 1
+    assert "the file is binary (NUL byte at offset 0), not a text call log" in err
+    assert str(zeros) in err
+    assert elapsed < 1.0
+
+
+def test_a_text_head_on_a_sparse_file_is_refused_by_its_hole(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    f = tmp_path / "log.csv"
+    head = (DATA / "vendor_calls.csv").read_bytes()
+    with f.open("wb") as fh:
+        fh.write(head)
+        fh.write(b"x" * (200_000 - len(head)) + b"\n")  # past the first kilobytes looked at
+        fh.truncate(1 << 30)
+    code, err, elapsed = _timed(app, "analyze", str(f), "--lang", "es")
+    assert code == 1
+    # a file system that cannot tell holes has the streaming check find the zeros instead
+    assert "hueco de ceros" in err or "byte nulo en la posición 200000" in err
+    assert elapsed < 1.0
+
+
+def test_nul_bytes_or_an_endless_line_further_on_stop_the_import(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    lines = (DATA / "vendor_calls.csv").read_bytes()
+    dense = tmp_path / "dense.csv"
+    dense.write_bytes(lines + b"\n" * 100_000 + b"\0" * 1_000_000)
+    code, err, _ = _timed(app, "analyze", str(dense), "--format", "csv", "--lang", "en")
+    assert code == 1
+    assert f"NUL byte at offset {len(lines) + 100_000}" in err
+    endless = tmp_path / "endless.csv"
+    endless.write_bytes((DATA / "patience.csv").read_bytes() + b"a" * 3_000_000)
+    code, err, _ = _timed(app, "analyze", str(endless), "--format", "csv", "--lang", "en")
+    assert code == 1
+    assert "more than 1048576 bytes without an end of line" in err

@@ -122,3 +122,45 @@ def test_table_output(app: typer.Typer) -> None:
     assert "NS 95/180 s" in res.stdout
     res = CliRunner().invoke(app, [*BASE, "--agents", "90"])
     assert "Unstable" in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--arrivals-per-hour", "1e308", "--aht", "1e308"], "--aht"),
+        (["--arrivals-per-hour", "1e308", "--aht", "180"], "--arrivals-per-hour × --aht"),
+        (["--arrivals-per-hour", "2000", "--aht", "1e12"], "--aht"),
+        (["--arrivals-per-hour", "2000", "--aht", "180", "--patience", "1e308"], "--patience"),
+        (["--arrivals-per-hour", "2000", "--aht", "180", "--target-time", "inf"], "--target-time"),
+        (["--arrivals-per-hour", "2000", "--aht", "180", "--target-asa", "1e300"], "--target-asa"),
+        (["--arrivals-per-hour", "2000", "--aht", "0"], "--aht"),
+    ],
+)
+def test_absurd_numbers_name_the_option_and_why_without_a_traceback(
+    app: typer.Typer, args: list[str], option: str
+) -> None:
+    res = CliRunner().invoke(app, ["staff", *args, "--target-sl", "0.8", "--json"])
+    assert res.exit_code == 2, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    assert res.stdout == ""
+    assert res.stderr.startswith(f"error: {option}")
+    assert "Traceback" not in res.stderr
+
+
+ABSURD = ("--arrivals-per-hour", "1e308", "--aht", "1e308")
+
+
+def test_the_reported_command_prints_a_clear_error_not_a_traceback() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "escucha", "staff", *ABSURD],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "--aht: 1e+308 s" in done.stderr
+    assert "are these seconds?" in done.stderr

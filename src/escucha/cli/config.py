@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         from escucha.org import service
 
         try:
-            service.parse_org(file.read_text(encoding="utf-8"), str(file))
+            service.parse_org(yamlio.read_text(file), str(file))
         except yamlio.YamlFileError as exc:
             fail(exc.message)
         except OSError as exc:

@@ -41,6 +41,48 @@ def register(app: typer.Typer) -> None:
     app.command("staff")(staff_command)
 
 
+#: The largest offered load ``escucha staff`` takes: far above any contact centre, and below
+#: what the numerics can carry without overflowing.
+MAX_LOAD_ERL = 1_000_000.0
+#: The longest time an option in seconds may give (about 11.6 days).
+MAX_SECONDS = 1_000_000.0
+
+
+def check_inputs(
+    arrivals_per_hour: float,
+    aht: float,
+    seconds: dict[str, float | None],
+    shares: dict[str, float | None],
+) -> str | None:
+    """Why the numbers given cannot be staffed (naming the option), or None."""
+    named: dict[str, float | None] = {
+        "--arrivals-per-hour": arrivals_per_hour,
+        "--aht": aht,
+        **seconds,
+        **shares,
+    }
+    for option, value in named.items():
+        if value is not None and not math.isfinite(value):
+            return f"{option}: {value} no es un número finito / is not a finite number"
+    for option, value in {"--aht": aht, **seconds}.items():
+        if value is not None and value > MAX_SECONDS:
+            return (
+                f"{option}: {value:g} s supera {MAX_SECONDS:,.0f} s (11 días); ¿son segundos? / "
+                f"is more than {MAX_SECONDS:,.0f} s (11 days); are these seconds?"
+            )
+    if aht <= 0:
+        return "--aht: debe ser mayor que 0 / must be more than 0"
+    load = arrivals_per_hour / 3600.0 * aht  # in this order, 1e308 calls do not overflow
+    if not load <= MAX_LOAD_ERL:
+        return (
+            f"--arrivals-per-hour × --aht / 3600 = {load:.3g} Erlang, más de los "
+            f"{MAX_LOAD_ERL:,.0f} que escucha dimensiona; revise las unidades (llamadas por hora, "
+            f"segundos) / more than the {MAX_LOAD_ERL:,.0f} escucha staffs; check the units "
+            "(calls per hour, seconds)"
+        )
+    return None
+
+
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
@@ -119,6 +161,14 @@ def staff_command(
     definition = sl_definition
     if not 0.0 <= shrinkage < 1.0:
         raise _usage("--shrinkage must be in [0, 1)")
+    problem = check_inputs(
+        arrivals_per_hour,
+        aht,
+        {"--target-time": target_time, "--target-asa": target_asa, "--patience": patience},
+        {"--target-sl": target_sl, "--max-abandon": max_abandon, "--max-occupancy": max_occupancy},
+    )
+    if problem is not None:
+        raise _usage(problem)
     try:
         levels = service_levels(target_sl, target_time, spain)
         times = [s.within_s for s in levels] or [target_time]

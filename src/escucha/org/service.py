@@ -192,11 +192,7 @@ def apply_org(session: Session, org: OrgFile, *, now: datetime) -> dict[str, int
 
 
 def apply_file(session: Session, path: Path, *, now: datetime) -> dict[str, int]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise yamlio.YamlFileError([yamlio.YamlProblem(str(path), None, "", str(exc))]) from exc
-    org, _doc = parse_org(text, str(path))
+    org, _doc = parse_org(yamlio.read_text(path), str(path))
     return apply_org(session, org, now=now)
 
 

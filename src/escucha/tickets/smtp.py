@@ -6,7 +6,10 @@ organisation's mail server (an MX that relays ``atencion@...`` to it) rather tha
 internet: it accepts any recipient and does no spam filtering.
 
 A message is acknowledged with ``250`` only after its ticket has been committed; a database
-problem answers ``451`` so the sending server retries later and nothing is lost. Messages over
+problem answers ``451`` so the sending server retries later and nothing is lost. A connection
+that failed (the database restarted, or was read-only for a while) is replaced and the
+message tried once more on a fresh one, so the listener accepts again as soon as the
+database writes. Messages over
 :attr:`~escucha.tickets.email.InboundSettings.max_message_bytes` are refused with ``552`` by
 aiosmtpd before they are read.
 """
@@ -21,6 +24,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from escucha.clock import Clock, SystemClock
@@ -71,11 +75,23 @@ class TicketHandler:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         loop = asyncio.get_running_loop()
-        try:
-            result = await loop.run_in_executor(None, self.store, bytes(raw), envelope.mail_from)
-        except Exception:
-            log.exception("inbound email could not be stored")
-            return "451 4.3.0 Temporary failure; please try again later"
+        for attempt in (1, 2):
+            try:
+                result = await loop.run_in_executor(
+                    None, self.store, bytes(raw), envelope.mail_from
+                )
+                break
+            except DBAPIError as exc:
+                # A connection dropped, or one that cannot write since the database was
+                # read-only for a while: the pool has replaced it, so try once more on a
+                # fresh one before asking the sender to come back.
+                if exc.connection_invalidated and attempt == 1:
+                    continue
+                log.warning("inbound email not stored: the database cannot write (%s)", exc.code)
+                return "451 4.3.0 Temporary failure; please try again later"
+            except Exception:
+                log.exception("inbound email could not be stored")
+                return "451 4.3.0 Temporary failure; please try again later"
         log.info(
             "inbound email",
             extra={"outcome": result.outcome, "ticket": result.number, "ack": result.acknowledged},

@@ -9,7 +9,7 @@ Bad rows are reported as ``file:line: column: reason`` and never stop an import.
 from __future__ import annotations
 
 from escucha.analytics.importers import anonymous_bank, asterisk, escucha_log
-from escucha.analytics.importers._base import ImportContext, Source
+from escucha.analytics.importers._base import ImportContext, Source, refuse_binary
 from escucha.analytics.importers.calls_table import import_parquet
 from escucha.analytics.importers.csv_mapping import (
     CsvMapping,
@@ -59,6 +59,8 @@ def import_source(
     ctx: ImportContext, source: Source, fmt: str, mapping: LoadedMapping | None = None
 ) -> ImportSummary:
     """Import one source of a known format (``auto`` detects it)."""
+    if not source.head(len(PARQUET_MAGIC)).startswith(PARQUET_MAGIC):
+        refuse_binary(source, ctx.tr)  # before anything reads a line of it
     if fmt == "auto":
         fmt = detect_format(source, has_mapping=mapping is not None)
     if fmt == "escucha":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,61 @@ class Source:
     def head(self, n_bytes: int = 4096) -> bytes:
         with self.open() as f:
             return f.read(n_bytes)
+
+    def first_hole(self) -> int | None:
+        """Offset of the first hole of a sparse file (bytes never written, read as zeros), or
+        None: a text call log has none."""
+        if self.path is None or not hasattr(os, "SEEK_HOLE"):
+            return None
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            size = os.fstat(fd).st_size
+            hole = os.lseek(fd, 0, os.SEEK_HOLE)
+        except OSError:  # a file system that cannot tell
+            return None
+        finally:
+            os.close(fd)
+        return hole if hole < size else None
+
+
+#: How much of a file is looked at before reading it for NUL bytes (binary data).
+SNIFF_BYTES = 64 * 1024
+#: The longest line a text call log may have.
+MAX_LINE_BYTES = 1 << 20
+
+
+def _binary_at(ctx_tr: Callable[[str, str], str], name: str, offset: int) -> InvalidInput:
+    return InvalidInput(
+        ctx_tr(
+            f"{name}: el fichero es binario (byte nulo en la posición {offset}), no un registro "
+            "de llamadas de texto",
+            f"{name}: the file is binary (NUL byte at offset {offset}), not a text call log",
+        )
+    )
+
+
+def refuse_binary(source: Source, tr: Callable[[str, str], str]) -> None:
+    """Refuse a binary or sparse file from its first kilobytes, before reading it all.
+
+    Call logs are text: a NUL byte in the first :data:`SNIFF_BYTES`, or a hole anywhere in a
+    sparse file (a gigabyte of zeros costs no disk), means it is not one.
+    """
+    nul = source.head(SNIFF_BYTES).find(b"\0")
+    if nul >= 0:
+        raise _binary_at(tr, source.name, nul)
+    hole = source.first_hole()
+    if hole is not None:
+        raise InvalidInput(
+            tr(
+                f"{source.name}: el fichero tiene un hueco de ceros en la posición {hole} "
+                "(fichero disperso o binario), no es un registro de llamadas de texto",
+                f"{source.name}: the file has a hole of zeros at offset {hole} (a sparse or "
+                "binary file), not a text call log",
+            )
+        )
 
 
 @dataclass
@@ -162,17 +218,33 @@ def _line_chunks(
     line_no = 1
     rest = b""
     first = True
+    offset = 0
+    name = str(getattr(stream, "name", "<input>"))
     while True:
         block = stream.read(CHUNK_BYTES)
         if block and ctx.progress is not None:
             ctx.progress(len(block))
+        nul = block.find(b"\0")
+        if nul >= 0:
+            raise _binary_at(ctx.tr, name, offset + nul)
+        offset += len(block)
         if block:
             data = rest + block
             cut = data.rfind(b"\n")
+            rest = data if cut < 0 else data[cut + 1 :]
+            if len(rest) > MAX_LINE_BYTES:
+                at = line_no + (data.count(b"\n") if cut >= 0 else 0)
+                raise InvalidInput(
+                    ctx.tr(
+                        f"{name}:{at}: más de {MAX_LINE_BYTES} bytes sin fin de línea; "
+                        "no parece un registro de llamadas de texto",
+                        f"{name}:{at}: more than {MAX_LINE_BYTES} bytes without an end "
+                        "of line; this does not look like a text call log",
+                    )
+                )
             if cut < 0:
-                rest = data
                 continue
-            data, rest = data[: cut + 1], data[cut + 1 :]
+            data = data[: cut + 1]
         elif rest:
             data, rest = rest + b"\n", b""
         else:
