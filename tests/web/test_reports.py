@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from escucha.analytics.service import analyze_event_rows
 from escucha.clock import FrozenClock
-from escucha.contacts import service as contacts
 from escucha.routing import service as routing
 from tests.acd_helpers import caller, cheap_passwords, demo
 from tests.conftest import START, login
@@ -43,7 +42,7 @@ def _three_callers(session: Session) -> dict[str, int]:
     session.refresh(first)
     assert first.agent_id == ana
     routing.answer(session, ana, first.id, now=START + s(15))
-    contacts.abandon(session, second, now=START + s(50))
+    routing.abandon(session, second, now=START + s(50))
     routing.end_call(session, ana, first.id, now=START + s(195), ended_by="customer")
     routing.wrap_up(
         session, ana, first.id, now=START + s(225), outcome="solved", resolved=True, recap="ok"

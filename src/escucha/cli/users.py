@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
         language: str = typer.Option("es"),
     ) -> None:
         """Create an account."""
+        # Imported when the command runs, so the CLI starts fast.
         from escucha.auth import service
 
         with db_transaction() as session:
@@ -41,6 +42,7 @@ def register(app: typer.Typer) -> None:
         """Set a password (every open session of that user ends)."""
         from sqlalchemy import select
 
+        # Imported when the command runs, so the CLI starts fast.
         from escucha.auth import service
         from escucha.auth.models import User
 
@@ -56,6 +58,7 @@ def register(app: typer.Typer) -> None:
         """Create an API token for USERNAME; it is printed once."""
         from sqlalchemy import select
 
+        # Imported when the command runs, so the CLI starts fast.
         from escucha.auth import service
         from escucha.auth.models import User
 

@@ -8,6 +8,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from escucha.config import Settings
+from escucha.db.registry import load_models
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -36,7 +37,5 @@ def make_engine(settings: Settings | str) -> Engine:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    from escucha.db.registry import load_models
-
     load_models()
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
