@@ -27,6 +27,7 @@ from escucha.bodylimit import BodyLimit
 from escucha.clock import Clock, SystemClock
 from escucha.config import Settings
 from escucha.db.engine import make_engine, make_sessionmaker
+from escucha.db.registry import load_models
 from escucha.discovery import import_all, package_modules
 from escucha.errors import EscuchaError
 from escucha.logs import request_id_var
@@ -137,14 +138,13 @@ def _error_response(request: Request, status: int, code: str, detail: str) -> Re
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     """Build the application for ``settings``; ``clock`` defaults to the wall clock."""
     engine = make_engine(settings)
-    from escucha.db.registry import load_models
-
     load_models()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = None
         if settings.run_worker:
+            # Imported only when this process runs a worker thread.
             from escucha.jobs.worker import Worker
 
             worker = Worker(app.state.session_factory, settings, app.state.clock, "web")

@@ -7,6 +7,8 @@ an HTML page or fragment.
 
 from __future__ import annotations
 
+__pure__ = True  # imports only the standard library
+
 
 class EscuchaError(Exception):
     """Base error: ``message`` is safe to show to the person who caused it."""

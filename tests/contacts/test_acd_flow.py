@@ -14,6 +14,7 @@ from escucha.clock import FrozenClock
 from escucha.config import Settings
 from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, ContactEvent, Estimate
+from escucha.flows import calls
 from escucha.jobs.service import run_due
 from escucha.notifications.models import Notification
 from escucha.promises.models import Promise
@@ -104,7 +105,7 @@ def test_a_callback_keeps_the_callers_place_and_is_confirmed_with_a_time(
     assert offered.state == "offered"
     session.refresh(later)
     assert later.state == "queued"
-    routing.answer(session, users["ana"], offered.id, now=START + timedelta(seconds=70))
+    calls.answer(session, users["ana"], offered.id, now=START + timedelta(seconds=70))
     session.refresh(promise)
     assert promise.state == "kept"
     assert cb.state == "completed"
@@ -209,8 +210,8 @@ def test_a_hung_up_caller_settles_the_estimate_and_frees_nothing_twice(session: 
     demo(session)
     c = caller(session, START, "600111001")
     routing.tell_estimate(session, c, now=START)
-    contacts.abandon(session, c, now=START + timedelta(seconds=45))
-    contacts.abandon(session, c, now=START + timedelta(seconds=50))
+    routing.abandon(session, c, now=START + timedelta(seconds=45))
+    routing.abandon(session, c, now=START + timedelta(seconds=50))
     events = [e.event for e in contacts.events_of(session, c.id)]
     assert events.count("abandoned") == 1
     est = session.scalar(select(Estimate).where(Estimate.contact_id == c.id))

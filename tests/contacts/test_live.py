@@ -51,7 +51,7 @@ def _situation(session: Session) -> dict[str, Any]:
     c = caller(session, START + 2 * S, "600000003")
     d = caller(session, START + 3 * S, "600000004")
     e = caller(session, START + 4 * S, "600000005")
-    contacts.abandon(session, c, now=START + 5 * S)
+    routing.abandon(session, c, now=START + 5 * S)
     routing.set_agent_state(session, users["ana"], "available", now=START + 10 * S)
     session.refresh(a)
     assert (a.state, a.agent_id) == ("offered", users["ana"])
@@ -61,7 +61,7 @@ def _situation(session: Session) -> dict[str, Any]:
         session, now=START + 20 * S, queue="facturas", customer=_customer(session, e), contact=e
     )
     routing.resume(session, users["ana"], a.id, now=START + 30 * S)
-    contacts.abandon(session, d, now=START + 33 * S)
+    routing.abandon(session, d, now=START + 33 * S)
     routing.set_agent_state(session, users["marta"], "available", now=START + 41 * S)
     session.refresh(b)
     assert (b.state, b.agent_id) == ("offered", users["marta"])
@@ -71,7 +71,7 @@ def _situation(session: Session) -> dict[str, Any]:
     routing.hold(session, users["ana"], a.id, now=START + 60 * S, announced=False)
     # yesterday 23:00 in Madrid (22:00 UTC): before today's local midnight
     g = caller(session, START - timedelta(hours=11), "600000007")
-    contacts.abandon(session, g, now=START - timedelta(hours=11) + 60 * S)
+    routing.abandon(session, g, now=START - timedelta(hours=11) + 60 * S)
     session.flush()
     return {
         "users": users,
@@ -232,7 +232,7 @@ def test_the_wallboard_takes_a_fixed_number_of_statements(session: Session) -> N
         c = caller(session, START + (90 + i) * S, f"6001000{i:02d}")
         routing.tell_estimate(session, c, now=START + (90 + i) * S)
         if i % 3 == 0:
-            contacts.abandon(session, c, now=START + (100 + i) * S)
+            routing.abandon(session, c, now=START + (100 + i) * S)
         elif i % 3 == 1:
             callbacks.request_callback(
                 session,
@@ -255,7 +255,7 @@ def test_the_agents_day_shows_first_contact_resolution_and_repeats(session: Sess
     ana = users["ana"]
     # the first customer called three days ago too: today's call is a repeat contact
     earlier = caller(session, START - timedelta(days=3), "600000011")
-    contacts.abandon(session, earlier, now=START - timedelta(days=3) + 40 * S)
+    routing.abandon(session, earlier, now=START - timedelta(days=3) + 40 * S)
     first = caller(session, START, "600000011")
     second = caller(session, START + 1 * S, "600000012")
     third = caller(session, START + 2 * S, "600000013")
@@ -295,7 +295,7 @@ def test_the_situation_shows_what_the_customer_already_told_us(session: Session)
     old = contacts.start_contact(
         session, channel="voice", now=START - timedelta(days=1), customer=customer
     )
-    contacts.abandon(session, old, now=START - timedelta(days=1) + 30 * S)
+    routing.abandon(session, old, now=START - timedelta(days=1) + 30 * S)
     promise = promises.create(
         session,
         kind="update",

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from escucha.contacts import service as contacts
 from escucha.routing import service as routing
 from escucha.staffing.samples import sample_history_csv
 from tests.acd_helpers import caller, cheap_passwords, demo
@@ -46,7 +45,7 @@ def _some_calls(session: Session) -> None:
     routing.set_agent_state(session, ana, "available", now=at(8))
     session.refresh(first)
     routing.answer(session, ana, first.id, now=at(12))
-    contacts.abandon(session, second, now=at(65))
+    routing.abandon(session, second, now=at(65))
     routing.wrap_up(session, ana, first.id, now=at(200), outcome="ok", resolved=True, recap="-")
     session.refresh(third)
     routing.answer(session, ana, third.id, now=at(210))

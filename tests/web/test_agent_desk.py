@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from escucha.clock import FrozenClock
 from escucha.config import Settings
-from escucha.contacts import live
 from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, ContactEvent
+from escucha.flows import wrapup
 from escucha.jobs.service import run_due
 from escucha.notifications.models import Notification
 from escucha.promises import service as promises
@@ -307,7 +307,7 @@ def test_not_solved_needs_a_promised_time_and_opens_a_case(
 def test_without_tickets_the_promised_time_is_kept_as_a_promise(
     ana: tuple[TestClient, str], session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(live, "_ticket_opener", lambda: None)
+    monkeypatch.setattr(wrapup, "_ticket_opener", lambda: None)
     contact, _ = _offered_to_ana(session, ana)
     base = f"/agent/contacts/{contact.id}"
     _post(ana, f"{base}/answer")

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from escucha.clock import FrozenClock
-from escucha.contacts import service as contacts
 from escucha.numerics.patience import summarize_patience
 from escucha.numerics.staffing import SPAIN_95_180, ServiceLevelTarget, Targets, staff
+from escucha.routing import service as routing
 from escucha.staffing.samples import sample_history, sample_history_csv
 from escucha.staffing.service import parse_history_csv, plan_day
 from tests.acd_helpers import caller, cheap_passwords, demo
@@ -228,7 +228,7 @@ def _patience_arrange(session: Session) -> tuple[list[float], list[bool]]:
         c = caller(session, queued_at, f"60022{i:04d}")
         if i < 12:
             wait = 5.0 + 10.0 * i
-            contacts.abandon(session, c, now=queued_at + timedelta(seconds=wait))
+            routing.abandon(session, c, now=queued_at + timedelta(seconds=wait))
             waits.append(wait)
             abandoned.append(True)
         else:

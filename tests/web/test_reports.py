@@ -13,7 +13,6 @@ from escucha.analytics.replay import ReplayOptions
 from escucha.analytics.replay_log import replay_event_rows
 from escucha.analytics.service import analyze_event_rows
 from escucha.clock import FrozenClock
-from escucha.contacts import service as contacts
 from escucha.routing import service as routing
 from tests.acd_helpers import caller, cheap_passwords, demo
 from tests.conftest import START, login
@@ -45,7 +44,7 @@ def _three_callers(session: Session) -> dict[str, int]:
     session.refresh(first)
     assert first.agent_id == ana
     routing.answer(session, ana, first.id, now=START + s(15))
-    contacts.abandon(session, second, now=START + s(50))
+    routing.abandon(session, second, now=START + s(50))
     routing.end_call(session, ana, first.id, now=START + s(195), ended_by="customer")
     routing.wrap_up(
         session, ana, first.id, now=START + s(225), outcome="solved", resolved=True, recap="ok"

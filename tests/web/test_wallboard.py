@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from escucha.callbacks import service as callbacks
 from escucha.clock import FrozenClock
-from escucha.contacts import service as contacts
 from escucha.contacts.models import Customer
 from escucha.routing import service as routing
 from tests.acd_helpers import caller, cheap_passwords, demo_users
@@ -68,7 +67,7 @@ def _morning(session: Session, users: dict[str, int]) -> None:
         session, now=START - 30 * S, queue="facturas", customer=customer, contact=gone
     )
     short = caller(session, START - 20 * S, "600333004")
-    contacts.abandon(session, short, now=START - 18 * S)
+    routing.abandon(session, short, now=START - 18 * S)
     session.commit()
 
 

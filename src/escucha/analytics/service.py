@@ -33,6 +33,7 @@ from escucha.analytics.importers import (
     load_mapping,
 )
 from escucha.analytics.importers._base import fetch_one
+from escucha.analytics.report import render_html
 from escucha.analytics.schemas import (
     AnalysisOptions,
     AnalysisResult,
@@ -41,6 +42,7 @@ from escucha.analytics.schemas import (
     KpiTables,
 )
 from escucha.errors import InvalidInput
+from escucha.numerics import erlang
 from escucha.numerics import patience as pt
 
 __all__ = [
@@ -292,10 +294,6 @@ def _erlang_check(
     o: AnalysisOptions,
 ) -> tuple[list[ErlangCheckRow] | None, str | None]:
     """Erlang A with the measured arrivals, AHT, staffing and patience, next to what happened."""
-    try:
-        from escucha.numerics import erlang
-    except ImportError:  # pragma: no cover - the module ships with escucha
-        return None, _tr(o, "Comprobación Erlang A no disponible.", "Erlang A check unavailable.")
     mean_patience = patience.mean_total_wait_s
     aht_all = tables.overall.get("aht_s")
     if mean_patience is None or mean_patience <= 0 or aht_all is None or aht_all <= 0:
@@ -363,8 +361,6 @@ def _nan(x: float | None) -> float:
 
 def render_report(result: AnalysisResult) -> str:
     """The self-contained HTML report (Plotly embedded; works offline)."""
-    from escucha.analytics.report import render_html
-
     return render_html(result)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 RANK = {"agent": 1, "supervisor": 2, "admin": 3}
 
 

@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha.callbacks.models import Callback
+from escucha.contacts import lifecycle
 from escucha.contacts import service as contacts
-from escucha.contacts.models import Contact, Customer
+from escucha.contacts.models import Contact, Customer, Estimate
 from escucha.errors import Conflict, InvalidInput, NotFound
 from escucha.jobs.service import enqueue
 from escucha.notifications import service as notifications
@@ -17,6 +18,7 @@ from escucha.org import models as org
 from escucha.promises import rules as prules
 from escucha.promises import service as promises
 from escucha.promises.models import Promise
+from escucha.routing import service as routing
 
 DEFAULT_ATTEMPTS = 3
 DEFAULT_GAP_S = 600
@@ -47,8 +49,6 @@ def _asap_due(
     start = now if prules.is_open(cal, now) else prules.next_open(cal, now)
     bound_s = 15 * 60.0
     if contact is not None:
-        from escucha.contacts.models import Estimate
-
         last = session.scalar(
             select(Estimate)
             .where(Estimate.contact_id == contact.id)
@@ -83,7 +83,7 @@ def request_callback(
     number = contacts.normalise_phone(phone) if phone else customer.phone
     if not number:
         raise InvalidInput("phone: a number to call back is needed")
-    if contact is not None and contact.state not in ("queued", "ivr"):
+    if contact is not None and not contacts.can(contact, "take_callback"):
         raise Conflict(f"contact {contact.id} is {contact.state}; it cannot become a callback")
     if (slot_start is None) != (slot_end is None):
         raise InvalidInput("a slot has a start and an end")
@@ -96,7 +96,6 @@ def request_callback(
     joined = (contact.joined_at or contact.queued_at or contact.arrived_at) if contact else now
     waiting = Contact(
         channel="callback",
-        state="queued" if mode == "asap" else "ivr",
         customer_id=customer.id,
         queue=q.name,
         language=customer.language,
@@ -106,11 +105,9 @@ def request_callback(
         priority=contact.priority if contact else q.priority,
         parent_id=contact.id if contact else None,
         arrived_at=now,
-        queued_at=now if mode == "asap" else None,
         joined_at=joined,
     )
-    session.add(waiting)
-    session.flush()
+    arrived = contacts.transition(session, waiting, "await_callback", at=now, channel="callback")
     cb = Callback(
         origin_contact_id=contact.id if contact else None,
         contact_id=waiting.id,
@@ -146,26 +143,30 @@ def request_callback(
         cal=cal,
     )
     cb.promise_id = promise.id
-    contacts.record(session, waiting, "arrived", now=now, channel="callback", callback_id=cb.id)
+    if arrived is not None:  # the arrival names its callback, known only now
+        arrived.data = {**arrived.data, "callback_id": cb.id}
     if mode == "asap":
-        contacts.record(
-            session, waiting, "queued", now=now, queue=q.name, keeps_place_from=joined.isoformat()
+        contacts.enqueue(
+            session,
+            waiting,
+            q.name,
+            now=now,
+            skills=waiting.skills,
+            priority=waiting.priority,
+            joined_at=joined,
+            keeps_place_from=joined.isoformat(),
         )
     if contact is not None:
-        contacts.record(
+        contacts.transition(
             session,
             contact,
-            "callback_requested",
-            now=now,
+            "take_callback",
+            at=now,
             callback_id=str(cb.id),
             due_at=due.isoformat(),
         )
-        contact.state = "callback"
-        contact.ended_at = now
-        contacts.record(session, contact, "ended", now=now, reason="callback")
-        from escucha.routing.service import settle_estimates
-
-        settle_estimates(session, contact, now=now, outcome="callback")
+        contacts.transition(session, contact, "close", at=now, reason="callback")
+        routing.settle_estimates(session, contact, now=now, outcome="callback")
     notifications.notify(
         session,
         customer,
@@ -186,9 +187,7 @@ def request_callback(
             run_at=not_before,
             idempotency_key=f"callback:{cb.id}:release",
         )
-    from escucha.routing.service import dispatch
-
-    dispatch(session, now=now)
+    routing.dispatch(session, now=now)
     return cb
 
 
@@ -203,7 +202,7 @@ def _rejoin(session: Session, cb: Callback, *, now: datetime, priority_boost: in
     if cb.state != "pending":
         return
     contact = session.get(Contact, cb.contact_id)
-    if contact is None or contact.state != "ivr":
+    if contact is None or contact.state != lifecycle.State.CALLBACK_WAITING:
         return
     contacts.enqueue(
         session,
@@ -214,9 +213,7 @@ def _rejoin(session: Session, cb: Callback, *, now: datetime, priority_boost: in
         priority=contact.priority + priority_boost,
         joined_at=cb.joined_at,
     )
-    from escucha.routing.service import dispatch
-
-    dispatch(session, now=now)
+    routing.dispatch(session, now=now)
 
 
 def get(session: Session, callback_id: int) -> Callback:
@@ -241,6 +238,12 @@ def dialing(session: Session, cb: Callback, *, now: datetime) -> None:
             promises.fulfil(session, promise, now=now)
 
 
+def reached_if_callback(session: Session, contact: Contact, *, now: datetime) -> None:
+    """After an agent answered ``contact``: when it is a callback, its customer is reached."""
+    if contact.channel == "callback":
+        callback_reached(session, contact, now=now)
+
+
 def callback_reached(session: Session, contact: Contact, *, now: datetime) -> None:
     """The agent took the callback and the customer answered."""
     cb = for_contact(session, contact.id)
@@ -262,16 +265,20 @@ def no_answer(session: Session, user_id: int, contact_id: int, *, now: datetime)
         raise NotFound(f"contact {contact_id} is not a callback")
     if cb.state != "dialing":
         dialing(session, cb, now=now)
-    from escucha.routing.service import release_agent
-
-    release_agent(session, user_id, contact.id, now=now, state="available")
+    routing.release_agent(session, user_id, contact.id, now=now, state="available")
     contact.agent_id = None
-    contacts.record(session, contact, "ended", now=now, reason="no_answer", attempt=cb.attempts)
     customer = session.get(Customer, cb.customer_id)
-    if cb.attempts >= cb.max_attempts:
+    last = cb.attempts >= cb.max_attempts
+    contacts.transition(
+        session,
+        contact,
+        "give_up" if last else "no_answer",
+        at=now,
+        reason="no_answer",
+        attempt=cb.attempts,
+    )
+    if last:
         cb.state = "gave_up"
-        contact.state = "ended"
-        contact.ended_at = now
         contact.outcome = "no_answer"
         if customer is not None:
             q = _queue(session, cb.queue)
@@ -293,7 +300,6 @@ def no_answer(session: Session, user_id: int, contact_id: int, *, now: datetime)
     else:
         cb.state = "pending"
         cb.next_attempt_at = now + timedelta(seconds=cb.retry_gap_s)
-        contact.state = "ivr"  # out of line until the next attempt
         enqueue(
             session,
             "callbacks.retry",
@@ -303,9 +309,7 @@ def no_answer(session: Session, user_id: int, contact_id: int, *, now: datetime)
             idempotency_key=f"callback:{cb.id}:retry:{cb.attempts + 1}",
         )
     session.flush()
-    from escucha.routing.service import dispatch
-
-    dispatch(session, now=now)
+    routing.dispatch(session, now=now)
     return cb
 
 
@@ -318,10 +322,8 @@ def cancel(session: Session, cb: Callback, *, now: datetime, reason: str) -> Non
         return
     cb.state = "cancelled"
     contact = session.get(Contact, cb.contact_id)
-    if contact is not None and contact.state in ("queued", "ivr"):
-        contact.state = "ended"
-        contact.ended_at = now
-        contacts.record(session, contact, "ended", now=now, reason="cancelled")
+    if contact is not None and contact.state in ("queued", lifecycle.State.CALLBACK_WAITING):
+        contacts.transition(session, contact, "cancel", at=now, reason="cancelled")
     if cb.promise_id is not None:
         promise = session.get(Promise, cb.promise_id)
         if promise is not None:

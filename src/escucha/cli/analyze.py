@@ -194,6 +194,7 @@ def analyze(
     ] = 20,
 ) -> None:
     """Informe de un registro de llamadas / call-log report (W3, W4, W5, M1, C6)."""
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.analytics import service
     from escucha.analytics.schemas import AnalysisOptions
 
@@ -289,6 +290,7 @@ def patience(
     y el objetivo de respuesta recomendado. Abandonment by wait interval, Kaplan-Meier
     survival, median and mean patience, and the recommended answer target.
     """
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.analytics import service
     from escucha.analytics.schemas import AnalysisOptions
 

@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
         Keep the printed head hash somewhere else: a later run that ends in a different hash
         for the same event count means the chain was rewritten.
         """
+        # Imported when the command runs, so the CLI starts fast.
         from escucha.audit import service
 
         with db_transaction() as session:

@@ -84,6 +84,7 @@ def routing_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Routing decisions per second and their latency (p50, p99) under a full line."""
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.routing.engine import RoutingEngine
     from escucha.routing.workload import START_S, RoutingLoad, make_workload, run_routing_load
 
@@ -95,6 +96,7 @@ def routing_command(
     if burst > 1 and not db:
         raise _fail("routing", "--burst: only with --db (the engine in memory has no passes)", 2)
     if burst > 1:
+        # Imported when the command runs, so the CLI starts fast.
         from escucha.config import load_settings
         from escucha.routing.benchdb import DbRouter, run_bursts
 
@@ -108,6 +110,7 @@ def routing_command(
     if db:
         factory = _db_router_factory
         if factory is None:
+            # Imported when the command runs, so the CLI starts fast.
             from escucha.config import load_settings
             from escucha.routing.benchdb import make_db_router
 
@@ -192,6 +195,7 @@ def estimate_command(
     """Error of each wait predictor on simulated traffic, next to an Asterisk-style average."""
     import numpy as np
 
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.routing.simulate import TrafficParams, simulate_estimates
 
     try:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 
 def settings() -> Settings:
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.config import load_settings
 
     try:
@@ -39,6 +40,7 @@ def fail(message: str, code: int = 1) -> NoReturn:
 @contextmanager
 def db_transaction(cfg: Settings | None = None) -> Iterator[Session]:
     """One CLI command is one transaction; an EscuchaError is printed, nothing is kept."""
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.db.engine import make_engine, make_sessionmaker
     from escucha.db.session import transaction
 

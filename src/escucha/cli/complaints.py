@@ -35,6 +35,7 @@ def register(app: typer.Typer) -> None:
         resolved_at, resolution, notified_at, appealed_at, deemed_accepted. Days are read in
         the organisation's time zone; times are written in UTC (ISO 8601).
         """
+        # Imported when the command runs, so the CLI starts fast.
         from escucha.tickets import service
 
         first, last = _day(start, "--from"), _day(end, "--to")

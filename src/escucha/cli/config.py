@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
     @cfg.command("apply")
     def apply(file: Path) -> None:
         """Apply an organisation YAML: everything in it, or nothing if any line is wrong."""
+        # Imported when the command runs, so the CLI starts fast.
         from escucha import yamlio
         from escucha.org import service
 
@@ -30,6 +31,7 @@ def register(app: typer.Typer) -> None:
     @cfg.command("check")
     def check(file: Path) -> None:
         """Validate an organisation YAML without applying it."""
+        # Imported when the command runs, so the CLI starts fast.
         from escucha import yamlio
         from escucha.org import service
 
@@ -44,6 +46,7 @@ def register(app: typer.Typer) -> None:
     @cfg.command("export")
     def export(out: Path | None = typer.Option(None, "--out", help="Write to a file.")) -> None:
         """Print the organisation as YAML (passwords are never exported)."""
+        # Imported when the command runs, so the CLI starts fast.
         from escucha import yamlio
         from escucha.org import service
 

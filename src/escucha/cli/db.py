@@ -13,6 +13,7 @@ def register(app: typer.Typer) -> None:
     @db.command("upgrade")
     def upgrade(revision: str = typer.Argument("head")) -> None:
         """Migrate the database to the newest schema (or to REVISION)."""
+        # Imported when the command runs, so the CLI starts fast.
         from escucha.db import migrate
         from escucha.db.engine import make_engine
 
@@ -24,6 +25,7 @@ def register(app: typer.Typer) -> None:
     @db.command("current")
     def current() -> None:
         """Show the database's schema revision and the newest one."""
+        # Imported when the command runs, so the CLI starts fast.
         from escucha.db import migrate
         from escucha.db.engine import make_engine
 

@@ -56,6 +56,7 @@ def lint_command(
     lang: LangOpt = "es",
 ) -> None:
     """Check an IVR against the clarity rules; exit 1 when any rule finds an error."""
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.ivr import service
     from escucha.yamlio import YamlFileError, dotted
 
@@ -83,6 +84,7 @@ def lint_command(
 @ivr_app.command("rules")
 def rules_command(as_json: JsonOpt = False, lang: LangOpt = "es") -> None:
     """List every lint rule: id, severity, explanation and fix."""
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.ivr.lint import RULES
 
     if as_json:
@@ -121,6 +123,7 @@ def journey_command(
     cache_dir: CacheOpt = None,
 ) -> None:
     """Find the shortest path of each task; exit 1 when a task is above its thresholds."""
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.ivr import service
     from escucha.yamlio import YamlFileError
 
@@ -167,6 +170,7 @@ def render_command(
     cache_dir: CacheOpt = None,
 ) -> None:
     """Render every prompt to WAV with espeak-ng and print its measured length."""
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.ivr import service
     from escucha.ivr.audio import export, render_ivr
     from escucha.yamlio import YamlFileError
@@ -199,6 +203,7 @@ def render_command(
 
 
 def _parse_input(item: str) -> CallInput:
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.ivr.rules import Keys, NoInput, Speech, is_key
 
     item = item.strip()
@@ -236,6 +241,7 @@ def call_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Walk through the IVR as a caller would, printing every prompt heard."""
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.ivr import service
     from escucha.ivr.rules import advance, start
     from escucha.yamlio import YamlFileError

@@ -118,6 +118,7 @@ def plan_command(
     as_json: AsJson = False,
 ) -> None:
     """Plan a day: forecast, agents per interval, shifts with breaks / Planificar un día."""
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.numerics.staffing import Targets
     from escucha.staffing.service import plan_day, read_history_csv
 

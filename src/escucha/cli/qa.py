@@ -62,6 +62,7 @@ def score(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")] = False,
 ) -> None:
     """Check a transcript against the scorecard's criteria."""
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.qa import service
 
     try:
@@ -145,6 +146,7 @@ def metrics(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")] = False,
 ) -> None:
     """Precision and recall of each detector per language against human labels."""
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.qa import rules, service
 
     labels_csv = labels / "labels.csv" if labels.is_dir() else labels

@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
         """Serve the web screens, the API and the webhooks."""
         import uvicorn
 
+        # Imported when the command runs, so the CLI starts fast.
         from escucha.app import create_app
         from escucha.db import migrate
         from escucha.db.engine import make_engine
@@ -46,6 +47,7 @@ def register(app: typer.Typer) -> None:
         engine.dispose()
         listener = None
         if cfg.smtp_listen_port:
+            # Imported when the command runs, so the CLI starts fast.
             from escucha.tickets.smtp import start_smtp_listener
 
             listener = start_smtp_listener(cfg)
@@ -69,6 +71,7 @@ def register(app: typer.Typer) -> None:
     @app.command("worker")
     def worker_cmd() -> None:
         """Run the job worker alone (messages, callbacks, escalations)."""
+        # Imported when the command runs, so the CLI starts fast.
         from escucha.db.engine import make_engine, make_sessionmaker
         from escucha.jobs.worker import Worker
 
@@ -90,6 +93,7 @@ def register(app: typer.Typer) -> None:
     @demo.command("load")
     def load() -> None:
         """Load (or refresh) the demo organisation and print its accounts."""
+        # Imported when the command runs, so the CLI starts fast.
         from escucha import yamlio
         from escucha.org import service as org_service
 

@@ -35,6 +35,7 @@ def _usage(message: str) -> typer.Exit:
 
 
 def _distribution(kind: str, mean_s: float, cv: float, option: str) -> Distribution:
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.numerics.sim.distributions import Exponential, LogNormal
 
     if kind == "exponential":
@@ -86,6 +87,7 @@ def simulate_command(
     """Simulate a queue and measure it / Simular una cola y medirla."""
     import numpy as np
 
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.numerics.erlang import erlang_a
     from escucha.numerics.sim.distributions import Exponential
     from escucha.numerics.sim.fast import simulate_queue

@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
         host: str | None = typer.Option(None, help="Address (default ESCUCHA_HOST)."),
     ) -> None:
         """Receive email: each message becomes a ticket or joins one, and is acknowledged."""
+        # Imported when the command runs, so the CLI starts fast.
         from escucha.tickets.smtp import serve_smtp
 
         cfg = settings()

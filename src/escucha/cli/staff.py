@@ -153,6 +153,7 @@ def staff_command(
     as_json: AsJson = False,
 ) -> None:
     """Agents needed for the targets (Erlang A with --patience) / Agentes necesarios."""
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.numerics.erlang import SL_DEFINITIONS, evaluate
     from escucha.numerics.staffing import Targets, staff
 

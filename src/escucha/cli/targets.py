@@ -35,6 +35,7 @@ def service_levels(
 
     Raises ``ValueError`` on a share outside (0, 1] or a time below zero.
     """
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.numerics.staffing import SPAIN_95_180, ServiceLevelTarget
 
     levels = [] if target_sl is None else [ServiceLevelTarget(target_sl, target_time_s)]

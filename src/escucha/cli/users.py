@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
         language: str = typer.Option("es"),
     ) -> None:
         """Create an account."""
+        # Imported when the command runs, so the CLI starts fast.
         from escucha.auth import service
 
         with db_transaction() as session:
@@ -47,6 +48,7 @@ def register(app: typer.Typer) -> None:
         """Set a password (every open session of that user ends)."""
         from sqlalchemy import select
 
+        # Imported when the command runs, so the CLI starts fast.
         from escucha.auth import service
         from escucha.auth.models import User
 
@@ -71,6 +73,7 @@ def register(app: typer.Typer) -> None:
         days: int = typer.Option(90, help="Days until it expires (1 to 730)."),
     ) -> None:
         """Create an API token for USERNAME; it is printed once."""
+        # Imported when the command runs, so the CLI starts fast.
         from escucha.auth import service
         from escucha.errors import EscuchaError
 

@@ -47,6 +47,7 @@ def _parse_at(value: str, where: str) -> date | datetime | None:
 
 def read_comments(path: Path) -> list[Comment]:
     """Read the CSV of texts; errors name the file and line."""
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.surveys.themes import Comment
 
     try:
@@ -82,6 +83,7 @@ def read_comments(path: Path) -> list[Comment]:
 def _read_labels(path: Path | None) -> dict[str, str]:
     if path is None:
         return {}
+    # Imported when the command runs, so the CLI starts fast.
     from escucha import yamlio
 
     try:
@@ -125,6 +127,7 @@ def themes(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")] = False,
 ) -> None:
     """Group survey comments and complaints into themes, with a weekly trend."""
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.surveys.themes import find_themes
 
     comments = read_comments(file)

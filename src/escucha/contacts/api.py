@@ -19,7 +19,9 @@ from escucha.callbacks.models import Callback
 from escucha.contacts import service
 from escucha.contacts.models import Contact, Customer
 from escucha.errors import Conflict, Forbidden, NotFound
+from escucha.flows import calls
 from escucha.org import reach
+from escucha.org.models import Queue
 from escucha.routing import service as routing
 from escucha.routing.models import AgentStatus
 
@@ -179,8 +181,6 @@ def queue_contact(
     or the contact itself when an agent took it at once."""
     now = clock.now()
     contact = _reachable(db, caller, contact_id)
-    from escucha.org.models import Queue
-
     q = db.scalar(select(Queue).where(Queue.name == data.queue))
     if q is None:
         raise NotFound(f"queue {data.queue!r} not found")
@@ -209,7 +209,7 @@ def estimate(contact_id: int, caller: AgentCaller, db: DB, clock: ClockDep) -> E
 def abandon(contact_id: int, caller: AgentCaller, db: DB, clock: ClockDep) -> ContactOut:
     """The caller hung up."""
     contact = _reachable(db, caller, contact_id)
-    service.abandon(db, contact, now=clock.now())
+    routing.abandon(db, contact, now=clock.now())
     return _out(contact)
 
 
@@ -345,7 +345,7 @@ def agent_action(
     """What the agent does with their contact. Handle time is measured, never enforced."""
     uid, now = caller.need_user().id, clock.now()
     if data.action == "answer":
-        routing.answer(db, uid, contact_id, now=now)
+        calls.answer(db, uid, contact_id, now=now)
     elif data.action == "decline":
         routing.decline(db, uid, contact_id, now=now)
     elif data.action == "hold":

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from escucha.contacts import lifecycle
 from escucha.db.base import Base
 
 EVENTS = (
@@ -19,6 +20,7 @@ EVENTS = (
     "callback_requested",
     "abandoned",
     "offered",
+    "declined",
     "answered",
     "hold_started",
     "hold_ended",
@@ -27,19 +29,8 @@ EVENTS = (
     "ended",
 )
 CHANNELS = ("voice", "callback", "email", "web", "sms", "voicemail")
-# ivr -> queued -> offered -> connected (<-> on_hold) -> wrap_up -> ended; queued -> abandoned;
-# queued -> callback (the caller hung up and keeps the place through a callback).
-STATES = (
-    "ivr",
-    "queued",
-    "offered",
-    "connected",
-    "on_hold",
-    "wrap_up",
-    "ended",
-    "abandoned",
-    "callback",
-)
+#: The states of a contact and the moves between them: :mod:`escucha.contacts.lifecycle`.
+STATES = lifecycle.STATES
 
 
 class Customer(Base):

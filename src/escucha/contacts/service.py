@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from escucha.contacts import lifecycle
 from escucha.contacts.models import CHANNELS, EVENTS, Contact, ContactEvent, Customer
 from escucha.csvsafe import SafeWriter
 from escucha.db.session import xact_lock
@@ -73,16 +74,28 @@ def find_or_create_customer(
     return customer
 
 
-def event_row(
-    contact: Contact, event: str, *, now: datetime, agent_id: int | None = None, **data: Any
+def _facts(contact: Contact) -> lifecycle.Facts:
+    return lifecycle.Facts(
+        callback=contact.channel == "callback",
+        has_agent=contact.agent_id is not None,
+        closed=contact.ended_at is not None,
+    )
+
+
+def can(contact: Contact, move: str) -> bool:
+    """Whether the table allows ``move`` for ``contact`` now."""
+    return lifecycle.allowed(move, lifecycle.state_of(contact.state), _facts(contact))
+
+
+def _row(
+    contact: Contact, event: str, *, at: datetime, agent_id: int | None, data: dict[str, Any]
 ) -> dict[str, Any]:
-    """The row :func:`record` appends, for writing many at once (``insert(ContactEvent)``)."""
-    if event not in EVENTS:
+    if event not in EVENTS:  # pragma: no cover - every move's row is an event (tested)
         raise InvalidInput(f"unknown event {event!r}")
     return {
         "contact_id": contact.id,
         "event": event,
-        "at": now,
+        "at": at,
         "queue": contact.queue,
         "agent_id": agent_id if agent_id is not None else contact.agent_id,
         "data": data,
@@ -90,33 +103,120 @@ def event_row(
     }
 
 
-def record(
+def transition(
     session: Session,
     contact: Contact,
-    event: str,
+    move: str,
     *,
-    now: datetime,
+    at: datetime,
     agent_id: int | None = None,
     dedupe_key: str | None = None,
     **data: Any,
 ) -> ContactEvent | None:
-    """Append an event; with ``dedupe_key`` a repeated event (a retried webhook) is ignored."""
-    row = event_row(contact, event, now=now, agent_id=agent_id, **data)
+    """Move ``contact`` by ``move`` (:data:`escucha.contacts.lifecycle.MOVES`) and write the one
+    event row that records it. The only writer of ``Contact.state`` (ADR 13).
+
+    A move the table does not allow from the contact's state raises :class:`Conflict` and
+    writes nothing. A new contact (not yet flushed) is born by its first move. With
+    ``dedupe_key``, a move already written (a retried webhook) changes nothing and returns
+    ``None``.
+    """
+    step = lifecycle.move(move)
+    born = contact.id is None
+    target = lifecycle.check(
+        move, None if born else contact.state, _facts(contact), contact=contact.id or "new"
+    )
+    if born:
+        contact.state = target.value
+        session.add(contact)
+        session.flush()
     if dedupe_key is not None:
         seen = session.scalar(select(ContactEvent.id).where(ContactEvent.dedupe_key == dedupe_key))
         if seen is not None:
             return None
+    row = _row(contact, step.row, at=at, agent_id=agent_id, data=data)
     ev = ContactEvent(**{**row, "dedupe_key": dedupe_key})
     if dedupe_key is None:
         session.add(ev)  # written with the transaction's next flush, in the order added
-        return ev
-    try:
-        with session.begin_nested():
-            session.add(ev)
-            session.flush()
-    except IntegrityError:
-        return None
+    else:
+        try:
+            with session.begin_nested():
+                session.add(ev)
+                session.flush()
+        except IntegrityError:
+            return None
+    contact.state = target.value
+    if step.closes and contact.ended_at is None:
+        contact.ended_at = at
     return ev
+
+
+def transition_many(
+    session: Session,
+    move: str,
+    ids: Iterable[int],
+    *,
+    at: datetime,
+    where: Sequence[Any] = (),
+    values: Mapping[str, Any] | None = None,
+    data: Mapping[int, Mapping[str, Any]] | None = None,
+) -> list[Contact]:
+    """Move many contacts by ``move`` in one compare-and-set ``UPDATE`` (ADR 11), with the
+    same table as :func:`transition`, and write their event rows in one ``INSERT``.
+
+    Only the contacts still in one of the move's source states and meeting its guard (and
+    ``where``) move; ``values`` are written with the state (SQL expressions allowed). Returns
+    the contacts that moved, reloaded in the session; ``data`` gives each one's event data.
+    """
+    step = lifecycle.move(move)
+    sources = [s.value for s in step.sources if s is not None]
+    if step.target is None or not sources:
+        raise InvalidInput(f"move {move!r} cannot be written set-based")
+    guards = [_GUARD_SQL[key](want) for key, want in step.requires.items()]
+    wanted = list(ids)
+    if not wanted:
+        return []
+    moved = list(
+        session.scalars(
+            update(Contact)
+            .where(Contact.id.in_(wanted), Contact.state.in_(sources), *guards, *where)
+            .values({**(values or {}), "state": step.target.value})
+            .returning(Contact)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+    )
+    order = {cid: i for i, cid in enumerate(wanted)}
+    moved.sort(key=lambda c: order[c.id])  # rows appended in the order asked, as one by one
+    if moved:
+        extra = data or {}
+        session.execute(
+            insert(ContactEvent),
+            [
+                _row(c, step.row, at=at, agent_id=None, data=dict(extra.get(c.id, {})))
+                for c in moved
+            ],
+        )
+    return moved
+
+
+def seed_queued(session: Session, rows: Sequence[Mapping[str, Any]], *, orm: bool = True) -> None:
+    """Contacts born already in line, without their log (a benchmark's floor). Through the ORM
+    the session's hooks see them (routing's engine follows); ``orm=False`` is one ``INSERT``."""
+    born = [{**row, "state": lifecycle.State.QUEUED.value} for row in rows]
+    if orm:
+        session.add_all([Contact(**row) for row in born])
+    else:
+        session.execute(insert(Contact), born)
+
+
+#: The guards of :data:`escucha.contacts.lifecycle.MOVES` as SQL, for :func:`transition_many`.
+_GUARD_SQL: dict[str, Any] = {
+    "callback": lambda want: (
+        (Contact.channel == "callback") if want else (Contact.channel != "callback")
+    ),
+    "has_agent": lambda want: Contact.agent_id.is_not(None) if want else Contact.agent_id.is_(None),
+    "closed": lambda want: Contact.ended_at.is_not(None) if want else Contact.ended_at.is_(None),
+}
 
 
 def start_contact(
@@ -139,7 +239,6 @@ def start_contact(
             return existing
     contact = Contact(
         channel=channel,
-        state="ivr",
         customer_id=customer.id if customer else None,
         queue=queue,
         language=language or (customer.language if customer else "es"),
@@ -149,9 +248,7 @@ def start_contact(
         skills={},
         arrived_at=now,
     )
-    session.add(contact)
-    session.flush()
-    record(session, contact, "arrived", now=now, channel=channel)
+    transition(session, contact, "arrive", at=now, channel=channel)
     return contact
 
 
@@ -177,7 +274,7 @@ def ivr_choice(
     """Store a step through the IVR on the contact (shown to the agent) and in the log."""
     if contact.state != "ivr":
         raise Conflict(f"contact {contact.id} is no longer in the IVR")
-    if record(session, contact, "ivr_choice", now=now, dedupe_key=dedupe_key, node=node, key=key):
+    if transition(session, contact, "choose", at=now, dedupe_key=dedupe_key, node=node, key=key):
         contact.ivr_path = [*contact.ivr_path, {"node": node, "key": key}]
         contact.ivr_node = node
 
@@ -191,52 +288,23 @@ def enqueue(
     skills: dict[str, int] | None = None,
     priority: int = 0,
     joined_at: datetime | None = None,
+    **data: Any,
 ) -> Contact:
     """Put the contact in line. ``joined_at`` keeps an earlier place (callbacks)."""
-    if contact.state not in ("ivr", "queued"):
+    if not can(contact, "enqueue"):
         raise Conflict(f"contact {contact.id} is {contact.state} and cannot be queued")
-    contact.state = "queued"
     contact.queue = queue
     contact.queued_at = now
     contact.joined_at = joined_at or contact.joined_at or now
     contact.skills = dict(skills or {})
     contact.priority = priority
-    record(session, contact, "queued", now=now, queue=queue)
+    transition(session, contact, "enqueue", at=now, queue=queue, **data)
     return contact
 
 
 def wait_s(contact: Contact, now: datetime) -> float:
     start = contact.queued_at or contact.arrived_at
     return max(0.0, (now - start).total_seconds())
-
-
-def abandon(
-    session: Session, contact: Contact, *, now: datetime, dedupe_key: str | None = None
-) -> None:
-    """The caller hung up while waiting (or in the IVR)."""
-    if contact.state in ("ended", "abandoned", "callback"):
-        return
-    was_queued = contact.state in ("queued", "offered")
-    if was_queued and contact.agent_id is not None:
-        from escucha.routing.service import release_agent
-
-        release_agent(session, contact.agent_id, contact.id, now=now, state="available")
-        contact.agent_id = None
-    contact.state = "abandoned"
-    contact.ended_at = now
-    if was_queued:
-        record(
-            session,
-            contact,
-            "abandoned",
-            now=now,
-            dedupe_key=dedupe_key,
-            wait_s=wait_s(contact, now),
-        )
-    record(session, contact, "ended", now=now, reason="caller_hung_up")
-    from escucha.routing.service import settle_estimates
-
-    settle_estimates(session, contact, now=now, outcome="abandoned")
 
 
 def events_of(session: Session, contact_id: int) -> list[ContactEvent]:

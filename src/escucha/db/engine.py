@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from escucha.config import Settings
+from escucha.db.registry import load_models
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -75,7 +76,5 @@ def make_probe_engine(settings: Settings | str) -> Engine:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    from escucha.db.registry import load_models
-
     load_models()
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)

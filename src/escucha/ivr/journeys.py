@@ -27,6 +27,8 @@ from escucha.ivr.rules import (
     start,
 )
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 
 @dataclass(frozen=True)
 class Goal:

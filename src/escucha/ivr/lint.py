@@ -31,6 +31,8 @@ from escucha.ivr.rules import (
     words,
 )
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 Severity = Literal["error", "warning"]
 LANGS = ("es", "en")
 

@@ -23,6 +23,8 @@ from datetime import date, datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 NodeType = Literal["menu", "queue", "info", "callback", "voicemail", "transfer", "hangup", "hours"]
 TERMINAL_TYPES: frozenset[str] = frozenset({"queue", "callback", "voicemail", "transfer", "hangup"})
 #: Node types where a person takes the call (now, or by calling back).

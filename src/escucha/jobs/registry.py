@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from escucha.config import Settings
+from escucha.discovery import domain_modules, import_all
 
 
 @dataclass
@@ -82,6 +83,4 @@ def backoff_s(spec: JobSpec, attempt: int) -> float:
 
 def load_jobs() -> None:
     """Import every domain's ``jobs`` module so its handlers are registered."""
-    from escucha.discovery import domain_modules, import_all
-
     import_all(domain_modules("jobs"))

@@ -17,6 +17,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 
 _LEVELS: tuple[Level, ...] = ("nominal", "ordinal", "interval", "ratio")

@@ -31,6 +31,8 @@ from scipy import special
 
 from escucha.numerics.erlang import _APoint, _log_r
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 __all__ = ["CostCurve", "CostRates", "cost_curve", "optimal_staffing"]
 
 

@@ -63,6 +63,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 __all__ = [
     "SL_DEFINITIONS",
     "ErlangResult",

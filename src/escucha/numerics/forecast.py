@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 __all__ = ["ForecastError", "holdout_error", "seasonal_forecast"]
 
 

@@ -58,6 +58,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 FloatArray = npt.NDArray[np.float64]
 
 DEFAULT_WAIT_POINTS_S: tuple[float, ...] = (10.0, 20.0, 30.0, 60.0, 90.0, 120.0)

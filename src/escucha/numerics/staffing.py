@@ -55,6 +55,8 @@ from escucha.numerics.erlang import (
     evaluate,
 )
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 __all__ = [
     "SPAIN_95_180",
     "ServiceLevelTarget",

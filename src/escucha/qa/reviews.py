@@ -38,6 +38,8 @@ from escucha.qa.models import (
     Transcript,
 )
 from escucha.qa.schemas import Scorecard, TranscriptQA, load_scorecard_text
+from escucha.surveys.models import Survey
+from escucha.tickets.models import Ticket, TicketContact
 
 # --- scorecards ---------------------------------------------------------------------------
 
@@ -255,10 +257,6 @@ def _complaint_contacts(session: Session, ids: Sequence[int]) -> set[int]:
         .where(Contact.id.in_(ids), org.Team.handles_complaints.is_(True))
     ).scalars()
     found.update(rows)
-    try:
-        from escucha.tickets.models import Ticket, TicketContact
-    except ImportError:  # pragma: no cover - the tickets domain is optional
-        return found
     origins = session.scalars(
         select(Ticket.origin_contact_id).where(
             Ticket.kind == "complaint", Ticket.origin_contact_id.in_(ids)
@@ -300,8 +298,6 @@ def sampling_candidates(
         )
     ):
         longest[contact_id] = max(longest[contact_id], float((data or {}).get("hold_s", 0.0)))
-    from escucha.surveys.models import Survey
-
     scores: dict[int, float] = {}
     for survey in session.scalars(
         select(Survey).where(Survey.contact_id.in_(ids), Survey.responded_at.is_not(None))

@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 Speaker = Literal["agent", "customer", "hold"]
 Lang = Literal["es", "en"]
 Format = Literal["json", "text", "vtt"]

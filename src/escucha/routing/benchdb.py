@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from escucha.auth.models import User
 from escucha.config import Settings
-from escucha.contacts.models import Contact
+from escucha.contacts import service as contacts
 from escucha.db import migrate
 from escucha.db.engine import make_engine, make_sessionmaker
 from escucha.db.session import transaction
@@ -36,7 +36,6 @@ from escucha.routing.rules import (
     WaitingContact,
 )
 from escucha.routing.workload import START_S, STEP_S, RoutingBenchResult, RoutingWorkload
-from escucha.workforce.service import record_state_change
 
 
 def _dt(ts: float) -> datetime:
@@ -121,19 +120,13 @@ class DbRouter:
                 for a in workload.state.agents
             ],
         )
-        s.execute(
-            insert(AgentStatus),
-            [
-                {
-                    "user_id": self.agents[a.agent_id],
-                    "state": "busy",
-                    "since": now,
-                    "idle_since": None,
-                }
-                for a in workload.state.agents
-            ],
+        service.seed_agents(
+            s,
+            [self.agents[a.agent_id] for a in workload.state.agents],
+            state=AgentState.BUSY,
+            now=now,
         )
-        s.execute(insert(Contact), [self._row(c) for c in workload.state.contacts])
+        contacts.seed_queued(s, [self._row(c) for c in workload.state.contacts], orm=False)
         s.flush()
 
     @staticmethod
@@ -141,7 +134,6 @@ class DbRouter:
         at = _dt(c.joined_at)
         return {
             "channel": "voice",
-            "state": "queued",
             "queue": c.queue,
             "language": "es",
             "provider": "bench",
@@ -193,7 +185,7 @@ class DbRouter:
 
     def add_contact(self, contact: WaitingContact) -> None:
         with transaction(self.factory) as s:
-            s.add(Contact(**self._row(contact)))
+            contacts.seed_queued(s, [self._row(contact)])
             service.dispatch(s, now=_dt(contact.joined_at))
             self._collect(s)
 
@@ -235,12 +227,8 @@ class DbRouter:
                     service.set_agent_state(s, uid, AgentState.WRAP_UP.value, now=at)
                     service.set_agent_state(s, uid, AgentState.BREAK.value, now=at)
         with transaction(self.factory) as s:
-            for uid in uids:
-                status = service.agent_status(s, uid, now=at)
-                status.state = AgentState.AVAILABLE.value
-                status.since = status.idle_since = at
-                record_state_change(s, uid, status.state, now=at)
-            s.add_all([Contact(**self._row(c)) for c in arrivals])
+            service.make_available(s, uids, now=at)
+            contacts.seed_queued(s, [self._row(c) for c in arrivals])
         start = timer()
         with transaction(self.factory) as s:
             service.dispatch(s, now=at)

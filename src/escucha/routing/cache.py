@@ -26,6 +26,7 @@ from escucha.contacts.models import Contact
 from escucha.errors import EscuchaError, NotFound
 from escucha.org import models as org
 from escucha.routing.engine import RoutingEngine
+from escucha.routing.floor import agent_value, load_engine, waiting_value
 from escucha.routing.models import AgentStatus, RoutingState
 
 DIRTY = "routing_dirty"
@@ -164,8 +165,6 @@ def _bump(session: Session) -> tuple[str, int]:
 
 def sync(session: Session) -> RoutingEngine:
     """The engine as this transaction sees the floor, with the routing lock held."""
-    from escucha.routing.service import load_engine
-
     install()
     cache = _cache_for(session)
     already = session.info.get(BUMPED)
@@ -201,8 +200,6 @@ def invalidate(session: Session) -> None:
 
 
 def _apply(session: Session, engine: RoutingEngine, d: dict[str, set[int]]) -> None:
-    from escucha.routing.service import agent_value, waiting_value
-
     known = {q.queue_id for q in engine.queues()}
     if d["contacts"]:
         rows = {

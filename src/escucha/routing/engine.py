@@ -66,6 +66,8 @@ from escucha.routing.rules import (
     skill_score,
 )
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 __all__ = ["RoutingEngine"]
 
 _AgentEntry = tuple[float, float, str, int]

@@ -56,6 +56,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 __all__ = [
     "BOUND_STEPS_MIN",
     "DEFAULT_MARGIN",

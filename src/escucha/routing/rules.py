@@ -45,6 +45,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 __all__ = [
     "ALLOWED_TRANSITIONS",
     "STAFFED_STATES",

@@ -10,7 +10,6 @@ pass run at a time across nodes; a node that dies releases it with its connectio
 from __future__ import annotations
 
 import socket
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -19,6 +18,7 @@ from sqlalchemy import case, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from escucha.callbacks.models import Callback
+from escucha.contacts import lifecycle
 from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, ContactEvent, Estimate
 from escucha.errors import Conflict, InvalidInput, NotFound
@@ -26,18 +26,12 @@ from escucha.jobs.service import enqueue
 from escucha.org import models as org
 from escucha.routing import cache
 from escucha.routing import estimate as est
-from escucha.routing.engine import RoutingEngine
+from escucha.routing.floor import agent_value as agent_value  # re-exported: public before
+from escucha.routing.floor import load_engine
+from escucha.routing.floor import queue_configs as queue_configs
+from escucha.routing.floor import waiting_value as waiting_value
 from escucha.routing.models import AgentStatus, RoutingDecision
-from escucha.routing.rules import (
-    Agent,
-    AgentState,
-    Assignment,
-    ContactKind,
-    EngineState,
-    QueueConfig,
-    WaitingContact,
-    is_allowed_transition,
-)
+from escucha.routing.rules import AgentState, Assignment, is_allowed_transition
 from escucha.workforce.models import AgentStateChange
 from escucha.workforce.service import record_state_change
 
@@ -51,69 +45,6 @@ def _ts(at: datetime) -> float:
 
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
-
-
-def queue_configs(session: Session) -> list[QueueConfig]:
-    out = []
-    for q in session.scalars(select(org.Queue).order_by(org.Queue.name)):
-        after = q.overflow_after_s
-        overflow = q.overflow_queue if q.overflow_queue and after else None
-        out.append(
-            QueueConfig(
-                queue_id=q.name,
-                skills=q.skills,
-                aging_per_s=0.0,
-                overflow_after_s=float(after) if overflow and after else None,
-                overflow_to=overflow,
-                callback_offer_s=float(q.callback_threshold_s) if q.callback_threshold_s else None,
-            )
-        )
-    return out
-
-
-def _agent_skills(session: Session) -> dict[int, dict[str, int]]:
-    return {
-        p.user_id: {str(k): int(v) for k, v in p.skills.items()}
-        for p in session.scalars(select(org.AgentProfile))
-    }
-
-
-def agent_value(a: AgentStatus, skills: Mapping[str, Any]) -> Agent:
-    return Agent(
-        agent_id=str(a.user_id),
-        skills={str(k): int(v) for k, v in skills.items()},
-        state=AgentState(a.state),
-        idle_since=_ts(a.idle_since) if a.idle_since else None,
-        contact_id=str(a.contact_id) if a.contact_id else None,
-    )
-
-
-def waiting_value(c: Contact) -> WaitingContact:
-    return WaitingContact(
-        contact_id=str(c.id),
-        queue=c.queue or "",
-        joined_at=_ts(c.joined_at or c.arrived_at),
-        priority=c.priority,
-        skills=c.skills,
-        kind=ContactKind.CALLBACK if c.channel == "callback" else ContactKind.LIVE,
-        queued_at=_ts(c.queued_at or c.arrived_at),
-    )
-
-
-def load_engine(session: Session) -> RoutingEngine:
-    """The routing engine as the database says it is now (a full read of the floor)."""
-    skills = _agent_skills(session)
-    agents = tuple(
-        agent_value(a, skills.get(a.user_id, {})) for a in session.scalars(select(AgentStatus))
-    )
-    configs = tuple(queue_configs(session))
-    known = {q.queue_id for q in configs}
-    waiting = tuple(
-        waiting_value(c)
-        for c in session.scalars(select(Contact).where(Contact.state == "queued"))
-        if c.queue in known
-    )
-    return RoutingEngine.from_state(EngineState(configs, agents, waiting))
 
 
 @dataclass(frozen=True)
@@ -133,16 +64,16 @@ def dispatch(session: Session, *, now: datetime) -> list[Offer]:
         if contact is not None and contact.state == "queued":
             contact.queue = moved.to_queue
             contact.queued_at = now
-            contacts.record(
+            contacts.transition(
                 session,
                 contact,
-                "transferred",
-                now=now,
+                "overflow",
+                at=now,
                 to=moved.to_queue,
                 overflow_from=moved.from_queue,
             )
-            contacts.record(
-                session, contact, "queued", now=now, queue=moved.to_queue, overflow=True
+            contacts.transition(
+                session, contact, "enqueue", at=now, queue=moved.to_queue, overflow=True
             )
     matches = engine.match(t)
     offers = _persist(session, matches, now=now) if matches else []
@@ -191,16 +122,18 @@ def _persist(session: Session, matches: list[Assignment], *, now: datetime) -> l
         )
     }
     wanted = {cid: aid for aid, cid in pairs.items() if aid in got_agents}
-    taken: dict[int, Contact] = {}
-    if wanted:
-        for contact in _claim(
+    kinds = {int(a.contact_id): {"kind": a.kind.value} for a in matches}
+    taken = {
+        contact.id: contact
+        for contact in contacts.transition_many(
             session,
-            Contact,
-            Contact.id.in_(wanted),
-            (Contact.state == "queued", Contact.agent_id.is_(None)),
-            {"state": "offered", "offered_at": now, "agent_id": _int_case(wanted, Contact.id)},
-        ):
-            taken[contact.id] = contact
+            "offer",
+            wanted,
+            at=now,
+            values={"offered_at": now, "agent_id": _int_case(wanted, Contact.id)},
+            data=kinds,
+        )
+    }
     lost = [aid for cid, aid in wanted.items() if cid not in taken]
     if lost:
         session.execute(
@@ -217,7 +150,6 @@ def _persist(session: Session, matches: list[Assignment], *, now: datetime) -> l
     callbacks: list[int] = []
     decisions: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
     for a in matches:
         if int(a.contact_id) not in taken:
             continue
@@ -237,9 +169,6 @@ def _persist(session: Session, matches: list[Assignment], *, now: datetime) -> l
         )
         # The compare-and-set proved the agent was available: this is a change of state.
         changes.append({"user_id": aid, "state": "busy", "at": now})
-        events.append(
-            contacts.event_row(contact, "offered", now=now, agent_id=aid, kind=a.kind.value)
-        )
         if contact.channel == "callback":
             callbacks.append(contact.id)
         elif contact.provider == "twilio":  # the caller's line waits in silence: wake it
@@ -248,7 +177,6 @@ def _persist(session: Session, matches: list[Assignment], *, now: datetime) -> l
     if offers:  # appended in one round trip each (executemany), not object by object
         session.execute(insert(RoutingDecision), decisions)
         session.execute(insert(AgentStateChange), changes)
-        session.execute(insert(ContactEvent), events)
     if callbacks:
         session.execute(
             update(Callback)
@@ -271,6 +199,38 @@ def agent_status(session: Session, user_id: int, *, now: datetime) -> AgentStatu
     return status
 
 
+def _move_agent(session: Session, status: AgentStatus, new: AgentState, *, now: datetime) -> None:
+    """The one writer of an agent's state row by row (a routing pass claims agents set-based in
+    :func:`_persist`): checked against the agents' table (``routing.rules``), the time of the
+    change kept, and the change recorded in the agent's history."""
+    current = AgentState(status.state)
+    if not is_allowed_transition(current, new):
+        raise Conflict(f"an agent cannot go from {current} to {new}")
+    if new != current:
+        status.state = new.value
+        status.since = now
+        if new is AgentState.AVAILABLE:
+            status.idle_since = now
+    record_state_change(session, status.user_id, new.value, now=now)
+
+
+def seed_agents(session: Session, user_ids: list[int], *, state: AgentState, now: datetime) -> None:
+    """Agents' state rows written at once, without history or routing (a benchmark's floor)."""
+    session.execute(
+        insert(AgentStatus),
+        [{"user_id": u, "state": state.value, "since": now, "idle_since": None} for u in user_ids],
+    )
+
+
+def make_available(session: Session, user_ids: list[int], *, now: datetime) -> None:
+    """Agents become available together, without a routing pass each (a benchmark's burst;
+    the pass that follows gives them contacts)."""
+    for uid in user_ids:
+        status = agent_status(session, uid, now=now)
+        _move_agent(session, status, AgentState.AVAILABLE, now=now)
+        status.since = status.idle_since = now
+
+
 def set_agent_state(session: Session, user_id: int, state: str, *, now: datetime) -> AgentStatus:
     """Agent changes state (available, break, offline...). Becoming available routes at once."""
     try:
@@ -285,13 +245,8 @@ def set_agent_state(session: Session, user_id: int, state: str, *, now: datetime
         raise Conflict("finish the current contact first (wrap it up)")
     if not is_allowed_transition(current, new):
         raise Conflict(f"an agent cannot go from {current} to {new}")
-    if new != current:
-        status.state = new.value
-        status.since = now
-        if new is AgentState.AVAILABLE:
-            status.idle_since = now
+    _move_agent(session, status, new, now=now)
     session.flush()
-    record_state_change(session, user_id, status.state, now=now)
     if new is AgentState.AVAILABLE:
         dispatch(session, now=now)  # reloads the agent's row if the pass gave it a contact
     return status
@@ -304,11 +259,7 @@ def release_agent(
     if status is None or status.contact_id != contact_id:
         return
     status.contact_id = None
-    status.state = state
-    status.since = now
-    record_state_change(session, user_id, state, now=now)
-    if state == "available":
-        status.idle_since = now
+    _move_agent(session, status, AgentState(state), now=now)
 
 
 # --- what the agent does with an offered contact -----------------------------------------
@@ -326,22 +277,19 @@ def _agent_contact(
 
 
 def answer(session: Session, user_id: int, contact_id: int, *, now: datetime) -> Contact:
+    """The agent takes the contact offered to them. A callback's customer is reached by the
+    flow that answers (:func:`escucha.flows.calls.answer`), not from here."""
     contact = _agent_contact(session, user_id, contact_id, ("offered",))
-    contact.state = "connected"
     contact.answered_at = now
-    contacts.record(session, contact, "answered", now=now, wait_s=contacts.wait_s(contact, now))
+    contacts.transition(session, contact, "answer", at=now, wait_s=contacts.wait_s(contact, now))
     settle_estimates(session, contact, now=now, outcome="answered")
-    if contact.channel == "callback":
-        from escucha.callbacks.service import callback_reached
-
-        callback_reached(session, contact, now=now)
     return contact
 
 
 def decline(session: Session, user_id: int, contact_id: int, *, now: datetime) -> Contact:
     """The agent did not take it: back to its place in line; the agent goes on a break."""
     contact = _agent_contact(session, user_id, contact_id, ("offered",))
-    contact.state = "queued"
+    contacts.transition(session, contact, "decline", at=now)
     contact.agent_id = None
     release_agent(session, user_id, contact.id, now=now, state="break")
     session.flush()
@@ -353,8 +301,7 @@ def hold(
     session: Session, user_id: int, contact_id: int, *, now: datetime, announced: bool
 ) -> Contact:
     contact = _agent_contact(session, user_id, contact_id, ("connected",))
-    contact.state = "on_hold"
-    contacts.record(session, contact, "hold_started", now=now, announced=announced)
+    contacts.transition(session, contact, "hold", at=now, announced=announced)
     return contact
 
 
@@ -369,9 +316,8 @@ def resume(session: Session, user_id: int, contact_id: int, *, now: datetime) ->
         .order_by(ContactEvent.id.desc())
         .limit(1)
     )
-    contact.state = "connected"
     held = (now - started).total_seconds() if started else 0.0
-    contacts.record(session, contact, "hold_ended", now=now, hold_s=held)
+    contacts.transition(session, contact, "resume", at=now, hold_s=held)
     return contact
 
 
@@ -382,16 +328,20 @@ def transfer(
     contact = _agent_contact(session, user_id, contact_id, ("connected", "on_hold"))
     if session.scalar(select(org.Queue).where(org.Queue.name == queue)) is None:
         raise NotFound(f"queue {queue!r} not found")
-    contacts.record(session, contact, "transferred", now=now, to=queue, note=note)
+    contacts.transition(session, contact, "transfer", at=now, to=queue, note=note)
     if note:
         contact.notes = ((contact.notes or "") + f"\n{note}").strip()
     release_agent(session, user_id, contact.id, now=now, state="wrap_up")
     contact.agent_id = None
-    contact.state = "queued"
-    contact.queue = queue
-    contact.queued_at = now
-    contact.priority = max(contact.priority, 5)  # a transferred caller has waited already
-    contacts.record(session, contact, "queued", now=now, queue=queue, transfer=True)
+    contacts.enqueue(
+        session,
+        contact,
+        queue,
+        now=now,
+        skills=contact.skills,
+        priority=max(contact.priority, 5),  # a transferred caller has waited already
+        transfer=True,
+    )
     session.flush()
     dispatch(session, now=now)
     return contact
@@ -402,12 +352,8 @@ def end_call(
 ) -> Contact:
     """The conversation ends; the agent goes to wrap-up (never timed, never cut)."""
     contact = _agent_contact(session, user_id, contact_id, ("connected", "on_hold"))
-    contact.state = "wrap_up"
-    status = agent_status(session, user_id, now=now)
-    status.state = "wrap_up"
-    status.since = now
-    record_state_change(session, user_id, "wrap_up", now=now)
-    contacts.record(session, contact, "ended", now=now, ended_by=ended_by)
+    contacts.transition(session, contact, "end_call", at=now, ended_by=ended_by)
+    _move_agent(session, agent_status(session, user_id, now=now), AgentState.WRAP_UP, now=now)
     return contact
 
 
@@ -436,12 +382,11 @@ def wrap_up(
     contact.resolved = resolved
     contact.recap = recap
     contact.ended_at = ended or now
-    contact.state = "ended"
-    contacts.record(
+    contacts.transition(
         session,
         contact,
-        "wrapped_up",
-        now=now,
+        "wrap_up",
+        at=now,
         outcome=outcome,
         resolved=resolved,
         wrap_s=(now - (ended or now)).total_seconds(),
@@ -454,6 +399,27 @@ def wrap_up(
     if next_state == "available":
         dispatch(session, now=now)
     return contact
+
+
+def abandon(
+    session: Session, contact: Contact, *, now: datetime, dedupe_key: str | None = None
+) -> None:
+    """The caller hung up while waiting (or in the IVR); an agent it was offered to is free."""
+    if contact.state in lifecycle.FINAL:
+        return
+    if contact.state not in lifecycle.WAITING:
+        contacts.transition(session, contact, "hang_up", at=now, reason="caller_hung_up")
+        settle_estimates(session, contact, now=now, outcome="abandoned")
+        return
+    if contact.agent_id is not None:
+        release_agent(session, contact.agent_id, contact.id, now=now, state="available")
+        contact.agent_id = None
+    waited = contacts.wait_s(contact, now)
+    if contacts.transition(
+        session, contact, "abandon", at=now, dedupe_key=dedupe_key, wait_s=waited
+    ):
+        contacts.transition(session, contact, "close", at=now, reason="caller_hung_up")
+    settle_estimates(session, contact, now=now, outcome="abandoned")
 
 
 # --- estimates ------------------------------------------------------------------------------
@@ -542,11 +508,11 @@ def tell_estimate(session: Session, contact: Contact, *, now: datetime) -> Told:
         predictor=guess.predictor.value,
     )
     session.add(row)
-    contacts.record(
+    contacts.transition(
         session,
         contact,
-        "estimate_given",
-        now=now,
+        "tell_estimate",
+        at=now,
         estimate_s=round(estimate_s, 1),
         position=ahead + 1,
         predictor=guess.predictor.value,
@@ -554,8 +520,8 @@ def tell_estimate(session: Session, contact: Contact, *, now: datetime) -> Told:
     )
     offer = config.callback_offer_s is not None and estimate_s >= config.callback_offer_s
     if offer:
-        contacts.record(
-            session, contact, "callback_offered", now=now, estimate_s=round(estimate_s, 1)
+        contacts.transition(
+            session, contact, "offer_callback", at=now, estimate_s=round(estimate_s, 1)
         )
     session.flush()
     return Told(row, said.text, offer)

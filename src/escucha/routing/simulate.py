@@ -36,6 +36,8 @@ from escucha.routing.estimate import (
     queue_length_predictor,
 )
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 __all__ = [
     "PREDICTORS",
     "EstimateBenchResult",

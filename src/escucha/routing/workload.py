@@ -31,6 +31,8 @@ from escucha.routing.rules import (
     WaitingContact,
 )
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 __all__ = [
     "RouterLike",
     "RoutingBenchResult",

@@ -24,6 +24,8 @@ from datetime import datetime
 
 from escucha.tickets.rules import clean_text
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 
 def _checked(scores: Iterable[int], low: int, high: int, name: str) -> list[int]:
     out = []

@@ -35,6 +35,7 @@ from escucha.errors import Conflict, InvalidInput, NotFound
 from escucha.notifications import service as notifications
 from escucha.notifications.models import Notification
 from escucha.notifications.service import channel_for
+from escucha.org.models import Organisation
 from escucha.surveys import rules
 from escucha.surveys.models import SURVEY_CHANNELS, SURVEY_KINDS, Survey
 
@@ -157,8 +158,6 @@ def queue_message(
 
 
 def _organisation_name(session: Session) -> str:
-    from escucha.org.models import Organisation
-
     name = session.scalar(select(Organisation.name).order_by(Organisation.id).limit(1))
     return name or ""
 

@@ -26,9 +26,11 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from escucha.auth.models import User
 from escucha.contacts.models import Contact, ContactEvent, Customer
 from escucha.errors import InvalidInput, NotFound
+from escucha.promises.models import Promise
 from escucha.surveys import rules
 from escucha.surveys.models import FollowUp, Survey, VocLabel
 from escucha.surveys.themes import Comment, ThemeReport, find_themes
+from escucha.tickets.models import Ticket
 
 MAX_LABEL = 200
 REPEAT_WINDOW = timedelta(days=7)
@@ -51,10 +53,6 @@ class VocText:
 
 
 def _complaint_texts(session: Session, since: datetime, until: datetime) -> list[VocText]:
-    try:
-        from escucha.tickets.models import Ticket
-    except ImportError:  # pragma: no cover - the tickets domain is optional
-        return []
     rows = session.scalars(
         select(Ticket)
         .where(Ticket.kind == "complaint", Ticket.created_at >= since, Ticket.created_at < until)
@@ -219,10 +217,6 @@ def _lowest(current: int | None, value: int | None) -> int | None:
 
 
 def _open_complaints(session: Session, customer_id: int | None = None) -> dict[int, int]:
-    try:
-        from escucha.tickets.models import Ticket
-    except ImportError:  # pragma: no cover - the tickets domain is optional
-        return {}
     out: dict[int, int] = defaultdict(int)
     for cid in session.scalars(
         select(Ticket.customer_id).where(
@@ -258,8 +252,6 @@ def customer_facts(
         if cid is not None:
             waits[cid] = max(waits.get(cid, 0.0), wait)
     broken: dict[int, int] = defaultdict(int)
-    from escucha.promises.models import Promise
-
     for (cid,) in session.execute(
         select(Promise.customer_id).where(
             Promise.state == "broken",
@@ -385,8 +377,6 @@ def _last_contacts(
     opened, or a promise to them broken (its due time)."""
     if not ids:
         return {}
-    from escucha.promises.models import Promise
-
     queries: list[Select[int | None, datetime]] = [
         select(Contact.customer_id, Contact.arrived_at).where(
             Contact.customer_id.in_(ids), Contact.arrived_at >= since, Contact.arrived_at <= now
@@ -398,16 +388,11 @@ def _last_contacts(
             Promise.due_at <= now,
         ),
     ]
-    try:
-        from escucha.tickets.models import Ticket
-    except ImportError:  # pragma: no cover - the tickets domain is optional
-        pass
-    else:
-        queries.append(
-            select(Ticket.customer_id, Ticket.created_at).where(
-                Ticket.customer_id.in_(ids), Ticket.created_at >= since, Ticket.created_at <= now
-            )
+    queries.append(
+        select(Ticket.customer_id, Ticket.created_at).where(
+            Ticket.customer_id.in_(ids), Ticket.created_at >= since, Ticket.created_at <= now
         )
+    )
     out: dict[int, datetime] = {}
     for query in queries:
         for cid, at in session.execute(query):

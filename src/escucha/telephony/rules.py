@@ -18,6 +18,8 @@ from typing import Literal
 
 from escucha.ivr.rules import IvrModel, Node, Utterance, phrase_in, pick, spoken_key, words
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 #: Seconds between two wait announcements (position and estimate) unless a queue says otherwise.
 ANNOUNCE_EVERY_S = 30.0
 #: Seconds of silence in each pass of the wait loop; a freed agent connects within about this.

@@ -222,10 +222,15 @@ def _when(at: datetime, *, now: datetime, customer: Customer | None, language: s
 
 
 def _end(session: Session, contact: Contact, *, now: datetime, reason: str, **data: Any) -> None:
-    contact.state = "ended"
-    contact.ended_at = now
     contact.outcome = contact.outcome or reason
-    contacts.record(session, contact, "ended", now=now, reason=reason, **data)
+    contacts.transition(session, contact, "finish", at=now, reason=reason, **data)
+
+
+def _answer(session: Session, agent: int, contact: Contact, *, now: datetime) -> None:
+    """The agent's leg is answered; a callback's customer is then reached (as
+    :func:`escucha.flows.calls.answer` does for the screens)."""
+    routing.answer(session, agent, contact.id, now=now)
+    callbacks.reached_if_callback(session, contact, now=now)
 
 
 # --------------------------------------------------------------------------------------------
@@ -337,11 +342,11 @@ def caller_input(
         dedupe = key if i == 0 else f"{contact.provider_ref}:digit:{done + 1}:{i}"
         complained = any(u.kind in ("invalid", "no_input") for u in nxt.say)
         if complained and nxt.status == "menu" and nxt.state.node == here.id:
-            contacts.record(
+            contacts.transition(
                 session,
                 contact,
-                "ivr_choice",
-                now=now,
+                "choose",
+                at=now,
                 dedupe_key=dedupe,
                 node=here.id,
                 key=label,
@@ -391,7 +396,7 @@ def _after_step(
     if step.status == "voicemail":
         return _voicemail(session, contact, step.queue or "general", said, message=bool(said))
     if step.status == "transfer" and step.number:
-        contacts.record(session, contact, "transferred", now=now, to=step.number, by="ivr")
+        contacts.transition(session, contact, "transfer_out", at=now, to=step.number, by="ivr")
         _end(session, contact, now=now, reason="transfer")
         return _turn(session, contact, "ended", (*said, R.Transfer(step.number)))
     _end(session, contact, now=now, reason="ivr")
@@ -676,11 +681,11 @@ def _closed_input(
     if choice == "voicemail" or tries + 1 > 2:
         contacts.ivr_choice(session, contact, node=AFTER_HOURS, key=label, now=now, dedupe_key=key)
         return _voicemail(session, contact, queue.name, (), message=False)
-    contacts.record(
+    contacts.transition(
         session,
         contact,
-        "ivr_choice",
-        now=now,
+        "choose",
+        at=now,
         dedupe_key=key,
         node=AFTER_HOURS,
         key=label,
@@ -833,7 +838,7 @@ def call_ended(
     if contact.state == "ivr" and contact.ivr_node == VOICEMAIL_NODE:
         _finish_voicemail(session, contact, now=now, recording_url=None, text=None, duration_s=None)
     elif contact.state in ("ivr", "queued", "offered"):
-        contacts.abandon(session, contact, now=now, dedupe_key=f"{contact.provider_ref}:abandoned")
+        routing.abandon(session, contact, now=now, dedupe_key=f"{contact.provider_ref}:abandoned")
     elif contact.state in ("connected", "on_hold") and contact.agent_id is not None:
         routing.end_call(session, contact.agent_id, contact.id, now=now, ended_by="customer")
 
@@ -857,7 +862,7 @@ def agent_leg(
     agent = contact.agent_id
     if event == "answered":
         if contact.state == "offered" and agent is not None:
-            routing.answer(session, agent, contact.id, now=now)
+            _answer(session, agent, contact, now=now)
         return current_turn(session, contact, now=now)
     if status in R.UNANSWERED_STATUSES and contact.state == "offered" and agent is not None:
         routing.decline(session, agent, contact.id, now=now)
@@ -865,7 +870,7 @@ def agent_leg(
     if contact.state == "queued":  # not picked up, or declined on the desktop: back in line
         return _wait(session, contact, now=now, every_s=0.0)
     if contact.state == "offered" and agent is not None:
-        routing.answer(session, agent, contact.id, now=now)
+        _answer(session, agent, contact, now=now)
     if contact.state in ("connected", "on_hold") and agent is not None:
         routing.end_call(session, agent, contact.id, now=now, ended_by="customer")
     return _turn(session, contact, "ended", (R.Hangup(),))
@@ -1051,7 +1056,7 @@ def callback_answered(session: Session, provider: str, call_ref: str, *, now: da
     if contact.channel != "callback":
         return current_turn(session, contact, now=now)
     if contact.state == "offered" and contact.agent_id is not None:
-        routing.answer(session, contact.agent_id, contact.id, now=now)
+        _answer(session, contact.agent_id, contact, now=now)
     if contact.state in ("connected", "on_hold") and contact.agent_id is not None:
         org = session.scalar(select(Organisation.name).limit(1)) or "escucha"
         lang = contact.language

@@ -42,6 +42,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from escucha.config import Settings
+from escucha.contacts.models import Customer
 from escucha.notifications.models import Notification
 from escucha.notifications.rules import SIGNED_IN_TEXT, signed_notification
 from escucha.tickets import rules as trules
@@ -401,8 +402,6 @@ def _recent_from(session: Session, sender: str, now: datetime) -> int:
 
 
 def _latest_ticket_of(session: Session, sender: str) -> Ticket | None:
-    from escucha.contacts.models import Customer
-
     return session.scalar(
         select(Ticket)
         .join(Customer, Customer.id == Ticket.customer_id)

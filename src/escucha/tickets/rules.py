@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 __all__ = [
     "ALLOWED_TRANSITIONS",
     "VERIFICATION_ALPHABET",

@@ -27,6 +27,7 @@ from escucha.callbacks import service as callbacks
 from escucha.contacts import live
 from escucha.contacts.models import Contact
 from escucha.errors import EscuchaError, InvalidInput, NotFound
+from escucha.flows import calls, wrapup
 from escucha.org import models as org
 from escucha.routing import service as routing
 from escucha.routing.models import AgentStatus
@@ -178,7 +179,7 @@ def _desk_context(
         ),
         "states": STATES,
         "outcomes": OUTCOMES,
-        "ticket_kinds": live.TICKET_KINDS,
+        "ticket_kinds": wrapup.TICKET_KINDS,
         **time_helpers(tz, now),
     }
 
@@ -302,7 +303,7 @@ def contact_action(
     user, now = caller.need_user(), clock.now()
     try:
         if action == "answer":
-            routing.answer(db, user.id, contact_id, now=now)
+            calls.answer(db, user.id, contact_id, now=now)
         elif action == "decline":
             routing.decline(db, user.id, contact_id, now=now)
         elif action == "no-answer":
@@ -330,7 +331,7 @@ def contact_action(
                 raise InvalidInput(f"outcome: one of {', '.join(OUTCOMES)}")
             if next_state not in STATES:
                 raise InvalidInput(f"next_state: one of {', '.join(STATES)}")
-            live.wrap_up_with_recap(
+            wrapup.wrap_up_with_recap(
                 db,
                 user,
                 contact_id,

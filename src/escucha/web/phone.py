@@ -36,6 +36,7 @@ from escucha.callbacks import service as callbacks
 from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, Customer, Estimate
 from escucha.errors import EscuchaError, InvalidInput, NotFound
+from escucha.flows import calls
 from escucha.ivr import audio
 from escucha.org.models import Organisation, Queue
 from escucha.routing import service as routing
@@ -446,7 +447,7 @@ def agent_act(
         if contact_id is None:
             raise InvalidInput("contact_id: which contact")
         if action == "answer":
-            routing.answer(db, user.id, contact_id, now=now)
+            calls.answer(db, user.id, contact_id, now=now)
         elif action == "decline":
             routing.decline(db, user.id, contact_id, now=now)
         elif action == "dial":

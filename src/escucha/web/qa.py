@@ -24,6 +24,7 @@ from escucha.qa import reviews as qa
 from escucha.qa import rules
 from escucha.qa.models import Review
 from escucha.qa.schemas import Scorecard
+from escucha.surveys.service import survey_of
 from escucha.web._quality import page
 from escucha.yamlio import YamlFileError
 
@@ -148,8 +149,6 @@ def _contact_context(db: Session, contact: Contact) -> dict[str, Any]:
     timeline = qa.contact_timeline(db, contact.id)
     customer = db.get(Customer, contact.customer_id) if contact.customer_id else None
     names = _names(db, [contact.agent_id, *(t.agent_id for t in timeline)])
-    from escucha.surveys.service import survey_of
-
     return {
         "contact": contact,
         "customer": customer,

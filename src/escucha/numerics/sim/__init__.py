@@ -1,1 +1,3 @@
 """escucha.numerics.sim."""
+
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules

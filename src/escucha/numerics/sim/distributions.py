@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 __all__ = ["Distribution", "Empirical", "Exponential", "LogNormal"]
 
 

@@ -20,6 +20,8 @@ from escucha.numerics.sim.arrivals import arrival_times
 from escucha.numerics.sim.distributions import Distribution
 from escucha.numerics.sim.log import CallLog
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 __all__ = ["simulate_queue"]
 
 

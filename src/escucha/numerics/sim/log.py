@@ -14,6 +14,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
+__pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
+
 __all__ = ["CallLog", "SimSummary"]
 
 
