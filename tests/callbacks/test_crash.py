@@ -17,8 +17,8 @@ from escucha.auth import service as auth_service
 from escucha.callbacks.models import Callback
 from escucha.config import Settings
 from escucha.notifications.models import Notification
-from tests.acd_helpers import demo
 from tests.conftest import START
+from tests.factories import demo
 from tests.system.conftest import free_port, server_env, start_server, wait_ready
 
 pytestmark = pytest.mark.system
