@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 RUN_STAMP := $(VENV)/.stamp-run
 DEV_STAMP := $(VENV)/.stamp-dev
 PYTEST_ARGS ?=
+# `make test` spreads the suite over this many processes (pytest-xdist; 0: one process).
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test lint format coverage system-deps migrate demo worker demo-traffic messages clean
 
@@ -64,8 +66,10 @@ demo-traffic: $(RUN_STAMP)
 worker: $(RUN_STAMP)
 	$(BIN)/escucha worker
 
+# Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: without the cache every run
+# (and every worker) compiles the sources and rewrites the tests' asserts again.
 test: $(DEV_STAMP) system-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests benchmarks

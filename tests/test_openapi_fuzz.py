@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from escucha.auth import service as auth_service
 from escucha.contacts import service as contacts
 from escucha.tickets import service as tickets
-from tests.acd_helpers import caller, demo
 from tests.conftest import START
+from tests.factories import caller, demo
 
 EXAMPLES = 20
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]

@@ -13,7 +13,6 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
@@ -33,21 +32,13 @@ from escucha.tickets import service as tickets
 from escucha.tickets.email import InboundSettings
 from escucha.tickets.models import InboundEmail, Ticket
 from escucha.tickets.smtp import start_smtp_listener
-from tests.acd_helpers import caller, demo
 from tests.conftest import START, csrf_from, login
-from tests.factories import make_user
+from tests.factories import caller, demo, make_user
 from tests.system.conftest import free_port
 
 # ADR 0008: only the chart pages (and their HTMX fragments) may take inline styles.
 CHART_PREFIXES = ("/planning", "/reports")
 DOWNLOADS = ("/reports/live.html", "/static-charts/")
-
-
-@pytest.fixture(autouse=True)
-def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        auth_service, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
 
 
 def _client(settings: Settings, clock: FrozenClock, **overrides: Any) -> TestClient:

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from escucha.auth import service
 from tests.conftest import START, csrf_from, login
 from tests.factories import make_user
+
+pytestmark = pytest.mark.real_passwords
 
 
 def _users(session: Session) -> None:

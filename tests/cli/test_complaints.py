@@ -17,7 +17,7 @@ from escucha.config import Settings
 from escucha.tickets import service
 from escucha.tickets.models import Ticket
 from tests.conftest import START
-from tests.tickets.helpers import make_agent, make_org
+from tests.factories import make_agent, make_org
 
 runner = CliRunner()
 

@@ -18,8 +18,8 @@ from escucha.cli.demo_traffic import check_target, register
 from escucha.config import Settings
 from escucha.contacts.models import Contact, ContactEvent
 from tests.conftest import START
+from tests.factories import demo
 from tests.system.conftest import LiveServer, free_port, running_server
-from tests.telephony.helpers import fast_demo
 
 
 def _app() -> typer.Typer:
@@ -36,7 +36,7 @@ def _app() -> typer.Typer:
 @pytest.fixture
 def tokens(session: Session, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The demo organisation and API tokens, in the database before the server starts."""
-    fast_demo(session, monkeypatch)
+    demo(session)
     found = {name: _token(session, name) for name in ("sofia", "ana", "luis", "marta")}
     session.commit()
     return found

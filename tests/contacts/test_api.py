@@ -4,8 +4,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from escucha.auth import service as auth_service
-from tests.acd_helpers import demo
 from tests.conftest import START
+from tests.factories import demo
 
 
 def _token(session: Session, username: str) -> dict[str, str]:

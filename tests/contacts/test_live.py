@@ -17,16 +17,10 @@ from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, Customer
 from escucha.promises import service as promises
 from escucha.routing import service as routing
-from tests.acd_helpers import caller, cheap_passwords, demo
 from tests.conftest import START
+from tests.factories import caller, demo
 
 S = timedelta(seconds=1)
-
-
-@pytest.fixture(autouse=True)
-def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The demo's users get cheap password hashes: these tests are not about passwords."""
-    cheap_passwords(monkeypatch)
 
 
 def _customer(session: Session, contact: Contact) -> Customer:

@@ -11,8 +11,8 @@ from escucha.auth import service as auth_service
 from escucha.auth.models import User
 from escucha.tickets import service as tickets
 from escucha.tickets.models import Ticket
-from tests.acd_helpers import caller, cheap_passwords, demo
 from tests.conftest import START, login
+from tests.factories import caller, demo
 
 BASE = "http://testserver"
 
@@ -24,8 +24,7 @@ def _headers(session: Session, username: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def people(session: Session, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, str]]:
-    cheap_passwords(monkeypatch)
+def people(session: Session) -> dict[str, dict[str, str]]:
     demo(session)
     tokens = {name: _headers(session, name) for name in ("ana", "luis", "marta", "sofia")}
     session.commit()

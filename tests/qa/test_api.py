@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 from escucha.auth import service as auth_service
 from escucha.qa import reviews as qa
 from tests.conftest import START
-from tests.qa.helpers import GOOD_ES, make_ended_contact, make_person
+from tests.factories import make_ended_contact, make_person
+from tests.qa.helpers import GOOD_ES
 
 
 def test_transcripts_reviews_and_agreement_over_the_api(

@@ -19,13 +19,8 @@ from escucha.qa.models import ScorecardVersion
 from escucha.surveys.models import Survey
 from escucha.yamlio import YamlFileError
 from tests.conftest import START
-from tests.qa.helpers import (
-    BAD_ES,
-    GOOD_ES,
-    make_ended_contact,
-    make_person,
-    make_queues,
-)
+from tests.factories import make_ended_contact, make_person, make_queues
+from tests.qa.helpers import BAD_ES, GOOD_ES
 
 NOW = START + timedelta(hours=2)
 

@@ -15,7 +15,7 @@ from escucha.routing.benchdb import DbRouter, _dt, run_bursts
 from escucha.routing.engine import RoutingEngine
 from escucha.routing.models import AgentStatus, RoutingDecision
 from escucha.routing.workload import START_S, RoutingLoad, make_workload, run_routing_load
-from tests.acd_helpers import demo
+from tests.factories import demo
 
 
 def test_the_bench_load_runs_through_the_database(settings: Settings, session: Session) -> None:

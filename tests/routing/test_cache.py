@@ -9,11 +9,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from escucha.auth.models import User
 from escucha.db.session import transaction
-from escucha.org import service as org_service
 from escucha.routing import cache
 from escucha.routing import service as routing
-from tests.acd_helpers import DEMO, caller
 from tests.conftest import START
+from tests.factories import caller, demo
 
 
 def test_a_server_started_on_an_empty_database_routes_after_the_org_is_applied(
@@ -24,7 +23,7 @@ def test_a_server_started_on_an_empty_database_routes_after_the_org_is_applied(
         assert routing.dispatch(s, now=START) == []
     # another process applies the organisation: the version moves on
     with transaction(session_factory) as s:
-        org_service.apply_file(s, DEMO, now=START)
+        demo(s)
     with transaction(session_factory) as s:
         c = caller(s, START, "600111001")
         cid = c.id
@@ -38,7 +37,7 @@ def test_a_server_started_on_an_empty_database_routes_after_the_org_is_applied(
 
 def test_a_rolled_back_change_is_forgotten(session_factory: sessionmaker[Session]) -> None:
     with transaction(session_factory) as s:
-        org_service.apply_file(s, DEMO, now=START)
+        demo(s)
     s = session_factory()
     c = caller(s, START, "600111002")
     routing.dispatch(s, now=START)  # the engine now holds this caller

@@ -10,13 +10,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from escucha.auth.models import User
 from escucha.contacts.models import Contact, ContactEvent
 from escucha.db.session import transaction
-from escucha.org import service as org_service
 from escucha.routing import service as routing
 from escucha.routing.models import AgentStatus, RoutingDecision
 from escucha.workforce.models import AgentStateChange
 from escucha.workforce.service import record_state_change
-from tests.acd_helpers import DEMO, caller
 from tests.conftest import START
+from tests.factories import caller, demo
 
 AGENTS = ("ana", "luis", "marta")  # all three take "facturas"
 
@@ -35,7 +34,7 @@ def _floor(
     agents available at once (committed together, as requests that land while a pass runs:
     nobody routed yet)."""
     with transaction(factory) as s:
-        org_service.apply_file(s, DEMO, now=START)
+        demo(s)
     with transaction(factory) as s:
         ids = {u.username: u.id for u in s.scalars(select(User)) if u.username in AGENTS}
         waiting = [caller(s, START, f"60011{n:04d}").id for n in range(callers)]

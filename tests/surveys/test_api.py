@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from escucha.auth import service as auth_service
 from tests.conftest import START
-from tests.qa.helpers import make_customer, make_ended_contact, make_person
+from tests.factories import make_customer, make_ended_contact, make_person
 
 
 def test_offer_answer_in_the_ivr_and_summarise(client: TestClient, session: Session) -> None:

@@ -18,7 +18,7 @@ from escucha.surveys import rules, voc
 from escucha.surveys.models import FollowUp
 from escucha.tickets.models import Ticket
 from tests.conftest import START
-from tests.qa.helpers import make_customer, make_ended_contact, make_person
+from tests.factories import make_customer, make_ended_contact, make_person
 
 SINCE = START - timedelta(days=28)
 HOUR = timedelta(hours=1)

@@ -18,7 +18,7 @@ from escucha.notifications.models import Notification
 from escucha.surveys import rules, service
 from escucha.surveys.models import Survey
 from tests.conftest import START
-from tests.qa.helpers import make_customer, make_ended_contact, make_person
+from tests.factories import make_customer, make_ended_contact, make_person
 
 NOW = START + timedelta(minutes=30)
 

@@ -4,7 +4,6 @@ same contact, and the agreement is shown (C4), in a real browser against a real 
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,16 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha.auth.models import User
-from escucha.org import service as org_service
 from escucha.qa import reviews as qa
 from escucha.qa import service as qa_service
 from escucha.qa.models import Review
 from tests.conftest import START
-from tests.factories import make_user
-from tests.qa.helpers import GOOD_ES, make_customer, make_ended_contact
+from tests.factories import demo, make_customer, make_ended_contact, make_user
+from tests.qa.helpers import GOOD_ES
 from tests.system.conftest import LiveServer, screenshot
-
-DEMO = Path(org_service.__file__).parent / "demo.yaml"
 
 pytestmark = [pytest.mark.browser, pytest.mark.system]
 
@@ -37,7 +33,7 @@ def _log_in(page: Any, url: str, username: str, password: str) -> None:
 def test_review_then_calibrate_then_agreement(
     live_server: LiveServer, browser: Any, session: Session
 ) -> None:
-    org_service.apply_file(session, DEMO, now=START)
+    demo(session)
     make_user(session, username="rev2", role="supervisor", display_name="Revisora Dos")
     ana = session.scalar(select(User).where(User.username == "ana"))
     assert ana is not None

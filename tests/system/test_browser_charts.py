@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from escucha.routing import service as routing
 from escucha.staffing.samples import sample_history_csv
-from tests.acd_helpers import caller, cheap_passwords, demo
+from tests.factories import caller, demo
 from tests.system.conftest import LiveServer, screenshot
 
 TIMEOUT_MS = 20_000
@@ -22,12 +22,6 @@ document.addEventListener("securitypolicyviolation", (e) => console.error(
 """
 
 pytestmark = [pytest.mark.browser, pytest.mark.system]
-
-
-@pytest.fixture(autouse=True)
-def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap password hashes for the demo's users: this test is not about passwords."""
-    cheap_passwords(monkeypatch)
 
 
 def _some_calls(session: Session) -> None:

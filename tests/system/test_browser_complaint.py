@@ -15,10 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha.config import Settings
-from escucha.org import service as org_service
 from escucha.promises.models import Promise
 from escucha.tickets.models import Ticket
-from tests.conftest import START
+from tests.factories import demo
 from tests.system.conftest import (
     LiveServer,
     free_port,
@@ -29,7 +28,6 @@ from tests.system.conftest import (
 )
 from tests.tickets.helpers import SinkHandler, smtp_sink, wait_for
 
-DEMO = Path(org_service.__file__).parent / "demo.yaml"
 OWN = "atencion@aguas.example"
 
 pytestmark = [pytest.mark.browser, pytest.mark.system]
@@ -62,7 +60,7 @@ def test_a_customer_files_checks_and_an_agent_keeps_the_promise(
     mailed_server: tuple[LiveServer, SinkHandler], browser: Any, session: Session
 ) -> None:
     server, sink = mailed_server
-    org_service.apply_file(session, DEMO, now=START)
+    demo(session)
     session.commit()
     errors: list[str] = []
 

@@ -29,8 +29,8 @@ from escucha.auth import service as auth_service
 from escucha.auth.models import User
 from escucha.config import Settings
 from escucha.org import service as org_service
-from tests.acd_helpers import DEMO, cheap_passwords
 from tests.conftest import START
+from tests.factories import DEMO
 from tests.system.conftest import LiveServer, screenshot
 
 TIMEOUT_MS = 15_000
@@ -46,12 +46,6 @@ document.addEventListener("securitypolicyviolation", (e) => console.error(
 """
 
 pytestmark = [pytest.mark.browser, pytest.mark.system]
-
-
-@pytest.fixture(autouse=True)
-def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap password hashes for the demo's users: this test is not about passwords."""
-    cheap_passwords(monkeypatch)
 
 
 def _demo_open_around_the_clock(folder: Path) -> Path:

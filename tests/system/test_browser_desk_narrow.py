@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from escucha.contacts import service as contacts
-from tests.acd_helpers import cheap_passwords, demo_users
+from tests.factories import demo_users
 from tests.system.conftest import LiveServer, screenshot
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
@@ -53,12 +53,6 @@ SEEN_BOX = """table => {
   const r = seen.getBoundingClientRect();
   return {x: r.x, y: r.y, width: r.width, height: r.height};
 }"""
-
-
-@pytest.fixture(autouse=True)
-def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap password hashes for the demo's users: this test is not about passwords."""
-    cheap_passwords(monkeypatch)
 
 
 @pytest.fixture

@@ -4,17 +4,14 @@ change as you type, save, and walk a customer task with the keypad of a simulate
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 
-from escucha.org import service as org_service
-from tests.conftest import START
+from tests.factories import demo
 from tests.system.conftest import LiveServer, screenshot
 
-DEMO = Path(org_service.__file__).parent / "demo.yaml"
 KEY_FIRST = (
     "Pulse 1 para una fuga. Para facturas, pulse 2. Para la lectura, pulse 3. "
     "Para contratos, pulse 4. Para reclamaciones, pulse 5. Para repetir, pulse 9. "
@@ -29,7 +26,7 @@ def test_edit_a_prompt_see_the_lint_and_walk_a_task_with_the_keypad(
 ) -> None:
     from playwright.sync_api import expect
 
-    org_service.apply_file(session, DEMO, now=START)
+    demo(session)
     session.commit()
     page = browser.new_page(locale="es-ES")
     errors: list[str] = []

@@ -1,16 +1,12 @@
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 
-from escucha.org import service as org_service
-from tests.conftest import START
+from tests.factories import demo
 from tests.system.conftest import LiveServer, screenshot
-
-DEMO = Path(org_service.__file__).parent / "demo.yaml"
 
 pytestmark = [pytest.mark.browser, pytest.mark.system]
 
@@ -18,7 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.system]
 def test_a_demo_supervisor_logs_in_with_a_real_browser(
     live_server: LiveServer, browser: Any, session: Session
 ) -> None:
-    org_service.apply_file(session, DEMO, now=START)
+    demo(session)
     session.commit()
     page = browser.new_page(locale="es-ES")
     errors: list[str] = []

@@ -20,7 +20,6 @@ import pytest
 from sqlalchemy.orm import Session
 
 from escucha.org import service as org_service
-from tests.acd_helpers import cheap_passwords
 from tests.conftest import START
 from tests.system.conftest import LiveServer, screenshot
 from tests.system.test_browser_desk import _demo_open_around_the_clock
@@ -30,12 +29,6 @@ pytestmark = [pytest.mark.system, pytest.mark.browser]
 TIMEOUT_MS = 15_000
 #: htmx reports a request it aborted (here: the poll a key press replaced) on the console.
 ABORTED = re.compile(r"^htmx:(afterRequest|sendAbort), ")
-
-
-@pytest.fixture(autouse=True)
-def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap password hashes for the demo's users: this test is not about passwords."""
-    cheap_passwords(monkeypatch)
 
 
 @pytest.fixture

@@ -45,9 +45,8 @@ from escucha.org.models import AgentProfile
 from escucha.promises import service as promises
 from escucha.promises.models import Promise
 from escucha.tickets.models import InboundEmail, Ticket
-from tests.acd_helpers import demo
 from tests.conftest import PG_URL
-from tests.factories import make_user
+from tests.factories import demo, make_user
 from tests.system.conftest import (
     free_port,
     kill,

@@ -26,9 +26,8 @@ from escucha.config import Settings
 from escucha.contacts.models import Contact, ContactEvent
 from escucha.org.models import AgentProfile
 from escucha.routing.models import RoutingDecision
-from tests.acd_helpers import demo
 from tests.conftest import PG_URL
-from tests.factories import make_user
+from tests.factories import demo, make_user
 from tests.system.conftest import free_port, server_env, start_server, wait_ready
 
 pytestmark = [

@@ -23,8 +23,8 @@ from escucha.org.models import Organisation
 from escucha.routing import service as routing
 from escucha.telephony import rules as R
 from escucha.telephony import service as tel
-from tests.acd_helpers import demo
 from tests.conftest import PG_URL, START
+from tests.factories import demo
 
 PHONE = "600111222"
 MADRID = ZoneInfo("Europe/Madrid")

@@ -24,7 +24,7 @@ from escucha.config import Settings
 from escucha.contacts.models import Contact, ContactEvent
 from escucha.routing import service as routing
 from tests.conftest import START
-from tests.telephony.helpers import fast_demo
+from tests.factories import demo
 
 TOKEN = "12345678901234567890123456789012"
 ACCOUNT = "AC" + "a" * 32
@@ -83,7 +83,7 @@ def twilio(twilio_settings: Settings, clock: FrozenClock) -> Iterator[Twilio]:
 
 @pytest.fixture
 def users(session: Session, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    found = fast_demo(session, monkeypatch)
+    found = demo(session)
     session.commit()
     return found
 

@@ -27,8 +27,8 @@ from escucha.routing import service as routing
 from escucha.telephony import rules as R
 from escucha.telephony import service as tel
 from escucha.telephony.twilio import twiml
-from tests.acd_helpers import demo
 from tests.conftest import START
+from tests.factories import demo
 
 ACCOUNT = "AC" + "1" * 32
 CALL = "CA" + "7" * 32

@@ -14,8 +14,7 @@ from escucha.notifications.models import Notification
 from escucha.tickets.models import Ticket
 from escucha.tickets.rules import parse_ticket_number
 from tests.conftest import START, csrf_from
-from tests.factories import make_user
-from tests.tickets.helpers import make_org
+from tests.factories import make_org, make_user
 
 
 @pytest.fixture

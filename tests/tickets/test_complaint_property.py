@@ -22,8 +22,7 @@ from escucha.tickets.models import Ticket, TicketCounter, TicketMessage
 from escucha.tickets.rules import clean_text, parse_ticket_number
 from escucha.tickets.service import MAX_DESCRIPTION, safe_text
 from tests.conftest import START
-from tests.factories import make_user
-from tests.tickets.helpers import make_org
+from tests.factories import make_org, make_user
 
 ANY_CHAR = st.characters(blacklist_categories=())  # every code point, surrogates included
 TEXT = st.one_of(

@@ -27,7 +27,7 @@ from escucha.tickets.email import (
 from escucha.tickets.imap import ImapSettings, poll_mailbox
 from escucha.tickets.models import InboundEmail, Ticket, TicketAttachment, TicketMessage
 from tests.conftest import START
-from tests.tickets.helpers import make_agent, make_org
+from tests.factories import make_agent, make_org
 
 OWN = "atencion@aguas.example"
 

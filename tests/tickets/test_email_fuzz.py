@@ -18,7 +18,7 @@ from escucha.tickets import service
 from escucha.tickets.email import InboundSettings, parse_email, receive_email
 from escucha.tickets.models import InboundEmail, Ticket
 from tests.conftest import START
-from tests.tickets.helpers import make_agent, make_org
+from tests.factories import make_agent, make_org
 
 OWN = "atencion@aguas.example"
 FUZZ = settings(

@@ -25,7 +25,7 @@ from escucha.tickets import profiles, service
 from escucha.tickets.models import Ticket, TicketContact, TicketCounter, TicketMessage
 from escucha.tickets.rules import parse_ticket_number
 from tests.conftest import START
-from tests.tickets.helpers import make_agent, make_org
+from tests.factories import make_agent, make_org
 
 BASE = "https://ayuda.example"
 

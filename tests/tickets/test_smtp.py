@@ -18,7 +18,8 @@ from escucha.tickets import service
 from escucha.tickets.email import InboundSettings
 from escucha.tickets.models import Ticket
 from escucha.tickets.smtp import SmtpListener, start_smtp_listener
-from tests.tickets.helpers import free_port, make_agent, make_org, smtp_sink
+from tests.factories import make_agent, make_org
+from tests.tickets.helpers import free_port, smtp_sink
 
 OWN = "atencion@aguas.example"
 

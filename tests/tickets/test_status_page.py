@@ -17,7 +17,7 @@ from escucha.config import Settings
 from escucha.tickets import service
 from escucha.tickets.models import Ticket
 from tests.conftest import START, csrf_from
-from tests.tickets.helpers import make_agent, make_org
+from tests.factories import make_agent, make_org
 
 _NUMBER = re.compile(r'id="ticket-number">([0-9-]+)<')
 _CODE = re.compile(r'id="verification-code">([A-Z0-9]+)<')

@@ -15,13 +15,8 @@ from escucha.audit import service as audit
 from escucha.audit.models import AuditEvent
 from escucha.auth.models import User
 from escucha.org import models as org
-from tests.acd_helpers import cheap_passwords, demo_users
 from tests.conftest import csrf_from, login
-
-
-@pytest.fixture(autouse=True)
-def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_passwords(monkeypatch)
+from tests.factories import demo_users
 
 
 @pytest.fixture

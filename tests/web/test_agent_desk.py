@@ -24,17 +24,11 @@ from escucha.notifications.models import Notification
 from escucha.promises import service as promises
 from escucha.promises.models import Promise
 from escucha.routing.models import AgentStatus
-from tests.acd_helpers import cheap_passwords, demo_users
 from tests.conftest import START, csrf_from, login
+from tests.factories import demo_users
 
 HX = {"HX-Request": "true"}
 S = timedelta(seconds=1)
-
-
-@pytest.fixture(autouse=True)
-def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap password hashes for the demo's users: these tests are not about passwords."""
-    cheap_passwords(monkeypatch)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from escucha.org import models as org
 from escucha.qa import reviews as qa
 from escucha.workforce.models import AgentStateChange
 from tests.conftest import START, login
-from tests.qa.helpers import make_customer, make_ended_contact, make_login_user, make_queues
+from tests.factories import make_customer, make_ended_contact, make_login_user, make_queues
 
 
 def _row(html: str, element_id: str) -> list[str]:

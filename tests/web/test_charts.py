@@ -7,13 +7,11 @@ import gzip
 import json
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from escucha.auth import service as auth_service
 from escucha.discovery import import_all, package_modules
 from escucha.web import charts
 from tests.conftest import login
@@ -21,13 +19,6 @@ from tests.factories import make_user
 
 CHART_PAGES = ("/planning", "/planning/patience", "/reports")
 DOWNLOADS = ("/reports/live.html", charts.PLOTLY_PATH)
-
-
-@pytest.fixture(autouse=True)
-def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        auth_service, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
 
 
 def _directives(policy: str) -> dict[str, list[str]]:

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from tests.acd_helpers import cheap_passwords, demo_users
 from tests.conftest import login
-
-
-@pytest.fixture(autouse=True)
-def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_passwords(monkeypatch)
+from tests.factories import demo_users
 
 
 def test_a_visitor_sees_what_a_customer_can_do(app: FastAPI, session: Session) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,20 +13,16 @@ from sqlalchemy.orm import Session
 
 from escucha.ivr.editing import fingerprint
 from escucha.org import models as org_models
-from escucha.org import service as org_service
 from escucha.web import ivr_editor
-from tests.conftest import START, csrf_from, login
-from tests.factories import make_user
+from tests.conftest import csrf_from, login
+from tests.factories import demo, make_user
 
-DEMO = Path(org_service.__file__).parent / "demo.yaml"
 PROMPT_ES = "t.nodes.main.prompt.es"
 
 
 def _demo(session: Session, users: tuple[str, ...] = ("admin",)) -> None:
     """The demo organisation with only the accounts a test logs in with (hashing is slow)."""
-    org, _ = org_service.parse_org(DEMO.read_text(encoding="utf-8"), str(DEMO))
-    org = org.model_copy(update={"users": [u for u in org.users if u.username in users]})
-    org_service.apply_org(session, org, now=START)
+    demo(session, users)
     session.commit()
 
 

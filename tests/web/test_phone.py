@@ -17,7 +17,7 @@ from escucha.clock import FrozenClock
 from escucha.contacts.models import Contact
 from escucha.web import phone as phone_web
 from tests.conftest import csrf_from, login
-from tests.telephony.helpers import fast_demo
+from tests.factories import demo
 
 HX = {"HX-Request": "true"}
 
@@ -45,7 +45,7 @@ class Caller:
 
 @pytest.fixture
 def users(session: Session, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    found = fast_demo(session, monkeypatch)
+    found = demo(session)
     session.commit()
     return found
 

@@ -19,17 +19,10 @@ from escucha.numerics.staffing import SPAIN_95_180, ServiceLevelTarget, Targets,
 from escucha.routing import service as routing
 from escucha.staffing.samples import sample_history, sample_history_csv
 from escucha.staffing.service import parse_history_csv, plan_day
-from tests.acd_helpers import caller, cheap_passwords, demo
 from tests.conftest import START, csrf_from, login
-from tests.factories import make_user
+from tests.factories import caller, demo, make_user
 
 HX = {"HX-Request": "true"}
-
-
-@pytest.fixture(autouse=True)
-def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap password hashes: these tests are not about passwords."""
-    cheap_passwords(monkeypatch)
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from escucha.qa import reviews as qa
 from escucha.qa.models import Dispute, Review, ScorecardVersion
 from tests.conftest import START, csrf_from, login
-from tests.qa.helpers import GOOD_ES, make_ended_contact, make_login_user, make_person
+from tests.factories import make_ended_contact, make_login_user, make_person
+from tests.qa.helpers import GOOD_ES
 
 PASSWORD = "correct-horse-battery"
 

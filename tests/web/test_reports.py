@@ -14,14 +14,8 @@ from escucha.analytics.replay_log import replay_event_rows
 from escucha.analytics.service import analyze_event_rows
 from escucha.clock import FrozenClock
 from escucha.routing import service as routing
-from tests.acd_helpers import caller, cheap_passwords, demo
 from tests.conftest import START, login
-
-
-@pytest.fixture(autouse=True)
-def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap password hashes: these tests are not about passwords."""
-    cheap_passwords(monkeypatch)
+from tests.factories import caller, demo
 
 
 def s(seconds: float) -> timedelta:

@@ -12,7 +12,7 @@ from escucha.notifications.models import Notification
 from escucha.surveys import service
 from escucha.surveys.models import Survey
 from tests.conftest import START, csrf_from
-from tests.qa.helpers import make_customer, make_ended_contact
+from tests.factories import make_customer, make_ended_contact
 
 
 def _survey(session: Session, language: str = "es", **kwargs: object) -> tuple[int, str]:

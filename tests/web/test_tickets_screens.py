@@ -21,8 +21,7 @@ from escucha.promises.models import Promise
 from escucha.tickets import service
 from escucha.tickets.models import Ticket, TicketAttachment
 from tests.conftest import START, csrf_from, login
-from tests.factories import make_user
-from tests.tickets.helpers import make_org
+from tests.factories import make_org, make_user
 
 BASE = "http://testserver"
 

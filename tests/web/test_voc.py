@@ -17,7 +17,7 @@ from escucha.surveys import service, voc
 from escucha.surveys.models import FollowUp, VocLabel
 from escucha.tickets.models import Ticket
 from tests.conftest import START, csrf_from, login
-from tests.qa.helpers import make_customer, make_ended_contact, make_login_user
+from tests.factories import make_customer, make_ended_contact, make_login_user
 
 BILLING = [
     "Me cobraron la factura dos veces este mes",

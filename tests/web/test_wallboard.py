@@ -15,16 +15,10 @@ from escucha.callbacks import service as callbacks
 from escucha.clock import FrozenClock
 from escucha.contacts.models import Customer
 from escucha.routing import service as routing
-from tests.acd_helpers import caller, cheap_passwords, demo_users
 from tests.conftest import START, csrf_from, login
+from tests.factories import caller, demo_users
 
 S = timedelta(seconds=1)
-
-
-@pytest.fixture(autouse=True)
-def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap password hashes for the demo's users: these tests are not about passwords."""
-    cheap_passwords(monkeypatch)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from escucha.qa import reviews as qa
 from escucha.workforce.models import AgentStateChange
 from escucha.workforce.reports import agent_report, contact_figures
 from tests.conftest import START
-from tests.qa.helpers import make_customer, make_ended_contact, make_person, make_queues
+from tests.factories import make_customer, make_ended_contact, make_person, make_queues
 
 DAY = timedelta(days=1)
 

@@ -13,7 +13,7 @@ from escucha.errors import InvalidInput
 from escucha.workforce import service
 from escucha.workforce.models import AgentStateChange
 from tests.conftest import START
-from tests.qa.helpers import make_person
+from tests.factories import make_person
 
 
 def _at(minutes: float) -> object:

@@ -18,7 +18,7 @@ from escucha.auth import service as auth_service
 from escucha.callbacks.models import Callback
 from escucha.config import Settings
 from escucha.notifications.models import Notification
-from tests.acd_helpers import demo
+from tests.factories import demo
 from tests.system.conftest import free_port, server_env, start_server, wait_ready
 
 pytestmark = pytest.mark.system
