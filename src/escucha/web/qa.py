@@ -148,6 +148,7 @@ def _contact_context(db: Session, contact: Contact) -> dict[str, Any]:
     timeline = qa.contact_timeline(db, contact.id)
     customer = db.get(Customer, contact.customer_id) if contact.customer_id else None
     names = _names(db, [contact.agent_id, *(t.agent_id for t in timeline)])
+    from escucha.speech.service import transcripts_of
     from escucha.surveys.service import survey_of
 
     return {
@@ -160,6 +161,7 @@ def _contact_context(db: Session, contact: Contact) -> dict[str, Any]:
         "names": names,
         "survey": survey_of(db, contact.id),
         "formats": rules.FORMATS,
+        "recordings": transcripts_of(db, contact.id),
     }
 
 
