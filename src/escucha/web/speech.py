@@ -31,11 +31,14 @@ async def upload_recording(
     settings = request.app.state.settings
     limit = int(settings.max_upload_bytes)
     form = await request.form()
-    upload = form.get("recording")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        raise InvalidInput("recording: choose a WAV file to upload")
-    name = upload.filename.replace("\\", "/").rsplit("/", 1)[-1][:120] or "recording.wav"
-    data = await upload.read(limit + 1)
+    try:
+        upload = form.get("recording")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise InvalidInput("recording: choose a WAV file to upload")
+        name = upload.filename.replace("\\", "/").rsplit("/", 1)[-1][:120] or "recording.wav"
+        data = await upload.read(limit + 1)
+    finally:
+        await form.close()
     if len(data) > limit:
         raise InvalidInput(f"{name}: larger than {limit} bytes (ESCUCHA_MAX_UPLOAD_BYTES)")
     language = str(form.get("language") or "en")
