@@ -23,7 +23,7 @@ AGENTE: Buenos días, le atiende Marta. ¿En qué puedo ayudarle?
 CLIENTE: Hola, no tengo internet desde esta mañana...
 AGENTE: Lo siento mucho. ¿Desde qué hora no funciona?
 CLIENTE: Desde las ocho.
-AGENTE: Un técnico le llamará hoy antes de las cinco. Para resumir, le llamamos hoy antes de las cinco.
+AGENTE: Un técnico le llamará hoy antes de las cinco. Para resumir: hoy antes de las cinco.
 """
 
 

@@ -93,7 +93,9 @@ def whisper_server(script: Script) -> Iterator[str]:
                 seconds = wav.getnframes() / wav.getframerate()
                 rate = wav.getframerate()
             text = script.answer(
-                seconds, rate=rate, language=fields["language"].decode(),
+                seconds,
+                rate=rate,
+                language=fields["language"].decode(),
                 response_format=fields["response_format"].decode(),
             )
             payload = json.dumps({"text": f" {text}"}).encode()

@@ -55,7 +55,9 @@ def test_qa_score_of_a_two_channel_wav_prints_the_text_json_and_the_transcript(
     # offline recognition of synthetic speech is rough, but it is recognition
     ref = " ".join(str(t["text"]) for t in truth.turns)
     hyp = " ".join(t["text"] for t in transcript)
-    wer = jiwer.wer(jiwer.ToLowerCase()(ref).replace(",", "").replace(".", "").replace("?", ""), hyp)
+    wer = jiwer.wer(
+        jiwer.ToLowerCase()(ref).replace(",", "").replace(".", "").replace("?", ""), hyp
+    )
     assert wer < 0.85
 
 

@@ -49,8 +49,11 @@ def test_spanish_call_through_a_speech_server(
 
 def test_a_server_that_is_down_is_an_engine_error() -> None:
     pcm = A.to_pcm16(A.resample(synth.speak("hola", "es"), 8000))
-    for engine in (engines.VoskEngine("ws://127.0.0.1:9"), engines.WhisperServerEngine("http://127.0.0.1:9")):
-        with pytest.raises(engines.SpeechEngineError, match="127.0.0.1:9"):
+    for engine in (
+        engines.VoskEngine("ws://127.0.0.1:9"),
+        engines.WhisperServerEngine("http://127.0.0.1:9"),
+    ):
+        with pytest.raises(engines.SpeechEngineError, match=r"127\.0\.0\.1:9"):
             engine.transcribe(pcm, "es")
 
 

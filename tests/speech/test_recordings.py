@@ -95,7 +95,9 @@ def test_an_uploaded_recording_is_transcribed_masked_and_scored(
             session.expire_all()
             row = session.scalars(select(SpeechTranscript)).one()
             assert row.status == "done", row.error
-            assert row.source == "upload" and row.engine == "whisper" and row.channels == 2
+            assert row.source == "upload"
+            assert row.engine == "whisper"
+            assert row.channels == 2
             assert [t["speaker"] for t in row.turns] == [t["speaker"] for t in truth.turns]
             stored = " ".join(t["text"] for t in row.turns)
             assert "four five six" not in stored
@@ -103,7 +105,8 @@ def test_an_uploaded_recording_is_transcribed_masked_and_scored(
             assert row.masked == 1
             # automatic QA read it: the silence became a hold, not announced
             qa_row = qa.transcript_of(session, contact_id)
-            assert qa_row is not None and qa_row.source == "speech"
+            assert qa_row is not None
+            assert qa_row.source == "speech"
             assert "four five six" not in qa_row.raw_text
             result = qa.auto_qa(qa_row)
             assert result is not None
@@ -179,15 +182,20 @@ def test_a_recording_changed_after_it_was_submitted_is_not_transcribed(
     copy = tmp_path / "call.wav"
     copy.write_bytes(short_en[0].read_bytes())
     speech.request_transcription(
-        session, contact_id=contact_id, uri=str(copy), sha256=speech.sha256_of(copy.read_bytes()),
-        language="en", now=START,
+        session,
+        contact_id=contact_id,
+        uri=str(copy),
+        sha256=speech.sha256_of(copy.read_bytes()),
+        language="en",
+        now=START,
     )
     session.commit()
     copy.write_bytes(copy.read_bytes() + b"\0\0")
     run_due(session_factory, settings, clock)
     session.expire_all()
     row = session.scalars(select(SpeechTranscript)).one()
-    assert row.status == "failed" and "SHA-256" in (row.error or "")
+    assert row.status == "failed"
+    assert "SHA-256" in (row.error or "")
 
 
 @contextmanager
@@ -258,11 +266,15 @@ def test_twilio_recording_callback_fetches_and_transcribes(
             unsigned = client.post("/telephony/twilio/recording", data=body)
             assert unsigned.status_code == 403
             ok = client.post(
-                "/telephony/twilio/recording", data=body, headers={"X-Twilio-Signature": sign(url, body)}
+                "/telephony/twilio/recording",
+                data=body,
+                headers={"X-Twilio-Signature": sign(url, body)},
             )
             assert ok.status_code == 200, ok.text
             again = client.post(
-                "/telephony/twilio/recording", data=body, headers={"X-Twilio-Signature": sign(url, body)}
+                "/telephony/twilio/recording",
+                data=body,
+                headers={"X-Twilio-Signature": sign(url, body)},
             )
             assert again.status_code == 200
         assert run_due(session_factory, conf, clock) == 2  # fetch, then transcribe
@@ -289,7 +301,12 @@ def test_transcripts_are_forgotten_after_the_retention_or_with_their_recording(
     with _speech_settings(settings, tmp_path, _script(truth)) as conf:
         kept, digest = speech.keep_recording(conf, path.read_bytes())
         speech.request_transcription(
-            session, contact_id=contact_id, uri=kept, sha256=digest, language="en", now=START,
+            session,
+            contact_id=contact_id,
+            uri=kept,
+            sha256=digest,
+            language="en",
+            now=START,
             source="upload",
         )
         session.commit()
@@ -300,9 +317,10 @@ def test_transcripts_are_forgotten_after_the_retention_or_with_their_recording(
     assert speech.prune(session, conf, now=START + timedelta(days=91)) == 1
     session.commit()
     assert session.scalars(select(SpeechTranscript)).all() == []
-    assert session.scalars(
-        select(QaTranscript).where(QaTranscript.contact_id == contact_id)
-    ).all() == []
+    assert (
+        session.scalars(select(QaTranscript).where(QaTranscript.contact_id == contact_id)).all()
+        == []
+    )
     assert not Path(kept).exists()
 
 
@@ -321,8 +339,12 @@ def test_a_transcript_goes_when_its_recording_is_deleted(
     voice_file.write_bytes(path.read_bytes())
     with _speech_settings(settings, tmp_path, _script(truth)) as conf:
         speech.request_transcription(
-            session, contact_id=contact_id, uri=str(voice_file),
-            sha256=speech.sha256_of(voice_file.read_bytes()), language="en", now=START,
+            session,
+            contact_id=contact_id,
+            uri=str(voice_file),
+            sha256=speech.sha256_of(voice_file.read_bytes()),
+            language="en",
+            now=START,
         )
         session.commit()
         run_due(session_factory, conf, clock)

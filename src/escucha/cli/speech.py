@@ -19,7 +19,9 @@ class Lang(StrEnum):
 
 
 def transcribe(
-    recording: Annotated[Path, typer.Argument(help="WAV file: 2 channels (agent, customer) or mono.")],
+    recording: Annotated[
+        Path, typer.Argument(help="WAV file: 2 channels (agent, customer) or mono.")
+    ],
     lang: Annotated[Lang | None, typer.Option("--lang", help="Language spoken.")] = None,
     agent_channel: Annotated[
         int, typer.Option("--agent-channel", help="Channel of the agent (0 or 1).")

@@ -66,7 +66,9 @@ def read_audio(data: bytes, *, name: str = "<audio>") -> Audio:
         )
     if rate < 8000:
         raise AudioFormatError(f"{name}: sample rate {rate} Hz; at least 8000 Hz is needed")
-    channels = tuple(np.ascontiguousarray(frames[:, k], dtype=np.float32) for k in range(frames.shape[1]))
+    channels = tuple(
+        np.ascontiguousarray(frames[:, k], dtype=np.float32) for k in range(frames.shape[1])
+    )
     return Audio(channels, rate, subtype)
 
 
@@ -76,7 +78,8 @@ def resample(samples: Samples, rate: int, target: int = ENGINE_RATE) -> Samples:
         return samples
     ratio = Fraction(target, rate).limit_denominator(1000)
     out = resample_poly(samples.astype(np.float64), ratio.numerator, ratio.denominator)
-    return np.clip(out, -1.0, 1.0).astype(np.float32)
+    clipped: Samples = np.clip(out, -1.0, 1.0).astype(np.float32)
+    return clipped
 
 
 def to_pcm16(samples: Samples) -> bytes:
@@ -138,7 +141,8 @@ def frame_levels(samples: Samples, rate: int, frame_s: float) -> NDArray[np.floa
     rms = np.sqrt(np.mean(frames * frames, axis=1))
     with np.errstate(divide="ignore"):
         levels = 20 * np.log10(rms)
-    return np.maximum(levels, -120.0)
+    floored: NDArray[np.float64] = np.maximum(levels, -120.0)
+    return floored
 
 
 def speech_segments(samples: Samples, rate: int, vad: VadSettings | None = None) -> list[Segment]:
@@ -166,9 +170,7 @@ def speech_segments(samples: Samples, rate: int, vad: VadSettings | None = None)
             merged[-1][1] = run[1]
         else:
             merged.append(run)
-    return [
-        Segment(round(a, 3), round(b, 3)) for a, b in merged if b - a >= vad.min_speech_s
-    ]
+    return [Segment(round(a, 3), round(b, 3)) for a, b in merged if b - a >= vad.min_speech_s]
 
 
 def join_segments(segments: list[Segment], gap_s: float) -> list[Segment]:
@@ -185,7 +187,7 @@ def join_segments(segments: list[Segment], gap_s: float) -> list[Segment]:
 def cut(samples: Samples, rate: int, segment: Segment, pad_s: float = 0.1) -> Samples:
     """The samples of ``segment`` with ``pad_s`` of context either side."""
     a = max(0, int((segment.start_s - pad_s) * rate))
-    b = min(len(samples), int(math.ceil((segment.end_s + pad_s) * rate)))
+    b = min(len(samples), math.ceil((segment.end_s + pad_s) * rate))
     return samples[a:b]
 
 

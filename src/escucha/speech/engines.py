@@ -46,7 +46,8 @@ class SpeechEngineError(EscuchaError):
 class Engine(Protocol):
     """Turns one utterance into text."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def transcribe(self, pcm16: bytes, lang: str) -> str:
         """``pcm16``: 16 kHz mono little-endian 16-bit PCM."""

@@ -34,11 +34,21 @@ for _words, _n in (
         _DIGITS[_w] = _n
 _REPEATERS = {"double": 1, "triple": 2, "doble": 1, "triple_es": 2}
 _TENS = {
-    w
-    for w in (
-        "twenty thirty forty fifty sixty seventy eighty ninety "
-        "treinta cuarenta cincuenta sesenta setenta ochenta noventa"
-    ).split()
+    "twenty",
+    "thirty",
+    "forty",
+    "fifty",
+    "sixty",
+    "seventy",
+    "eighty",
+    "ninety",
+    "treinta",
+    "cuarenta",
+    "cincuenta",
+    "sesenta",
+    "setenta",
+    "ochenta",
+    "noventa",
 }
 
 _TOKEN = re.compile(r"[^\W_]+(?:-[^\W_]+)*|\S", re.UNICODE)

@@ -179,7 +179,9 @@ def audio_summary(recording: T.Recording, events: list[T.AudioEvent]) -> dict[st
         "rate": recording.rate,
         "subtype": recording.subtype,
         "clipped_share": round(recording.clipped_share, 5),
-        "level_dbfs": None if recording.level_dbfs == float("-inf") else round(recording.level_dbfs, 1),
+        "level_dbfs": None
+        if recording.level_dbfs == float("-inf")
+        else round(recording.level_dbfs, 1),
         "speakers_guessed": recording.speakers_guessed,
         "warnings": list(recording.warnings),
         "events": [
@@ -196,7 +198,9 @@ def audio_summary(recording: T.Recording, events: list[T.AudioEvent]) -> dict[st
     }
 
 
-def transcribe_row(session: Session, row: SpeechTranscript, settings: Settings, now: datetime) -> None:
+def transcribe_row(
+    session: Session, row: SpeechTranscript, settings: Settings, now: datetime
+) -> None:
     """Transcribe a queued recording and give its transcript to automatic QA.
 
     A recording that is gone, changed or unreadable, or a language without an engine, marks
@@ -219,7 +223,10 @@ def transcribe_row(session: Session, row: SpeechTranscript, settings: Settings, 
         _fail(row, str(exc))
         return
     recording = T.transcribe_audio(
-        decoded, engine, row.language, _options(settings, row.agent_channel)  # type: ignore[arg-type]
+        decoded,
+        engine,
+        language_for(settings, row.language),
+        _options(settings, row.agent_channel),
     )
     findings, events = T.audio_findings(recording, _options(settings, row.agent_channel))
     row.engine = recording.engine
@@ -312,7 +319,7 @@ def language_for(settings: Settings, lang: str | None) -> rules.Lang:
     if lang is not None:
         if lang not in rules.LANGS:
             raise InvalidInput(f"language: one of {', '.join(rules.LANGS)}")
-        return lang  # type: ignore[return-value]
+        return "es" if lang == "es" else "en"
     first = settings.default_language
     try:
         engine_for(settings, first)

@@ -110,8 +110,12 @@ def render(transcript: rules.Transcript, lang: str, *, mono: bool = False) -> tu
         length = len(samples) / RATE
         pieces.append((0 if turn.speaker == "agent" else 1, start, samples))
         truth_turns.append(
-            {"speaker": turn.speaker, "start_s": round(start, 2),
-             "end_s": round(start + length, 2), "text": turn.text}
+            {
+                "speaker": turn.speaker,
+                "start_s": round(start, 2),
+                "end_s": round(start + length, 2),
+                "text": turn.text,
+            }
         )
         if turn.speaker == "agent":
             longest = max(longest, length)
@@ -138,8 +142,13 @@ def render_cached(
     """:func:`render`, kept in ``cache_dir`` under a hash of the conversation and voices."""
     key = hashlib.sha256(
         json.dumps(
-            [VERSION, lang, mono, VOICES[lang],
-             [(t.speaker, t.text, t.start_s, t.end_s) for t in transcript.turns]]
+            [
+                VERSION,
+                lang,
+                mono,
+                VOICES[lang],
+                [(t.speaker, t.text, t.start_s, t.end_s) for t in transcript.turns],
+            ]
         ).encode()
     ).hexdigest()[:24]
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -147,8 +156,10 @@ def render_cached(
     if wav.exists() and meta.exists():
         data = json.loads(meta.read_text(encoding="utf-8"))
         return wav, Truth(
-            data["turns"], [tuple(h) for h in data["holds"]],  # type: ignore[misc]
-            [tuple(o) for o in data["overlaps"]], data["longest_agent_s"],  # type: ignore[misc]
+            data["turns"],
+            [tuple(h) for h in data["holds"]],
+            [tuple(o) for o in data["overlaps"]],
+            data["longest_agent_s"],
         )
     data_bytes, truth = render(transcript, lang, mono=mono)
     meta.write_text(json.dumps(truth.__dict__), encoding="utf-8")

@@ -85,7 +85,9 @@ def twilio_recording(
 ) -> Response:
     """Twilio's recording status callback: ``RecordingStatus=completed`` with
     ``RecordingUrl`` and ``CallSid``; other statuses are acknowledged and ignored."""
-    empty = Response('<?xml version="1.0" encoding="UTF-8"?><Response />', media_type="application/xml")
+    empty = Response(
+        '<?xml version="1.0" encoding="UTF-8"?><Response />', media_type="application/xml"
+    )
     if params.get("RecordingStatus", "completed") != "completed":
         return empty
     call_sid = params.get("CallSid", "").strip()

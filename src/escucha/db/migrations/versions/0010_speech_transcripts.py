@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("engine", sa.String(length=20), nullable=True),
         sa.Column("channels", sa.Integer(), nullable=True),
-        sa.Column("duration_s", sa.Float(), nullable=True),
+        sa.Column("duration_s", sa.Double(), nullable=True),
         sa.Column("turns", sa.JSON(), nullable=False),
         sa.Column("audio", sa.JSON(), nullable=False),
         sa.Column("masked", sa.Integer(), nullable=False),
@@ -45,7 +45,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_speech_transcripts")),
         sa.UniqueConstraint(
-            "contact_id", "recording_uri", name=op.f("uq_speech_transcripts_contact_id")
+            "contact_id",
+            "recording_uri",
+            name=op.f("uq_speech_transcripts_contact_id_recording_uri"),
         ),
     )
     with op.batch_alter_table("speech_transcripts", schema=None) as batch_op:
