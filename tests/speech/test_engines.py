@@ -67,3 +67,47 @@ def test_spanish_without_a_server_says_what_to_set() -> None:
             Settings(environment="test", speech_engine_es="vosk", speech_url_es="http://x"), "es"
         )
     assert engines.engine_for(Settings(environment="test"), "en").name == "pocketsphinx"
+
+
+def test_a_mono_recording_is_split_by_voice(
+    speech_cache: Path, short_en: tuple[Path, synth.Truth]
+) -> None:
+    from escucha.qa import rules
+    from tests.speech.conftest import SHORT_EN
+
+    path, truth = synth.render_cached(rules.parse_text(SHORT_EN), "en", speech_cache, mono=True)
+    with whisper_server(_script(truth)) as url:
+        engine = engines.WhisperServerEngine(url)
+        result = T.transcribe_audio(A.read_audio(path.read_bytes()), engine, "en")
+    assert result.channels == 1
+    assert result.speakers_guessed is True
+    assert [t.speaker for t in result.turns] == [t["speaker"] for t in truth.turns]
+    assert [t.text for t in result.turns] == [t["text"] for t in truth.turns]
+    assert [t.speaker for t in T.qa_turns(result)] == [
+        "agent",
+        "customer",
+        "agent",
+        "hold",
+        "agent",
+        "customer",
+    ]
+
+
+def test_one_voice_on_a_mono_recording_leaves_the_speaker_unknown(tmp_path: Path) -> None:
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    first = synth.speak("Good morning, how can I help you today?", "en-us+m1")
+    second = synth.speak("My internet stopped working this morning.", "en-us+m1")
+    mono = np.concatenate([first, np.zeros(4000, dtype=np.float32), second])
+    buffer = io.BytesIO()
+    sf.write(buffer, mono, synth.RATE, format="WAV", subtype="PCM_16")
+    script = Script([(len(first) / 8000, "good morning"), (len(second) / 8000, "my internet")])
+    with whisper_server(script) as url:
+        result = T.transcribe_audio(
+            A.read_audio(buffer.getvalue()), engines.WhisperServerEngine(url), "en"
+        )
+    assert [t.speaker for t in result.turns] == ["unknown", "unknown"]
+    assert [t.speaker for t in T.qa_turns(result)] == ["agent", "customer"]

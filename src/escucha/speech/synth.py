@@ -25,10 +25,12 @@ from escucha.errors import ConfigurationError
 from escucha.qa import rules
 from escucha.speech import audio as A
 
-VERSION = "1"
-VOICES: dict[str, dict[str, str]] = {
-    "en": {"agent": "en-us+m1", "customer": "en-us+m3"},
-    "es": {"agent": "es+m1", "customer": "es+m3"},
+VERSION = "2"
+#: espeak-ng voice and pitch (0-99) of each side: two voices, and pitches far enough apart
+#: (about 85 Hz and 140 Hz) that a mono mix can be split by voice.
+VOICES: dict[str, dict[str, tuple[str, int]]] = {
+    "en": {"agent": ("en-us+m1", 35), "customer": ("en-us+m3", 80)},
+    "es": {"agent": ("es+m1", 35), "customer": ("es+m3", 80)},
 }
 RATE = 8000
 GAP_S = 0.5
@@ -53,11 +55,11 @@ def _tool(name: str, package: str) -> str:
     return found
 
 
-def speak(text: str, voice: str, *, rate_wpm: int = 170) -> A.Samples:
+def speak(text: str, voice: str, *, pitch: int = 50, rate_wpm: int = 170) -> A.Samples:
     """``text`` spoken by espeak-ng, at 8 kHz."""
     exe = _tool("espeak-ng", "espeak-ng")
     done = subprocess.run(  # noqa: S603 - fixed executable, text on stdin
-        [exe, "-v", voice, "-s", str(rate_wpm), "--stdout", "--stdin"],
+        [exe, "-v", voice, "-p", str(pitch), "-s", str(rate_wpm), "--stdout", "--stdin"],
         input=text.encode("utf-8"),
         capture_output=True,
         check=True,
@@ -102,7 +104,8 @@ def render(transcript: rules.Transcript, lang: str, *, mono: bool = False) -> tu
             at += length
             previous_cut_off = False
             continue
-        samples = speak(turn.text, voices[turn.speaker])
+        voice, pitch = voices[turn.speaker]
+        samples = speak(turn.text, voice, pitch=pitch)
         start = at
         if previous_cut_off and turn.speaker == "agent":
             start = max(previous_start + 0.5, at - GAP_S - TALK_OVER_S)

@@ -94,9 +94,9 @@ class Recording:
         return [t.as_json() for t in self.turns]
 
 
-def _utterances(samples: A.Samples, options: Options) -> list[A.Segment]:
+def _utterances(samples: A.Samples, options: Options, *, join: bool = True) -> list[A.Segment]:
     segments = A.speech_segments(samples, A.ENGINE_RATE, options.vad)
-    return A.join_segments(segments, options.turn_gap_s)
+    return A.join_segments(segments, options.turn_gap_s) if join else segments
 
 
 def _mono_speakers(samples: A.Samples, utterances: list[A.Segment]) -> list[SpeechSpeaker]:
@@ -181,7 +181,9 @@ def transcribe_audio(
             by_channel.append(utterances)
             raw.extend((speaker, u, k) for u in utterances)
     else:
-        utterances = _utterances(chans[0], options)
+        # one voice may follow another without a pause: keep each stretch of speech apart,
+        # tell the voices apart, and let qa_turns join a speaker's consecutive stretches
+        utterances = _utterances(chans[0], options, join=False)
         by_channel.append(utterances)
         speakers = _mono_speakers(chans[0], utterances)
         guessed = True
