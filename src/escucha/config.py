@@ -69,6 +69,25 @@ class Settings(BaseSettings):
     twilio_api_url: str = ""
     sms_webhook_url: str = ""
     outbox_dir: Path = Path("./outbox")
+    #: Speech (recorded calls to transcripts): engine and server per language, see
+    #: docs/guides/speech.md. pocketsphinx is offline English; vosk and whisper are servers.
+    speech_engine: Literal["pocketsphinx", "vosk", "whisper"] = "pocketsphinx"
+    speech_engine_en: Literal["", "pocketsphinx", "vosk", "whisper"] = ""
+    speech_engine_es: Literal["", "pocketsphinx", "vosk", "whisper"] = ""
+    speech_url: str = ""
+    speech_url_en: str = ""
+    speech_url_es: str = ""
+    speech_dir: Path = Path("./recordings")
+    speech_mask_numbers: bool = True
+    speech_retention_days: float = Field(default=90.0, gt=0)
+    #: Both sides silent this long is a hold; unannounced, it fails "announces holds".
+    speech_silence_s: float = Field(default=8.0, gt=0)
+    #: The agent speaking this long without the customer is a monologue.
+    speech_monologue_s: float = Field(default=30.0, gt=0)
+    #: The agent speaking over the customer this long is talking over them.
+    speech_overlap_s: float = Field(default=1.0, gt=0)
+    #: Channel of the agent in two-channel recordings (Twilio's dual recordings: 1).
+    speech_twilio_agent_channel: int = Field(default=1, ge=0, le=1)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -49,7 +49,9 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 @qa_app.command("score")
 def score(
-    transcript: Annotated[Path, typer.Argument(help="Transcript file (JSON, text or WebVTT).")],
+    transcript: Annotated[
+        Path, typer.Argument(help="Transcript (JSON, text or WebVTT) or recording (WAV).")
+    ],
     lang: Annotated[
         LangOption | None, typer.Option("--lang", help="Language; detected when omitted.")
     ] = None,
@@ -61,22 +63,25 @@ def score(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")] = False,
 ) -> None:
-    """Check a transcript against the scorecard's criteria."""
+    """Check a transcript, or a recorded call (WAV: channel 0 the agent, 1 the customer),
+    against the scorecard's criteria."""
     # Imported when the command runs, so the CLI starts fast.
     from escucha.qa import service
 
+    extra: dict[str, Any] = {}
     try:
         card = service.load_scorecard(scorecard)
-        parsed = service.read_transcript(transcript, fmt.value)
+        parsed, findings, extra = _read(transcript, fmt, lang)
         result = service.score_transcript(
             parsed,
             lang=None if lang is None else lang.value,
             scorecard=card,
+            extra_findings=findings,
         )
     except EscuchaError as exc:
         raise _fail(exc.message) from exc
     if as_json:
-        typer.echo(json.dumps(result.model_dump(), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(result.model_dump() | extra, ensure_ascii=False, indent=2))
         return
     lang_code = result.lang
     by_detector = {c.detector: c for c in card.criteria() if c.detector}
@@ -101,6 +106,28 @@ def score(
         f"agent_wpm={'-' if rate is None else f'{rate:.0f}'} "
         f"score={'-' if result.score is None else f'{result.score:.1f}'}"
     )
+
+
+def _read(
+    path: Path, fmt: FormatOption, lang: LangOption | None
+) -> tuple[Any, dict[str, Any] | None, dict[str, Any]]:
+    """A transcript file, or a recording transcribed (with what its audio detectors found)."""
+    from escucha.qa import service
+    from escucha.speech import service as speech
+
+    if not speech.is_audio_file(path):
+        return service.read_transcript(path, fmt.value), None, {}
+    from escucha.config import load_settings
+    from escucha.speech import transcribe as T
+
+    recording, findings, events = speech.transcribe_file(
+        path, load_settings(), lang=None if lang is None else lang.value
+    )
+    extra = {
+        "transcript": recording.transcript_json(),
+        "audio": speech.audio_summary(recording, events),
+    }
+    return T.qa_transcript(recording), findings, extra
 
 
 def _fmt(value: float | None) -> str:

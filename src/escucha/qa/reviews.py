@@ -113,8 +113,12 @@ def store_transcript(
     fmt: str = "auto",
     language: str | None = None,
     source: str = "upload",
+    extra_findings: dict[str, rules.Finding] | None = None,
 ) -> Transcript:
-    """Keep the contact's transcript (replacing an earlier one) and run automatic QA on it."""
+    """Keep the contact's transcript (replacing an earlier one) and run automatic QA on it.
+
+    ``extra_findings``: what detectors that hear the recording found (see
+    :func:`escucha.qa.service.score_transcript`)."""
     if session.get(Contact, contact_id) is None:
         raise NotFound(f"contact {contact_id} not found")
     if fmt not in ("auto", *rules.FORMATS):
@@ -123,7 +127,9 @@ def store_transcript(
         raise InvalidInput(f"language: one of {', '.join(rules.LANGS)}")
     parsed = service.parse_transcript_text(text, fmt, f"contact {contact_id} transcript")  # type: ignore[arg-type]
     card = scorecard_of(current_scorecard(session, now=now))
-    result = service.score_transcript(parsed, lang=language, scorecard=card)
+    result = service.score_transcript(
+        parsed, lang=language, scorecard=card, extra_findings=extra_findings
+    )
     row = transcript_of(session, contact_id)
     if row is None:
         row = Transcript(contact_id=contact_id, created_at=now)

@@ -4,7 +4,7 @@ automatically, and measure the detectors against a labelled set (C4, C5)."""
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -53,6 +53,18 @@ def load_scorecard(path: Path | None = None) -> Scorecard:
     return default_scorecard() if path is None else load_scorecard_file(path)
 
 
+def combine_findings(first: rules.Finding, second: rules.Finding) -> rules.Finding:
+    """Two detectors of one criterion: not met if either says so (its evidence kept), met if
+    either says so otherwise, else does not apply."""
+    if first.met is False or second.met is False:
+        evidence = [f.evidence for f in (first, second) if f.met is False]
+        return rules.Finding(False, tuple(sorted({i for e in evidence for i in e})))
+    if first.met or second.met:
+        evidence = [f.evidence for f in (first, second) if f.met]
+        return rules.Finding(True, tuple(sorted({i for e in evidence for i in e})))
+    return rules.Finding(None, ())
+
+
 def auto_answers(scorecard: Scorecard, analysis: rules.Analysis) -> dict[str, str | None]:
     """Answers to the scorecard criteria that have a detector."""
     answers: dict[str, str | None] = {}
@@ -70,13 +82,22 @@ def score_transcript(
     lang: rules.Lang | None = None,
     scorecard: Scorecard | None = None,
     thresholds: rules.Thresholds | None = None,
+    extra_findings: dict[str, rules.Finding] | None = None,
 ) -> TranscriptQA:
     """Automatic QA of a transcript: every detector, talk measures and a provisional score.
 
     ``criteria`` is keyed by detector id (``greeting``, ``early_empathy``, ...).
+    ``extra_findings`` (from detectors that hear the recording, keyed by the same ids) are
+    combined with the text detectors' with :func:`combine_findings`.
     """
     card = scorecard or default_scorecard()
     analysis = rules.analyse(transcript, lang, thresholds)
+    if extra_findings:
+        merged = dict(analysis.findings)
+        for name, extra in extra_findings.items():
+            if name in merged:
+                merged[name] = combine_findings(merged[name], extra)
+        analysis = replace(analysis, findings=merged)
     review = card.score(auto_answers(card, analysis))
     return TranscriptQA(
         criteria={

@@ -24,6 +24,7 @@ from escucha.qa import reviews as qa
 from escucha.qa import rules
 from escucha.qa.models import Review
 from escucha.qa.schemas import Scorecard
+from escucha.speech.service import transcripts_of
 from escucha.surveys.service import survey_of
 from escucha.web._quality import page
 from escucha.yamlio import YamlFileError
@@ -159,6 +160,7 @@ def _contact_context(db: Session, contact: Contact) -> dict[str, Any]:
         "names": names,
         "survey": survey_of(db, contact.id),
         "formats": rules.FORMATS,
+        "recordings": transcripts_of(db, contact.id),
     }
 
 

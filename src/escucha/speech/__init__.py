@@ -1,0 +1,1 @@
+"""Speech: recorded calls become transcripts that automatic QA reads (C5)."""

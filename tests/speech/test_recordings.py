@@ -1,0 +1,381 @@
+"""Recordings of contacts become transcripts by jobs: uploaded on the QA screen, fetched after
+Twilio's recording callback, masked, scored by automatic QA, shown beside a player, and
+forgotten after the retention."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from escucha.app import create_app
+from escucha.clock import FrozenClock
+from escucha.config import Settings
+from escucha.jobs.service import run_due
+from escucha.qa import reviews as qa
+from escucha.qa.models import Transcript as QaTranscript
+from escucha.speech import service as speech
+from escucha.speech import synth
+from escucha.speech.models import SpeechTranscript
+from tests.conftest import START, csrf_from, login
+from tests.qa.helpers import PASSWORD, make_ended_contact, make_login_user
+from tests.speech.standins import Script, whisper_server
+from tests.telephony.test_twilio_webhooks import ACCOUNT, SID, TOKEN, sign
+
+CARD = "my card number is four five six seven eight nine one two"
+
+
+def _script(truth: synth.Truth, replace: dict[int, str] | None = None) -> Script:
+    replace = replace or {}
+    return Script(
+        [
+            (float(t["end_s"]) - float(t["start_s"]), replace.get(i, str(t["text"])))  # type: ignore[arg-type]
+            for i, t in enumerate(truth.turns)
+        ]
+    )
+
+
+@contextmanager
+def _speech_settings(settings: Settings, tmp_path: Path, script: Script) -> Iterator[Settings]:
+    with whisper_server(script) as url:
+        yield settings.model_copy(
+            update={
+                "speech_engine": "whisper",
+                "speech_url": url,
+                "speech_dir": tmp_path / "recordings",
+                "twilio_account_sid": ACCOUNT,
+                "twilio_auth_token": TOKEN,
+            }
+        )
+
+
+def _contact(session: Session) -> int:
+    make_login_user(session, "sup", "supervisor")
+    agent = make_login_user(session, "ana", "agent", "Ana López")
+    contact = make_ended_contact(session, agent_id=agent.id, arrived=START - timedelta(hours=1))
+    session.commit()
+    return int(contact.id)
+
+
+def test_an_uploaded_recording_is_transcribed_masked_and_scored(
+    settings: Settings,
+    session: Session,
+    session_factory: sessionmaker[Session],
+    clock: FrozenClock,
+    short_en: tuple[Path, synth.Truth],
+    tmp_path: Path,
+) -> None:
+    path, truth = short_en
+    contact_id = _contact(session)
+    with _speech_settings(settings, tmp_path, _script(truth, {1: CARD})) as conf:
+        app = create_app(conf, clock=clock)
+        with TestClient(app) as client:
+            assert login(client, "sup", PASSWORD).status_code == 303
+            page = client.get(f"/qa/contacts/{contact_id}")
+            assert "Upload a recording" in page.text or "Subir una grabación" in page.text
+            r = client.post(
+                f"/qa/contacts/{contact_id}/recording",
+                data={"csrf_token": csrf_from(page.text), "language": "en", "agent_channel": "0"},
+                files={"recording": ("call.wav", path.read_bytes(), "audio/wav")},
+                follow_redirects=False,
+            )
+            assert r.status_code == 303, r.text
+            assert run_due(session_factory, conf, clock) == 1
+            session.expire_all()
+            row = session.scalars(select(SpeechTranscript)).one()
+            assert row.status == "done", row.error
+            assert row.source == "upload"
+            assert row.engine == "whisper"
+            assert row.channels == 2
+            assert [t["speaker"] for t in row.turns] == [t["speaker"] for t in truth.turns]
+            stored = " ".join(t["text"] for t in row.turns)
+            assert "four five six" not in stored
+            assert "my card number is [number]" in stored
+            assert row.masked == 1
+            # automatic QA read it: the silence became a hold, not announced
+            qa_row = qa.transcript_of(session, contact_id)
+            assert qa_row is not None
+            assert qa_row.source == "speech"
+            assert "four five six" not in qa_row.raw_text
+            result = qa.auto_qa(qa_row)
+            assert result is not None
+            assert result.hold_count == 1
+            assert result.criteria["holds_announced"].met is False
+            assert result.criteria["greeting"].met is True
+            # shown beside a player that plays the recording
+            page = client.get(f"/qa/contacts/{contact_id}")
+            assert f"/qa/contacts/{contact_id}/recordings/{row.id}/audio" in page.text
+            assert "my card number is [number]" in page.text
+            audio = client.get(f"/qa/contacts/{contact_id}/recordings/{row.id}/audio")
+            assert audio.status_code == 200
+            assert audio.content == path.read_bytes()
+            assert audio.headers["content-type"] == "audio/wav"
+        with TestClient(app) as agent_client:
+            assert login(agent_client, "ana", PASSWORD).status_code == 303
+            denied = agent_client.get(f"/qa/contacts/{contact_id}/recordings/{row.id}/audio")
+            assert denied.status_code == 403
+
+
+def test_a_file_that_is_not_audio_is_refused_and_nothing_is_kept(
+    settings: Settings, session: Session, clock: FrozenClock, tmp_path: Path
+) -> None:
+    contact_id = _contact(session)
+    conf = settings.model_copy(update={"speech_dir": tmp_path / "recordings"})
+    with TestClient(create_app(conf, clock=clock)) as client:
+        login(client, "sup", PASSWORD)
+        page = client.get(f"/qa/contacts/{contact_id}")
+        r = client.post(
+            f"/qa/contacts/{contact_id}/recording",
+            data={"csrf_token": csrf_from(page.text), "language": "en"},
+            files={"recording": ("call.wav", b"AGENT: hello\n", "audio/wav")},
+            follow_redirects=False,
+        )
+    assert r.status_code == 422
+    assert "call.wav: not a readable audio file" in r.text
+    session.expire_all()
+    assert session.scalars(select(SpeechTranscript)).all() == []
+    assert not (tmp_path / "recordings").exists() or not any((tmp_path / "recordings").iterdir())
+
+
+def test_spanish_without_a_speech_server_fails_with_the_settings_to_set(
+    settings: Settings,
+    session: Session,
+    session_factory: sessionmaker[Session],
+    clock: FrozenClock,
+    short_es: tuple[Path, synth.Truth],
+    tmp_path: Path,
+) -> None:
+    contact_id = _contact(session)
+    conf = settings.model_copy(update={"speech_dir": tmp_path / "recordings"})
+    path, digest = speech.keep_recording(conf, short_es[0].read_bytes())
+    speech.request_transcription(
+        session, contact_id=contact_id, uri=path, sha256=digest, language="es", now=START
+    )
+    session.commit()
+    run_due(session_factory, conf, clock)
+    session.expire_all()
+    row = session.scalars(select(SpeechTranscript)).one()
+    assert row.status == "failed"
+    assert "ESCUCHA_SPEECH_ENGINE_ES" in (row.error or "")
+
+
+def test_a_recording_changed_after_it_was_submitted_is_not_transcribed(
+    settings: Settings,
+    session: Session,
+    session_factory: sessionmaker[Session],
+    clock: FrozenClock,
+    short_en: tuple[Path, synth.Truth],
+    tmp_path: Path,
+) -> None:
+    contact_id = _contact(session)
+    copy = tmp_path / "call.wav"
+    copy.write_bytes(short_en[0].read_bytes())
+    speech.request_transcription(
+        session,
+        contact_id=contact_id,
+        uri=str(copy),
+        sha256=speech.sha256_of(copy.read_bytes()),
+        language="en",
+        now=START,
+    )
+    session.commit()
+    copy.write_bytes(copy.read_bytes() + b"\0\0")
+    run_due(session_factory, settings, clock)
+    session.expire_all()
+    row = session.scalars(select(SpeechTranscript)).one()
+    assert row.status == "failed"
+    assert "SHA-256" in (row.error or "")
+
+
+@contextmanager
+def _twilio_api(recording: bytes, seen: list[dict[str, Any]]) -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            seen.append({"path": self.path, "auth": self.headers.get("Authorization", "")})
+            if not self.path.endswith("/Recordings/RE1.wav"):
+                self.send_response(404)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/x-wav")
+            self.send_header("Content-Length", str(len(recording)))
+            self.end_headers()
+            self.wfile.write(recording)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_twilio_recording_callback_fetches_and_transcribes(
+    settings: Settings,
+    session: Session,
+    session_factory: sessionmaker[Session],
+    clock: FrozenClock,
+    short_en: tuple[Path, synth.Truth],
+    tmp_path: Path,
+) -> None:
+    path, truth = short_en
+    contact_id = _contact(session)
+    from escucha.contacts.models import Contact
+
+    contact = session.get(Contact, contact_id)
+    assert contact is not None
+    contact.provider_ref = f"twilio:{SID}"
+    contact.language = "en"
+    session.commit()
+    seen: list[dict[str, Any]] = []
+    with (
+        _twilio_api(path.read_bytes(), seen) as api,
+        _speech_settings(settings, tmp_path, _script(truth)) as base,
+    ):
+        conf = base.model_copy(update={"twilio_api_url": api, "speech_twilio_agent_channel": 0})
+        app: FastAPI = create_app(conf, clock=clock)
+        body = {
+            "AccountSid": ACCOUNT,
+            "CallSid": SID,
+            "RecordingSid": "RE1",
+            "RecordingUrl": f"{api}/2010-04-01/Accounts/{ACCOUNT}/Recordings/RE1",
+            "RecordingStatus": "completed",
+            "RecordingDuration": "30",
+            "RecordingChannels": "2",
+            "RecordingSource": "DialVerb",
+        }
+        url = "http://testserver/telephony/twilio/recording"
+        with TestClient(app) as client:
+            unsigned = client.post("/telephony/twilio/recording", data=body)
+            assert unsigned.status_code == 403
+            ok = client.post(
+                "/telephony/twilio/recording",
+                data=body,
+                headers={"X-Twilio-Signature": sign(url, body)},
+            )
+            assert ok.status_code == 200, ok.text
+            again = client.post(
+                "/telephony/twilio/recording",
+                data=body,
+                headers={"X-Twilio-Signature": sign(url, body)},
+            )
+            assert again.status_code == 200
+        assert run_due(session_factory, conf, clock) == 2  # fetch, then transcribe
+    expected = "Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode()
+    assert [s["auth"] for s in seen] == [expected]
+    session.expire_all()
+    row = session.scalars(select(SpeechTranscript)).one()
+    assert row.status == "done", row.error
+    assert row.source == "twilio"
+    assert row.recording_sha256 == speech.sha256_of(path.read_bytes())
+    assert [t["text"] for t in row.turns] == [t["text"] for t in truth.turns]
+
+
+def test_transcripts_are_forgotten_after_the_retention_or_with_their_recording(
+    settings: Settings,
+    session: Session,
+    session_factory: sessionmaker[Session],
+    clock: FrozenClock,
+    short_en: tuple[Path, synth.Truth],
+    tmp_path: Path,
+) -> None:
+    path, truth = short_en
+    contact_id = _contact(session)
+    with _speech_settings(settings, tmp_path, _script(truth)) as conf:
+        kept, digest = speech.keep_recording(conf, path.read_bytes())
+        speech.request_transcription(
+            session,
+            contact_id=contact_id,
+            uri=kept,
+            sha256=digest,
+            language="en",
+            now=START,
+            source="upload",
+        )
+        session.commit()
+        run_due(session_factory, conf, clock)
+    session.expire_all()
+    assert session.scalars(select(SpeechTranscript)).one().status == "done"
+    assert speech.prune(session, conf, now=START + timedelta(days=89)) == 0
+    assert speech.prune(session, conf, now=START + timedelta(days=91)) == 1
+    session.commit()
+    assert session.scalars(select(SpeechTranscript)).all() == []
+    assert (
+        session.scalars(select(QaTranscript).where(QaTranscript.contact_id == contact_id)).all()
+        == []
+    )
+    assert not Path(kept).exists()
+
+
+def test_a_transcript_goes_when_its_recording_is_deleted(
+    settings: Settings,
+    session: Session,
+    session_factory: sessionmaker[Session],
+    clock: FrozenClock,
+    short_en: tuple[Path, synth.Truth],
+    tmp_path: Path,
+) -> None:
+    path, truth = short_en
+    contact_id = _contact(session)
+    voice_file = tmp_path / "voice" / "call.wav"
+    voice_file.parent.mkdir()
+    voice_file.write_bytes(path.read_bytes())
+    with _speech_settings(settings, tmp_path, _script(truth)) as conf:
+        speech.request_transcription(
+            session,
+            contact_id=contact_id,
+            uri=str(voice_file),
+            sha256=speech.sha256_of(voice_file.read_bytes()),
+            language="en",
+            now=START,
+        )
+        session.commit()
+        run_due(session_factory, conf, clock)
+    session.expire_all()
+    assert speech.prune(session, conf, now=START) == 0
+    voice_file.unlink()
+    assert speech.prune(session, conf, now=START) == 1
+
+
+@pytest.mark.parametrize("mask", [True, False])
+def test_the_mask_setting(
+    mask: bool,
+    settings: Settings,
+    session: Session,
+    session_factory: sessionmaker[Session],
+    clock: FrozenClock,
+    short_en: tuple[Path, synth.Truth],
+    tmp_path: Path,
+) -> None:
+    path, truth = short_en
+    contact_id = _contact(session)
+    with _speech_settings(settings, tmp_path, _script(truth, {3: CARD})) as base:
+        conf = base.model_copy(update={"speech_mask_numbers": mask})
+        kept, digest = speech.keep_recording(conf, path.read_bytes())
+        speech.request_transcription(
+            session, contact_id=contact_id, uri=kept, sha256=digest, language="en", now=START
+        )
+        session.commit()
+        run_due(session_factory, conf, clock)
+    session.expire_all()
+    row = session.scalars(select(SpeechTranscript)).one()
+    text = row.turns[3]["text"]
+    assert (text == "my card number is [number]") is mask
+    assert ("four five six seven" in text) is not mask
