@@ -1,7 +1,7 @@
 """tickets: a hash of the request sent with an idempotency key
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-07 15:30:00
 """
 

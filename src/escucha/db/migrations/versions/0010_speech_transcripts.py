@@ -1,7 +1,7 @@
 """speech: transcripts of recorded calls (C5)
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-07 16:00:00
 """
 

@@ -1,7 +1,7 @@
 """contacts: callbacks waiting out of line are in state callback_waiting, not ivr (ADR 13)
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0010
 Create Date: 2026-12-07 16:00:00
 """
 
