@@ -47,6 +47,7 @@ __all__ = [
     "Message",
     "MessageKind",
     "VaguePromiseError",
+    "at_phrase",
     "find_vague_phrases",
     "render_message",
     "when_phrase",
@@ -220,6 +221,16 @@ class _Phrases:
             return f"{self._on_day(first, days)} entre {art_a} {a} y {art_b} {b}"
         return f"{self._on_day(first, days)} between {a} and {b}"
 
+    def at(self, at: datetime) -> str:
+        """A moment, not a deadline: "mañana a las 08:00", "on Wednesday 9 December at 08:00"."""
+        zone_local = _checked_time(at, "time").astimezone(self.zone)
+        days = (zone_local.date() - self.now.astimezone(self.zone).date()).days
+        clock = str(format_datetime(zone_local, "HH:mm", tzinfo=self.zone))
+        if self.lang == "es":
+            article = "la" if zone_local.hour == 1 else "las"
+            return f"{self._on_day(zone_local, days)} a {article} {clock}"
+        return f"{self._on_day(zone_local, days)} at {clock}"
+
     def day(self, at: datetime) -> str:
         local, _, _ = self._local(_checked_time(at, "time"))
         return self._day_text(local)
@@ -238,6 +249,11 @@ def _checked_time(value: Any, name: str) -> datetime:
 def when_phrase(at: datetime, *, now: datetime, tz: str, lang: str) -> str:
     """``"mañana antes de las 10:30"`` / ``"on Monday 23 November before 10:30"``."""
     return _Phrases(lang, _checked_time(now, "now"), _zone_name(tz)).when(at)
+
+
+def at_phrase(at: datetime, *, now: datetime, tz: str, lang: str) -> str:
+    """``"mañana a las 08:00"`` / ``"on Wednesday 9 December at 08:00"`` (an opening time)."""
+    return _Phrases(lang, _checked_time(now, "now"), _zone_name(tz)).at(at)
 
 
 def _zone_name(tz: str) -> str:

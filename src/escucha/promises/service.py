@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,7 +13,12 @@ from sqlalchemy.orm import Session
 from escucha.errors import InvalidInput, NotFound
 from escucha.org import models as org
 from escucha.promises import rules
-from escucha.promises.calendars import CalendarConfig, build_calendar, years_around
+from escucha.promises.calendars import (
+    CalendarConfig,
+    build_calendar,
+    holiday_names,
+    years_around,
+)
 from escucha.promises.models import Promise
 
 _CACHE: dict[tuple[int, str, tuple[int, ...]], rules.BusinessCalendar] = {}
@@ -38,6 +44,40 @@ def calendar_from_row(row: org.Calendar, now: datetime) -> rules.BusinessCalenda
         cal = build_calendar(config, years=years)
         _CACHE[key] = cal
     return cal
+
+
+@dataclass(frozen=True)
+class ClosedNow:
+    """Why a calendar is closed at an instant and when it opens again."""
+
+    reason: str | None  # a holiday's or a closure's name; None: outside the opening hours
+    opens_at: datetime | None  # None: no opening within the holidays known
+
+
+def closed_now(session: Session, calendar_id: int, now: datetime, *, lang: str = "es") -> ClosedNow:
+    """The name of today's holiday or closure (in ``lang`` where the holidays package has it)
+    and the next opening, for a caller told the line is closed."""
+    row = session.get(org.Calendar, calendar_id)
+    if row is None:
+        raise NotFound(f"calendar {calendar_id} not found")
+    cal = calendar_from_row(row, now)
+    today = now.astimezone(ZoneInfo(row.timezone)).date()
+    reason = None
+    if row.holiday_country:
+        names = holiday_names(
+            row.holiday_country, row.holiday_subdivision, years_around(now), lang=lang
+        )
+        reason = names.get(today)
+    for closure in row.closures:
+        start = closure.get("date") or closure.get("from_date")
+        end = closure.get("date") or closure.get("to_date")
+        if start and end and str(start) <= today.isoformat() <= str(end) and closure.get("reason"):
+            reason = str(closure["reason"])
+    try:
+        opens: datetime | None = rules.next_open(cal, now)
+    except rules.CalendarError:
+        opens = None
+    return ClosedNow(reason=reason, opens_at=opens)
 
 
 def calendar(session: Session, calendar_id: int, now: datetime) -> rules.BusinessCalendar:

@@ -174,6 +174,8 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "callback_taken": "Le llamaremos {when}. Gracias por llamar.",
         "no_number": "No vemos su número de teléfono, así que no podemos llamarle.",
         "closed": "En este momento no podemos atenderle.",
+        "closed_reason": "Hoy estamos cerrados por {reason}.",
+        "opens": "Volvemos a atender {when}.",
         "closed_callback": "Para que le llamemos {when}, pulse {key}.",
         "closed_voicemail": "Para dejar un mensaje, pulse {key}.",
         "voicemail": "Deje su mensaje después de la señal y pulse almohadilla al terminar.",
@@ -191,6 +193,8 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "callback_taken": "We will call you back {when}. Thank you for calling.",
         "no_number": "We cannot see your phone number, so we cannot call you back.",
         "closed": "We cannot take your call right now.",
+        "closed_reason": "We are closed today for {reason}.",
+        "opens": "We are open again {when}.",
         "closed_callback": "For a call back {when}, press {key}.",
         "closed_voicemail": "To leave a message, press {key}.",
         "voicemail": "Please leave your message after the tone and press hash when you finish.",
@@ -294,13 +298,22 @@ def menu_hints(model: IvrModel, node: Node, language: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def closed_prompt(language: str, when: str | None) -> str:
-    """The closed-queue offer: a callback at a stated time (when possible) or a message (W6).
+def closed_prompt(
+    language: str, when: str | None, *, reason: str | None = None, opens: str | None = None
+) -> str:
+    """The closed-queue offer: why it is closed and when it opens, then a callback at a stated
+    time (when possible) or a message (W6).
 
     ``when`` is the promised time as the caller hears it ("mañana antes de las 8:45");
     ``None`` when the caller's number is unknown and only the message can be offered.
+    ``reason`` names today's holiday or closure; ``opens`` is the next opening ("mañana a las
+    08:00").
     """
-    parts = [phrase("closed", language)]
+    parts = [
+        phrase("closed_reason", language, reason=reason) if reason else phrase("closed", language)
+    ]
+    if opens:
+        parts.append(phrase("opens", language, when=opens))
     if when is not None:
         parts.append(phrase("closed_callback", language, when=when, key=CLOSED_CALLBACK_KEY))
     parts.append(phrase("closed_voicemail", language, key=CLOSED_VOICEMAIL_KEY))

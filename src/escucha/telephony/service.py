@@ -37,7 +37,7 @@ from escucha.ivr import rules as ivr
 from escucha.ivr.schemas import validate_ivr
 from escucha.ivr.service import example_path, load_ivr
 from escucha.jobs.service import enqueue
-from escucha.notifications.messages import when_phrase
+from escucha.notifications.messages import at_phrase, when_phrase
 from escucha.notifications.senders import twilio_rest_client
 from escucha.org.models import Organisation, Queue
 from escucha.promises import rules as prules
@@ -605,13 +605,20 @@ def _closed_offer(
     slot = _first_slot(session, queue, now=now)
     can_call = slot is not None and customer is not None and bool(customer.phone)
     when = _when(slot.end, now=now, customer=customer, language=lang) if slot and can_call else None
+    closed = promises.closed_now(session, queue.calendar_id, now, lang=R.base_language(lang))
+    tz = customer.timezone if customer is not None else "Europe/Madrid"
+    opens = (
+        at_phrase(closed.opens_at, now=now, tz=tz, lang=R.base_language(lang))
+        if closed.opens_at is not None
+        else None
+    )
     hints = (
         *R.CALLBACK_WORDS.get(R.base_language(lang), ()),
         *R.VOICEMAIL_WORDS.get(R.base_language(lang), ()),
     )
     gather = R.Gather(
         kind="menu",
-        prompts=(R.Say(R.closed_prompt(lang, when), lang),),
+        prompts=(R.Say(R.closed_prompt(lang, when, reason=closed.reason, opens=opens), lang),),
         language=lang,
         timeout_s=6.0,
         speech=True,
