@@ -526,27 +526,10 @@ def test_a_call_is_serialised_without_holding_its_row(
         second.close()
 
 
-def test_a_closure_is_named_and_the_24_hour_line_answers_on_a_holiday(session: Session) -> None:
+def test_the_24_hour_line_answers_on_a_holiday(session: Session) -> None:
     demo(session)
-    eve = datetime(2026, 12, 24, 10, 0, tzinfo=UTC)  # the office's closure "Nochebuena"
-    _call(session, now=eve)
-    turn = tel.caller_input(session, "browser", "c1", now=eve, digits="2")
-    assert turn.phase == "closed"
-    assert "Hoy estamos cerrados por Nochebuena." in _said(turn)
-    assert "Volvemos a atender el viernes 25 de diciembre" not in _said(turn)  # Christmas too
-    assert "Volvemos a atender el sábado 26 de diciembre a las 09:00." in _said(turn)
     # The fault line says "day and night": it takes the call on a public holiday.
-    _call(session, ref="c2", now=HOLIDAY)
-    leak = tel.caller_input(session, "browser", "c2", now=HOLIDAY, digits="1")
-    assert leak.phase != "closed"
+    _call(session, now=HOLIDAY)
+    leak = tel.caller_input(session, "browser", "c1", now=HOLIDAY, digits="1")
+    assert leak.phase == "queue"
     assert "cerrados" not in _said(leak)
-
-
-def test_out_of_hours_the_caller_hears_when_the_line_opens(session: Session) -> None:
-    demo(session)
-    saturday_evening = datetime(2026, 12, 12, 18, 0, tzinfo=UTC)  # closed since 14:00
-    _call(session, now=saturday_evening)
-    turn = tel.caller_input(session, "browser", "c1", now=saturday_evening, digits="2")
-    said = _said(turn)
-    assert "En este momento no podemos atenderle." in said
-    assert "Volvemos a atender el lunes 14 de diciembre a las 08:00." in said
