@@ -46,6 +46,7 @@ migrate: $(RUN_STAMP)
 
 demo: migrate
 	$(BIN)/escucha demo load
+	$(BIN)/escucha demo history --if-empty
 
 run: demo
 ifeq ($(DEMO_TRAFFIC),1)

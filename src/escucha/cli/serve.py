@@ -109,4 +109,35 @@ def register(app: typer.Typer) -> None:
         for u in doc["users"]:
             typer.echo(f"  {u['role']:<11} {u['username']:<8} password: {u['password']}")
 
+    @demo.command("history")
+    def history(
+        weeks: int = typer.Option(3, min=1, max=12, help="Weeks of history before today."),
+        seed: int = typer.Option(7, help="Seed of the random draws (same seed, same history)."),
+        if_empty: bool = typer.Option(
+            False, "--if-empty", help="Do nothing when the database already has contacts."
+        ),
+    ) -> None:
+        """Fill the demo with weeks of calls, cases, surveys and reviews made by escucha's own
+        engines, so every page has a past."""
+        # Imported when the command runs, so the CLI starts fast.
+        from escucha.db.engine import make_engine, make_sessionmaker
+        from escucha.flows.demo_history import has_history, make_history
+
+        cfg = settings()
+        engine = make_engine(cfg)
+        factory = make_sessionmaker(engine)
+        with factory() as session:
+            if if_empty and has_history(session):
+                typer.echo("the demo already has a history: nothing to do")
+                return
+        done = make_history(
+            factory, cfg, now=clock.now(), weeks=weeks, seed=seed, progress=typer.echo
+        )
+        engine.dispose()
+        typer.echo(
+            f"demo history: {done.days} days, {done.calls} calls ({done.answered} answered, "
+            f"{done.abandoned} hung up, {done.callbacks} callbacks), {done.cases} cases "
+            f"({done.cases_answered} answered), {done.surveys} surveys, {done.reviews} reviews"
+        )
+
     app.add_typer(demo, name="demo")
