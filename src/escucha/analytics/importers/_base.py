@@ -56,7 +56,9 @@ class Source:
 
     def open(self) -> IO[bytes]:
         if self.data is not None:
-            return io.BytesIO(self.data)
+            stream = io.BytesIO(self.data)
+            stream.name = self.name  # as a file has: errors name it
+            return stream
         if self.path is None:
             raise InvalidInput(f"{self.name}: nothing to read")
         try:
@@ -108,8 +110,9 @@ def _binary_at(ctx_tr: Callable[[str, str], str], name: str, offset: int) -> Inv
     return InvalidInput(
         ctx_tr(
             f"{name}: el fichero es binario (byte nulo en la posición {offset}), no un registro "
-            "de llamadas de texto",
-            f"{name}: the file is binary (NUL byte at offset {offset}), not a text call log",
+            "de llamadas de texto; si es texto UTF-16, guárdelo como UTF-8",
+            f"{name}: the file is binary (NUL byte at offset {offset}), not a text call log; "
+            "if it is UTF-16 text, save it as UTF-8",
         )
     )
 
