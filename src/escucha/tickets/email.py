@@ -462,8 +462,9 @@ def receive_email(
 ) -> Received:
     """Turn one inbound message into a new ticket or a message on an existing one.
 
-    Idempotent on the Message-ID (or the message's hash), so a message delivered twice or
-    read again from IMAP is handled once.
+    Idempotent on the Message-ID (or the message's hash) from the same sender, so a message
+    delivered twice or read again from IMAP is handled once, and another sender reusing a
+    Message-ID neither reaches the first message's case nor is dropped.
     """
     limits = limits or InboundSettings()
     parsed = parse_email(
@@ -471,6 +472,12 @@ def receive_email(
     )
     key = message_key(parsed, raw)
     seen = session.scalar(select(InboundEmail).where(InboundEmail.message_key == key))
+    if seen is not None and seen.sender != (parsed.sender or "unknown"):
+        # Another sender's message with the same Message-ID is not a redelivery: keyed by
+        # sender and Message-ID, it is handled (and de-duplicated) on its own.
+        scoped = hashlib.sha256(f"{parsed.sender}\x1f{key}".encode()).hexdigest()
+        key = f"<sha256-{scoped}@escucha.inbound>"
+        seen = session.scalar(select(InboundEmail).where(InboundEmail.message_key == key))
     if seen is not None:
         ticket = session.get(Ticket, seen.ticket_id) if seen.ticket_id else None
         return Received(
