@@ -14,7 +14,7 @@ from escucha.config import Settings
 from escucha.notifications.models import Notification
 from escucha.notifications.rules import message_id_for, signed_notification
 from escucha.tickets import service
-from escucha.tickets.email import Received, receive_email
+from escucha.tickets.email import InboundSettings, Received, receive_email
 from escucha.tickets.models import Ticket, TicketAttachment, TicketMessage
 from tests.conftest import START, login
 from tests.factories import make_user
@@ -190,3 +190,30 @@ def test_a_message_id_reused_by_another_sender_is_neither_dropped_nor_joined(
     again = receive(session, cfg, raw)
     assert again.duplicate
     assert again.ticket_id == got.ticket_id
+
+
+def test_a_stranger_over_the_rate_stays_on_their_own_request_and_the_mention_is_linked(
+    session: Session, cfg: Settings, case: Ticket
+) -> None:
+    limits = InboundSettings(sender_rate_per_h=1)
+    own = receive_email(
+        session,
+        mail("Primera", sender="mallory@evil.example", subject="Hola"),
+        now=START,
+        settings=cfg,
+        source="smtp",
+        limits=limits,
+    )
+    got = receive_email(
+        session,
+        mail("Cancelen todo", sender="mallory@evil.example", subject=f"Caso {case.number}"),
+        now=START,
+        settings=cfg,
+        source="smtp",
+        limits=limits,
+    )
+    assert (got.outcome, got.ticket_id) == ("joined", own.ticket_id)
+    assert "Cancelen todo" not in _bodies(session, case)
+    mine = session.get(Ticket, own.ticket_id)
+    assert mine is not None
+    assert ("mentioned_by", mine.number) in _codes(session, case)

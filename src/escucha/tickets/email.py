@@ -543,7 +543,11 @@ def _handle(
     if ticket is None and over_rate:
         ticket, how = _latest_ticket_of(session, sender), "sender over the rate"
     if ticket is not None and ticket.status != "closed":
-        return _join(session, ticket, parsed, now=now, actor=actor, reason=how)
+        joined = _join(session, ticket, parsed, now=now, actor=actor, reason=how)
+        if mentioned is not None and mentioned.id != ticket.id:  # over the rate, on their own
+            service.system_event(session, ticket, "mentions_case", now=now, detail=mentioned.number)
+            service.system_event(session, mentioned, "mentioned_by", now=now, detail=ticket.number)
+        return joined
     reason = parsed.automatic or ("sender over the rate" if over_rate else None)
     description, whole = _description(parsed)
     opened = service.open_ticket(
