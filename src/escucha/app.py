@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, InternalError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,6 +34,7 @@ from escucha.errors import EscuchaError
 from escucha.logs import request_id_var
 from escucha.ops import router as ops_router
 from escucha.web import STATIC
+from escucha.web.i18n import gettext, pick_language
 from escucha.web.render import render
 
 log = logging.getLogger("escucha.http")
@@ -122,6 +124,12 @@ def admission_limit(engine: Engine, threads: int = 40) -> int:
     return max(1, min(connections - 1, threads))
 
 
+DATABASE_FAULT = (
+    "The service is not available right now because of a fault on our side. Nothing was "
+    "half saved: please try again in a few minutes."
+)
+
+
 def _is_api(request: Request) -> bool:
     path = request.url.path
     return path.startswith(("/api/", "/auth/", "/telephony/"))
@@ -196,6 +204,20 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         return _error_response(
             request, 422, "invalid_input", "a value is out of range for its field"
         )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InternalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_fault(request: Request, exc: Exception) -> Response:
+        # The database cannot be read or written (read-only, full disk, gone): the request's
+        # transaction was rolled back, so nothing is half written. Said in the page's language.
+        log.exception("database fault")
+        lang = pick_language(request, settings.default_language)
+        detail = gettext(lang, DATABASE_FAULT)
+        response = _error_response(request, 503, "database_unavailable", detail)
+        response.headers["Retry-After"] = "60"
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -14,8 +14,8 @@ from escucha.config import Settings
 from escucha.notifications.models import Notification
 from escucha.notifications.rules import message_id_for, signed_notification
 from escucha.tickets import service
-from escucha.tickets.email import Received, receive_email
-from escucha.tickets.models import Ticket, TicketAttachment
+from escucha.tickets.email import InboundSettings, Received, receive_email
+from escucha.tickets.models import Ticket, TicketAttachment, TicketMessage
 from tests.conftest import START, login
 from tests.factories import make_user
 from tests.tickets.helpers import make_org
@@ -172,3 +172,48 @@ def test_the_agent_sees_the_sender_of_every_message_and_the_link_between_cases(
     assert 'data-sender="mallory@evil.example"' in other
     assert f'href="/tickets/{case.id}"' in other
     assert "Menciona el caso" in other
+
+
+def test_a_message_id_reused_by_another_sender_is_neither_dropped_nor_joined(
+    session: Session, cfg: Settings, case: Ticket
+) -> None:
+    first = session.scalar(
+        select(TicketMessage.message_id).where(TicketMessage.ticket_id == case.id)
+    )
+    assert first is not None
+    raw = mail("Quiero reclamar otra cosa", sender="luis@example.es", subject="Reclamación")
+    raw = raw.replace(raw.split(b"Message-ID: ")[1].split(b"\n")[0].strip(), first.encode())
+    got = receive(session, cfg, raw)
+    assert not got.duplicate
+    assert got.outcome == "created"
+    assert got.ticket_id != case.id
+    again = receive(session, cfg, raw)
+    assert again.duplicate
+    assert again.ticket_id == got.ticket_id
+
+
+def test_a_stranger_over_the_rate_stays_on_their_own_request_and_the_mention_is_linked(
+    session: Session, cfg: Settings, case: Ticket
+) -> None:
+    limits = InboundSettings(sender_rate_per_h=1)
+    own = receive_email(
+        session,
+        mail("Primera", sender="mallory@evil.example", subject="Hola"),
+        now=START,
+        settings=cfg,
+        source="smtp",
+        limits=limits,
+    )
+    got = receive_email(
+        session,
+        mail("Cancelen todo", sender="mallory@evil.example", subject=f"Caso {case.number}"),
+        now=START,
+        settings=cfg,
+        source="smtp",
+        limits=limits,
+    )
+    assert (got.outcome, got.ticket_id) == ("joined", own.ticket_id)
+    assert "Cancelen todo" not in _bodies(session, case)
+    mine = session.get(Ticket, own.ticket_id)
+    assert mine is not None
+    assert ("mentioned_by", mine.number) in _codes(session, case)

@@ -131,3 +131,75 @@ def test_a_usable_address_says_the_acknowledgment_was_sent(client: TestClient, t
         "reason": None,
         "detail": "",
     }
+
+
+def test_any_database_fault_is_a_503_in_the_pages_language_and_in_the_apis_shape(
+    client: TestClient, session: Session, app: FastAPI
+) -> None:
+    make_org(session)
+    session.commit()
+    page = client.get("/complaints/new", headers={"Accept-Language": "es"})
+    csrf = csrf_from(page.text)
+    filed = client.post(
+        "/complaints/new",
+        data={"csrf_token": csrf, "form_key": "k-2", "description": "Sin agua"},
+        follow_redirects=False,
+    )
+    assert filed.status_code == 303
+    assert client.get("/status/view").status_code == 200
+    engine: Engine = app.state.engine
+    engine.dispose()
+    event.listen(engine, "connect", _read_only)
+    try:
+        added = client.post(
+            "/status/message",
+            data={"csrf_token": csrf, "body": "Ahora tampoco hay luz"},
+            headers={"Accept-Language": "es"},
+            follow_redirects=False,
+        )
+        api = client.post(
+            "/api/v1/complaints", json={"description": "x"}, headers={"X-CSRF-Token": csrf}
+        )
+    finally:
+        event.remove(engine, "connect", _read_only)
+        engine.dispose()
+    assert added.status_code == 503
+    assert '<html lang="es">' in added.text
+    assert "Ahora tampoco hay luz" in added.text  # their text, ready to send again
+    assert "puede volver a enviarlo sin riesgo" in added.text
+    assert 'action="/status/message"' in added.text
+    assert api.status_code == 503
+    assert api.json()["error"] == "database_unavailable"
+    assert _count(session) == 1
+    again = client.post(
+        "/status/message",
+        data={"csrf_token": csrf, "body": "Ahora tampoco hay luz"},
+        follow_redirects=False,
+    )
+    assert again.status_code == 303
+    assert "Ahora tampoco hay luz" in client.get("/status/view").text
+
+
+def test_a_database_fault_on_another_page_is_said_in_its_language(
+    client: TestClient, session: Session, app: FastAPI
+) -> None:
+    make_org(session)
+    session.commit()
+    csrf = csrf_from(client.get("/status").text)
+    engine: Engine = app.state.engine
+    engine.dispose()
+    event.listen(engine, "connect", _read_only)
+    try:
+        # A failed lookup writes its attempt for the rate limit: that write fails.
+        r = client.post(
+            "/status",
+            data={"csrf_token": csrf, "number": "2026-0000001-2", "code": "AAAAAA"},
+            headers={"Accept-Language": "es"},
+            follow_redirects=False,
+        )
+    finally:
+        event.remove(engine, "connect", _read_only)
+        engine.dispose()
+    assert r.status_code == 503
+    assert '<html lang="es">' in r.text
+    assert "No se ha guardado nada a medias" in r.text

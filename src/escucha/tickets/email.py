@@ -461,8 +461,9 @@ def receive_email(
 ) -> Received:
     """Turn one inbound message into a new ticket or a message on an existing one.
 
-    Idempotent on the Message-ID (or the message's hash), so a message delivered twice or
-    read again from IMAP is handled once.
+    Idempotent on the Message-ID (or the message's hash) from the same sender, so a message
+    delivered twice or read again from IMAP is handled once, and another sender reusing a
+    Message-ID neither reaches the first message's case nor is dropped.
     """
     limits = limits or InboundSettings()
     parsed = parse_email(
@@ -470,6 +471,12 @@ def receive_email(
     )
     key = message_key(parsed, raw)
     seen = session.scalar(select(InboundEmail).where(InboundEmail.message_key == key))
+    if seen is not None and seen.sender != (parsed.sender or "unknown"):
+        # Another sender's message with the same Message-ID is not a redelivery: keyed by
+        # sender and Message-ID, it is handled (and de-duplicated) on its own.
+        scoped = hashlib.sha256(f"{parsed.sender}\x1f{key}".encode()).hexdigest()
+        key = f"<sha256-{scoped}@escucha.inbound>"
+        seen = session.scalar(select(InboundEmail).where(InboundEmail.message_key == key))
     if seen is not None:
         ticket = session.get(Ticket, seen.ticket_id) if seen.ticket_id else None
         return Received(
@@ -535,7 +542,11 @@ def _handle(
     if ticket is None and over_rate:
         ticket, how = _latest_ticket_of(session, sender), "sender over the rate"
     if ticket is not None and ticket.status != "closed":
-        return _join(session, ticket, parsed, now=now, actor=actor, reason=how)
+        joined = _join(session, ticket, parsed, now=now, actor=actor, reason=how)
+        if mentioned is not None and mentioned.id != ticket.id:  # over the rate, on their own
+            service.system_event(session, ticket, "mentions_case", now=now, detail=mentioned.number)
+            service.system_event(session, mentioned, "mentioned_by", now=now, detail=ticket.number)
+        return joined
     reason = parsed.automatic or ("sender over the rate" if over_rate else None)
     description, whole = _description(parsed)
     opened = service.open_ticket(

@@ -1023,10 +1023,10 @@ def acknowledgment_state(
     written = (ticket.contact_note or "").splitlines()
     if customer is None or not (customer.email or customer.phone):
         if any(line.startswith("email as written:") for line in written):
-            return "email_unusable", "the email address is not usable, and no phone was given"
+            return "email_unusable", "the email address is not usable, and no usable phone"
         if any(line.startswith("phone as written:") for line in written):
-            return "phone_unusable", "the phone number is not usable, and no email was given"
-        return "no_contact", "no email or phone was given; the number was shown on screen"
+            return "phone_unusable", "the phone number is not usable, and no usable email"
+        return "no_contact", "no email or phone was given: give the number and code yourself"
     note = session.scalar(
         select(TicketMessage)
         .where(TicketMessage.ticket_id == ticket.id, TicketMessage.subject == "ack_not_sent")

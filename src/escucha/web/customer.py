@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, InternalError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from sqlalchemy.orm import Session
 
@@ -333,8 +333,35 @@ def status_message(
             raise InvalidInput(
                 f"body: at most {service.MAX_DESCRIPTION} characters; attach the rest by email"
             )
-        service.add_customer_message(db, ticket, text, now=clock.now(), channel="web")
+        try:
+            service.add_customer_message(db, ticket, text, now=clock.now(), channel="web")
+            db.commit()
+        except (OperationalError, InternalError, InterfaceError, SQLAlchemyTimeout):
+            return _kept_text(request, db, text, "/status/message")
     return RedirectResponse("/status/view", status_code=303)
+
+
+def _kept_text(request: Request, db: Session, text: str, action: str) -> Response:
+    """A database fault while a customer added text: the text back, ready to send (503)."""
+    log.exception("the database failed while a customer wrote on their case")
+    with contextlib.suppress(Exception):
+        db.rollback()
+    lang = _lang(request)
+    message = gettext(
+        lang,
+        "We could not register it because of a fault on our side. Nothing was lost: your "
+        "text is still here and is safe to send again in a few minutes.",
+    )
+    context = {
+        "status": 503,
+        "code": "database_unavailable",
+        "detail": message,
+        "kept_text": text,
+        "kept_action": action,
+    }
+    response = render(request, "error.html", context, 503)
+    response.headers["Retry-After"] = "60"
+    return response
 
 
 @router.post("/status/appeal")
