@@ -111,6 +111,7 @@ def replay_command(
 ) -> None:
     """Replay a call log in time order: each predictor's wait at each arrival, against what
     followed (MAE, share within 25 %, bias, and the bound escucha would have kept)."""
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.analytics.replay import ReplayOptions
     from escucha.analytics.replay_log import replay_files
 

@@ -92,6 +92,7 @@ def register(app: typer.Typer) -> None:
         username: str = typer.Argument("", help="Only this user's tokens."),
     ) -> None:
         """List API tokens (never their values): id, user, name, scope, state, expiry."""
+        # Imported when the command runs, so the CLI starts fast.
         from escucha.auth import service
         from escucha.errors import EscuchaError
 
@@ -127,6 +128,7 @@ def register(app: typer.Typer) -> None:
     @users.command("revoke-token")
     def revoke_token(token_id: int) -> None:
         """Revoke the API token TOKEN_ID (see `escucha users tokens`): it stops working at once."""
+        # Imported when the command runs, so the CLI starts fast.
         from escucha.auth import service
         from escucha.errors import EscuchaError
 
@@ -140,6 +142,7 @@ def register(app: typer.Typer) -> None:
     @users.command("end-sessions")
     def end_sessions(username: str) -> None:
         """End every browser session of USERNAME (a copied cookie stops working too)."""
+        # Imported when the command runs, so the CLI starts fast.
         from escucha.auth import service
         from escucha.errors import EscuchaError
 
@@ -154,6 +157,7 @@ def register(app: typer.Typer) -> None:
     @users.command("login-failures")
     def login_failures(hours: int = typer.Option(24, min=1, max=720)) -> None:
         """Refused logins of the last HOURS: when, account, client address, outcome."""
+        # Imported when the command runs, so the CLI starts fast.
         from escucha.auth import service
 
         with db_transaction() as session:

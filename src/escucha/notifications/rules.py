@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import re
 
+__pure__ = True  # the standard library only
+
 _SIGNED = re.compile(r"^<notification-(\d{1,18})\.([0-9a-f]{24})@escucha>$")
 SIGNED_IN_TEXT = re.compile(r"<notification-(\d{1,18})\.([0-9a-f]{24})@escucha>")
 

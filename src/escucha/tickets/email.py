@@ -290,8 +290,6 @@ class Thread:
 
 
 def _contact_point(session: Session, ticket: Ticket, sender: str) -> bool:
-    from escucha.contacts.models import Customer
-
     if not sender or ticket.customer_id is None:
         return False
     customer = session.get(Customer, ticket.customer_id)
