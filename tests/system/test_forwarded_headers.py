@@ -25,7 +25,8 @@ def _wrong_logins(url: str, count: int) -> list[int]:
         for n in range(count):
             r = http.post(
                 "/login",
-                data={"username": "root", "password": "guess-x", "csrf_token": token.group(1)},
+                # one try per account: only the per-address limit can refuse
+                data={"username": f"user{n}", "password": "guess-x", "csrf_token": token.group(1)},
                 headers={"X-Forwarded-For": f"198.51.100.{n + 1}"},
             )
             codes.append(r.status_code)
