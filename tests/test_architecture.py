@@ -13,7 +13,7 @@ import ast
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,38 +101,36 @@ def _declares_pure(tree: ast.Module) -> bool:
     return False
 
 
-class _Visitor(ast.NodeVisitor):
-    def __init__(self, package: str, lines: list[str]) -> None:
-        self.package = package
-        self.lines = lines
-        self.depth = 0
-        self.found: list[tuple[ast.stmt, str, bool]] = []
+def _statements(body: list[ast.stmt], in_function: bool) -> Iterator[tuple[ast.stmt, bool]]:
+    """Every statement, nested ones included, and whether it is inside a function (imports are
+    statements, so the expressions need not be walked)."""
+    for node in body:
+        yield node, in_function
+        inner = in_function or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for name in ("body", "orelse", "finalbody"):
+            yield from _statements(getattr(node, name, None) or [], inner)
+        for part in [*getattr(node, "handlers", []), *getattr(node, "cases", [])]:
+            yield from _statements(part.body, inner)
 
-    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
-        self.depth += 1
-        self.generic_visit(node)
-        self.depth -= 1
 
-    visit_FunctionDef = _function
-    visit_AsyncFunctionDef = _function
-
-    def visit_Import(self, node: ast.Import) -> None:
-        for alias in node.names:
-            self.found.append((node, alias.name, self.depth > 0))
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        if node.level:
-            base = self.package.split(".")
-            base = base[: len(base) - node.level + 1]
-            module = ".".join([*base, node.module or ""]).rstrip(".")
-        else:
-            module = node.module or ""
-        for alias in node.names:
-            # ``from pkg import module`` imports the module; ``from module import name`` the
-            # module: resolved against the tree below.
-            self.found.append(
-                (node, f"{module}.{alias.name}" if alias.name != "*" else module, self.depth > 0)
-            )
+def _found_imports(tree: ast.Module, package: str) -> list[tuple[ast.stmt, str, bool]]:
+    found: list[tuple[ast.stmt, str, bool]] = []
+    for node, in_function in _statements(tree.body, False):
+        if isinstance(node, ast.Import):
+            found.extend((node, alias.name, in_function) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                module = ".".join([*base, node.module or ""]).rstrip(".")
+            else:
+                module = node.module or ""
+            for alias in node.names:
+                # ``from pkg import module`` imports the module, ``from module import name``
+                # the module: the longest name the tree has wins (see read_tree).
+                target = f"{module}.{alias.name}" if alias.name != "*" else module
+                found.append((node, target, in_function))
+    return found
 
 
 def _commented(node: ast.stmt, lines: list[str], starts: dict[int, int]) -> bool:
@@ -157,11 +155,10 @@ def read_tree(root: Path) -> dict[str, Module]:
         lines = text.splitlines()
         tree = ast.parse(text)
         package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
-        visitor = _Visitor(package, lines)
-        visitor.visit(tree)
-        starts = {(n.end_lineno or n.lineno): n.lineno for n, _, f in visitor.found if f}
+        found = _found_imports(tree, package)
+        starts = {(n.end_lineno or n.lineno): n.lineno for n, _, f in found if f}
         imports: list[Import] = []
-        for node, target, in_function in visitor.found:
+        for node, target, in_function in found:
             if target.split(".")[0] != top:
                 imports.append(Import(node.lineno, target, in_function, True))
                 continue
@@ -324,7 +321,7 @@ def import_error_guards(tree: Mapping[str, Module]) -> list[str]:
     """``try: import <own module> except ImportError``: the project's modules are never optional."""
     out = []
     for name, module in sorted(tree.items()):
-        for node in ast.walk(module.tree):
+        for node, _ in _statements(module.tree.body, False):
             if not isinstance(node, ast.Try):
                 continue
             catches = any(

@@ -17,6 +17,8 @@ a move on many contacts in one compare-and-set statement with the same table (AD
     (new) -await_callback-> callback_waiting -enqueue-> queued
     offered -no_answer-> callback_waiting      offered -give_up-> ended
     queued|callback_waiting -cancel-> ended
+    steps inside a state: ivr (choose, transfer_out), queued (tell_estimate, offer_callback,
+    overflow)
 """
 
 from __future__ import annotations
