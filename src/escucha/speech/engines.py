@@ -53,6 +53,10 @@ class Engine(Protocol):
         """``pcm16``: 16 kHz mono little-endian 16-bit PCM."""
         ...
 
+    def for_recording(self) -> Engine:
+        """The engine to transcribe one recording with (one without state left by others)."""
+        ...
+
 
 class PocketsphinxEngine:
     """Offline English with the model inside the pocketsphinx wheel."""
@@ -62,6 +66,7 @@ class PocketsphinxEngine:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._decoder: Any = None
+        self._cmn = ""
 
     def _load(self) -> Any:
         if self._decoder is None:
@@ -69,8 +74,22 @@ class PocketsphinxEngine:
                 from pocketsphinx import Decoder
             except ImportError as exc:  # pragma: no cover - a dependency of escucha
                 raise ConfigurationError("pocketsphinx is not installed") from exc
-            self._decoder = Decoder(samprate=RATE, loglevel="FATAL")
+            decoder = Decoder(samprate=RATE, loglevel="FATAL")
+            # Cepstral mean normalisation adapts from one utterance to the next; start every
+            # utterance from the model's initial estimate, after one utterance of silence that
+            # sets the rest of the decoder's state, so a recording is transcribed the same
+            # way whatever was decoded before it.
+            self._cmn = decoder.get_cmn()
+            decoder.start_utt()
+            decoder.process_raw(bytes(RATE), full_utt=True)
+            decoder.end_utt()
+            self._decoder = decoder
         return self._decoder
+
+    def for_recording(self) -> PocketsphinxEngine:
+        """A decoder of its own: pocketsphinx adapts to what it heard, so each recording
+        starts afresh and is transcribed the same way whatever came before (0.5 s to load)."""
+        return PocketsphinxEngine()
 
     def transcribe(self, pcm16: bytes, lang: str) -> str:
         if lang != "en":
@@ -81,6 +100,7 @@ class PocketsphinxEngine:
             )
         with self._lock:
             decoder = self._load()
+            decoder.set_cmn(self._cmn)
             decoder.start_utt()
             decoder.process_raw(pcm16, full_utt=True)
             decoder.end_utt()
@@ -95,6 +115,9 @@ class VoskEngine:
     url: str
     timeout_s: float = 60.0
     name: str = "vosk"
+
+    def for_recording(self) -> VoskEngine:
+        return self
 
     def transcribe(self, pcm16: bytes, lang: str) -> str:
         from websockets.exceptions import WebSocketException
@@ -133,6 +156,9 @@ class WhisperServerEngine:
     url: str
     timeout_s: float = 120.0
     name: str = "whisper"
+
+    def for_recording(self) -> WhisperServerEngine:
+        return self
 
     def transcribe(self, pcm16: bytes, lang: str) -> str:
         buffer = io.BytesIO()

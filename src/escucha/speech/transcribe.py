@@ -165,6 +165,7 @@ def transcribe_audio(
 ) -> Recording:
     """Transcribe ``recording`` with ``engine`` in ``lang``."""
     options = options or Options()
+    engine = engine.for_recording()
     chans = [A.resample(c, recording.rate) for c in recording.channels]
     warnings: list[str] = []
     clipped = max(A.clipped_share(c) for c in recording.channels)
