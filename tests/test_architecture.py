@@ -37,6 +37,7 @@ DOMAIN_ORDER = (
     "callbacks",
     "routing",
     "workforce",
+    "speech",
     "qa",
     "surveys",
     "tickets",

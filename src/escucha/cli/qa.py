@@ -18,6 +18,7 @@ from rich.table import Table
 from escucha.errors import EscuchaError
 
 if TYPE_CHECKING:
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.qa import service
 
 
@@ -112,11 +113,13 @@ def _read(
     path: Path, fmt: FormatOption, lang: LangOption | None
 ) -> tuple[Any, dict[str, Any] | None, dict[str, Any]]:
     """A transcript file, or a recording transcribed (with what its audio detectors found)."""
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.qa import service
     from escucha.speech import service as speech
 
     if not speech.is_audio_file(path):
         return service.read_transcript(path, fmt.value), None, {}
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.config import load_settings
     from escucha.speech import transcribe as T
 

@@ -29,6 +29,7 @@ def transcribe(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")] = False,
 ) -> None:
     """Transcribe a recorded call / Transcribir una llamada grabada."""
+    # Imported when the command runs, so the CLI starts fast.
     from escucha.config import load_settings
     from escucha.speech import service
 
