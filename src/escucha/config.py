@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     twilio_api_url: str = ""
     sms_webhook_url: str = ""
     outbox_dir: Path = Path("./outbox")
+    #: WebRTC ICE servers for web calls: a JSON list of {"urls", "username", "credential"}
+    #: (STUN/TURN). Empty: host candidates only, enough on one machine or a LAN.
+    ice_servers: str = ""
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
@@ -67,6 +70,13 @@ class Settings(BaseSettings):
                 "ESCUCHA_SECRET_KEY must be set to a random value of at least 32 characters "
                 "outside development"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_ice_servers(self) -> Settings:
+        from escucha.voice.rules import parse_ice_servers
+
+        parse_ice_servers(self.ice_servers)  # a ValueError that says where and why
         return self
 
     @property
