@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     #: WebRTC ICE servers for web calls: a JSON list of {"urls", "username", "credential"}
     #: (STUN/TURN). Empty: host candidates only, enough on one machine or a LAN.
     ice_servers: str = ""
+    #: Sites allowed to show the web call in a frame (``/phone/embed``): origins separated by
+    #: spaces, e.g. "https://www.example.org". Empty: no site may frame it.
+    phone_embed_origins: str = ""
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
@@ -74,9 +77,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_ice_servers(self) -> Settings:
-        from escucha.voice.rules import parse_ice_servers
+        from escucha.voice.rules import parse_embed_origins, parse_ice_servers
 
         parse_ice_servers(self.ice_servers)  # a ValueError that says where and why
+        parse_embed_origins(self.phone_embed_origins)
         return self
 
     @property

@@ -27,7 +27,7 @@ from escucha.routing.models import AgentStatus
 from escucha.voice.models import VoiceLeg
 from tests.acd_helpers import cheap_passwords
 from tests.conftest import START
-from tests.system.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, screenshot
+from tests.system.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveServer, screenshot
 from tests.system.test_browser_desk import _demo_open_around_the_clock
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
@@ -74,6 +74,14 @@ async ([target, source]) => {
   return { share: total > 0 ? at / total : 0, power: at / 5, total: total / 5 };
 }
 """
+
+
+def figure(line: str) -> None:
+    """A measured figure, appended to ``test-artifacts/voice-figures.txt`` with the load."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
+    with (ARTIFACTS / "voice-figures.txt").open("a", encoding="utf-8") as fh:
+        fh.write(f"{line} (load average {load})\n")
 
 
 def tone_wav(path: Path, hz: float, seconds: float = 6.0, rate: int = 48_000) -> Path:
@@ -279,6 +287,7 @@ def test_the_caller_and_the_agent_hear_each_other_hold_and_mute_silence_the_agen
         agent.get_by_role("button", name="Activar micrófono").click()
         wait_heard(caller, AGENT_HZ)
         assert at_agent["share"] >= HEARD
+        figure(f"share heard: agent {at_agent['share']:.3f}, caller {at_caller['share']:.3f}")
 
         # the agent ends the call: the caller's sound stops and the page says so
         agent.locator("section.contact").get_by_role("button", name="Terminar la llamada").click()
@@ -307,6 +316,7 @@ def test_a_closed_caller_tab_is_an_abandon_within_10_s_and_is_never_offered(
     ]
     assert "offered" not in events
     assert "answered" not in events
+    figure(f"closed caller tab noticed in {noticed_s:.1f} s")
     assert noticed_s < 10
 
 
@@ -341,6 +351,7 @@ def test_an_agent_tab_closed_mid_call_puts_the_caller_back_at_the_head_of_the_li
     status = session.get(AgentStatus, _ana_id(session))
     assert status is not None
     assert status.state == "offline"
+    figure(f"caller back in line {back_s:.1f} s after the agent's browser closed")
     assert back_s < 20
 
 

@@ -129,3 +129,30 @@ def test_an_agent_signals_only_a_call_offered_or_assigned_to_them(
     )
     assert r.status_code == 403
     assert events(client, "/phone/voice/events") == []
+
+
+def test_the_web_call_can_be_framed_only_by_the_sites_named(
+    settings: object, users: dict[str, int]
+) -> None:
+    from escucha.app import create_app
+    from escucha.config import Settings
+
+    assert isinstance(settings, Settings)
+    named = settings.model_copy(update={"phone_embed_origins": "https://www.example.org"})
+    with TestClient(create_app(named)) as c:
+        framed = c.get("/phone/embed")
+        assert framed.status_code == 200
+        assert (
+            "frame-ancestors 'self' https://www.example.org;"
+            in framed.headers["content-security-policy"]
+        )
+        assert "x-frame-options" not in framed.headers
+        assert 'action="/phone/dial"' in framed.text
+        page = c.get("/phone")  # the full page is never framed
+        assert page.headers["x-frame-options"] == "DENY"
+    with TestClient(create_app(settings)) as c:
+        closed = c.get("/phone/embed")
+        assert "frame-ancestors 'none'" in closed.headers["content-security-policy"]
+        assert closed.headers["x-frame-options"] == "DENY"
+    with pytest.raises(ValueError, match="not an origin"):
+        Settings(phone_embed_origins="https://x.org; script-src *")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -80,6 +81,25 @@ def parse_ice_servers(raw: str) -> list[dict[str, Any]]:
             raise IceServersError(f"{where}: unknown {', '.join(sorted(unknown))}")
         servers.append(server)
     return servers
+
+
+ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def parse_embed_origins(raw: str) -> list[str]:
+    """``ESCUCHA_PHONE_EMBED_ORIGINS``: the sites that may frame the web call.
+
+    >>> parse_embed_origins("https://www.example.org  http://localhost:3000")
+    ['https://www.example.org', 'http://localhost:3000']
+    """
+    origins = raw.split()
+    for origin in origins:
+        if not ORIGIN.match(origin):
+            raise ValueError(
+                f"ESCUCHA_PHONE_EMBED_ORIGINS: {origin!r} is not an origin such as "
+                "https://www.example.org (scheme and host, no path)"
+            )
+    return origins
 
 
 def silent_for(last_seen: datetime, now: datetime) -> float:

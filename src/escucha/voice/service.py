@@ -193,6 +193,13 @@ def caller_left(session: Session, caller: WebCaller, *, at: datetime, reason: st
     if caller.gone_at is None:
         caller.gone_at = at
     ended = 0
+    ringing = ringing_for(session, caller)
+    if ringing is not None and ringing.provider_ref:
+        ref = ringing.provider_ref.split(":", 1)[1]
+        telephony.call_ended(
+            session, PROVIDER, ref, "no-answer", now=max(at, ringing.offered_at or at)
+        )
+        ended += 1
     legs = list(
         session.scalars(
             select(VoiceLeg).where(VoiceLeg.caller_id == caller.id, VoiceLeg.ended_at.is_(None))

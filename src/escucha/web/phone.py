@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from escucha.app import CSP
 from escucha.auth import service as auth_service
 from escucha.auth.api import DB, AgentCaller, ClockDep, Public
 from escucha.auth.models import User
@@ -196,6 +197,21 @@ def phone(request: Request, _caller: Public, db: DB, clock: ClockDep) -> Respons
     view["languages"] = LANGUAGES
     view["ice_servers"] = voice_rules.parse_ice_servers(request.app.state.settings.ice_servers)
     return render(request, "phone/caller.html", view)
+
+
+@router.get("/phone/embed")
+def phone_embedded(request: Request, _caller: Public, db: DB, clock: ClockDep) -> Response:
+    """The caller's phone alone, for a frame on the sites in ``ESCUCHA_PHONE_EMBED_ORIGINS``."""
+    _voice_token(request)
+    settings = request.app.state.settings
+    view = _caller_view(request, db, _current(request, db, clock.now()))
+    view["ice_servers"] = voice_rules.parse_ice_servers(settings.ice_servers)
+    view["embedded"] = True
+    response = render(request, "phone/embed.html", view)
+    origins = voice_rules.parse_embed_origins(settings.phone_embed_origins)
+    ancestors = "frame-ancestors " + (" ".join(["'self'", *origins]) if origins else "'none'")
+    response.headers["Content-Security-Policy"] = CSP.replace("frame-ancestors 'none'", ancestors)
+    return response
 
 
 @router.post("/phone/dial")
