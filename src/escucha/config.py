@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     #: Sites allowed to show the web call in a frame (``/phone/embed``): origins separated by
     #: spaces, e.g. "https://www.example.org". Empty: no site may frame it.
     phone_embed_origins: str = ""
+    #: Record web calls in the agent's desk (ADR 15); callers are told on the call's page.
+    record_calls: bool = False
+    #: Days a call recording is kept before the retention job deletes it.
+    recording_retention_days: float = Field(default=90.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -9,6 +9,7 @@ timed: each check waits for the sound (or its absence) to be there.
 
 from __future__ import annotations
 
+import base64
 import time
 import wave
 from collections.abc import Iterator
@@ -21,13 +22,25 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from escucha.config import Settings
 from escucha.contacts.models import Contact, ContactEvent
 from escucha.org import service as org_service
 from escucha.routing.models import AgentStatus
-from escucha.voice.models import VoiceLeg
+from escucha.voice.models import VoiceLeg, VoiceRecording
 from tests.acd_helpers import cheap_passwords
 from tests.conftest import START
-from tests.system.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveServer, screenshot
+from tests.system.conftest import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LiveServer,
+    free_port,
+    screenshot,
+    server_env,
+    start_server,
+    stop,
+    wait_ready,
+)
 from tests.system.test_browser_desk import _demo_open_around_the_clock
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
@@ -76,6 +89,42 @@ async ([target, source]) => {
 """
 
 
+#: Decode a recording in the page and measure each tone's share of its energy (Goertzel).
+DECODE = """
+async (b64) => {
+  const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const ac = new AudioContext();
+  const buf = await ac.decodeAudioData(bin.buffer);
+  const x = buf.getChannelData(0), sr = buf.sampleRate;
+  // frames of 20 ms (50 Hz wide): a tone a few hertz off after the codec is still found
+  const frame = Math.round(sr / 50);
+  const power = (f) => {
+    const k = 2 * Math.cos(2 * Math.PI * f / sr);
+    let total = 0;
+    for (let start = 0; start + frame <= x.length; start += frame) {
+      let s1 = 0, s2 = 0;
+      for (let i = start; i < start + frame; i++) {
+        const s0 = x[i] + k * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+      }
+      total += (s1 * s1 + s2 * s2 - k * s1 * s2) / frame;
+    }
+    return total;
+  };
+  let energy = 0;
+  for (let i = 0; i < x.length; i++) { energy += x[i] * x[i]; }
+  await ac.close();
+  return {
+    seconds: buf.duration,
+    caller: 2 * power(440) / energy,
+    agent: 2 * power(660) / energy,
+    neither: 2 * power(550) / energy,
+  };
+}
+"""
+
+
 def figure(line: str) -> None:
     """A measured figure, appended to ``test-artifacts/voice-figures.txt`` with the load."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -105,6 +154,21 @@ def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
 def demo_open(session: Session, tmp_path: Path) -> None:
     org_service.apply_file(session, _demo_open_around_the_clock(tmp_path), now=START)
     session.commit()
+
+
+@pytest.fixture
+def recording_server(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
+    """``escucha serve`` (with its worker) recording web calls."""
+    port = free_port()
+    env = server_env(settings, port, ESCUCHA_RECORD_CALLS="1")
+    log = tmp_path / "server.log"
+    process = start_server(env, log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process, log)
+        yield LiveServer(url, process, env, log)
+    finally:
+        stop(process)
 
 
 @pytest.fixture
@@ -245,9 +309,14 @@ def _talking(caller: Any, agent: Any, url: str, session: Session) -> Contact:
 
 
 def test_the_caller_and_the_agent_hear_each_other_hold_and_mute_silence_the_agent(
-    demo_open: None, live_server: LiveServer, playwright: Any, tmp_path: Path, session: Session
+    demo_open: None,
+    recording_server: LiveServer,
+    playwright: Any,
+    tmp_path: Path,
+    session: Session,
+    settings: Settings,
 ) -> None:
-    url = live_server.url
+    url = recording_server.url
     caller_wav = tone_wav(tmp_path / "caller-440.wav", CALLER_HZ)
     agent_wav = tone_wav(tmp_path / "agent-660.wav", AGENT_HZ)
     with chromium(playwright, caller_wav) as cb, chromium(playwright, agent_wav) as ab:
@@ -293,6 +362,23 @@ def test_the_caller_and_the_agent_hear_each_other_hold_and_mute_silence_the_agen
         agent.locator("section.contact").get_by_role("button", name="Terminar la llamada").click()
         caller.locator("#phone.phase-ended").wait_for()
         assert _contact(session, contact.id).state == "wrap_up"
+
+        # the recording, made in the desk and sent in pieces, holds both tones
+        agent.evaluate("() => window.EscuchaVoice.recorded")
+        rec = session.scalar(select(VoiceRecording).where(VoiceRecording.contact_id == contact.id))
+        assert rec is not None
+        assert rec.chunks >= 2  # pieces of 5 s, sent while the call went on
+        folder = settings.outbox_dir.parent / "recordings" / str(contact.id)
+        data = b"".join((folder / f"{i:06d}.part").read_bytes() for i in range(rec.chunks))
+        assert len(data) == rec.bytes
+        heard = caller.evaluate(DECODE, base64.b64encode(data).decode())
+        figure(
+            f"recording: {heard['seconds']:.1f} s, caller tone {heard['caller']:.2f}, "
+            f"agent tone {heard['agent']:.2f}, 550 Hz {heard['neither']:.4f} of its energy"
+        )
+        # each tone stands well above a frequency nobody played
+        assert heard["caller"] > max(0.05, 10 * heard["neither"])
+        assert heard["agent"] > max(0.05, 10 * heard["neither"])
 
 
 def test_a_closed_caller_tab_is_an_abandon_within_10_s_and_is_never_offered(

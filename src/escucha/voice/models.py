@@ -79,3 +79,20 @@ class AgentDesk(Base):
     last_seen_at: Mapped[datetime]
     mic_ok: Mapped[bool] = mapped_column(default=False)
     gone_at: Mapped[datetime | None]
+
+
+class VoiceRecording(Base):
+    """A web call recorded in the agent's desk (ADR 15): chunks of WebM/Opus, in order."""
+
+    __tablename__ = "voice_recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    content_type: Mapped[str] = mapped_column(String(60))
+    chunks: Mapped[int] = mapped_column(default=0)
+    bytes: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+    #: Deleted by the retention job (the row stays as the trace that it existed).
+    deleted_at: Mapped[datetime | None]

@@ -27,7 +27,7 @@ from escucha.routing import service as routing
 from escucha.routing.models import AgentStatus
 from escucha.telephony import service as telephony
 from escucha.voice import rules as R
-from escucha.voice.models import AgentDesk, VoiceLeg, VoiceSignal, WebCaller
+from escucha.voice.models import AgentDesk, VoiceLeg, VoiceRecording, VoiceSignal, WebCaller
 
 log = logging.getLogger("escucha.voice")
 
@@ -453,3 +453,90 @@ def sweep(session: Session, *, now: datetime, settings: Settings) -> Swept:
         )
     )
     return out
+
+
+# --- recordings (ADR 15) --------------------------------------------------------------------
+
+MAX_CHUNK_BYTES = 2 * 1024 * 1024
+RECORDING_TYPES = ("audio/webm", "audio/ogg")
+
+
+def recordings_dir(settings: Settings) -> Path:
+    return Path(settings.outbox_dir).parent / "recordings"
+
+
+def recording_of(session: Session, contact_id: int) -> VoiceRecording | None:
+    return session.scalar(
+        select(VoiceRecording).where(
+            VoiceRecording.contact_id == contact_id, VoiceRecording.deleted_at.is_(None)
+        )
+    )
+
+
+def add_chunk(
+    session: Session,
+    contact: Contact,
+    *,
+    user_id: int,
+    seq: int,
+    data: bytes,
+    content_type: str,
+    now: datetime,
+    settings: Settings,
+) -> VoiceRecording:
+    """The next piece of a call's recording, from the agent's desk (a resent piece is kept once).
+
+    Each piece is its own file, written before the row counts it: a crash loses at most the
+    pieces the desk had not sent yet.
+    """
+    base = content_type.split(";", 1)[0].strip().lower()
+    if base not in RECORDING_TYPES:
+        raise InvalidInput(f"content-type: one of {', '.join(RECORDING_TYPES)}")
+    if not data or len(data) > MAX_CHUNK_BYTES:
+        raise InvalidInput(f"a recording piece is 1 to {MAX_CHUNK_BYTES} bytes")
+    rec = session.scalar(
+        select(VoiceRecording).where(VoiceRecording.contact_id == contact.id).with_for_update()
+    )
+    if rec is None:
+        rec = VoiceRecording(
+            contact_id=contact.id,
+            user_id=user_id,
+            content_type=base,
+            started_at=now,
+            updated_at=now,
+        )
+        session.add(rec)
+        session.flush()
+    if rec.deleted_at is not None:
+        raise Conflict("this recording was deleted")
+    if seq < rec.chunks:
+        return rec  # sent twice: kept once
+    if seq > rec.chunks:
+        raise Conflict(f"recording piece {rec.chunks} is missing: send the pieces in order")
+    folder = recordings_dir(settings) / str(contact.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{seq:06d}.part").write_bytes(data)
+    rec.chunks += 1
+    rec.bytes += len(data)
+    rec.updated_at = now
+    session.flush()
+    return rec
+
+
+def recording_pieces(rec: VoiceRecording, settings: Settings) -> list[Path]:
+    folder = recordings_dir(settings) / str(rec.contact_id)
+    return [folder / f"{i:06d}.part" for i in range(rec.chunks)]
+
+
+def delete_old_recordings(session: Session, *, now: datetime, settings: Settings) -> int:
+    """Recordings older than the retention period are deleted (the row keeps the trace)."""
+    cutoff = now - timedelta(days=settings.recording_retention_days)
+    old = session.scalars(
+        select(VoiceRecording).where(
+            VoiceRecording.deleted_at.is_(None), VoiceRecording.started_at < cutoff
+        )
+    ).all()
+    for rec in old:
+        shutil.rmtree(recordings_dir(settings) / str(rec.contact_id), ignore_errors=True)
+        rec.deleted_at = now
+    return len(old)

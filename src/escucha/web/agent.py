@@ -28,7 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from escucha.auth.api import DB, AgentCaller, ClockDep
+from escucha.audit import service as audit
+from escucha.auth.api import DB, AgentCaller, ClockDep, SupervisorCaller
 from escucha.auth.models import User
 from escucha.callbacks import service as callbacks
 from escucha.contacts import live
@@ -295,6 +296,7 @@ def desk_page(request: Request, caller: AgentCaller, db: DB, clock: ClockDep) ->
     user = caller.need_user()
     ctx = _desk_context(request, db, user, clock.now())
     ctx["ice_servers"] = ice_servers(request)
+    ctx["record_calls"] = request.app.state.settings.record_calls
     ctx["quality_bounds"] = {
         "loss": voice_rules.POOR_LOSS,
         "jitter": voice_rules.POOR_JITTER_S,
@@ -524,3 +526,70 @@ def desk_beat(caller: AgentCaller, db: DB, clock: ClockDep, beat: DeskBeatIn) ->
 
 def ice_servers(request: Request) -> list[dict[str, Any]]:
     return voice_rules.parse_ice_servers(request.app.state.settings.ice_servers)
+
+
+@router.post("/agent/voice/recording/{contact_id}/{seq}")
+async def recording_piece(
+    request: Request, contact_id: int, seq: int, caller: AgentCaller, db: DB, clock: ClockDep
+) -> dict[str, int]:
+    """The next piece of the call's recording, made in the desk (ADR 15)."""
+    user = caller.need_user()
+    length = request.headers.get("content-length", "")
+    if not length.isdigit() or int(length) > voice.MAX_CHUNK_BYTES:
+        raise InvalidInput(f"a recording piece has a length of at most {voice.MAX_CHUNK_BYTES}")
+    if seq < 0:
+        raise InvalidInput("seq: 0 or more")
+    data = await request.body()
+    settings = request.app.state.settings
+    if not settings.record_calls:
+        raise Conflict("calls are not recorded here (ESCUCHA_RECORD_CALLS)")
+
+    def store() -> dict[str, int]:
+        contact = voice.agent_contact(db, user.id, contact_id)
+        rec = voice.add_chunk(
+            db,
+            contact,
+            user_id=user.id,
+            seq=seq,
+            data=data,
+            content_type=request.headers.get("content-type", ""),
+            now=clock.now(),
+            settings=settings,
+        )
+        return {"chunks": rec.chunks}
+
+    return await run_in_threadpool(store)
+
+
+@router.get("/voice/recordings/{contact_id}")
+def play_recording(
+    request: Request, contact_id: int, caller: SupervisorCaller, db: DB, clock: ClockDep
+) -> StreamingResponse:
+    """A call's recording, for quality review; every listen is written to the audit trail."""
+    user = caller.need_user()
+    rec = voice.recording_of(db, contact_id)
+    if rec is None:
+        raise NotFound(f"contact {contact_id} has no recording")
+    audit.record(
+        db,
+        action="recording.listened",
+        actor=f"user:{user.id}:{user.username}",
+        subject_kind="contact",
+        subject_id=contact_id,
+        now=clock.now(),
+        data={"chunks": rec.chunks, "bytes": rec.bytes},
+    )
+    pieces = voice.recording_pieces(rec, request.app.state.settings)
+    missing = [p.name for p in pieces if not p.is_file()]
+    if missing:
+        raise NotFound(f"recording of contact {contact_id} is incomplete: {missing[0]} is missing")
+
+    def stream() -> Any:
+        for piece in pieces:
+            yield piece.read_bytes()
+
+    return StreamingResponse(
+        stream(),
+        media_type=rec.content_type,
+        headers={"Cache-Control": "no-store", "Content-Length": str(rec.bytes)},
+    )

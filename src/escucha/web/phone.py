@@ -162,6 +162,8 @@ def _caller_view(request: Request, db: Session, turn: R.Turn | None) -> dict[str
         "keypad": KEYPAD,
         "organisation": org,
         "to_number": request.app.state.settings.twilio_from_number or "",
+        "record_calls": request.app.state.settings.record_calls,
+        "recording_days": int(request.app.state.settings.recording_retention_days),
         # the contact whose sound this page carries now (the agent's offer names it)
         "voice_contact": (
             turn.contact_id

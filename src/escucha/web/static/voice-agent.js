@@ -30,7 +30,10 @@
 
   function getMic() {
     var constraints = micSel.value ? { deviceId: { exact: micSel.value } } : true;
-    return navigator.mediaDevices.getUserMedia({ audio: constraints, video: false });
+    return navigator.mediaDevices.getUserMedia({ audio: constraints, video: false }).then(function (s) {
+      state.mic = s;
+      return s;
+    });
   }
 
   function fillDevices() {
@@ -95,6 +98,60 @@
   });
   micSel.addEventListener("change", function () { micOk = false; micResult.textContent = T.mic_untested; });
 
+  // --- the recording (ADR 15): both sides mixed here, sent in 5 s pieces as they come ------
+
+  var recording = null;
+
+  function startRecording(contact, remote) {
+    if (!panel.hasAttribute("data-record") || recording || !window.MediaRecorder) { return; }
+    var ac = V.audio();
+    var mix = ac.createMediaStreamDestination();
+    var parts = [];
+    [remote, state.mic].forEach(function (stream) {
+      if (stream && stream.getAudioTracks().length) {
+        var src = ac.createMediaStreamSource(stream);
+        var gain = ac.createGain();
+        src.connect(gain);
+        gain.connect(mix);
+        parts.push(gain);
+      }
+    });
+    var type = MediaRecorder.isTypeSupported("audio/webm;codecs=opus") ? "audio/webm;codecs=opus" : "audio/webm";
+    var rec = new MediaRecorder(mix.stream, { mimeType: type });
+    var seq = 0, chain = Promise.resolve();
+    recording = { rec: rec, contact: contact, micGain: parts[1] || null, done: null };
+    rec.ondataavailable = function (e) {
+      if (!e.data || !e.data.size) { return; }
+      var n = seq++;
+      chain = chain.then(function () { return sendPiece(contact, n, e.data, type, 3); });
+    };
+    recording.done = new Promise(function (resolve) { rec.onstop = function () { chain.then(resolve, resolve); }; });
+    rec.start(5000);
+  }
+
+  function sendPiece(contact, n, blob, type, tries) {
+    return fetch("/agent/voice/recording/" + contact + "/" + n, {
+      method: "POST", credentials: "same-origin", body: blob,
+      headers: { "Content-Type": type, "X-CSRF-Token": V.csrf() },
+    }).then(function (r) {
+      if (!r.ok && r.status >= 500 && tries > 1) { return sendPiece(contact, n, blob, type, tries - 1); }
+    }).catch(function () {
+      if (tries > 1) { return new Promise(function (ok) { setTimeout(ok, 1000); }).then(function () { return sendPiece(contact, n, blob, type, tries - 1); }); }
+    });
+  }
+
+  function recordHold(on) {
+    // on hold the recording keeps the customer's side and the music, never the agent's aside
+    if (recording && recording.micGain) { recording.micGain.gain.value = on ? 0 : 1; }
+  }
+
+  function stopRecording() {
+    if (!recording) { return; }
+    try { recording.rec.stop(); } catch (e) {}
+    V.recorded = recording.done;
+    recording = null;
+  }
+
   // --- the call -----------------------------------------------------------------------------
 
   function newCall() {
@@ -104,6 +161,7 @@
       remoteAudio.srcObject = stream;
       if (remoteLevel) { remoteLevel.stop(); }
       remoteLevel = V.level(stream, remoteMeter);
+      if (desk.contact) { startRecording(desk.contact, stream); recordHold(desk.state === "on_hold"); }
     });
     call.on("state", function (s) {
       if (s === "connected") { say(desk.state === "on_hold" ? T.hold : (muted ? T.muted : T.talking)); }
@@ -115,6 +173,7 @@
   function endCall() {
     if (!state.call) { return; }
     var contact = state.call.contact();
+    stopRecording();
     state.call.hangup();
     if (contact) { signalling.send(contact, "bye", { reason: "agent_hung_up" }).catch(function () {}); }
     state.call = null; state.remote = null;
@@ -140,10 +199,11 @@
       say(T.connecting);
       muteBtn.disabled = false;
       state.call.start(next.contact).then(function () {
-        if (state.call) { state.call.hold(desk.state === "on_hold"); }
+        if (state.call) { state.call.hold(desk.state === "on_hold"); recordHold(desk.state === "on_hold"); }
       }).catch(function () { say(T.failed); });
     } else if (changed) {
       state.call.hold(next.state === "on_hold");
+      recordHold(next.state === "on_hold");
       say(next.state === "on_hold" ? T.hold : (muted ? T.muted : T.talking));
     }
   }

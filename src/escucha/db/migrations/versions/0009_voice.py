@@ -97,8 +97,36 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_voice_signals_user_id"), ["user_id"], unique=False)
         batch_op.create_index("ix_voice_signals_contact_id_id", ["contact_id", "id"], unique=False)
 
+    op.create_table(
+        "voice_recordings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("contact_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("content_type", sa.String(length=60), nullable=False),
+        sa.Column("chunks", sa.Integer(), nullable=False),
+        sa.Column("bytes", sa.Integer(), nullable=False),
+        sa.Column("started_at", UTC, nullable=False),
+        sa.Column("updated_at", UTC, nullable=False),
+        sa.Column("deleted_at", UTC, nullable=True),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contacts.id"], name=op.f("fk_voice_recordings_contact_id_contacts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_voice_recordings_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_voice_recordings")),
+        sa.UniqueConstraint("contact_id", name=op.f("uq_voice_recordings_contact_id")),
+    )
+    with op.batch_alter_table("voice_recordings", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_voice_recordings_started_at"), ["started_at"], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("voice_recordings", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_voice_recordings_started_at"))
+    op.drop_table("voice_recordings")
     with op.batch_alter_table("voice_signals", schema=None) as batch_op:
         batch_op.drop_index("ix_voice_signals_contact_id_id")
         batch_op.drop_index(batch_op.f("ix_voice_signals_user_id"))
