@@ -301,3 +301,35 @@ def test_prompts_are_played_as_audio(client: TestClient, users: dict[str, int]) 
     assert wav.headers["content-type"] == "audio/wav"
     assert wav.content[:4] == b"RIFF"
     assert client.get("/phone/audio/..%2F..%2Fescucha.db").status_code == 404
+
+
+def test_a_callback_to_a_closed_page_without_a_phone_line_is_not_an_attempt(
+    client: TestClient,
+    agent_client: TestClient,
+    users: dict[str, int],
+    session: Session,
+    clock: FrozenClock,
+) -> None:
+    caller = Caller(client)
+    caller.key(caller.dial(), "2")
+    caller.post("/phone/callback")
+    clock.advance(timedelta(seconds=30))  # the page stopped beating: it was closed
+    assert login(agent_client, "ana", "escucha-demo").status_code == 303
+    panel = _desk(agent_client, "/agent/state", state="available")
+    assert "La página del cliente está cerrada" in panel
+    cb = session.scalar(select(Callback))
+    assert cb is not None
+    token = csrf_from(agent_client.get("/agent").text)
+    said = {}
+    for action in ("call", "no-answer"):
+        r = agent_client.post(
+            f"/agent/contacts/{cb.contact_id}/{action}", data={"csrf_token": token}, headers=HX
+        )
+        assert r.status_code == 409, action
+        said[action] = r.text
+    assert "no phone line is set up" in said["call"]
+    assert "no answer is recorded without a call" in said["no-answer"]
+    session.expire_all()
+    again = session.get(Callback, cb.id)
+    assert again is not None
+    assert (again.state, again.attempts) == ("offered", 0)  # nothing was recorded as tried

@@ -9,7 +9,7 @@ from typing import Any
 
 #: A caller page beats every 2 s; silent this long it is gone (noticed within 10 s with the
 #: sweep's period).
-CALLER_GRACE_S = 6.0
+CALLER_GRACE_S = 5.0
 #: A page that said it was closing and did not beat again this long (a reload does) is gone.
 LEAVING_GRACE_S = 2.5
 #: An agent's desk beats every 2 s; silent this long in a call, the caller goes back in line.
