@@ -107,6 +107,9 @@
     // the agent's "bye") ends the sound.
     var over = next.phase === "ended" || next.phase === "idle" || next.phase === "callback";
     if (state.call && over) { endSound(); say(""); }
+    // transferred (or given back to the line): the agent's sound is gone until the next one
+    var wasTalking = phone.phase === "connected" || phone.phase === "on_hold";
+    if (state.call && wasTalking && next.phase === "queue") { endSound(); }
     if (talking && next.phase !== phone.phase && state.call) { say(next.phase === "on_hold" ? T.hold : T.talking); }
     // Talking with no sound here (the page was reloaded): ask the agent's desk for it again.
     if (talking && !state.call && next.contact && !state.readyTimer) {
