@@ -33,6 +33,7 @@ ENTRY_PACKAGES = ("escucha.web", "escucha.cli")
 ENTRY_FILES = ("api", "jobs")  # escucha.<package>.api and escucha.<package>.jobs
 #: Domain packages, highest first: each may import the packages listed after it, never before.
 DOMAIN_ORDER = (
+    "voice",
     "telephony",
     "callbacks",
     "routing",

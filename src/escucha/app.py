@@ -243,9 +243,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.state.metrics.requests.labels(request.method, route, str(response.status_code)).inc()
         app.state.metrics.latency.labels(route).observe(elapsed)
         response.headers["X-Request-ID"] = rid
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        csp = response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
+        if "frame-ancestors 'none'" in csp:  # a page made to be embedded names its hosts
+            response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["Permissions-Policy"] = "camera=(), geolocation=(), microphone=(self)"
         log.info(

@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from escucha.errors import ConfigurationError
+from escucha.voice.rules import parse_embed_origins, parse_ice_servers
 
 DEFAULT_SECRET = "escucha-development-secret-change-me"  # noqa: S105 - refused outside development
 
@@ -89,6 +90,17 @@ class Settings(BaseSettings):
     #: Channel of the agent in two-channel recordings (Twilio's dual recordings: 1).
     speech_twilio_agent_channel: int = Field(default=1, ge=0, le=1)
 
+    #: WebRTC ICE servers for web calls: a JSON list of {"urls", "username", "credential"}
+    #: (STUN/TURN). Empty: host candidates only, enough on one machine or a LAN.
+    ice_servers: str = ""
+    #: Sites allowed to show the web call in a frame (``/phone/embed``): origins separated by
+    #: spaces, e.g. "https://www.example.org". Empty: no site may frame it.
+    phone_embed_origins: str = ""
+    #: Record web calls in the agent's desk (ADR 15); callers are told on the call's page.
+    record_calls: bool = False
+    #: Days a call recording is kept before the retention job deletes it.
+    recording_retention_days: float = Field(default=90.0, gt=0)
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.environment == "production" and (
@@ -110,6 +122,12 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"ESCUCHA_TRUSTED_PROXIES: {item!r} is not an IP address or network"
                 ) from None
+        return self
+
+    @model_validator(mode="after")
+    def _check_ice_servers(self) -> Settings:
+        parse_ice_servers(self.ice_servers)  # a ValueError that says where and why
+        parse_embed_origins(self.phone_embed_origins)
         return self
 
     @property

@@ -229,8 +229,13 @@ def _journey(api: httpx.Client, browser: Any, url: str, settings: Settings) -> N
     expect(facturas.locator('[data-tile="waiting"] .tile-value')).to_have_text("1")
     screenshot(wall, "desk-08-wallboard-callback-offered")
 
-    # The customer answers; Ana puts her on hold after telling her
-    desk.get_by_role("button", name="El cliente ha contestado").click()
+    # Her page is still open: Ana calls her from the desk, the page rings and she picks up
+    expect(contact.get_by_role("button", name="No contesta")).to_have_count(0)
+    desk.get_by_role("button", name="Llamar al cliente").click()
+    expect(contact).to_contain_text("Llamando al cliente", timeout=TIMEOUT_MS)
+    expect(phone).to_have_class(re.compile(r"\bphase-ringing\b"), timeout=TIMEOUT_MS)
+    phone.get_by_role("button", name="Descolgar").click()
+    expect(phone).to_have_class(re.compile(r"\bphase-connected\b"), timeout=TIMEOUT_MS)
     expect(contact).to_contain_text("En conversación", timeout=TIMEOUT_MS)
     expect(facturas.locator('[data-tile="callbacks"] .tile-value')).to_have_text(
         "0", timeout=TIMEOUT_MS

@@ -1,4 +1,4 @@
-"""The browser phone: a caller page and the agent's softphone (W1, W2, W6, C1)."""
+"""The web call: the caller's page and the agent desk that takes its calls (W1, W2, W6, C1)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,15 @@ class Caller:
         r = self.client.post(path, data=data, headers={**HX, "X-CSRF-Token": self.token})
         assert r.status_code == 200, r.text
         return r.text
+
+    def json(self, path: str, body: dict[str, object]) -> dict[str, object]:
+        r = self.client.post(path, json=body, headers={"X-CSRF-Token": self.token})
+        assert r.status_code == 200, r.text
+        answer: dict[str, object] = r.json()
+        return answer
+
+    def beat(self) -> None:
+        self.json("/phone/voice/beat", {"media": "none"})
 
     def dial(self, number: str = "600111222", language: str = "es") -> str:
         return self.post("/phone/dial", number=number, language=language)
@@ -69,12 +78,10 @@ def _contact(session: Session) -> Contact:
     return contact
 
 
-def _agent_act(client: TestClient, action: str, contact_id: int | None = None) -> str:
-    token = csrf_from(client.get("/phone/agent").text)
-    data = {"action": action, "csrf_token": token}
-    if contact_id is not None:
-        data["contact_id"] = str(contact_id)
-    r = client.post("/phone/agent/act", data=data, headers=HX)
+def _desk(client: TestClient, path: str, **data: str) -> str:
+    """An action on the agent desk (``/agent/state`` or ``/agent/contacts/<id>/<action>``)."""
+    token = csrf_from(client.get("/agent").text)
+    r = client.post(path, data={**data, "csrf_token": token}, headers=HX)
     assert r.status_code == 200, r.text
     return r.text
 
@@ -82,7 +89,8 @@ def _agent_act(client: TestClient, action: str, contact_id: int | None = None) -
 def test_anyone_can_open_the_caller_page(client: TestClient, users: dict[str, int]) -> None:
     r = client.get("/phone")
     assert r.status_code == 200
-    assert "Teléfono del navegador" in r.text
+    assert "Llamar a Aguas del Manzanares (demo)" in r.text
+    assert "data-voice-page" in r.text  # the sound panel
     assert 'action="/phone/dial"' in r.text
     assert "Llamar a Aguas del Manzanares (demo)" in r.text
 
@@ -153,23 +161,35 @@ def test_the_agent_softphone_shows_the_call_and_its_path_and_answers_it(
     caller = Caller(client)
     caller.key(caller.dial(), "2")
     assert login(agent_client, "ana", "escucha-demo").status_code == 303
-    panel = _agent_act(agent_client, "available")
+    panel = _desk(agent_client, "/agent/state", state="available")
     assert "Llamada entrante" in panel
-    assert "+34600111222" in panel
-    assert "main: 2 · facturas" in panel
+    assert 'data-voice-transport="webrtc"' in panel  # the desk's softphone carries the sound
+    assert "+34600•••222" in panel  # masked as everywhere on the desk, and marked unverified
+    assert "número escrito por quien llama, sin verificar" in panel
+    assert "+34600111222" not in panel
+    assert "tecla 2 — facturas" in panel
     contact = _contact(session)
     assert contact.agent_id == users["ana"]
-    assert "Le pasamos con Ana López" in caller.post("/phone/poll")
+    waiting = caller.post("/phone/poll")
+    assert "Le pasamos con Ana López" in waiting
+    assert "persona" not in waiting  # the place in line is no longer true
     clock.advance(timedelta(seconds=5))
-    answered = _agent_act(agent_client, "answer", contact.id)
-    assert "Colgar" in answered
-    assert "Está hablando con Ana López." in caller.post("/phone/poll")
+    answered = _desk(agent_client, f"/agent/contacts/{contact.id}/answer")
+    assert "Terminar la llamada" in answered
+    talking = caller.post("/phone/poll")
+    assert "Está hablando con Ana López." in talking
+    assert "tiempo de espera" not in talking
     clock.advance(timedelta(seconds=60))
-    wrap = _agent_act(agent_client, "hangup", contact.id)
+    wrap = _desk(agent_client, f"/agent/contacts/{contact.id}/end")
     assert 'name="recap"' in wrap
-    assert 'hx-trigger="every 2s"' not in wrap  # the recap being typed is not wiped by polling
     assert "La llamada ha terminado." in caller.post("/phone/poll")
-    _agent_act(agent_client, "wrap_up", contact.id)
+    _desk(
+        agent_client,
+        f"/agent/contacts/{contact.id}/wrap-up",
+        outcome="solved",
+        resolved="yes",
+        recap="Factura explicada",
+    )
     assert _contact(session).state == "ended"
 
 
@@ -184,13 +204,16 @@ def test_a_callback_rings_the_callers_page(
     caller.key(caller.dial(), "2")
     caller.post("/phone/callback")
     assert login(agent_client, "ana", "escucha-demo").status_code == 303
-    panel = _agent_act(agent_client, "available")
+    caller.beat()  # the page is still open
+    panel = _desk(agent_client, "/agent/state", state="available")
     assert "Llamada de vuelta" in panel
     assert "Llamar al cliente" in panel
+    assert "No contesta" not in panel  # "no answer" only after a real attempt
     cb = session.scalar(select(Callback))
     assert cb is not None
-    clock.advance(timedelta(seconds=30))
-    dialing = _agent_act(agent_client, "dial", cb.contact_id)
+    clock.advance(timedelta(seconds=3))
+    caller.beat()
+    dialing = _desk(agent_client, f"/agent/contacts/{cb.contact_id}/call")
     assert "No contesta" in dialing
     ringing = caller.post("/phone/poll")
     assert "Le estamos llamando" in ringing
@@ -210,13 +233,25 @@ def test_an_agent_sees_only_their_own_calls(
     caller = Caller(client)
     caller.key(caller.dial(), "5")
     assert login(agent_client, "luis", "escucha-demo").status_code == 303
-    panel = _agent_act(agent_client, "available")
+    panel = _desk(agent_client, "/agent/state", state="available")
     assert "Llamada entrante" not in panel  # luis does not handle complaints
-    token = csrf_from(agent_client.get("/phone/agent").text)
-    r = agent_client.post(
-        "/phone/agent/act", data={"action": "answer", "contact_id": "1", "csrf_token": token}
-    )
+    token = csrf_from(agent_client.get("/agent").text)
+    r = agent_client.post("/agent/contacts/1/answer", data={"csrf_token": token}, headers=HX)
     assert r.status_code == 409
+    r = agent_client.post(
+        "/agent/voice/signal",
+        json={"contact_id": 1, "kind": "offer", "body": {"sdp": "v=0\r\n"}},
+        headers={"X-CSRF-Token": token},
+    )
+    assert r.status_code == 403  # nor signal a call that is not offered to him
+
+
+def test_the_old_softphone_address_leads_to_the_desk(
+    agent_client: TestClient, users: dict[str, int]
+) -> None:
+    assert login(agent_client, "ana", "escucha-demo").status_code == 303
+    r = agent_client.get("/phone/agent", follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/agent")
 
 
 def test_the_caller_page_refuses_a_post_without_its_csrf_token(
@@ -266,3 +301,35 @@ def test_prompts_are_played_as_audio(client: TestClient, users: dict[str, int]) 
     assert wav.headers["content-type"] == "audio/wav"
     assert wav.content[:4] == b"RIFF"
     assert client.get("/phone/audio/..%2F..%2Fescucha.db").status_code == 404
+
+
+def test_a_callback_to_a_closed_page_without_a_phone_line_is_not_an_attempt(
+    client: TestClient,
+    agent_client: TestClient,
+    users: dict[str, int],
+    session: Session,
+    clock: FrozenClock,
+) -> None:
+    caller = Caller(client)
+    caller.key(caller.dial(), "2")
+    caller.post("/phone/callback")
+    clock.advance(timedelta(seconds=30))  # the page stopped beating: it was closed
+    assert login(agent_client, "ana", "escucha-demo").status_code == 303
+    panel = _desk(agent_client, "/agent/state", state="available")
+    assert "La página del cliente está cerrada" in panel
+    cb = session.scalar(select(Callback))
+    assert cb is not None
+    token = csrf_from(agent_client.get("/agent").text)
+    said = {}
+    for action in ("call", "no-answer"):
+        r = agent_client.post(
+            f"/agent/contacts/{cb.contact_id}/{action}", data={"csrf_token": token}, headers=HX
+        )
+        assert r.status_code == 409, action
+        said[action] = r.text
+    assert "no phone line is set up" in said["call"]
+    assert "no answer is recorded without a call" in said["no-answer"]
+    session.expire_all()
+    again = session.get(Callback, cb.id)
+    assert again is not None
+    assert (again.state, again.attempts) == ("offered", 0)  # nothing was recorded as tried

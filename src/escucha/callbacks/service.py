@@ -228,14 +228,10 @@ def for_contact(session: Session, contact_id: int) -> Callback | None:
 
 
 def dialing(session: Session, cb: Callback, *, now: datetime) -> None:
-    """An attempt starts: the promise is kept when the first attempt is made on time."""
+    """An attempt starts (the promise is kept only when the customer answers)."""
     cb.state = "dialing"
     cb.attempts += 1
     cb.first_attempt_at = cb.first_attempt_at or now
-    if cb.promise_id is not None:
-        promise = session.get(Promise, cb.promise_id)
-        if promise is not None:
-            promises.fulfil(session, promise, now=now)
 
 
 def reached_if_callback(session: Session, contact: Contact, *, now: datetime) -> None:
@@ -253,6 +249,10 @@ def callback_reached(session: Session, contact: Contact, *, now: datetime) -> No
         dialing(session, cb, now=now)
     cb.state = "completed"
     cb.completed_at = now
+    if cb.promise_id is not None:
+        promise = session.get(Promise, cb.promise_id)
+        if promise is not None:
+            promises.fulfil(session, promise, now=now)
 
 
 def no_answer(session: Session, user_id: int, contact_id: int, *, now: datetime) -> Callback:

@@ -1003,12 +1003,19 @@ def outbound_provider(session: Session, cb: Callback, settings: Settings) -> str
 
 
 def dial_callback(
-    session: Session, user_id: int, contact_id: int, *, now: datetime, settings: Settings
+    session: Session,
+    user_id: int,
+    contact_id: int,
+    *,
+    now: datetime,
+    settings: Settings,
+    provider: str | None = None,
 ) -> Contact:
     """The agent calls the customer back (the callback offered to them).
 
-    The first attempt made on time keeps the callback's promise. A browser-phone customer's
-    page rings at once; a Twilio call is placed by the ``telephony.dial`` job, in the same
+    The first attempt made on time keeps the callback's promise. ``provider`` forces the line
+    (``"twilio"`` when the customer's page is closed). A browser-phone customer's page rings
+    at once; a Twilio call is placed by the ``telephony.dial`` job, in the same
     transaction as this decision.
     """
     contact = contacts.get_contact(session, contact_id, lock=True)
@@ -1020,7 +1027,7 @@ def dial_callback(
     if cb.state == "dialing":
         return contact
     callbacks.dialing(session, cb, now=now)
-    provider = outbound_provider(session, cb, settings)
+    provider = provider or outbound_provider(session, cb, settings)
     contact.provider = provider
     if provider == "browser":
         contact.provider_ref = call_key("browser", BrowserDialer().dial(cb, contact, now=now))

@@ -5,10 +5,16 @@ The desk is redrawn live over Server-Sent Events (``GET /agent/events``): the st
 short database session about once a second, compares a fingerprint of the agent's state and
 contact, and pushes the desk only when it changed. Handle time is shown as information; no
 timer ever cuts, colours or nags a call.
+
+The desk carries the call's sound: its softphone (``static/voice-agent.js``) follows the
+contact's state pushed here (ringing when offered, sound when connected, the agent's audio
+replaced when on hold, closed at the end) and exchanges WebRTC session descriptions with the
+caller's page through ``/agent/voice/*`` (ADR 16).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -17,20 +23,25 @@ from zoneinfo import ZoneInfo
 import anyio
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from escucha.auth.api import DB, AgentCaller, ClockDep, session_user
+from escucha.audit import service as audit
+from escucha.auth.api import DB, AgentCaller, ClockDep, SupervisorCaller, session_user
 from escucha.auth.models import User
 from escucha.callbacks import service as callbacks
 from escucha.contacts import live
 from escucha.contacts.models import Contact
-from escucha.errors import EscuchaError, InvalidInput, NotFound
+from escucha.errors import Conflict, EscuchaError, InvalidInput, NotFound
 from escucha.flows import calls, wrapup
 from escucha.org import models as org
 from escucha.routing import service as routing
 from escucha.routing.models import AgentStatus
+from escucha.telephony import service as telephony
+from escucha.voice import rules as voice_rules
+from escucha.voice import service as voice
 from escucha.web.i18n import pick_language
 from escucha.web.render import render
 
@@ -41,7 +52,19 @@ POLL_S = 1.0
 KEEPALIVE_S = 15.0
 STATES = ("available", "break", "offline")
 OUTCOMES = ("solved", "informed", "needs_follow_up", "complaint", "other")
-ACTIONS = ("answer", "decline", "no-answer", "hold", "resume", "transfer", "end", "wrap-up")
+ACTIONS = (
+    "answer",
+    "decline",
+    "call",
+    "no-answer",
+    "hold",
+    "resume",
+    "transfer",
+    "end",
+    "wrap-up",
+)
+#: How often a signalling stream looks for new signals.
+SIGNAL_POLL_S = 0.25
 
 
 # --- formatting helpers shared with the wallboard ---------------------------------------------
@@ -133,6 +156,59 @@ def event_stream(request: Request, event: str, snapshot: Snapshot) -> StreamingR
     )
 
 
+SignalFetch = Callable[[Session, int], list[dict[str, Any]] | None]
+
+
+def signal_stream(request: Request, fetch: SignalFetch) -> StreamingResponse:
+    """Signals as Server-Sent Events (``event: signal``, JSON data, the signal's ``id``).
+
+    A reconnecting ``EventSource`` sends ``Last-Event-ID`` and gets what it missed; a new one
+    starts after the newest signal. ``fetch(session, after)`` returns ``None`` to end.
+    """
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    raw = request.headers.get("last-event-id", "")
+    once = "text/event-stream" not in request.headers.get("accept", "")
+
+    def first() -> int:
+        if raw.isdigit():
+            return int(raw)
+        with factory() as session:
+            return voice.last_signal_id(session)
+
+    def look(after: int) -> list[dict[str, Any]] | None:
+        with factory() as session:
+            return fetch(session, after)
+
+    async def stream() -> AsyncIterator[str]:
+        after = await run_in_threadpool(first)
+        yield "retry: 1000\n\n"
+        quiet = 0.0
+        while True:
+            found = await run_in_threadpool(look, after)
+            if found is None:
+                return
+            for item in found:
+                after = max(after, int(item["id"]))
+                yield f"id: {item['id']}\nevent: signal\ndata: {json.dumps(item)}\n\n"
+            if found:
+                quiet = 0.0
+            elif quiet >= KEEPALIVE_S:
+                quiet = 0.0
+                yield ": keep-alive\n\n"
+            if once:
+                return
+            await anyio.sleep(SIGNAL_POLL_S)
+            quiet += SIGNAL_POLL_S
+            if await request.is_disconnected():
+                return
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
 def still_signed_in(request: Request, session: Session, user_id: int) -> User | None:
     """The user of a long-lived stream, while their session is still open on the server."""
     user = session_user(request, session, request.app.state.clock.now(), touch=False)
@@ -160,7 +236,13 @@ def _desk_context(
         )
     )
     local_now = now.astimezone(ZoneInfo(tz))
+    voice_of = voice.desk_voice(db, contact, now=now) if contact is not None else None
+    cb = (
+        callbacks.for_contact(db, contact.id) if contact and contact.channel == "callback" else None
+    )
     return {
+        "voice": voice_of,
+        "callback_dialing": cb is not None and cb.state == "dialing",
         "state": status.state if status else "offline",
         "since": status.since if status else None,
         "contact": contact,
@@ -211,7 +293,15 @@ def _answer(
 @router.get("/agent")
 def desk_page(request: Request, caller: AgentCaller, db: DB, clock: ClockDep) -> Response:
     user = caller.need_user()
-    return render(request, "agent/desk.html", _desk_context(request, db, user, clock.now()))
+    ctx = _desk_context(request, db, user, clock.now())
+    ctx["ice_servers"] = ice_servers(request)
+    ctx["record_calls"] = request.app.state.settings.record_calls
+    ctx["quality_bounds"] = {
+        "loss": voice_rules.POOR_LOSS,
+        "jitter": voice_rules.POOR_JITTER_S,
+        "rtt": voice_rules.POOR_RTT_S,
+    }
+    return render(request, "agent/desk.html", ctx)
 
 
 @router.get("/agent/desk")
@@ -306,7 +396,13 @@ def contact_action(
             calls.answer(db, user.id, contact_id, now=now)
         elif action == "decline":
             routing.decline(db, user.id, contact_id, now=now)
+        elif action == "call":
+            _call_customer(request, db, user.id, contact_id, now=now)
         elif action == "no-answer":
+            cb = callbacks.for_contact(db, contact_id)
+            contact = voice.agent_contact(db, user.id, contact_id)
+            if cb is not None and cb.state != "dialing" and voice.web_caller_of(db, contact):
+                raise Conflict("call the customer first: no answer is recorded without a call")
             callbacks.no_answer(db, user.id, contact_id, now=now)
         elif action == "hold":
             told = _yes(announced)
@@ -347,3 +443,152 @@ def contact_action(
     except EscuchaError as exc:
         return _answer(request, db, user, now, error=exc)
     return _answer(request, db, user, now)
+
+
+def _call_customer(
+    request: Request, db: Session, user_id: int, contact_id: int, *, now: datetime
+) -> None:
+    """Ring the web caller's page if it is still open; otherwise dial through Twilio if set up.
+
+    Nothing is recorded as an attempt unless a call is really placed.
+    """
+    settings = request.app.state.settings
+    contact = voice.agent_contact(db, user_id, contact_id)
+    caller = voice.web_caller_of(db, contact)
+    if voice.is_alive(caller, now):
+        telephony.dial_callback(db, user_id, contact_id, now=now, settings=settings)
+        return
+    if not telephony.twilio_ready(settings):
+        raise Conflict(
+            "the customer's page is closed and no phone line is set up (Twilio): "
+            "the customer cannot be called from here"
+        )
+    telephony.dial_callback(db, user_id, contact_id, now=now, settings=settings, provider="twilio")
+
+
+# --- the softphone's signalling (ADR 16) -----------------------------------------------------
+
+
+class AgentSignalIn(BaseModel):
+    contact_id: int
+    kind: str = Field(max_length=20)
+    body: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeskBeatIn(BaseModel):
+    mic_ok: bool = False
+
+
+@router.post("/agent/voice/signal")
+def agent_signal(
+    caller: AgentCaller, db: DB, clock: ClockDep, signal: AgentSignalIn
+) -> dict[str, int]:
+    """A session description (or a hang-up of the sound) from the desk to the caller's page."""
+    user = caller.need_user()
+    contact = voice.agent_contact(db, user.id, signal.contact_id)
+    if voice.web_caller_of(db, contact) is None:
+        raise Conflict(f"contact {contact.id} has no web caller to talk to")
+    sent = voice.send(
+        db,
+        contact,
+        sender="agent",
+        kind=signal.kind,
+        body=signal.body,
+        now=clock.now(),
+        user_id=user.id,
+    )
+    voice.join(db, contact, user_id=user.id, now=clock.now())
+    return {"id": sent.id}
+
+
+@router.get("/agent/voice/events")
+def agent_signal_events(request: Request, caller: AgentCaller) -> StreamingResponse:
+    """The callers' signals to this agent, as Server-Sent Events."""
+    user_id = caller.need_user().id
+
+    def fetch(session: Session, after: int) -> list[dict[str, Any]] | None:
+        if still_signed_in(request, session, user_id) is None:
+            return None
+        return [voice.as_event(s) for s in voice.signals_for_agent(session, user_id, after=after)]
+
+    return signal_stream(request, fetch)
+
+
+@router.post("/agent/voice/beat")
+def desk_beat(caller: AgentCaller, db: DB, clock: ClockDep, beat: DeskBeatIn) -> dict[str, str]:
+    """The desk is open (every 2 s); an available agent whose desk went silent goes offline."""
+    user = caller.need_user()
+    voice.desk_beat(db, user.id, now=clock.now(), mic_ok=beat.mic_ok)
+    status = db.get(AgentStatus, user.id)
+    return {"state": status.state if status else "offline"}
+
+
+def ice_servers(request: Request) -> list[dict[str, Any]]:
+    return voice_rules.parse_ice_servers(request.app.state.settings.ice_servers)
+
+
+@router.post("/agent/voice/recording/{contact_id}/{seq}")
+async def recording_piece(
+    request: Request, contact_id: int, seq: int, caller: AgentCaller, db: DB, clock: ClockDep
+) -> dict[str, int]:
+    """The next piece of the call's recording, made in the desk (ADR 15)."""
+    user = caller.need_user()
+    length = request.headers.get("content-length", "")
+    if not length.isdigit() or int(length) > voice.MAX_CHUNK_BYTES:
+        raise InvalidInput(f"a recording piece has a length of at most {voice.MAX_CHUNK_BYTES}")
+    if seq < 0:
+        raise InvalidInput("seq: 0 or more")
+    data = await request.body()
+    settings = request.app.state.settings
+    if not settings.record_calls:
+        raise Conflict("calls are not recorded here (ESCUCHA_RECORD_CALLS)")
+
+    def store() -> dict[str, int]:
+        contact = voice.agent_contact(db, user.id, contact_id)
+        rec = voice.add_chunk(
+            db,
+            contact,
+            user_id=user.id,
+            seq=seq,
+            data=data,
+            content_type=request.headers.get("content-type", ""),
+            now=clock.now(),
+            settings=settings,
+        )
+        return {"chunks": rec.chunks}
+
+    return await run_in_threadpool(store)
+
+
+@router.get("/voice/recordings/{contact_id}")
+def play_recording(
+    request: Request, contact_id: int, caller: SupervisorCaller, db: DB, clock: ClockDep
+) -> StreamingResponse:
+    """A call's recording, for quality review; every listen is written to the audit trail."""
+    user = caller.need_user()
+    rec = voice.recording_of(db, contact_id)
+    if rec is None:
+        raise NotFound(f"contact {contact_id} has no recording")
+    audit.record(
+        db,
+        action="recording.listened",
+        actor=f"user:{user.id}:{user.username}",
+        subject_kind="contact",
+        subject_id=contact_id,
+        now=clock.now(),
+        data={"chunks": rec.chunks, "bytes": rec.bytes},
+    )
+    pieces = voice.recording_pieces(rec, request.app.state.settings)
+    missing = [p.name for p in pieces if not p.is_file()]
+    if missing:
+        raise NotFound(f"recording of contact {contact_id} is incomplete: {missing[0]} is missing")
+
+    def stream() -> Any:
+        for piece in pieces:
+            yield piece.read_bytes()
+
+    return StreamingResponse(
+        stream(),
+        media_type=rec.content_type,
+        headers={"Cache-Control": "no-store", "Content-Length": str(rec.bytes)},
+    )

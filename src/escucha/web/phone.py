@@ -1,17 +1,13 @@
-"""The built-in browser phone: a caller page and the agent's softphone (W1, W2, W6, C1).
+"""The web call: a caller page with sound, and the embeddable snippet (W1, W2, W6, C1).
 
-``/phone`` is the demo caller: no login, a dial button, a keypad, the prompts as text (and as
-audio when espeak-ng is installed), the queue messages as they come, a key to ask for a
-callback, and hang up. It speaks the same internal telephony interface as Twilio
-(``escucha.telephony.service``, provider ``"browser"``). The call lives in the session cookie.
-When an agent calls back a browser-phone customer, this page rings: the number typed on the
-page identifies the customer.
+``/phone`` calls the organisation from the browser: the IVR's prompts and the queue's
+announcements are heard (espeak-ng's rendering) and shown, keys work, a callback can be asked
+for, and when an agent answers on ``/agent`` the two talk over WebRTC (``escucha.voice``, ADR 16).
+It speaks the same internal telephony interface as Twilio (``escucha.telephony.service``,
+provider ``"browser"``). The call lives in the session cookie, and the page's voice token binds
+it: the page signals only its own calls, and a callback rings only the page that asked for it.
 
-``/phone/agent`` is the agent's softphone: the call offered to them with the caller's number
-and the path taken through the IVR, and the buttons to answer, call back, hold, hang up and
-finish. Its panel (``/phone/agent/panel``) can be embedded in the agent desktop.
-
-No voice is carried: this phone shows and speaks the prompts; a conversation needs Twilio.
+The agent's side is the softphone of the agent desk (``/agent``); ``/phone/agent`` leads there.
 """
 
 from __future__ import annotations
@@ -25,24 +21,26 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from escucha.app import CSP
 from escucha.auth import service as auth_service
 from escucha.auth.api import DB, AgentCaller, ClockDep, Public
 from escucha.auth.models import User
-from escucha.callbacks import service as callbacks
 from escucha.contacts import service as contacts
-from escucha.contacts.models import Contact, Customer, Estimate
+from escucha.contacts.models import Contact
 from escucha.errors import EscuchaError, InvalidInput, NotFound
-from escucha.flows import calls
 from escucha.ivr import audio
-from escucha.org.models import Organisation, Queue
-from escucha.routing import service as routing
-from escucha.routing.models import AgentStatus
+from escucha.org.models import Organisation
 from escucha.telephony import rules as R
 from escucha.telephony import service as telephony
+from escucha.voice import rules as voice_rules
+from escucha.voice import service as voice
+from escucha.voice.models import WebCaller
+from escucha.web.agent import signal_stream
 from escucha.web.i18n import LANGUAGES, pick_language
 from escucha.web.render import render
 
@@ -53,10 +51,14 @@ PROVIDER = "browser"
 KEYPAD = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#")
 CALL, NUMBER, LINES, FRESH = "phone_call", "phone_number", "phone_lines", "phone_fresh"
 AUDIO = "phone_audio"
+#: The page's voice token (the database keeps only its hash): binds the page to its calls.
+VOICE = "phone_voice"
 MAX_LINES_CHARS = 1500
 AUDIO_NAME = re.compile(r"^[0-9a-f]{32}\.wav$")
 #: Phases in which the caller page keeps asking the line what is new.
 POLLING = frozenset({"queue", "offered", "connected", "on_hold", "callback", "ringing"})
+#: Phases in which what the line said is still true (not once an agent has the call).
+SAYING = frozenset({"ivr", "closed", "voicemail", "queue", "callback"})
 
 
 def espeak_available() -> bool:
@@ -109,17 +111,22 @@ def _agent_name(db: Session, agent_id: int | None) -> str:
     return user.display_name if user is not None else ""
 
 
-def _customer(db: Session, request: Request) -> Customer | None:
-    number = request.session.get(NUMBER)
-    if not isinstance(number, str) or not number:
-        return None
-    return db.scalar(select(Customer).where(Customer.phone == number))
+def _web_caller(db: Session, request: Request) -> WebCaller | None:
+    return voice.caller_of(db, request.session.get(VOICE))
+
+
+def _voice_token(request: Request) -> str:
+    token = request.session.get(VOICE)
+    if not isinstance(token, str) or len(token) < 20:
+        token = secrets.token_urlsafe(24)
+        request.session[VOICE] = token
+    return token
 
 
 def _caller_view(request: Request, db: Session, turn: R.Turn | None) -> dict[str, Any]:
     """Everything the caller page shows."""
-    customer = _customer(db, request)
-    ringing = telephony.ringing_callback(db, customer.id) if customer is not None else None
+    web_caller = _web_caller(db, request)
+    ringing = voice.ringing_for(db, web_caller) if web_caller is not None else None
     lines = request.session.get(LINES) or []
     fresh = bool(request.session.pop(FRESH, False))
     if fresh:
@@ -136,21 +143,33 @@ def _caller_view(request: Request, db: Session, turn: R.Turn | None) -> dict[str
         }
     phase = "ringing" if ringing is not None and (call is None or call["ended"]) else None
     phase = phase or (call["phase"] if call is not None else "idle")
+    # what the line said stays while it is true: in line, not once an agent has the call
+    # (a greeting said on picking up a callback is shown the once)
+    saying = phase in SAYING or (fresh and phase == "connected")
     org = db.scalar(select(Organisation.name).limit(1)) or "escucha"
     return {
         "call": call,
         "phase": phase,
         "polling": phase in POLLING,
         "ringing_agent": _agent_name(db, ringing.agent_id) if ringing is not None else "",
-        "lines": [{"text": t, "lang": lang} for t, lang in lines],
+        # only what is true now: no place in line once talking, on hold or after the call
+        "lines": [{"text": t, "lang": lang} for t, lang in lines] if saying else [],
         # the same element id on every poll: htmx keeps a prompt playing (hx-preserve)
-        "audio_url": audio_url,
+        "audio_url": audio_url if saying else None,
         "audio_id": "prompt-" + audio_url.rsplit("/", 1)[-1][:32] if audio_url else "",
         "autoplay": fresh,
         "number": request.session.get(NUMBER) or "",
         "keypad": KEYPAD,
         "organisation": org,
         "to_number": request.app.state.settings.twilio_from_number or "",
+        "record_calls": request.app.state.settings.record_calls,
+        "recording_days": int(request.app.state.settings.recording_retention_days),
+        # the contact whose sound this page carries now (the agent's offer names it)
+        "voice_contact": (
+            turn.contact_id
+            if turn is not None and phase in ("offered", "connected", "on_hold")
+            else ""
+        ),
     }
 
 
@@ -173,11 +192,28 @@ def _answer(request: Request, db: Session, turn: R.Turn | None) -> Response:
 
 @router.get("/phone")
 def phone(request: Request, _caller: Public, db: DB, clock: ClockDep) -> Response:
-    """The demo caller's phone."""
+    """The caller's phone."""
+    _voice_token(request)
     turn = _current(request, db, clock.now())
     view = _caller_view(request, db, turn)
     view["languages"] = LANGUAGES
+    view["ice_servers"] = voice_rules.parse_ice_servers(request.app.state.settings.ice_servers)
     return render(request, "phone/caller.html", view)
+
+
+@router.get("/phone/embed")
+def phone_embedded(request: Request, _caller: Public, db: DB, clock: ClockDep) -> Response:
+    """The caller's phone alone, for a frame on the sites in ``ESCUCHA_PHONE_EMBED_ORIGINS``."""
+    _voice_token(request)
+    settings = request.app.state.settings
+    view = _caller_view(request, db, _current(request, db, clock.now()))
+    view["ice_servers"] = voice_rules.parse_ice_servers(settings.ice_servers)
+    view["embedded"] = True
+    response = render(request, "phone/embed.html", view)
+    origins = voice_rules.parse_embed_origins(settings.phone_embed_origins)
+    ancestors = "frame-ancestors " + (" ".join(["'self'", *origins]) if origins else "'none'")
+    response.headers["Content-Security-Policy"] = CSP.replace("frame-ancestors 'none'", ancestors)
+    return response
 
 
 @router.post("/phone/dial")
@@ -213,6 +249,10 @@ def dial(
         now=now,
         language=lang,
     )
+    contact = telephony.find_call(db, PROVIDER, turn.call.split(":", 1)[1])
+    if contact is not None:
+        caller = voice.start_caller(db, _voice_token(request), typed_number=e164, now=now)
+        voice.join(db, contact, caller=caller, now=now)
     _remember(request, turn)
     return _answer(request, db, turn)
 
@@ -309,20 +349,21 @@ def hangup(request: Request, _caller: Public, db: DB, clock: ClockDep) -> Respon
     return _answer(request, db, None)
 
 
-def _ringing(request: Request, db: Session) -> Contact:
-    customer = _customer(db, request)
-    ringing = telephony.ringing_callback(db, customer.id) if customer is not None else None
-    if ringing is None or not ringing.provider_ref:
+def _ringing(request: Request, db: Session) -> tuple[Contact, WebCaller]:
+    caller = _web_caller(db, request)
+    ringing = voice.ringing_for(db, caller) if caller is not None else None
+    if caller is None or ringing is None or not ringing.provider_ref:
         raise NotFound("nobody is calling this phone now")
-    return ringing
+    return ringing, caller
 
 
 @router.post("/phone/answer")
 def answer(request: Request, _caller: Public, db: DB, clock: ClockDep) -> Response:
     """Pick up the callback an agent is making to this phone."""
-    ringing = _ringing(request, db)
+    ringing, caller = _ringing(request, db)
     ref = (ringing.provider_ref or "").split(":", 1)[1]
     request.session.pop(LINES, None)
+    voice.join(db, ringing, caller=caller, now=clock.now())
     turn = telephony.callback_answered(db, PROVIDER, ref, now=clock.now())
     _remember(request, turn)
     return _answer(request, db, turn)
@@ -331,7 +372,7 @@ def answer(request: Request, _caller: Public, db: DB, clock: ClockDep) -> Respon
 @router.post("/phone/decline")
 def decline(request: Request, _caller: Public, db: DB, clock: ClockDep) -> Response:
     """Do not pick up: the agent sees no answer and the callback is tried again later."""
-    ringing = _ringing(request, db)
+    ringing, _caller_row = _ringing(request, db)
     ref = (ringing.provider_ref or "").split(":", 1)[1]
     telephony.call_ended(db, PROVIDER, ref, "busy", now=clock.now())
     return _answer(request, db, None)
@@ -349,127 +390,81 @@ def prompt_audio(request: Request, name: str, _caller: Public) -> Response:
 
 
 # --------------------------------------------------------------------------------------------
-# The agent's softphone
+# Sound: signalling and liveness of the caller's page (ADR 16)
 # --------------------------------------------------------------------------------------------
 
 
-def _agent_view(request: Request, db: Session, user: User, now: datetime) -> dict[str, Any]:
-    status = db.get(AgentStatus, user.id)
-    contact = db.get(Contact, status.contact_id) if status and status.contact_id else None
-    lang = pick_language(request, request.app.state.settings.default_language)
-    card: dict[str, Any] | None = None
-    if contact is not None:
-        customer = db.get(Customer, contact.customer_id) if contact.customer_id else None
-        queue = (
-            db.scalar(select(Queue).where(Queue.name == contact.queue)) if contact.queue else None
-        )
-        told = db.scalar(
-            select(Estimate)
-            .where(Estimate.contact_id == contact.id)
-            .order_by(Estimate.id.desc())
-            .limit(1)
-        )
-        cb = callbacks.for_contact(db, contact.id) if contact.channel == "callback" else None
-        origin = db.get(Contact, cb.origin_contact_id) if cb and cb.origin_contact_id else None
-        path_of = origin if origin is not None and not contact.ivr_path else contact
-        card = {
-            "id": contact.id,
-            "channel": contact.channel,
-            "state": contact.state,
-            "number": (cb.phone if cb else None) or (customer.phone if customer else None) or "",
-            "name": customer.name if customer else "",
-            "queue": (queue.display_name.get(lang) or queue.name)
-            if queue
-            else (contact.queue or ""),
-            "waited_s": int(contacts.wait_s(contact, contact.answered_at or now)),
-            "path": telephony.path_for_agent(db, path_of, lang),
-            "told": told.bound_s if told else None,
-            "dialing": cb is not None and cb.state == "dialing",
-            "due": cb.due_at if cb else None,
-            "attempts": cb.attempts if cb else 0,
-            "language": contact.language,
-        }
-    return {
-        "agent_state": status.state if status else "offline",
-        "card": card,
-        "queues": [q.name for q in db.scalars(select(Queue).order_by(Queue.name))],
-    }
+class SignalIn(BaseModel):
+    contact_id: int
+    kind: str = Field(max_length=20)
+    body: dict[str, Any] = Field(default_factory=dict)
+
+
+class BeatIn(BaseModel):
+    media: str = Field(default="none", max_length=20)
+
+
+def _need_caller(db: Session, request: Request) -> WebCaller:
+    caller = _web_caller(db, request)
+    if caller is None:
+        raise NotFound("this page has not called: dial first")
+    return caller
+
+
+@router.post("/phone/voice/signal")
+def caller_signal(
+    request: Request, _caller: Public, db: DB, clock: ClockDep, signal: SignalIn
+) -> dict[str, int]:
+    """A session description (or a hang-up of the sound) from the caller's page to the agent."""
+    caller = _need_caller(db, request)
+    voice.caller_leg(db, caller, signal.contact_id)
+    contact = db.get(Contact, signal.contact_id)
+    if contact is None:
+        raise NotFound("no such call")
+    sent = voice.send(
+        db, contact, sender="caller", kind=signal.kind, body=signal.body, now=clock.now()
+    )
+    return {"id": sent.id}
+
+
+@router.get("/phone/voice/events")
+def caller_events(request: Request, _caller: Public) -> StreamingResponse:
+    """The agent's signals to this page, as Server-Sent Events (JSON, ``id`` resumes)."""
+    token = request.session.get(VOICE)
+
+    def fetch(session: Session, after: int) -> list[dict[str, Any]] | None:
+        caller = voice.caller_of(session, token)
+        if caller is None:
+            return []
+        return [
+            voice.as_event(s) for s in voice.signals_for_caller(session, caller.id, after=after)
+        ]
+
+    return signal_stream(request, fetch)
+
+
+@router.post("/phone/voice/beat")
+def caller_beat(
+    request: Request, _caller: Public, db: DB, clock: ClockDep, beat: BeatIn
+) -> dict[str, bool]:
+    """The page is open (every 2 s while it has a call), with its connection's state."""
+    caller = _web_caller(db, request)
+    if caller is None:
+        return {"gone": False}
+    voice.caller_beat(db, caller, now=clock.now(), media=beat.media)
+    return {"gone": caller.gone_at is not None}
+
+
+@router.post("/phone/voice/leaving")
+def caller_leaving(request: Request, _caller: Public, db: DB, clock: ClockDep) -> Response:
+    """The page is being closed (a beacon): its calls end unless it beats again at once."""
+    caller = _web_caller(db, request)
+    if caller is not None:
+        voice.caller_leaving(db, caller, now=clock.now())
+    return Response(status_code=204)
 
 
 @router.get("/phone/agent")
-def agent_phone(request: Request, caller: AgentCaller, db: DB, clock: ClockDep) -> Response:
-    """The agent's softphone."""
-    view = _agent_view(request, db, caller.need_user(), clock.now())
-    return render(request, "phone/agent.html", view)
-
-
-@router.get("/phone/agent/panel")
-def agent_panel(request: Request, caller: AgentCaller, db: DB, clock: ClockDep) -> Response:
-    """The softphone panel alone (polled; can be embedded in the agent desktop)."""
-    view = _agent_view(request, db, caller.need_user(), clock.now())
-    return render(request, "phone/_agent.html", view)
-
-
-AGENT_ACTIONS = (
-    "available",
-    "break",
-    "offline",
-    "answer",
-    "decline",
-    "dial",
-    "no_answer",
-    "hold",
-    "resume",
-    "hangup",
-    "wrap_up",
-)
-
-
-@router.post("/phone/agent/act")
-def agent_act(
-    request: Request,
-    caller: AgentCaller,
-    db: DB,
-    clock: ClockDep,
-    action: Annotated[str, Form()],
-    contact_id: Annotated[int | None, Form()] = None,
-    outcome: Annotated[str, Form(max_length=40)] = "solved",
-    recap: Annotated[str, Form(max_length=2000)] = "",
-) -> Response:
-    """What the agent does from the softphone."""
-    user, now = caller.need_user(), clock.now()
-    settings = request.app.state.settings
-    if action not in AGENT_ACTIONS:
-        raise InvalidInput(f"action: one of {', '.join(AGENT_ACTIONS)}")
-    if action in ("available", "break", "offline"):
-        routing.set_agent_state(db, user.id, action, now=now)
-    else:
-        if contact_id is None:
-            raise InvalidInput("contact_id: which contact")
-        if action == "answer":
-            calls.answer(db, user.id, contact_id, now=now)
-        elif action == "decline":
-            routing.decline(db, user.id, contact_id, now=now)
-        elif action == "dial":
-            telephony.dial_callback(db, user.id, contact_id, now=now, settings=settings)
-        elif action == "no_answer":
-            callbacks.no_answer(db, user.id, contact_id, now=now)
-        elif action == "hold":
-            routing.hold(db, user.id, contact_id, now=now, announced=True)
-        elif action == "resume":
-            routing.resume(db, user.id, contact_id, now=now)
-        elif action == "hangup":
-            routing.end_call(db, user.id, contact_id, now=now, ended_by="agent")
-        else:
-            routing.wrap_up(
-                db,
-                user.id,
-                contact_id,
-                now=now,
-                outcome=outcome or "solved",
-                resolved=True,
-                recap=recap,
-            )
-    if request.headers.get("hx-request"):
-        return render(request, "phone/_agent.html", _agent_view(request, db, user, now))
-    return RedirectResponse("/phone/agent", status_code=303)
+def agent_phone(_caller: AgentCaller) -> Response:
+    """The agent's softphone is part of the agent desk."""
+    return RedirectResponse("/agent", status_code=303)

@@ -26,6 +26,7 @@ from escucha.qa.models import Review
 from escucha.qa.schemas import Scorecard
 from escucha.speech.service import transcripts_of
 from escucha.surveys.service import survey_of
+from escucha.voice import service as voice_service
 from escucha.web._quality import page
 from escucha.yamlio import YamlFileError
 
@@ -175,6 +176,7 @@ def contact_page(
     context["reviews"] = qa.list_reviews(db, contact_id=contact_id)
     context["qa"] = qa.auto_qa(context["transcript"])
     context["card"] = qa.scorecard_of(qa.current_scorecard(db, now=clock.now()))
+    context["recording"] = voice_service.recording_of(db, contact_id)
     return page(request, db, "qa/contact.html", context)
 
 

@@ -1,7 +1,7 @@
 """speech: transcripts of recorded calls (C5)
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-07 16:00:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import escucha.db.base
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""Voice: calls with sound between the caller's browser and the agent's desk (WebRTC)."""

@@ -1,0 +1,20 @@
+"""The liveness sweep: callers and desks that went silent are noticed within seconds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from escucha.jobs.registry import JobContext, periodic
+from escucha.voice import rules, service
+
+
+@periodic("voice.sweep", every_s=rules.SWEEP_EVERY_S)
+def sweep(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
+    service.sweep(session, now=ctx.now, settings=ctx.settings)
+
+
+@periodic("voice.prune_recordings", every_s=3600)
+def prune_recordings(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
+    service.delete_old_recordings(session, now=ctx.now, settings=ctx.settings)

@@ -1,0 +1,98 @@
+"""Who is on each end of a web call, and the signalling messages between them (ADR 16).
+
+A :class:`WebCaller` is one browser that called from ``/phone``: the session cookie holds a
+random token and the table only its hash. Each contact that browser takes part in (its call, a
+callback to it) has a caller :class:`VoiceLeg`; the agent's leg names the user. A caller may
+signal only a contact it has a leg on; an agent only a contact offered or assigned to them.
+
+:class:`VoiceSignal` rows carry the session descriptions (and a hang-up) from one side to the
+other; :class:`AgentDesk` is the heartbeat of an agent's open desk.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from escucha.db.base import Base
+
+SIDES = ("caller", "agent")
+
+
+class WebCaller(Base):
+    __tablename__ = "voice_callers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The number typed on the page: never verified, never used to join a customer's history.
+    typed_number: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    #: The page said it was being closed (a reload beats again within seconds).
+    leaving_at: Mapped[datetime | None]
+    #: The page was closed (or went silent): when it was last seen alive.
+    gone_at: Mapped[datetime | None]
+
+
+class VoiceLeg(Base):
+    __tablename__ = "voice_legs"
+    __table_args__ = (Index("ix_voice_legs_contact_id_side", "contact_id", "side"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    side: Mapped[str] = mapped_column(String(10))
+    caller_id: Mapped[int | None] = mapped_column(ForeignKey("voice_callers.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime]
+    #: What the browser's RTCPeerConnection last reported (new, connecting, connected, failed...).
+    media: Mapped[str] = mapped_column(String(20), default="new")
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str] = mapped_column(String(40), default="")
+
+
+class VoiceSignal(Base):
+    __tablename__ = "voice_signals"
+    __table_args__ = (Index("ix_voice_signals_contact_id_id", "contact_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    sender: Mapped[str] = mapped_column(String(10))
+    recipient: Mapped[str] = mapped_column(String(10))
+    #: The agent it goes to (recipient ``agent``) or comes from (sender ``agent``).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    body: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AgentDesk(Base):
+    """An agent's open desk: it beats every few seconds while the page is open."""
+
+    __tablename__ = "voice_desks"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_seen_at: Mapped[datetime]
+    mic_ok: Mapped[bool] = mapped_column(default=False)
+    gone_at: Mapped[datetime | None]
+
+
+class VoiceRecording(Base):
+    """A web call recorded in the agent's desk (ADR 15): chunks of WebM/Opus, in order."""
+
+    __tablename__ = "voice_recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    content_type: Mapped[str] = mapped_column(String(60))
+    chunks: Mapped[int] = mapped_column(default=0)
+    bytes: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+    #: Deleted by the retention job (the row stays as the trace that it existed).
+    deleted_at: Mapped[datetime | None]

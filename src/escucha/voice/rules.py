@@ -1,0 +1,136 @@
+"""Pure rules of the voice domain: liveness graces, the ICE servers setting, signals (ADR 3)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+#: A caller page beats every 2 s; silent this long it is gone (noticed within 10 s with the
+#: sweep's period).
+CALLER_GRACE_S = 5.0
+#: A page that said it was closing and did not beat again this long (a reload does) is gone.
+LEAVING_GRACE_S = 2.5
+#: An agent's desk beats every 2 s; silent this long in a call, the caller goes back in line.
+AGENT_CALL_GRACE_S = 8.0
+#: Silent this long while available, the agent becomes offline (a browser closed by mistake
+#: and reopened at once keeps the state).
+AGENT_IDLE_GRACE_S = 30.0
+#: How often the worker looks for callers and desks that went silent.
+SWEEP_EVERY_S = 2.0
+#: Signals are kept this long (a page that reconnects reads what it missed meanwhile).
+SIGNAL_RETENTION_S = 3600.0
+
+#: What each side may send: a session description, and the end of its leg.
+CALLER_KINDS = frozenset({"answer", "ready", "bye"})
+AGENT_KINDS = frozenset({"offer", "bye"})
+MAX_SDP_CHARS = 20_000
+MEDIA_STATES = frozenset(
+    {"new", "connecting", "connected", "disconnected", "failed", "closed", "none"}
+)
+#: Connection quality a person can read: these bounds are where calls start to sound bad.
+POOR_LOSS = 0.05
+POOR_JITTER_S = 0.05
+POOR_RTT_S = 0.4
+
+
+__pure__ = True  # the standard library only
+
+
+class IceServersError(ValueError):
+    """ESCUCHA_ICE_SERVERS is not a JSON list of ``{"urls": ..., ...}``."""
+
+
+def parse_ice_servers(raw: str) -> list[dict[str, Any]]:
+    """The ``ESCUCHA_ICE_SERVERS`` setting: a JSON list of RTCIceServer objects ("" = none).
+
+    >>> parse_ice_servers('[{"urls": "stun:stun.example.org:3478"}]')
+    [{'urls': ['stun:stun.example.org:3478']}]
+    """
+    text = raw.strip()
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise IceServersError(f"ESCUCHA_ICE_SERVERS: not JSON ({exc.msg} at {exc.pos})") from None
+    if not isinstance(value, list):
+        raise IceServersError("ESCUCHA_ICE_SERVERS: a JSON list of servers, [] for none")
+    servers: list[dict[str, Any]] = []
+    for i, item in enumerate(value):
+        where = f"ESCUCHA_ICE_SERVERS[{i}]"
+        if not isinstance(item, dict):
+            raise IceServersError(f"{where}: an object with urls")
+        urls = item.get("urls")
+        urls = [urls] if isinstance(urls, str) else urls
+        if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
+            raise IceServersError(f"{where}.urls: a URL or a list of URLs")
+        for url in urls:
+            scheme = url.split(":", 1)[0]
+            if scheme not in ("stun", "stuns", "turn", "turns"):
+                raise IceServersError(f"{where}.urls: {url!r} is not a stun: or turn: URL")
+        server: dict[str, Any] = {"urls": urls}
+        turn = any(u.startswith("turn") for u in urls)
+        for key in ("username", "credential"):
+            if key in item:
+                if not isinstance(item[key], str):
+                    raise IceServersError(f"{where}.{key}: text")
+                server[key] = item[key]
+            elif turn:
+                raise IceServersError(f"{where}: a TURN server needs {key}")
+        unknown = set(item) - {"urls", "username", "credential"}
+        if unknown:
+            raise IceServersError(f"{where}: unknown {', '.join(sorted(unknown))}")
+        servers.append(server)
+    return servers
+
+
+ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def parse_embed_origins(raw: str) -> list[str]:
+    """``ESCUCHA_PHONE_EMBED_ORIGINS``: the sites that may frame the web call.
+
+    >>> parse_embed_origins("https://www.example.org  http://localhost:3000")
+    ['https://www.example.org', 'http://localhost:3000']
+    """
+    origins = raw.split()
+    for origin in origins:
+        if not ORIGIN.match(origin):
+            raise ValueError(
+                f"ESCUCHA_PHONE_EMBED_ORIGINS: {origin!r} is not an origin such as "
+                "https://www.example.org (scheme and host, no path)"
+            )
+    return origins
+
+
+def silent_for(last_seen: datetime, now: datetime) -> float:
+    return max(0.0, (now - last_seen).total_seconds())
+
+
+def caller_gone(last_seen: datetime, now: datetime, *, grace_s: float = CALLER_GRACE_S) -> bool:
+    return silent_for(last_seen, now) > grace_s
+
+
+def check_signal(side: str, kind: str, body: Any) -> dict[str, Any]:
+    """A signal a page sends, checked: the kind its side may send and a bounded body."""
+    allowed = CALLER_KINDS if side == "caller" else AGENT_KINDS
+    if kind not in allowed:
+        raise ValueError(f"kind: one of {', '.join(sorted(allowed))}")
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise ValueError("body: an object")
+    out: dict[str, Any] = {}
+    if kind in ("offer", "answer"):
+        sdp = body.get("sdp")
+        if not isinstance(sdp, str) or not sdp.startswith("v=0") or len(sdp) > MAX_SDP_CHARS:
+            raise ValueError(f"body.sdp: a session description of up to {MAX_SDP_CHARS} characters")
+        out["sdp"] = sdp
+    reason = body.get("reason")
+    if reason is not None:
+        if not isinstance(reason, str) or len(reason) > 40:
+            raise ValueError("body.reason: up to 40 characters")
+        out["reason"] = reason
+    return out

@@ -1,0 +1,540 @@
+"""Web calls: who may signal which contact, the signals themselves, and liveness (ADR 16).
+
+Signalling carries WebRTC session descriptions between the caller's page (``/phone``) and the
+agent's desk (``/agent``); the sound itself goes browser to browser. escucha decides nothing
+about a call from the media: every change of a contact's life goes through the services that
+own it (``routing``, ``telephony``, ``callbacks``); this module only notices who is still there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from escucha.callbacks.models import Callback
+from escucha.config import Settings
+from escucha.contacts.live import mask_phone
+from escucha.contacts.models import Contact
+from escucha.errors import Conflict, EscuchaError, Forbidden, InvalidInput
+from escucha.ivr import audio
+from escucha.routing import service as routing
+from escucha.routing.models import AgentStatus
+from escucha.telephony import service as telephony
+from escucha.voice import rules as R
+from escucha.voice.models import AgentDesk, VoiceLeg, VoiceRecording, VoiceSignal, WebCaller
+
+log = logging.getLogger("escucha.voice")
+
+PROVIDER = "browser"
+#: Contact states in which a caller's page takes part in a call (or is rung for one).
+CALLER_LIVE = ("ivr", "queued", "offered", "connected", "on_hold")
+#: Contact states an agent may signal: being put through, talking, on hold, just ended.
+AGENT_SIGNAL = ("offered", "connected", "on_hold", "wrap_up")
+TALKING = ("connected", "on_hold")
+
+MESSAGES = {
+    "agent_lost": {
+        "es": "Se ha cortado la comunicación con el agente. No cuelgue: vuelve a estar el "
+        "primero de la cola.",
+        "en": "We lost the connection to the agent. Please hold: you are first in line again.",
+    },
+}
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- callers --------------------------------------------------------------------------------
+
+
+def caller_of(session: Session, token: object) -> WebCaller | None:
+    """The web caller of a session's token, if that browser has called."""
+    if not isinstance(token, str) or not token:
+        return None
+    return session.scalar(select(WebCaller).where(WebCaller.token_hash == token_hash(token)))
+
+
+def start_caller(
+    session: Session, token: str, *, typed_number: str | None, now: datetime
+) -> WebCaller:
+    """The browser with this token is calling (its row is made on its first call)."""
+    caller = caller_of(session, token)
+    if caller is None:
+        caller = WebCaller(token_hash=token_hash(token), created_at=now, last_seen_at=now)
+        session.add(caller)
+    caller.typed_number = typed_number or None
+    caller.last_seen_at = now
+    caller.gone_at = None
+    session.flush()
+    return caller
+
+
+def join(
+    session: Session,
+    contact: Contact,
+    *,
+    now: datetime,
+    caller: WebCaller | None = None,
+    user_id: int | None = None,
+) -> VoiceLeg:
+    """A leg of ``contact`` for this caller's page or this agent (made once)."""
+    side = "caller" if caller is not None else "agent"
+    query = select(VoiceLeg).where(VoiceLeg.contact_id == contact.id, VoiceLeg.side == side)
+    query = (
+        query.where(VoiceLeg.caller_id == caller.id)
+        if caller is not None
+        else query.where(VoiceLeg.user_id == user_id)
+    )
+    leg = session.scalar(query.limit(1))
+    if leg is None:
+        leg = VoiceLeg(
+            contact_id=contact.id,
+            side=side,
+            caller_id=caller.id if caller is not None else None,
+            user_id=user_id,
+            created_at=now,
+        )
+        session.add(leg)
+        session.flush()
+    return leg
+
+
+def caller_leg(session: Session, caller: WebCaller, contact_id: int) -> VoiceLeg:
+    """The caller's leg on a contact; anything else is refused (a page signals only its own)."""
+    leg = session.scalar(
+        select(VoiceLeg).where(
+            VoiceLeg.contact_id == contact_id,
+            VoiceLeg.side == "caller",
+            VoiceLeg.caller_id == caller.id,
+        )
+    )
+    if leg is None:
+        raise Forbidden("this page is not on that call")
+    return leg
+
+
+def web_caller_of(session: Session, contact: Contact) -> WebCaller | None:
+    """The browser on the caller's side of ``contact`` (or of the call a callback came from)."""
+    ids = [contact.id]
+    cb = session.scalar(select(Callback).where(Callback.contact_id == contact.id))
+    if cb is not None and cb.origin_contact_id is not None:
+        ids.append(cb.origin_contact_id)
+    caller_id = session.scalar(
+        select(VoiceLeg.caller_id)
+        .where(VoiceLeg.contact_id.in_(ids), VoiceLeg.side == "caller")
+        .order_by(VoiceLeg.id.desc())
+        .limit(1)
+    )
+    return session.get(WebCaller, caller_id) if caller_id is not None else None
+
+
+def is_alive(caller: WebCaller | None, now: datetime) -> bool:
+    return (
+        caller is not None
+        and caller.gone_at is None
+        and not R.caller_gone(caller.last_seen_at, now)
+    )
+
+
+def ringing_for(session: Session, caller: WebCaller) -> Contact | None:
+    """A callback being dialled to this browser: only the page whose call asked for it rings."""
+    origins = select(VoiceLeg.contact_id).where(
+        VoiceLeg.side == "caller", VoiceLeg.caller_id == caller.id
+    )
+    return session.scalar(
+        select(Contact)
+        .join(Callback, Callback.contact_id == Contact.id)
+        .where(
+            Callback.origin_contact_id.in_(origins),
+            Contact.channel == "callback",
+            Contact.state == "offered",
+            Contact.provider == PROVIDER,
+            Callback.state == "dialing",
+        )
+        .order_by(Contact.id.desc())
+        .limit(1)
+    )
+
+
+def caller_beat(session: Session, caller: WebCaller, *, now: datetime, media: str) -> None:
+    """The caller's page is open (every 2 s), with its peer connection's state."""
+    if media not in R.MEDIA_STATES:
+        raise InvalidInput(f"media: one of {', '.join(sorted(R.MEDIA_STATES))}")
+    caller.last_seen_at = now
+    caller.leaving_at = None
+    if caller.gone_at is not None:
+        return  # declared gone already; its calls have ended
+    legs = session.scalars(
+        select(VoiceLeg).where(VoiceLeg.caller_id == caller.id, VoiceLeg.ended_at.is_(None))
+    )
+    for leg in legs:
+        leg.media = media
+
+
+def caller_leaving(session: Session, caller: WebCaller, *, now: datetime) -> None:
+    """The page is being closed or reloaded: gone unless it beats again in a moment."""
+    if caller.gone_at is None:
+        caller.leaving_at = now
+
+
+def caller_left(session: Session, caller: WebCaller, *, at: datetime, reason: str) -> int:
+    """The caller's page is gone since ``at``: each call it was on ends at that time.
+
+    Waiting (IVR, queue, being offered) it is an abandon; talking, the conversation ends and the
+    agent wraps up; a callback ringing there was not answered (a real attempt was made).
+    """
+    if caller.gone_at is None:
+        caller.gone_at = at
+    ended = 0
+    ringing = ringing_for(session, caller)
+    if ringing is not None and ringing.provider_ref:
+        ref = ringing.provider_ref.split(":", 1)[1]
+        telephony.call_ended(
+            session, PROVIDER, ref, "no-answer", now=max(at, ringing.offered_at or at)
+        )
+        ended += 1
+    legs = list(
+        session.scalars(
+            select(VoiceLeg).where(VoiceLeg.caller_id == caller.id, VoiceLeg.ended_at.is_(None))
+        )
+    )
+    for leg in legs:
+        leg.ended_at = at
+        leg.end_reason = reason
+        contact = session.get(Contact, leg.contact_id)
+        if contact is None or contact.provider != PROVIDER or not contact.provider_ref:
+            continue
+        if contact.state not in CALLER_LIVE:
+            continue
+        ref = contact.provider_ref.split(":", 1)[1]
+        status = "no-answer" if contact.channel == "callback" else "completed"
+        when = max(at, contact.offered_at or at) if contact.channel == "callback" else at
+        telephony.call_ended(session, PROVIDER, ref, status, now=when)
+        ended += 1
+        log.info(
+            "web caller gone",
+            extra={"contact_id": contact.id, "reason": reason, "state": contact.state},
+        )
+    return ended
+
+
+# --- agents ---------------------------------------------------------------------------------
+
+
+def agent_contact(session: Session, user_id: int, contact_id: int) -> Contact:
+    """A contact the agent may signal: offered or assigned to them, or just ended by them."""
+    contact = session.get(Contact, contact_id)
+    if contact is None or contact.agent_id != user_id or contact.state not in AGENT_SIGNAL:
+        raise Forbidden(f"contact {contact_id} is not a call of yours")
+    return contact
+
+
+def desk_beat(session: Session, user_id: int, *, now: datetime, mic_ok: bool) -> AgentDesk:
+    desk = session.get(AgentDesk, user_id)
+    if desk is None:
+        desk = AgentDesk(user_id=user_id, last_seen_at=now)
+        session.add(desk)
+    desk.last_seen_at = now
+    desk.mic_ok = mic_ok
+    desk.gone_at = None
+    session.flush()
+    return desk
+
+
+# --- signals --------------------------------------------------------------------------------
+
+
+def send(
+    session: Session,
+    contact: Contact,
+    *,
+    sender: str,
+    kind: str,
+    body: Any,
+    now: datetime,
+    user_id: int | None = None,
+) -> VoiceSignal:
+    """A signal from one side of ``contact`` to the other (checked for its side)."""
+    try:
+        clean = R.check_signal(sender, kind, body)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    recipient = "agent" if sender == "caller" else "caller"
+    if sender == "caller":
+        if contact.agent_id is None and kind != "bye":
+            raise Conflict("no agent is on this call yet")
+        user_id = contact.agent_id
+    signal = VoiceSignal(
+        contact_id=contact.id,
+        sender=sender,
+        recipient=recipient,
+        user_id=user_id,
+        kind=kind,
+        body=clean,
+        created_at=now,
+    )
+    session.add(signal)
+    session.flush()
+    return signal
+
+
+def last_signal_id(session: Session) -> int:
+    return int(session.scalar(select(func.max(VoiceSignal.id))) or 0)
+
+
+def signals_for_caller(session: Session, caller_id: int, *, after: int) -> list[VoiceSignal]:
+    mine = select(VoiceLeg.contact_id).where(
+        VoiceLeg.side == "caller", VoiceLeg.caller_id == caller_id
+    )
+    return list(
+        session.scalars(
+            select(VoiceSignal)
+            .where(
+                VoiceSignal.id > after,
+                VoiceSignal.recipient == "caller",
+                VoiceSignal.contact_id.in_(mine),
+            )
+            .order_by(VoiceSignal.id)
+            .limit(50)
+        )
+    )
+
+
+def signals_for_agent(session: Session, user_id: int, *, after: int) -> list[VoiceSignal]:
+    return list(
+        session.scalars(
+            select(VoiceSignal)
+            .where(
+                VoiceSignal.id > after,
+                VoiceSignal.recipient == "agent",
+                VoiceSignal.user_id == user_id,
+            )
+            .order_by(VoiceSignal.id)
+            .limit(50)
+        )
+    )
+
+
+def as_event(signal: VoiceSignal) -> dict[str, Any]:
+    return {"id": signal.id, "contact_id": signal.contact_id, "kind": signal.kind, **signal.body}
+
+
+# --- what the desk shows --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeskVoice:
+    """How the desk's softphone reaches the customer of a contact."""
+
+    transport: str  # "webrtc" (a web caller), "twilio", or "" (no voice through the desk)
+    typed_number: str  # the number typed on the web page, masked
+    caller_alive: bool
+
+
+def desk_voice(session: Session, contact: Contact, *, now: datetime) -> DeskVoice:
+    caller = web_caller_of(session, contact)
+    if caller is not None:
+        return DeskVoice("webrtc", mask_phone(caller.typed_number), is_alive(caller, now))
+    if contact.provider == "twilio":
+        return DeskVoice("twilio", "", False)
+    return DeskVoice("", "", False)
+
+
+# --- sweeps ---------------------------------------------------------------------------------
+
+
+def _say(settings: Settings, key: str, language: str) -> dict[str, str]:
+    """A message the caller's page shows and plays (espeak-ng's rendering when installed)."""
+    lang = "en" if language.startswith("en") else "es"
+    text = MESSAGES[key][lang]
+    out = {"reason": key, "text": text}
+    if shutil.which(audio.ESPEAK) is not None:
+        cache = Path(settings.outbox_dir).parent / "ivr-audio"
+        try:
+            rendered = audio.render_text(text, lang, rate_wps=2.6, cache_dir=cache)
+            out["audio"] = f"/phone/audio/{rendered.path.name}"
+        except EscuchaError as exc:
+            log.warning("message not rendered: %s", exc.message)
+    return out
+
+
+def agent_lost(
+    session: Session, user_id: int, contact: Contact, *, now: datetime, settings: Settings
+) -> None:
+    """The agent's desk went silent in a call: the caller goes back to the head of the line."""
+    queue = contact.queue or ""
+    if contact.state == "offered":
+        routing.decline(session, user_id, contact.id, now=now)
+    else:
+        note = "La conexión con el agente se perdió; el cliente vuelve a la cola."
+        routing.transfer(session, user_id, contact.id, queue, now=now, note=note)
+    message = _say(settings, "agent_lost", contact.language)
+    session.add(
+        VoiceSignal(
+            contact_id=contact.id,
+            sender="agent",
+            recipient="caller",
+            user_id=user_id,
+            kind="bye",
+            body=message,
+            created_at=now,
+        )
+    )
+    for leg in session.scalars(
+        select(VoiceLeg).where(
+            VoiceLeg.contact_id == contact.id,
+            VoiceLeg.side == "agent",
+            VoiceLeg.ended_at.is_(None),
+        )
+    ):
+        leg.ended_at = now
+        leg.end_reason = "agent_lost"
+    log.warning("agent's desk lost in a call", extra={"contact_id": contact.id, "agent": user_id})
+
+
+@dataclass
+class Swept:
+    callers_gone: int = 0
+    calls_ended: int = 0
+    agents_lost: int = 0
+    agents_offline: int = 0
+
+
+def sweep(session: Session, *, now: datetime, settings: Settings) -> Swept:
+    """Callers and desks that went silent: what they were doing ends at its true time."""
+    out = Swept()
+    stale = now - timedelta(seconds=R.CALLER_GRACE_S)
+    left = now - timedelta(seconds=R.LEAVING_GRACE_S)
+    for caller in session.scalars(
+        select(WebCaller).where(
+            WebCaller.gone_at.is_(None),
+            or_(WebCaller.last_seen_at < stale, WebCaller.leaving_at < left),
+        )
+    ).all():
+        out.callers_gone += 1
+        closed = caller.leaving_at is not None
+        at = caller.leaving_at if caller.leaving_at is not None else caller.last_seen_at
+        reason = "page_closed" if closed else "silent"
+        out.calls_ended += caller_left(session, caller, at=at, reason=reason)
+    in_call = now - timedelta(seconds=R.AGENT_CALL_GRACE_S)
+    idle = now - timedelta(seconds=R.AGENT_IDLE_GRACE_S)
+    rows = session.execute(
+        select(AgentDesk, AgentStatus)
+        .join(AgentStatus, AgentStatus.user_id == AgentDesk.user_id)
+        .where(AgentDesk.gone_at.is_(None), AgentDesk.last_seen_at < in_call)
+    ).all()
+    for desk, status in rows:
+        contact = session.get(Contact, status.contact_id) if status.contact_id else None
+        if contact is not None and contact.state in ("offered", *TALKING):
+            if web_caller_of(session, contact) is None and contact.state != "offered":
+                continue  # a Twilio or phone call does not depend on the desk being open
+            agent_lost(session, desk.user_id, contact, now=now, settings=settings)
+            routing.set_agent_state(session, desk.user_id, "offline", now=now)
+            desk.gone_at = desk.last_seen_at
+            out.agents_lost += 1
+        elif contact is None and status.state == "available" and desk.last_seen_at < idle:
+            routing.set_agent_state(session, desk.user_id, "offline", now=now)
+            desk.gone_at = desk.last_seen_at
+            out.agents_offline += 1
+    session.execute(
+        delete(VoiceSignal).where(
+            VoiceSignal.created_at < now - timedelta(seconds=R.SIGNAL_RETENTION_S)
+        )
+    )
+    return out
+
+
+# --- recordings (ADR 15) --------------------------------------------------------------------
+
+MAX_CHUNK_BYTES = 2 * 1024 * 1024
+RECORDING_TYPES = ("audio/webm", "audio/ogg")
+
+
+def recordings_dir(settings: Settings) -> Path:
+    return Path(settings.outbox_dir).parent / "recordings"
+
+
+def recording_of(session: Session, contact_id: int) -> VoiceRecording | None:
+    return session.scalar(
+        select(VoiceRecording).where(
+            VoiceRecording.contact_id == contact_id, VoiceRecording.deleted_at.is_(None)
+        )
+    )
+
+
+def add_chunk(
+    session: Session,
+    contact: Contact,
+    *,
+    user_id: int,
+    seq: int,
+    data: bytes,
+    content_type: str,
+    now: datetime,
+    settings: Settings,
+) -> VoiceRecording:
+    """The next piece of a call's recording, from the agent's desk (a resent piece is kept once).
+
+    Each piece is its own file, written before the row counts it: a crash loses at most the
+    pieces the desk had not sent yet.
+    """
+    base = content_type.split(";", 1)[0].strip().lower()
+    if base not in RECORDING_TYPES:
+        raise InvalidInput(f"content-type: one of {', '.join(RECORDING_TYPES)}")
+    if not data or len(data) > MAX_CHUNK_BYTES:
+        raise InvalidInput(f"a recording piece is 1 to {MAX_CHUNK_BYTES} bytes")
+    rec = session.scalar(
+        select(VoiceRecording).where(VoiceRecording.contact_id == contact.id).with_for_update()
+    )
+    if rec is None:
+        rec = VoiceRecording(
+            contact_id=contact.id,
+            user_id=user_id,
+            content_type=base,
+            started_at=now,
+            updated_at=now,
+        )
+        session.add(rec)
+        session.flush()
+    if rec.deleted_at is not None:
+        raise Conflict("this recording was deleted")
+    if seq < rec.chunks:
+        return rec  # sent twice: kept once
+    if seq > rec.chunks:
+        raise Conflict(f"recording piece {rec.chunks} is missing: send the pieces in order")
+    folder = recordings_dir(settings) / str(contact.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{seq:06d}.part").write_bytes(data)
+    rec.chunks += 1
+    rec.bytes += len(data)
+    rec.updated_at = now
+    session.flush()
+    return rec
+
+
+def recording_pieces(rec: VoiceRecording, settings: Settings) -> list[Path]:
+    folder = recordings_dir(settings) / str(rec.contact_id)
+    return [folder / f"{i:06d}.part" for i in range(rec.chunks)]
+
+
+def delete_old_recordings(session: Session, *, now: datetime, settings: Settings) -> int:
+    """Recordings older than the retention period are deleted (the row keeps the trace)."""
+    cutoff = now - timedelta(days=settings.recording_retention_days)
+    old = session.scalars(
+        select(VoiceRecording).where(
+            VoiceRecording.deleted_at.is_(None), VoiceRecording.started_at < cutoff
+        )
+    ).all()
+    for rec in old:
+        shutil.rmtree(recordings_dir(settings) / str(rec.contact_id), ignore_errors=True)
+        rec.deleted_at = now
+    return len(old)

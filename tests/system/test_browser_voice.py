@@ -1,0 +1,449 @@
+"""Real calls with sound between two Chromiums through a real server (W1, C1; ADR 16).
+
+The caller's Chromium plays a 440 Hz tone as its microphone and the agent's a 660 Hz tone, each
+from its own WAV (Chromium's fake capture device). What each page receives is measured in the
+page: the far end's stream, attached to an ``<audio>`` element, goes through a WebAudio
+``AnalyserNode``; the test reads the share of energy at the expected frequency. Nothing is
+timed: each check waits for the sound (or its absence) to be there.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from escucha.config import Settings
+from escucha.contacts.models import Contact, ContactEvent
+from escucha.org import service as org_service
+from escucha.routing.models import AgentStatus
+from escucha.voice.models import VoiceLeg, VoiceRecording
+from tests.acd_helpers import cheap_passwords
+from tests.conftest import START
+from tests.system.conftest import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LiveServer,
+    free_port,
+    screenshot,
+    server_env,
+    start_server,
+    stop,
+    wait_ready,
+)
+from tests.system.test_browser_desk import _demo_open_around_the_clock
+
+pytestmark = [pytest.mark.system, pytest.mark.browser]
+
+TIMEOUT_MS = 20_000
+CALLER_HZ, AGENT_HZ = 440.0, 660.0
+#: What one page hears of the other: the share of energy within 25 Hz of the expected tone.
+HEARD = 0.6
+
+#: Measure what arrives: ``{share, power}`` at ``target`` Hz over 100-4000 Hz, on the remote
+#: stream the page plays (``EscuchaVoice.state.remote``), averaged over five analyser frames.
+ANALYSE = """
+async ([target, source]) => {
+  const V = window.EscuchaVoice;
+  const stream = source === "remote" ? (V && V.state && V.state.remote) : null;
+  if (!stream || !stream.getAudioTracks().length) { return null; }
+  const ac = new AudioContext();
+  await ac.resume();
+  const src = ac.createMediaStreamSource(stream);
+  const an = ac.createAnalyser();
+  an.fftSize = 8192;
+  an.smoothingTimeConstant = 0;
+  src.connect(an);
+  await new Promise((r) => setTimeout(r, 300));
+  const bins = new Float32Array(an.frequencyBinCount);
+  const acc = new Float64Array(an.frequencyBinCount);
+  for (let k = 0; k < 5; k++) {
+    an.getFloatFrequencyData(bins);
+    for (let i = 0; i < bins.length; i++) {
+      if (isFinite(bins[i])) { acc[i] += Math.pow(10, bins[i] / 10); }
+    }
+    await new Promise((r) => setTimeout(r, 120));
+  }
+  const hz = ac.sampleRate / an.fftSize;
+  let total = 0, at = 0;
+  for (let i = 0; i < acc.length; i++) {
+    const f = i * hz;
+    if (f < 100 || f > 4000) { continue; }
+    total += acc[i];
+    if (Math.abs(f - target) <= 25) { at += acc[i]; }
+  }
+  src.disconnect();
+  await ac.close();
+  return { share: total > 0 ? at / total : 0, power: at / 5, total: total / 5 };
+}
+"""
+
+
+#: Decode a recording in the page and measure each tone's share of its energy (Goertzel).
+DECODE = """
+async (b64) => {
+  const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const ac = new AudioContext();
+  const buf = await ac.decodeAudioData(bin.buffer);
+  const x = buf.getChannelData(0), sr = buf.sampleRate;
+  // frames of 20 ms (50 Hz wide): a tone a few hertz off after the codec is still found
+  const frame = Math.round(sr / 50);
+  const power = (f) => {
+    const k = 2 * Math.cos(2 * Math.PI * f / sr);
+    let total = 0;
+    for (let start = 0; start + frame <= x.length; start += frame) {
+      let s1 = 0, s2 = 0;
+      for (let i = start; i < start + frame; i++) {
+        const s0 = x[i] + k * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+      }
+      total += (s1 * s1 + s2 * s2 - k * s1 * s2) / frame;
+    }
+    return total;
+  };
+  let energy = 0;
+  for (let i = 0; i < x.length; i++) { energy += x[i] * x[i]; }
+  await ac.close();
+  return {
+    seconds: buf.duration,
+    caller: 2 * power(440) / energy,
+    agent: 2 * power(660) / energy,
+    neither: 2 * power(550) / energy,
+  };
+}
+"""
+
+
+def figure(line: str) -> None:
+    """A measured figure, appended to ``test-artifacts/voice-figures.txt`` with the load."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
+    with (ARTIFACTS / "voice-figures.txt").open("a", encoding="utf-8") as fh:
+        fh.write(f"{line} (load average {load})\n")
+
+
+def tone_wav(path: Path, hz: float, seconds: float = 6.0, rate: int = 48_000) -> Path:
+    """A mono 16-bit WAV of a pure tone (Chromium loops it as the microphone)."""
+    t = np.arange(int(seconds * rate)) / rate
+    samples = (0.5 * np.sin(2 * np.pi * hz * t) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.tobytes())
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    cheap_passwords(monkeypatch)
+
+
+@pytest.fixture
+def demo_open(session: Session, tmp_path: Path) -> None:
+    org_service.apply_file(session, _demo_open_around_the_clock(tmp_path), now=START)
+    session.commit()
+
+
+@pytest.fixture
+def recording_server(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
+    """``escucha serve`` (with its worker) recording web calls."""
+    port = free_port()
+    env = server_env(settings, port, ESCUCHA_RECORD_CALLS="1")
+    log = tmp_path / "server.log"
+    process = start_server(env, log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process, log)
+        yield LiveServer(url, process, env, log)
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def playwright() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (run `make test` as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+@contextmanager
+def chromium(playwright: Any, wav: Path) -> Iterator[Any]:
+    """One Chromium process whose microphone plays ``wav``."""
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={wav}",
+            "--autoplay-policy=no-user-gesture-required",
+            "--allow-loopback-in-peer-connection",
+        ],
+    )
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+PAGES: list[Any] = []
+
+
+def _page(browser: Any, url: str) -> Any:
+    context = browser.new_context(locale="es-ES", viewport={"width": 1100, "height": 900})
+    context.grant_permissions(["microphone"], origin=url)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    logs: list[str] = []
+    page.on("console", lambda m: logs.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: logs.append(f"error: {e}"))
+    page.escucha_logs = logs
+    PAGES.append(page)
+    return page
+
+
+def hear(page: Any, hz: float) -> dict[str, float] | None:
+    found: dict[str, float] | None = page.evaluate(ANALYSE, [hz, "remote"])
+    return found
+
+
+def wait_heard(
+    page: Any, hz: float, *, heard: bool = True, timeout_s: float = 20.0
+) -> dict[str, float]:
+    """Wait until ``page`` hears ``hz`` (or, ``heard=False``, until it no longer does)."""
+    deadline = time.monotonic() + timeout_s
+    last: dict[str, float] | None = None
+    while time.monotonic() < deadline:
+        last = hear(page, hz)
+        if last is not None and (last["share"] >= HEARD) == heard:
+            return last
+        page.wait_for_timeout(200)
+    status = page.locator("[data-sp-status], [data-voice-status]").first.inner_text()
+    status += " " + str(
+        page.evaluate(
+            "() => { const c = window.EscuchaVoice.state.call; const pc = c && c.pc();"
+            " return pc ? [pc.signalingState, pc.iceConnectionState, pc.connectionState,"
+            " pc.localDescription && pc.localDescription.sdp.split('a=candidate').length - 1,"
+            " pc.remoteDescription && pc.remoteDescription.sdp.split('a=candidate').length - 1]"
+            " : null; }"
+        )
+    )
+    logs = "\n---\n".join("\n".join(p.escucha_logs[-20:]) for p in PAGES)
+    raise AssertionError(
+        f"{'never heard' if heard else 'still heard'} {hz} Hz: {last}; {status!r}\n{logs}"
+    )
+
+
+def _contact(session: Session, contact_id: int) -> Contact:
+    session.expire_all()
+    contact = session.get(Contact, contact_id)
+    assert contact is not None
+    return contact
+
+
+def _wait(check: Any, timeout_s: float = 15.0, what: str = "") -> float:
+    """Seconds until ``check()`` is true."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        if check():
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout_s}s: {what}")
+
+
+def _dial(page: Any, url: str, digit: str = "2") -> None:
+    page.goto(f"{url}/phone")
+    page.fill("input[name=number]", "600 555 321")
+    page.get_by_role("button", name="Llamar a").click()
+    page.locator(".phone-keypad").get_by_role("button", name=digit, exact=True).click()
+    page.locator("#phone.phase-queue").wait_for()
+
+
+def _log_in(page: Any, url: str, user: str) -> None:
+    page.goto(f"{url}/login?next=/agent")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", "escucha-demo")
+    page.get_by_role("button", name="Iniciar sesión").click()
+    page.wait_for_url(f"{url}/agent")
+
+
+def _web_contact(session: Session) -> Contact:
+    session.expire_all()
+    contact = session.scalar(
+        select(Contact)
+        .join(VoiceLeg, VoiceLeg.contact_id == Contact.id)
+        .where(VoiceLeg.side == "caller")
+        .order_by(Contact.id.desc())
+        .limit(1)
+    )
+    assert contact is not None
+    return contact
+
+
+def _talking(caller: Any, agent: Any, url: str, session: Session) -> Contact:
+    """The caller dials and waits in line; Ana answers on her desk."""
+    _dial(caller, url)
+    contact = _web_contact(session)
+    assert (contact.state, contact.queue) == ("queued", "facturas")  # key 2 reached the IVR
+    assert contact.ivr_path == [{"node": "main", "key": "2"}]
+    _log_in(agent, url, "ana")
+    agent.get_by_role("button", name="Disponible").click()
+    agent.locator("section.contact").get_by_role("button", name="Atender").click()
+    agent.locator("section.contact.contact-connected").wait_for()
+    return contact
+
+
+def test_the_caller_and_the_agent_hear_each_other_hold_and_mute_silence_the_agent(
+    demo_open: None,
+    recording_server: LiveServer,
+    playwright: Any,
+    tmp_path: Path,
+    session: Session,
+    settings: Settings,
+) -> None:
+    url = recording_server.url
+    caller_wav = tone_wav(tmp_path / "caller-440.wav", CALLER_HZ)
+    agent_wav = tone_wav(tmp_path / "agent-660.wav", AGENT_HZ)
+    with chromium(playwright, caller_wav) as cb, chromium(playwright, agent_wav) as ab:
+        caller, agent = _page(cb, url), _page(ab, url)
+        contact = _talking(caller, agent, url, session)
+
+        # each side hears the other's tone, and not its own
+        at_agent = wait_heard(agent, CALLER_HZ)
+        at_caller = wait_heard(caller, AGENT_HZ)
+        assert (hear(agent, AGENT_HZ) or {"share": 1})["share"] < 0.1
+        assert (hear(caller, CALLER_HZ) or {"share": 1})["share"] < 0.1
+        caller.locator("[data-voice-status]").get_by_text("Está hablando").wait_for()
+        assert "persona" not in caller.locator("#phone").inner_text()  # only what is true now
+        screenshot(agent, "voice-01-agent-talking")
+        screenshot(caller, "voice-02-caller-talking")
+
+        # hold: the caller hears the hold music instead of the agent; the agent still hears them
+        agent.get_by_label("Se lo he dicho al cliente", exact=True).check()
+        agent.locator("section.contact").get_by_role("button", name="Poner en espera").click()
+        agent.locator("section.contact.contact-on_hold").wait_for()
+        on_hold = wait_heard(caller, AGENT_HZ, heard=False)
+        assert on_hold["total"] > at_caller["total"] * 1e-3  # music, not silence
+        wait_heard(agent, CALLER_HZ)
+        screenshot(agent, "voice-03-agent-hold")
+        agent.locator("section.contact").get_by_role("button", name="Reanudar").click()
+        agent.locator("section.contact.contact-connected").wait_for()
+        wait_heard(caller, AGENT_HZ)
+
+        # mute: what reaches the caller at 660 Hz falls by more than 30 dB
+        agent.get_by_role("button", name="Silenciar").click()
+        deadline = time.monotonic() + 15
+        muted = hear(caller, AGENT_HZ)
+        while muted is not None and muted["power"] > at_caller["power"] * 1e-3:
+            assert time.monotonic() < deadline, f"still heard when muted: {muted}"
+            caller.wait_for_timeout(200)
+            muted = hear(caller, AGENT_HZ)
+        agent.get_by_role("button", name="Activar micrófono").click()
+        wait_heard(caller, AGENT_HZ)
+        assert at_agent["share"] >= HEARD
+        figure(f"share heard: agent {at_agent['share']:.3f}, caller {at_caller['share']:.3f}")
+
+        # the agent ends the call: the caller's sound stops and the page says so
+        agent.locator("section.contact").get_by_role("button", name="Terminar la llamada").click()
+        caller.locator("#phone.phase-ended").wait_for()
+        assert _contact(session, contact.id).state == "wrap_up"
+
+        # the recording, made in the desk and sent in pieces, holds both tones
+        agent.evaluate("() => window.EscuchaVoice.recorded")
+        rec = session.scalar(select(VoiceRecording).where(VoiceRecording.contact_id == contact.id))
+        assert rec is not None
+        assert rec.chunks >= 2  # pieces of 5 s, sent while the call went on
+        folder = settings.outbox_dir.parent / "recordings" / str(contact.id)
+        data = b"".join((folder / f"{i:06d}.part").read_bytes() for i in range(rec.chunks))
+        assert len(data) == rec.bytes
+        heard = caller.evaluate(DECODE, base64.b64encode(data).decode())
+        figure(
+            f"recording: {heard['seconds']:.1f} s, caller tone {heard['caller']:.2f}, "
+            f"agent tone {heard['agent']:.2f}, 550 Hz {heard['neither']:.4f} of its energy"
+        )
+        # each tone stands well above a frequency nobody played
+        assert heard["caller"] > max(0.05, 10 * heard["neither"])
+        assert heard["agent"] > max(0.05, 10 * heard["neither"])
+
+
+def test_a_closed_caller_tab_is_an_abandon_within_10_s_and_is_never_offered(
+    demo_open: None, live_server: LiveServer, playwright: Any, tmp_path: Path, session: Session
+) -> None:
+    url = live_server.url
+    caller_wav = tone_wav(tmp_path / "caller-440.wav", CALLER_HZ)
+    with chromium(playwright, caller_wav) as cb:
+        caller = _page(cb, url)
+        _dial(caller, url)
+        contact = _web_contact(session)
+        caller.context.close()  # the tab (and its window) closed
+        closed = time.monotonic()
+    _wait(lambda: _contact(session, contact.id).state == "abandoned", 10, "abandoned")
+    noticed_s = time.monotonic() - closed
+    ended = _contact(session, contact.id).ended_at
+    assert ended is not None
+    events = [
+        e.event
+        for e in session.scalars(select(ContactEvent).where(ContactEvent.contact_id == contact.id))
+    ]
+    assert "offered" not in events
+    assert "answered" not in events
+    figure(f"closed caller tab noticed in {noticed_s:.1f} s")
+    assert noticed_s < 10
+
+
+def test_an_agent_tab_closed_mid_call_puts_the_caller_back_at_the_head_of_the_line(
+    demo_open: None, live_server: LiveServer, playwright: Any, tmp_path: Path, session: Session
+) -> None:
+    url = live_server.url
+    caller_wav = tone_wav(tmp_path / "caller-440.wav", CALLER_HZ)
+    agent_wav = tone_wav(tmp_path / "agent-660.wav", AGENT_HZ)
+    with chromium(playwright, caller_wav) as cb:
+        caller = _page(cb, url)
+        with chromium(playwright, agent_wav) as ab:
+            agent = _page(ab, url)
+            contact = _talking(caller, agent, url, session)
+            wait_heard(caller, AGENT_HZ)
+        gone = time.monotonic()  # the agent's browser is closed
+        _wait(lambda: _contact(session, contact.id).state == "queued", 20, "back in line")
+        back_s = time.monotonic() - gone
+        caller.locator("#phone.phase-queue").wait_for()
+        caller.locator("[data-voice-status]").get_by_text("vuelve a estar el primero").wait_for()
+        screenshot(caller, "voice-04-caller-agent-lost")
+    again = _contact(session, contact.id)
+    assert again.priority >= 5
+    assert again.agent_id is None
+    note = session.scalar(
+        select(ContactEvent)
+        .where(ContactEvent.contact_id == contact.id, ContactEvent.event == "transferred")
+        .limit(1)
+    )
+    assert note is not None
+    assert "conexión con el agente" in note.data["note"]
+    status = session.get(AgentStatus, _ana_id(session))
+    assert status is not None
+    assert status.state == "offline"
+    figure(f"caller back in line {back_s:.1f} s after the agent's browser closed")
+    assert back_s < 20
+
+
+def _ana_id(session: Session) -> int:
+    from escucha.auth.models import User
+
+    uid = session.scalar(select(User.id).where(User.username == "ana"))
+    assert uid is not None
+    return uid
