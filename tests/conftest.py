@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -37,10 +36,10 @@ from escucha.config import Settings
 from escucha.db import migrate
 from escucha.db.engine import make_engine, make_sessionmaker, normalise_url
 from escucha.db.registry import load_models
+from tests.factories import START, demo_users
 
 PG_URL = os.environ.get("ESCUCHA_TEST_DATABASE_URL", "")
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1"… under pytest -n N
-START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Madrid
 
 # Argon2 at its cheapest: the same algorithm and code path, a thousandth of the work.
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
@@ -203,6 +202,12 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 @pytest.fixture
 def app(settings: Settings, clock: FrozenClock) -> FastAPI:
     return create_app(settings, clock=clock)
+
+
+@pytest.fixture
+def users(session: Session) -> dict[str, int]:
+    """The demo organisation, committed: its users' ids by username."""
+    return demo_users(session)
 
 
 @pytest.fixture

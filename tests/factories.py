@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from itertools import count
 from pathlib import Path
@@ -35,8 +35,8 @@ from escucha.org import service as org_service
 from escucha.org.schemas import OrgFile
 from escucha.tickets import service as tickets
 from escucha.tickets.models import Ticket
-from tests.conftest import START
 
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Madrid
 PASSWORD = "correct-horse-battery"  # the factories' password
 DEMO = Path(org_service.__file__).parent / "demo.yaml"
 

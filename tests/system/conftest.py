@@ -96,18 +96,22 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def wait_ready(
-    url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 90
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 180
 ) -> None:
+    """Until ``/healthz`` answers 200. A server that never does is stopped before the error is
+    raised: left running, its process would outlive the test and its ``Popen`` would warn
+    (an error here) in whichever test runs next on the same worker."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {log.read_text(errors='replace')[-3000:]}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
+    stop(process)
     raise RuntimeError(
         f"server not ready in {timeout_s}s: {log.read_text(errors='replace')[-3000:]}"
     )

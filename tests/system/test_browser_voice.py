@@ -27,7 +27,6 @@ from escucha.contacts.models import Contact, ContactEvent
 from escucha.org import service as org_service
 from escucha.routing.models import AgentStatus
 from escucha.voice.models import VoiceLeg, VoiceRecording
-from tests.acd_helpers import cheap_passwords
 from tests.conftest import START
 from tests.system.conftest import (
     ARTIFACTS,
@@ -143,11 +142,6 @@ def tone_wav(path: Path, hz: float, seconds: float = 6.0, rate: int = 48_000) ->
         w.setframerate(rate)
         w.writeframes(samples.tobytes())
     return path
-
-
-@pytest.fixture(autouse=True)
-def _quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_passwords(monkeypatch)
 
 
 @pytest.fixture

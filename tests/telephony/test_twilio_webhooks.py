@@ -24,7 +24,6 @@ from escucha.config import Settings
 from escucha.contacts.models import Contact, ContactEvent
 from escucha.routing import service as routing
 from tests.conftest import START
-from tests.factories import demo
 
 TOKEN = "12345678901234567890123456789012"
 ACCOUNT = "AC" + "a" * 32
@@ -79,13 +78,6 @@ def twilio_settings(settings: Settings) -> Settings:
 def twilio(twilio_settings: Settings, clock: FrozenClock) -> Iterator[Twilio]:
     with TestClient(create_app(twilio_settings, clock=clock)) as c:
         yield Twilio(c)
-
-
-@pytest.fixture
-def users(session: Session, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    found = demo(session)
-    session.commit()
-    return found
 
 
 def _count(session: Session, event: str) -> int:

@@ -25,15 +25,9 @@ from escucha.promises import service as promises
 from escucha.promises.models import Promise
 from escucha.routing.models import AgentStatus
 from tests.conftest import START, csrf_from, login
-from tests.factories import demo_users
 
 HX = {"HX-Request": "true"}
 S = timedelta(seconds=1)
-
-
-@pytest.fixture
-def users(session: Session) -> dict[str, int]:
-    return demo_users(session)
 
 
 def _agent(app: FastAPI, username: str) -> Iterator[tuple[TestClient, str]]:

@@ -17,7 +17,6 @@ from escucha.clock import FrozenClock
 from escucha.contacts.models import Contact
 from escucha.web import phone as phone_web
 from tests.conftest import csrf_from, login
-from tests.factories import demo
 
 HX = {"HX-Request": "true"}
 
@@ -50,13 +49,6 @@ class Caller:
         seq = re.search(r'name="n" value="(\d+)"', html)
         assert seq, html
         return self.post("/phone/key", digits=digits, n=seq.group(1))
-
-
-@pytest.fixture
-def users(session: Session, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    found = demo(session)
-    session.commit()
-    return found
 
 
 @pytest.fixture(autouse=True)

@@ -16,14 +16,9 @@ from escucha.clock import FrozenClock
 from escucha.contacts.models import Customer
 from escucha.routing import service as routing
 from tests.conftest import START, csrf_from, login
-from tests.factories import caller, demo_users
+from tests.factories import caller
 
 S = timedelta(seconds=1)
-
-
-@pytest.fixture
-def users(session: Session) -> dict[str, int]:
-    return demo_users(session)
 
 
 @pytest.fixture
