@@ -31,8 +31,8 @@ def test_the_event_log_reads_a_time_without_a_zone_as_utc(
     user = make_user(session, username="jefa", role="supervisor")
     raw = auth_service.create_token(session, user, "t", now=START)
     contact = contacts.start_contact(session, channel="voice", now=START)
-    contacts.record(session, contact, "queued", now=START + timedelta(seconds=40))
-    contacts.record(session, contact, "ended", now=START + timedelta(seconds=50))
+    contacts.transition(session, contact, "enqueue", at=START + timedelta(seconds=40))
+    contacts.transition(session, contact, "cancel", at=START + timedelta(seconds=50))
     session.commit()
     headers = {"Authorization": f"Bearer {raw}"}
     for path in ("/api/v1/events.csv", "/api/v1/events.queue_log"):

@@ -362,3 +362,25 @@ def test_imap_polling_stores_new_mail_once_and_marks_it_read_afterwards(
 
 def test_threading_finds_nothing_for_a_fresh_message(session: Session) -> None:
     assert find_thread(session, parse_email(mail())) == (None, "")
+
+
+def test_control_characters_in_headers_are_dropped_before_anything_is_stored(
+    session: Session, cfg: Settings
+) -> None:
+    """A NUL byte in the sender or a Message-ID (found by the fuzz test on PostgreSQL, whose
+    text cannot hold one) is dropped; the message is still received."""
+    make_org(session)
+    raw = (
+        b"From: Marta\x00 Gil <mar\x00ta@example.es>\r\n"
+        b"To: " + OWN.encode() + b"\r\n"
+        b"Subject: Lectura\x00 del contador\r\n"
+        b"Message-ID: <a\x00b@example.es>\r\n"
+        b"\r\n"
+        b"Hola\r\n"
+    )
+    parsed = parse_email(raw, own_address=OWN)
+    assert "\x00" not in parsed.sender + parsed.subject + (parsed.message_id or "")
+    assert parsed.sender == "marta@example.es"
+    got = receive(session, cfg, raw)
+    assert got.outcome == "created"
+    session.flush()

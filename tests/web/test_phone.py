@@ -325,3 +325,35 @@ def test_a_callback_to_a_closed_page_without_a_phone_line_is_not_an_attempt(
     again = session.get(Callback, cb.id)
     assert again is not None
     assert (again.state, again.attempts) == ("offered", 0)  # nothing was recorded as tried
+
+
+def test_a_typed_number_never_joins_another_customers_history(
+    client: TestClient, users: dict[str, int], session: Session
+) -> None:
+    """Finding 10: the web caller types a number that belongs to a known customer; the call is
+    not added to that customer's history, yet a callback still rings the number typed."""
+    from escucha.contacts import service as contacts
+    from escucha.contacts.models import Customer
+    from tests.conftest import START
+
+    known = contacts.find_or_create_customer(
+        session, now=START, phone="600111222", name="Carmen Ruiz", language="es"
+    )
+    session.commit()
+    caller = Caller(client)
+    caller.key(caller.dial(number="600111222"), "2")
+    contact = _contact(session)
+    assert contact.customer_id != known.id
+    stranger = session.get(Customer, contact.customer_id)
+    assert stranger is not None
+    assert (stranger.phone, stranger.name) == (None, "")
+    assert contact.caller_number == "+34600111222"
+    html = caller.post("/phone/callback")
+    assert "Le llamaremos hoy antes de las" in html
+    cb = session.scalar(select(Callback))
+    assert cb is not None
+    assert cb.phone == "+34600111222"  # the number typed is the one called back
+    assert cb.customer_id == stranger.id
+    # The known customer's history has no contact from the web page.
+    session.expire_all()
+    assert session.scalar(select(Contact).where(Contact.customer_id == known.id)) is None

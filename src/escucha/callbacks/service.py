@@ -177,6 +177,7 @@ def request_callback(
         due=due,
         window_start=not_before if mode == "slot" else None,
         phone=number,
+        sms_to=None if customer.phone else number,
     )
     if mode == "slot":
         enqueue(

@@ -72,6 +72,9 @@ class Contact(Base):
     resolved: Mapped[bool | None]
     recap: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
+    #: A number the caller typed (a web call) and nobody verified: used to call them back,
+    #: never to find or merge a customer's history.
+    caller_number: Mapped[str | None] = mapped_column(String(20))
 
     __table_args__ = (Index("ix_contacts_state_queue", "state", "queue"),)
 

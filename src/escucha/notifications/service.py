@@ -36,16 +36,19 @@ def notify(
     channel: str | None = None,
     ticket_id: int | None = None,
     callback_id: int | None = None,
+    sms_to: str | None = None,
     **fields: Any,
 ) -> Notification:
     """Render ``kind`` in the customer's language and zone and queue it for sending.
 
-    ``key`` makes it idempotent: the same key gives back the first notification.
+    ``key`` makes it idempotent: the same key gives back the first notification. ``sms_to``
+    sends it by SMS to that number (a callback's confirmation goes to the number that will be
+    called, which a web caller may have typed without being a known customer).
     """
     existing = queued(session, key)
     if existing is not None:
         return existing
-    chosen, address = channel_for(customer, channel)
+    chosen, address = ("sms", sms_to) if sms_to else channel_for(customer, channel)
     message = render_message(kind, customer.language, now=now, tz=customer.timezone, **fields)
     return write_outbox(
         session,

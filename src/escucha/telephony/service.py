@@ -185,18 +185,32 @@ def _customer_of(session: Session, contact: Contact) -> Customer | None:
 
 
 def _identify(
-    session: Session, number: str | None, *, now: datetime, language: str | None
+    session: Session, number: str | None, *, now: datetime, language: str | None, verified: bool
 ) -> tuple[Customer | None, bool]:
-    """The caller by their number (created on first call), and whether they were known."""
+    """The caller by their number (created on first call), and whether they were known.
+
+    A number nobody verified (typed on a web page) never finds a customer: the caller gets a
+    record of their own, so nobody can appear as another customer or read their history.
+    """
     if not number:
         return None, False
     try:
         e164 = contacts.normalise_phone(number)
     except InvalidInput:
         return None, False  # withheld numbers, SIP or client identities
+    if not verified:
+        return contacts.find_or_create_customer(session, now=now, language=language), False
     known = session.scalar(select(Customer.id).where(Customer.phone == e164)) is not None
     customer = contacts.find_or_create_customer(session, now=now, phone=e164, language=language)
     return customer, known
+
+
+def callback_number(customer: Customer | None, contact: Contact) -> str | None:
+    """Where a callback for this contact rings: the customer's verified phone, else the number
+    the caller typed for this call."""
+    if customer is not None and customer.phone:
+        return customer.phone
+    return contact.caller_number
 
 
 def _queue_row(session: Session, name: str | None) -> Queue | None:
@@ -247,6 +261,7 @@ def incoming_call(
     to_number: str = "",
     now: datetime,
     language: str | None = None,
+    number_verified: bool = True,
 ) -> R.Turn:
     """A call arrives: the greeting and the first menu (idempotent on the call id).
 
@@ -259,7 +274,9 @@ def incoming_call(
     existing = find_call(session, provider, call_ref, lock=True)
     if existing is not None:
         return current_turn(session, existing, now=now)
-    customer, known = _identify(session, from_number, now=now, language=language)
+    customer, known = _identify(
+        session, from_number, now=now, language=language, verified=number_verified
+    )
     model = ivr_model(session)
     lang = language or (customer.language if known and customer is not None else None)
     step = ivr.start(
@@ -277,6 +294,8 @@ def incoming_call(
         provider_ref=call_key(provider, call_ref),
         language=step.state.language,
     )
+    if not number_verified and customer is not None and from_number:
+        contact.caller_number = contacts.normalise_phone(from_number)  # checked by _identify
     return _after_step(session, contact, model, step, (), now=now)
 
 
@@ -411,7 +430,7 @@ def _after_step(
 def _announcement(session: Session, contact: Contact, told: routing.Told) -> tuple[R.Say, ...]:
     out = [R.Say(told.text, contact.language)]
     customer = _customer_of(session, contact)
-    if told.callback_offered and customer is not None and customer.phone:
+    if told.callback_offered and callback_number(customer, contact):
         out.append(
             R.Say(
                 R.phrase("callback_offer", contact.language, key=R.CALLBACK_KEY), contact.language
@@ -526,11 +545,12 @@ def _take_callback(session: Session, contact: Contact, *, now: datetime) -> R.Tu
     """The waiting caller takes a callback: it keeps their place; they hear the promised time."""
     lang = contact.language
     customer = _customer_of(session, contact)
-    if customer is None or not customer.phone or not contact.queue:
+    number = callback_number(customer, contact)
+    if customer is None or not number or not contact.queue:
         no_number = R.Say(R.phrase("no_number", lang), lang)
         return _turn(session, contact, "queue", R.wait_actions((no_number,), lang))
     cb = callbacks.request_callback(
-        session, now=now, queue=contact.queue, customer=customer, contact=contact
+        session, now=now, queue=contact.queue, customer=customer, contact=contact, phone=number
     )
     said = _callback_said(session, contact, cb, now=now)
     return _turn(session, contact, "callback", (said, R.Hangup()))
@@ -570,11 +590,12 @@ def _ivr_callback(
     customer = _customer_of(session, contact)
     if queue is None:
         return _no_queue(session, contact, said, now=now)
-    if customer is None or not customer.phone:
+    number = callback_number(customer, contact)
+    if customer is None or not number:
         no_number = R.Say(R.phrase("no_number", lang), lang)
         return _voicemail(session, contact, queue.name, (*said, no_number), message=False)
     cb = callbacks.request_callback(
-        session, now=now, queue=queue.name, customer=customer, contact=contact
+        session, now=now, queue=queue.name, customer=customer, contact=contact, phone=number
     )
     return _turn(
         session,
@@ -603,7 +624,9 @@ def _closed_offer(
     lang = contact.language
     customer = _customer_of(session, contact)
     slot = _first_slot(session, queue, now=now)
-    can_call = slot is not None and customer is not None and bool(customer.phone)
+    can_call = (
+        slot is not None and customer is not None and bool(callback_number(customer, contact))
+    )
     when = _when(slot.end, now=now, customer=customer, language=lang) if slot and can_call else None
     closed = promises.closed_now(session, queue.calendar_id, now, lang=R.base_language(lang))
     tz = customer.timezone if customer is not None else "Europe/Madrid"
@@ -675,6 +698,7 @@ def _closed_input(
             queue=queue.name,
             customer=customer,
             contact=contact,
+            phone=callback_number(customer, contact),
             slot_start=slot.start,
             slot_end=slot.end,
         )

@@ -122,12 +122,17 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _header(msg: Message, name: str) -> str:
+    """A header on one line, without control characters (a NUL cannot be stored in
+    PostgreSQL's text, and none belongs in a header)."""
     try:
         value = msg.get(name)
     except Exception:
         return ""
-    return " ".join(str(value).split()) if value is not None else ""
+    return " ".join(_CONTROL.sub("", str(value)).split()) if value is not None else ""
 
 
 _MSGID = re.compile(r"<[^<>\s]+>")
@@ -208,7 +213,7 @@ def parse_email(
     name, address = pairs[0] if pairs else ("", "")
     if not address and envelope_from not in (None, "", "<>"):
         address = str(envelope_from).strip("<>")
-    sender = address.strip().lower()[:320]
+    sender = _CONTROL.sub("", address).strip().lower()[:320]
     language = _header(msg, "Content-Language").split(",")[0].strip().lower()[:2] or None
     automatic, own_loop = _automatic(msg, sender, own_address)
     references = _ids(_header(msg, "References"))

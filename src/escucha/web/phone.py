@@ -248,6 +248,7 @@ def dial(
         to_number=settings.twilio_from_number or "browser",
         now=now,
         language=lang,
+        number_verified=False,  # typed on a page: a way to call back, not an identity
     )
     contact = telephony.find_call(db, PROVIDER, turn.call.split(":", 1)[1])
     if contact is not None:
