@@ -24,7 +24,7 @@ from escucha.csvsafe import FORMULA_STARTS, defuse, restore
 from escucha.tickets import service
 from tests.conftest import START
 from tests.factories import make_user
-from tests.tickets.helpers import make_agent, make_org
+from tests.factories import make_agent, make_org
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "escucha"
 

@@ -24,7 +24,7 @@ from escucha.org import models as org
 from escucha.qa.models import ScorecardVersion
 from tests.conftest import START, csrf_from, login
 from tests.factories import make_user
-from tests.qa.helpers import make_login_user
+from tests.factories import make_login_user
 
 # "Billion laughs": 9 levels of 9 aliases each, 9**9 = 387 million strings once expanded.
 BOMB = "\n".join(

@@ -29,7 +29,7 @@ from escucha.speech import service as speech
 from escucha.speech import synth
 from escucha.speech.models import SpeechTranscript
 from tests.conftest import START, csrf_from, login
-from tests.qa.helpers import PASSWORD, make_ended_contact, make_login_user
+from tests.factories import PASSWORD, make_ended_contact, make_login_user
 from tests.speech.standins import Script, whisper_server
 from tests.telephony.test_twilio_webhooks import ACCOUNT, SID, TOKEN, sign
 

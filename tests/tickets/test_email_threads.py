@@ -18,7 +18,7 @@ from escucha.tickets.email import InboundSettings, Received, receive_email
 from escucha.tickets.models import Ticket, TicketAttachment, TicketMessage
 from tests.conftest import START, login
 from tests.factories import make_user
-from tests.tickets.helpers import make_org
+from tests.factories import make_org
 
 OWN = "atencion@aguas.example"
 CUSTOMER = "marta@example.es"

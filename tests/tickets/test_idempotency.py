@@ -18,7 +18,7 @@ from escucha.tickets import idempotency, service
 from escucha.tickets.models import Ticket
 from tests.conftest import START, csrf_from
 from tests.factories import make_user
-from tests.tickets.helpers import make_org
+from tests.factories import make_org
 
 _NUMBER = re.compile(r'id="ticket-number">([0-9-]+)<')
 _FORM_KEY = re.compile(r'name="form_key" value="([^"]*)"')

@@ -14,7 +14,7 @@ from escucha.auth import service as auth_service
 from escucha.tickets.models import Ticket
 from tests.conftest import PG_URL, START, csrf_from
 from tests.factories import make_user
-from tests.tickets.helpers import make_org
+from tests.factories import make_org
 
 
 def _read_only(dbapi_connection: Any, _record: Any) -> None:

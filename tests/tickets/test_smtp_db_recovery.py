@@ -15,7 +15,8 @@ from escucha.db.engine import make_engine, make_sessionmaker
 from escucha.tickets.models import InboundEmail
 from escucha.tickets.smtp import SmtpListener, start_smtp_listener
 from tests.readonly import read_only_window
-from tests.tickets.helpers import free_port, make_org
+from tests.factories import make_org
+from tests.tickets.helpers import free_port
 
 OWN = "atencion@aguas.example"
 

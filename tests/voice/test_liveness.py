@@ -19,14 +19,14 @@ from escucha.voice import rules as R
 from escucha.voice import service as voice
 from escucha.voice.models import VoiceSignal, WebCaller
 from tests.conftest import START
-from tests.telephony.helpers import fast_demo
+from tests.factories import demo
 
 S = timedelta(seconds=1)
 
 
 @pytest.fixture
 def users(session: Session, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    return fast_demo(session, monkeypatch)
+    return demo(session)
 
 
 def web_call(

@@ -19,7 +19,7 @@ from escucha.routing import service as routing
 from escucha.voice import service as voice
 from escucha.voice.models import VoiceRecording
 from tests.conftest import START, csrf_from, login
-from tests.telephony.helpers import fast_demo
+from tests.factories import demo
 from tests.voice.test_liveness import web_call
 
 WEBM = {"Content-Type": "audio/webm;codecs=opus"}
@@ -32,7 +32,7 @@ def recording(settings: Settings) -> Settings:
 
 @pytest.fixture
 def talking(session: Session, monkeypatch: pytest.MonkeyPatch) -> Contact:
-    users = fast_demo(session, monkeypatch)
+    users = demo(session)
     contact, _caller = web_call(session, "page-r", now=START)
     routing.set_agent_state(session, users["ana"], "available", now=START)
     routing.answer(session, users["ana"], contact.id, now=START)

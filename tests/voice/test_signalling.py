@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from escucha.contacts.models import Contact
 from tests.conftest import csrf_from, login
-from tests.telephony.helpers import fast_demo
+from tests.factories import demo
 
 HX = {"HX-Request": "true"}
 OFFER = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\n"
@@ -22,7 +22,7 @@ OFFER = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\n"
 
 @pytest.fixture
 def users(session: Session, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    found = fast_demo(session, monkeypatch)
+    found = demo(session)
     session.commit()
     return found
 
