@@ -23,8 +23,7 @@ from escucha.contacts import service as contacts
 from escucha.csvsafe import FORMULA_STARTS, defuse, restore
 from escucha.tickets import service
 from tests.conftest import START
-from tests.factories import make_user
-from tests.factories import make_agent, make_org
+from tests.factories import make_agent, make_org, make_user
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "escucha"
 
@@ -82,9 +81,9 @@ def test_the_event_log_defuses_its_cells_and_analyze_reads_them_back(
     user = make_user(session, username="jefa", role="supervisor")
     raw = auth_service.create_token(session, user, "t", now=START)
     contact = contacts.start_contact(session, channel="voice", now=START, queue="@SUM(1+1)")
-    contacts.record(session, contact, "queued", now=START + timedelta(seconds=1))
-    contacts.record(session, contact, "abandoned", now=START + timedelta(seconds=40))
-    contacts.record(session, contact, "ended", now=START + timedelta(seconds=40))
+    contacts.transition(session, contact, "enqueue", at=START + timedelta(seconds=1))
+    contacts.transition(session, contact, "abandon", at=START + timedelta(seconds=40))
+    contacts.transition(session, contact, "close", at=START + timedelta(seconds=40))
     session.commit()
     r = client.get("/api/v1/events.csv", headers={"Authorization": f"Bearer {raw}"})
     assert r.status_code == 200

@@ -23,8 +23,7 @@ from escucha.config import Settings
 from escucha.org import models as org
 from escucha.qa.models import ScorecardVersion
 from tests.conftest import START, csrf_from, login
-from tests.factories import make_user
-from tests.factories import make_login_user
+from tests.factories import make_login_user, make_user
 
 # "Billion laughs": 9 levels of 9 aliases each, 9**9 = 387 million strings once expanded.
 BOMB = "\n".join(
@@ -118,7 +117,7 @@ def test_every_shipped_yaml_file_reads_within_the_limits() -> None:
 
 def test_the_org_api_refuses_the_bomb(client: TestClient, session: Session) -> None:
     admin = make_user(session, username="root", role="admin")
-    token = auth_service.create_token(session, admin, "t", now=START)
+    token = auth_service.create_token(session, admin, "t", now=START, scope="admin")
     session.commit()
     queues = session.scalar(select(func.count()).select_from(org.Queue))
     started = time.perf_counter()

@@ -205,7 +205,7 @@ def test_limits_apply_to_api_token_callers_and_routes_have_their_own(
     settings: Settings, session: Session, tmp_path: Path
 ) -> None:
     admin = make_user(session, username="root", role="admin")
-    token = auth_service.create_token(session, admin, "t", now=START)
+    token = auth_service.create_token(session, admin, "t", now=START, scope="admin")
     session.commit()
     bearer = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     with running_server(settings, tmp_path) as server:

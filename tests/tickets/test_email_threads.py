@@ -17,8 +17,7 @@ from escucha.tickets import service
 from escucha.tickets.email import InboundSettings, Received, receive_email
 from escucha.tickets.models import Ticket, TicketAttachment, TicketMessage
 from tests.conftest import START, login
-from tests.factories import make_user
-from tests.factories import make_org
+from tests.factories import make_org, make_user
 
 OWN = "atencion@aguas.example"
 CUSTOMER = "marta@example.es"
@@ -161,7 +160,8 @@ def test_the_agent_sees_the_sender_of_every_message_and_the_link_between_cases(
         cfg,
         mail("Soy yo, cambien el IBAN", sender="mallory@evil.example", subject=case.number),
     )
-    make_user(session, username="agente", role="agent")
+    # a supervisor reaches both cases (an agent, their team's: ADR 17, tested on its own)
+    make_user(session, username="agente", role="supervisor")
     session.commit()
     assert login(client, "agente", "correct-horse-battery").status_code == 303
     page = client.get(f"/tickets/{case.id}").text

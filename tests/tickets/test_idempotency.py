@@ -17,8 +17,7 @@ from escucha.auth import service as auth_service
 from escucha.tickets import idempotency, service
 from escucha.tickets.models import Ticket
 from tests.conftest import START, csrf_from
-from tests.factories import make_user
-from tests.factories import make_org
+from tests.factories import make_org, make_user
 
 _NUMBER = re.compile(r'id="ticket-number">([0-9-]+)<')
 _FORM_KEY = re.compile(r'name="form_key" value="([^"]*)"')

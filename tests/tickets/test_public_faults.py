@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 from escucha.auth import service as auth_service
 from escucha.tickets.models import Ticket
 from tests.conftest import PG_URL, START, csrf_from
-from tests.factories import make_user
-from tests.factories import make_org
+from tests.factories import make_org, make_user
 
 
 def _read_only(dbapi_connection: Any, _record: Any) -> None:

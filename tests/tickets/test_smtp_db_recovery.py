@@ -14,8 +14,8 @@ from escucha.config import Settings
 from escucha.db.engine import make_engine, make_sessionmaker
 from escucha.tickets.models import InboundEmail
 from escucha.tickets.smtp import SmtpListener, start_smtp_listener
-from tests.readonly import read_only_window
 from tests.factories import make_org
+from tests.readonly import read_only_window
 from tests.tickets.helpers import free_port
 
 OWN = "atencion@aguas.example"

@@ -17,7 +17,7 @@ from escucha.web import charts
 from tests.conftest import login
 from tests.factories import make_user
 
-CHART_PAGES = ("/planning", "/planning/patience", "/reports")
+CHART_PAGES = ("/planning", "/planning/patience", "/reports", "/api/v1/docs")
 DOWNLOADS = ("/reports/live.html", charts.PLOTLY_PATH)
 
 

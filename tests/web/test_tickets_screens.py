@@ -278,6 +278,7 @@ def test_an_attachment_with_a_non_ascii_name_downloads_with_its_name(
 ) -> None:
     """Finding 12: ``文件.pdf`` used to fail with a 500 (a header must be Latin-1)."""
     t = _open(session)
+    _opened_by_marta(session, t)  # an agent reaches the tickets she opened (ADR 17)
     att = TicketAttachment(
         ticket_id=t.id,
         filename="文件 de María.pdf",

@@ -248,7 +248,9 @@ def start_contact(
         skills={},
         arrived_at=now,
     )
-    transition(session, contact, "arrive", at=now, channel=channel)
+    # A callback's contact is born waiting for its slot; every other contact in the IVR.
+    birth = "await_callback" if channel == "callback" else "arrive"
+    transition(session, contact, birth, at=now, channel=channel)
     return contact
 
 

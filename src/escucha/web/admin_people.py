@@ -99,14 +99,14 @@ def _person_page(
     return render(request, "admin/user.html", ctx, status_code=status_code)
 
 
-@router.get("/admin/users/{user_id}")
+@router.get("/admin/users/{user_id:int}")
 def user_page(
     request: Request, user_id: int, _caller: AdminCaller, db: DB, saved: bool = False
 ) -> Response:
     return _person_page(request, db, user_id, saved=saved)
 
 
-@router.post("/admin/users/{user_id}")
+@router.post("/admin/users/{user_id:int}")
 async def update_user(
     request: Request, user_id: int, caller: AdminCaller, db: DB, clock: ClockDep
 ) -> Response:
@@ -119,7 +119,7 @@ async def update_user(
     return RedirectResponse(f"/admin/users/{user_id}?saved=1", status_code=303)
 
 
-@router.post("/admin/users/{user_id}/active")
+@router.post("/admin/users/{user_id:int}/active")
 async def set_active(
     request: Request, user_id: int, caller: AdminCaller, db: DB, clock: ClockDep
 ) -> Response:
@@ -134,7 +134,7 @@ async def set_active(
     return RedirectResponse(f"/admin/users/{user_id}?saved=1", status_code=303)
 
 
-@router.post("/admin/users/{user_id}/password")
+@router.post("/admin/users/{user_id:int}/password")
 def reset_password(
     request: Request, user_id: int, caller: AdminCaller, db: DB, clock: ClockDep
 ) -> Response:
@@ -142,7 +142,7 @@ def reset_password(
     return _person_page(request, db, user_id, new_password=password)
 
 
-@router.post("/admin/users/{user_id}/sessions")
+@router.post("/admin/users/{user_id:int}/sessions")
 def end_sessions(
     request: Request, user_id: int, caller: AdminCaller, db: DB, clock: ClockDep
 ) -> Response:
