@@ -177,6 +177,27 @@ def _profile(session: Session, user: User, form: UserIn, team_id: int | None) ->
     profile.languages = list(form.languages)
 
 
+def _audit(
+    session: Session,
+    user: User,
+    action: str,
+    *,
+    now: datetime,
+    actor: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    audit.record(
+        session,
+        action=action,
+        actor=actor,
+        subject_kind="user",
+        subject_id=user.id,
+        subject_ref=user.username,
+        now=now,
+        data=data,
+    )
+
+
 def create_person(session: Session, form: PersonForm, *, now: datetime, actor: str) -> User:
     checked = form.checked()
     team_id = _known(session, checked)
@@ -192,14 +213,12 @@ def create_person(session: Session, form: PersonForm, *, now: datetime, actor: s
     )
     _profile(session, user, checked, team_id)
     session.flush()
-    audit.record(
+    _audit(
         session,
-        action="user.created",
-        actor=actor,
-        subject_kind="user",
-        subject_id=user.id,
-        subject_ref=user.username,
+        user,
+        "user.created",
         now=now,
+        actor=actor,
         data=checked.model_dump(exclude={"password"}),
     )
     return user
@@ -219,14 +238,12 @@ def update_person(
     user.language = checked.language
     _profile(session, user, checked, team_id)
     session.flush()
-    audit.record(
+    _audit(
         session,
-        action="user.changed",
-        actor=actor,
-        subject_kind="user",
-        subject_id=user.id,
-        subject_ref=user.username,
+        user,
+        "user.changed",
         now=now,
+        actor=actor,
         data={
             "before": {k: v for k, v in before.__dict__.items() if k != "id"},
             "after": checked.model_dump(exclude={"password", "username"}),
@@ -244,14 +261,12 @@ def set_active(
     user = auth_service.get_user(session, user_id)
     user.active = active
     ended = 0 if active else auth_service.end_sessions(session, user, now=now, reason="disabled")
-    audit.record(
+    _audit(
         session,
-        action="user.enabled" if active else "user.disabled",
-        actor=actor,
-        subject_kind="user",
-        subject_id=user.id,
-        subject_ref=user.username,
+        user,
+        "user.enabled" if active else "user.disabled",
         now=now,
+        actor=actor,
         data={"sessions_ended": ended},
     )
     return user
@@ -263,29 +278,14 @@ def reset_password(session: Session, user_id: int, *, now: datetime, actor: str)
     user = auth_service.get_user(session, user_id)
     password = secrets.token_urlsafe(12)
     auth_service.set_password(session, user, password, now=now)
-    audit.record(
-        session,
-        action="user.password_reset",
-        actor=actor,
-        subject_kind="user",
-        subject_id=user.id,
-        subject_ref=user.username,
-        now=now,
-    )
+    _audit(session, user, "user.password_reset", now=now, actor=actor)
     return password
 
 
 def end_sessions(session: Session, user_id: int, *, now: datetime, actor: str) -> int:
     user = auth_service.get_user(session, user_id)
     ended = auth_service.end_sessions(session, user, now=now, reason="admin")
-    audit.record(
-        session,
-        action="user.sessions_ended",
-        actor=actor,
-        subject_kind="user",
-        subject_id=user.id,
-        subject_ref=user.username,
-        now=now,
-        data={"sessions_ended": ended},
+    _audit(
+        session, user, "user.sessions_ended", now=now, actor=actor, data={"sessions_ended": ended}
     )
     return ended
