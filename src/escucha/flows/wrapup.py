@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from escucha.auth.models import User
+from escucha.callbacks import service as callbacks
 from escucha.contacts.live import org_timezone
 from escucha.contacts.models import Contact, Customer
 from escucha.errors import InvalidInput
@@ -116,7 +117,13 @@ def wrap_up_with_recap(
                 customer_id=customer.id if customer else None,
             )
     note = None
-    if recap and customer is not None and (customer.phone or customer.email):
+    # A web caller known only by the number they typed gets the recap there (it tells nothing
+    # about anyone else: their record has no history but this call's).
+    typed = None
+    if customer is not None and not (customer.phone or customer.email):
+        cb = callbacks.for_contact(session, contact.id)
+        typed = contact.caller_number or (cb.phone if cb is not None else None)
+    if recap and customer is not None and (customer.phone or customer.email or typed):
         note = notify(
             session,
             customer,
@@ -127,6 +134,7 @@ def wrap_up_with_recap(
             due=promised_at if not resolved and promised_at else now + timedelta(minutes=1),
             name=customer.name or None,
             number=number,
+            sms_to=typed,
         )
     return WrapUp(contact=contact, ticket_number=number, promise=promise, recap=note)
 
