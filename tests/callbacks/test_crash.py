@@ -62,13 +62,13 @@ def test_pending_callbacks_survive_a_sigkill(
             ids.append(cb.json()["id"])
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    assert not list(settings.outbox_dir.glob("sms-*.json"))
+    assert not list(settings.outbox_dir.glob("sms-callback_*.json"))
 
     # second life, with its worker: every confirmation goes out once, every callback is made
     proc = start_server(env, log)
     try:
         wait_ready(url, proc, log)
-        _wait(lambda: len(list(settings.outbox_dir.glob("sms-*.json"))) == 5)
+        _wait(lambda: len(list(settings.outbox_dir.glob("sms-callback_*.json"))) == 5)
         # killed again right after sending: nothing is sent twice after the next restart
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
@@ -104,6 +104,6 @@ def test_pending_callbacks_survive_a_sigkill(
     session.expire_all()
     states = session.scalars(select(Callback.state).where(Callback.id.in_(ids))).all()
     assert states == ["completed"] * 5
-    files = list(settings.outbox_dir.glob("sms-*.json"))
+    files = list(settings.outbox_dir.glob("sms-callback_*.json"))
     assert len(files) == 5
     assert {json.loads(f.read_text())["to"] for f in files} == {f"+3460011100{n}" for n in range(5)}
