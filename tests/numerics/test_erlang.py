@@ -294,7 +294,8 @@ def test_service_level_definitions_relate_as_they_should() -> None:
     m = erlang_a(np.array([60, 95, 110]), 2000, 180, 90, target_time_s=20)
     offered = m.service_level_as("offered")
     answered = m.service_level_as("answered")
-    short = m.service_level_as("offered_minus_short_abandons")
+    short = m.service_level_as("offered_ex_abandoned_within_t")
+    assert np.array_equal(short, m.service_level_as("offered_minus_short_abandons"))  # older name
     met = m.service_level_as("abandons_met")
     assert np.all(answered >= offered)
     assert np.all(short >= offered)
@@ -314,7 +315,7 @@ def test_service_level_definitions_relate_as_they_should() -> None:
 def test_definitions_do_not_divide_by_zero() -> None:
     m = erlang_a(0, 100, 180, 1e-3, target_time_s=60)  # everyone abandons at once
     assert float(m.service_level_as("answered")) == 0.0
-    assert float(m.service_level_as("offered_minus_short_abandons")) == 0.0
+    assert float(m.service_level_as("offered_ex_abandoned_within_t")) == 0.0
 
 
 def test_vectorised_erlang_a_equals_case_by_case() -> None:

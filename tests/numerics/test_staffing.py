@@ -16,6 +16,7 @@ from escucha.numerics.staffing import (
     Targets,
     _Evaluator,
     _search,
+    on_phone_headcount,
     required_agents,
     scheduled_headcount,
     staff,
@@ -69,6 +70,7 @@ TARGET_SETS = [
     Targets(max_asa_s=15.0),
     Targets(max_occupancy=0.85),
     Targets(service_levels=(ServiceLevelTarget(0.9, 30.0),), sl_definition="answered"),
+    Targets(service_levels=(SL80,), sl_definition="offered_ex_abandoned_within_t"),
     Targets(service_levels=(SL80,), sl_definition="offered_minus_short_abandons"),
     Targets(service_levels=(SL80,), sl_definition="abandons_met", max_asa_s=30.0),
 ]
@@ -357,3 +359,14 @@ def test_evaluator_meets_agrees_with_the_public_functions_for_erlang_a() -> None
     ev = _Evaluator(100.0, 180.0, 120.0, targets)
     for n in (0, 80, 95, 100, 105, 120):
         assert ev.meets(n) == meets(n, 2000.0, 180.0, 120.0, targets)
+
+
+def test_on_phone_headcount_inverts_the_scheduled_headcount() -> None:
+    assert on_phone_headcount(100, 0.3) == 70
+    assert on_phone_headcount(0, 0.5) == 0
+    for n in range(0, 200, 7):
+        assert on_phone_headcount(scheduled_headcount(n, 0.3), 0.3) >= n
+    with pytest.raises(ValueError, match="shrinkage"):
+        on_phone_headcount(10, 1.0)
+    with pytest.raises(ValueError, match="agents"):
+        on_phone_headcount(-1, 0.1)

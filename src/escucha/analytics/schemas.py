@@ -115,9 +115,9 @@ short abandons are callers who hung up within ``short_abandon_s`` (misdials, sec
 
 The default, ``offered_ex_short``, counts every caller who waited longer than the short-abandon
 threshold: callers who hung up after waiting count against the service level, misdials do not.
-``offered``, ``answered`` and ``abandons_met`` are the Erlang module's definitions of the same
-name; ``offered_ex_abandoned_within_t`` is its ``offered_minus_short_abandons`` (short meaning
-"within T")."""
+``offered``, ``answered``, ``offered_ex_abandoned_within_t`` and ``abandons_met`` are the
+Erlang module's definitions of the same name (:data:`escucha.numerics.erlang.SL_DEFINITIONS`), so
+a plan and the log it is checked against speak of the same ratio."""
 
 DEFAULT_SL_VARIANT: Final[SlVariant] = "offered_ex_short"
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 #: ``escucha.numerics.erlang.SL_DEFINITIONS``, for the help of ``--sl-definition`` without
 #: importing NumPy and SciPy (tests/cli/test_startup.py checks the two are the same).
-SL_DEFINITION_NAMES = ("offered", "answered", "offered_minus_short_abandons", "abandons_met")
+SL_DEFINITION_NAMES = ("offered", "answered", "offered_ex_abandoned_within_t", "abandons_met")
 
 
 def register(app: typer.Typer) -> None:
@@ -154,10 +154,10 @@ def staff_command(
 ) -> None:
     """Agents needed for the targets (Erlang A with --patience) / Agentes necesarios."""
     # Imported when the command runs, so the CLI starts fast.
-    from escucha.numerics.erlang import SL_DEFINITIONS, evaluate
-    from escucha.numerics.staffing import Targets, staff
+    from escucha.numerics.erlang import SL_DEFINITIONS, evaluate, known_sl_definition
+    from escucha.numerics.staffing import Targets, on_phone_headcount, staff
 
-    if sl_definition not in SL_DEFINITIONS:
+    if not known_sl_definition(sl_definition):
         raise _usage(f"--sl-definition: use one of {', '.join(SL_DEFINITIONS)}")
     definition = sl_definition
     if not 0.0 <= shrinkage < 1.0:
@@ -176,7 +176,7 @@ def staff_command(
         if agents is not None:
             if agents < 0:
                 raise _usage("--agents must be >= 0")
-            on_phone = math.floor(agents * (1.0 - shrinkage) + 1e-9)
+            on_phone = on_phone_headcount(agents, shrinkage)
             scheduled = agents
             metrics = evaluate(
                 on_phone,

@@ -57,7 +57,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeGuard
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -79,7 +79,13 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 
-SlDefinition = Literal["offered", "answered", "offered_minus_short_abandons", "abandons_met"]
+SlDefinition = Literal[
+    "offered",
+    "answered",
+    "offered_ex_abandoned_within_t",
+    "abandons_met",
+    "offered_minus_short_abandons",
+]
 """How the service level counts calls (the share answered within the target time ``t``).
 
 ``offered``
@@ -87,8 +93,10 @@ SlDefinition = Literal["offered", "answered", "offered_minus_short_abandons", "a
     strictest, and the one that matches what customers live).
 ``answered``
     answered within t / answered calls (abandons ignored).
-``offered_minus_short_abandons``
+``offered_ex_abandoned_within_t``
     answered within t / (offered - abandoned within t): callers who hung up before t are left out.
+    The call-log analysis gives the same name to the same ratio. ``offered_minus_short_abandons``
+    is an older name of it, still accepted.
 ``abandons_met``
     (answered within t + abandoned within t) / offered: early hang-ups count as met.
 """
@@ -96,9 +104,19 @@ SlDefinition = Literal["offered", "answered", "offered_minus_short_abandons", "a
 SL_DEFINITIONS: tuple[SlDefinition, ...] = (
     "offered",
     "answered",
-    "offered_minus_short_abandons",
+    "offered_ex_abandoned_within_t",
     "abandons_met",
 )
+#: Older names still accepted, and the definition each stands for.
+SL_ALIASES: dict[str, SlDefinition] = {
+    "offered_minus_short_abandons": "offered_ex_abandoned_within_t",
+}
+
+
+def known_sl_definition(name: str) -> TypeGuard[SlDefinition]:
+    """Whether ``name`` is a service-level definition or an older name of one."""
+    return name in SL_DEFINITIONS or name in SL_ALIASES
+
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _TAIL = 46.0  # terms below exp(-46) ~ 1e-20 of the largest are dropped
@@ -411,7 +429,7 @@ def _service_level(
     elif definition == "answered":
         answered = 1.0 - p_abandon
         sl = np.divide(answered_within, answered, out=np.zeros_like(answered), where=answered > 0.0)
-    elif definition == "offered_minus_short_abandons":
+    elif SL_ALIASES.get(definition, definition) == "offered_ex_abandoned_within_t":
         counted = 1.0 - abandoned_within
         sl = np.divide(answered_within, counted, out=np.zeros_like(counted), where=counted > 0.0)
     elif definition == "abandons_met":
@@ -806,7 +824,7 @@ def erlang_a(
     ``O(sqrt(load))`` queue states for the ASA.
     """
     t = _target(target_time_s)
-    if sl_definition not in SL_DEFINITIONS:
+    if not known_sl_definition(sl_definition):
         raise ValueError(f"unknown service-level definition {sl_definition!r}")
     n, lam_h, aht, pat = np.broadcast_arrays(
         _agents_array(agents),

@@ -47,12 +47,13 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from escucha.numerics.erlang import (
-    SL_DEFINITIONS,
+    SL_ALIASES,
     ErlangResult,
     SlDefinition,
     _APoint,
     _log_r,
     evaluate,
+    known_sl_definition,
 )
 
 __pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
@@ -114,7 +115,7 @@ class Targets:
             raise ValueError("max abandonment must be in (0, 1]")
         if self.max_occupancy is not None and not (0.0 < self.max_occupancy <= 1.0):
             raise ValueError("max occupancy must be in (0, 1]")
-        if self.sl_definition not in SL_DEFINITIONS:
+        if not known_sl_definition(self.sl_definition):
             raise ValueError(f"unknown service-level definition {self.sl_definition!r}")
 
 
@@ -149,6 +150,16 @@ def scheduled_headcount(agents: int, shrinkage: float) -> int:
         raise ValueError("agents must be >= 0")
     raw = agents / (1.0 - shrinkage)
     return math.ceil(raw * (1.0 - 1e-12))
+
+
+def on_phone_headcount(scheduled: int, shrinkage: float) -> int:
+    """Agents on the phone out of ``scheduled``: ``floor(n * (1 - shrinkage))``, the inverse
+    of :func:`scheduled_headcount` (``on_phone_headcount(100, 0.3) == 70``)."""
+    if not 0.0 <= shrinkage < 1.0:
+        raise ValueError("shrinkage must be in [0, 1)")
+    if scheduled < 0:
+        raise ValueError("agents must be >= 0")
+    return math.floor(scheduled * (1.0 - shrinkage) + 1e-9)
 
 
 class _Evaluator:
@@ -275,7 +286,7 @@ def _sl(definition: SlDefinition, answered: float, abandoned: float, p_abandon: 
         return answered
     if definition == "answered":
         return answered / (1.0 - p_abandon) if p_abandon < 1.0 else 0.0
-    if definition == "offered_minus_short_abandons":
+    if SL_ALIASES.get(definition, definition) == "offered_ex_abandoned_within_t":
         return answered / (1.0 - abandoned) if abandoned < 1.0 else 0.0
     return answered + abandoned
 

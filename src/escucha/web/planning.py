@@ -12,29 +12,28 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import and_, select
-from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import HTMLResponse
 
 from escucha.auth.api import DB, ClockDep, SupervisorCaller
-from escucha.contacts.models import Contact, ContactEvent
+from escucha.contacts.waits import live_waits
 from escucha.errors import InvalidInput
 from escucha.numerics import patience as pt
 from escucha.numerics.cost import CostRates, cost_curve
-from escucha.numerics.erlang import SL_DEFINITIONS, ErlangResult, evaluate
+from escucha.numerics.erlang import SL_DEFINITIONS, ErlangResult, evaluate, known_sl_definition
 from escucha.numerics.staffing import (
     SPAIN_95_180,
     ServiceLevelTarget,
     StaffingResult,
     Targets,
+    on_phone_headcount,
     staff,
 )
 from escucha.staffing.samples import sample_history_csv
@@ -204,7 +203,7 @@ def compute_staffing(values: dict[str, str], tr: Callable[[str], str]) -> StaffV
     per_abandon = f.need("per_abandon", "Cost of an abandoned call", low=0.0)
     per_wait = f.need("per_wait_min", "Cost of a minute waited", low=0.0)
     definition = values.get("sl_definition", "offered")
-    if definition not in SL_DEFINITIONS:
+    if not known_sl_definition(definition):
         f.errors.append(tr("Unknown service-level definition"))
     if given is not None and not float(given).is_integer():
         f.errors.append(f"{tr('Scheduled agents')}: {tr('a whole number is needed')}")
@@ -264,7 +263,7 @@ def compute_staffing(values: dict[str, str], tr: Callable[[str], str]) -> StaffV
         view.required_levels = per_target(view.required.agents)
     if given is not None:
         view.given = int(given)
-        on_phone = math.floor(view.given * (1.0 - shrinkage) + 1e-9)
+        on_phone = on_phone_headcount(view.given, shrinkage)
         view.given_on_phone = on_phone
         view.given_metrics = evaluate(
             on_phone,
@@ -502,64 +501,6 @@ class QueuePatience:
     abandoned: int
     summary: pt.PatienceSummary | None
     figures: dict[str, str]
-
-
-def live_waits(
-    session: Session, *, since: datetime, until: datetime, now: datetime
-) -> list[tuple[str, float, bool]]:
-    """``(queue, wait_s, abandoned)`` of each queued voice caller who arrived in
-    ``[since, until)``.
-
-    A caller answered or who took a callback is a censored observation of patience (they would
-    have waited at least that long); one still waiting is censored at ``now``.
-    """
-    stmt = (
-        select(
-            Contact.id,
-            Contact.queue,
-            Contact.state,
-            Contact.queued_at,
-            ContactEvent.event,
-            ContactEvent.at,
-            ContactEvent.queue,
-            ContactEvent.data,
-        )
-        .join(
-            ContactEvent,
-            and_(
-                ContactEvent.contact_id == Contact.id,
-                ContactEvent.event.in_(("answered", "abandoned", "callback_requested")),
-            ),
-            isouter=True,
-        )
-        .where(
-            Contact.channel == "voice",
-            Contact.queued_at.is_not(None),
-            Contact.arrived_at >= since,
-            Contact.arrived_at < until,
-        )
-        .order_by(Contact.id, ContactEvent.at, ContactEvent.id)
-    )
-    first: dict[int, tuple[str, float, bool]] = {}
-    waiting: dict[int, tuple[str, float]] = {}
-    for cid, cqueue, state, queued_at, event, at, equeue, data in session.execute(stmt):
-        if cid in first:
-            continue
-        queue = str(equeue or cqueue or "—")
-        if event is None:
-            if state in ("queued", "offered") and queued_at is not None:
-                waiting[cid] = (queue, max(0.0, (now - queued_at).total_seconds()))
-            continue
-        recorded = (data or {}).get("wait_s")
-        if isinstance(recorded, int | float) and math.isfinite(recorded) and recorded >= 0:
-            wait = float(recorded)
-        else:
-            wait = max(0.0, (at - queued_at).total_seconds())
-        first[cid] = (queue, wait, event == "abandoned")
-    for cid, (queue, wait) in waiting.items():
-        if cid not in first:
-            first[cid] = (queue, wait, False)
-    return list(first.values())
 
 
 def queue_patience(
