@@ -271,7 +271,7 @@ def _index_at(turns: list[rules.Turn], at_s: float, speaker: str | None = None) 
 
 
 def _words(text: str) -> set[str]:
-    stop = rules._STOP.get("en", frozenset()) | rules._STOP.get("es", frozenset())
+    stop = rules.STOP_WORDS.get("en", frozenset()) | rules.STOP_WORDS.get("es", frozenset())
     return {w for w in rules.normalise(text).split() if len(w) > 2 and w not in stop}
 
 
