@@ -74,7 +74,9 @@ def test_report_without_queued_calls_has_no_patience_charts(tmp_path: Path) -> N
 
 
 def test_formatters() -> None:
-    assert fmt_pct(0.1234) == "12.3 %"
+    assert fmt_pct(0.1234) == "12.3%"
+    assert fmt_pct(0.1234, lang="es") == "12,3\u00a0%"
+    assert fmt_pct(0.5, 0, "es") == "50\u00a0%"
     assert fmt_pct(None) == "—"
     assert fmt_s(12.34) == "12.3 s"
     assert fmt_s(900) == "15.0 min"

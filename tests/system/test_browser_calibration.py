@@ -100,7 +100,7 @@ def test_review_then_calibrate_then_agreement(
     assert report.alpha is not None
     assert shown == f"{report.alpha:.2f}"
     assert -1 <= report.alpha < 1  # they differ on two criteria
-    assert rev2.inner_text("#agreement-percent") == "83%"  # 10 of 12 criteria
+    assert rev2.inner_text("#agreement-percent") == "83\u00a0%"  # 10 of 12 criteria
     assert "Sofía Martín" in rev2.content()
     assert "Revisora Dos" in rev2.content()
     sofia.goto(f"{live_server.url}/qa/calibration/{contact.id}")

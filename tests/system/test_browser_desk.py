@@ -264,7 +264,7 @@ def _journey(api: httpx.Client, browser: Any, url: str, settings: Settings) -> N
     screenshot(desk, "desk-11-agent-wrap-up")
     desk.get_by_role("button", name="Terminar y enviar el resumen").click()
     expect(desk.locator(".state-now")).to_contain_text("En descanso", timeout=TIMEOUT_MS)
-    expect(desk.locator("section.day")).to_contain_text("100 %")
+    expect(desk.locator("section.day")).to_contain_text("100\u00a0%")
     screenshot(desk, "desk-12-agent-done")
 
     sent = _wait_for_file(settings.outbox_dir, f"sms-contact_{callback['contact_id']}_recap.json")

@@ -238,7 +238,7 @@ def test_wrap_up_sends_the_recap_with_a_concrete_time(
     local = (clock.now() + timedelta(minutes=1, hours=1)).strftime("%H:%M")  # Madrid, UTC+1
     assert local in note.body
     # the day's figures: one contact, resolved at first contact
-    assert "100 %" in done.text
+    assert "100\u00a0%" in done.text  # Spanish writes a space before %
     run_due(session_factory, settings, clock)
     (sent,) = settings.outbox_dir.glob("sms-contact_*_recap.json")
     assert json.loads(sent.read_text())["to"] == "+34600222001"

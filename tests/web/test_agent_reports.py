@@ -72,8 +72,8 @@ def test_handle_time_sits_beside_fcr_repeats_qa_and_breaks(
         "Atención",
         "2",
         "4:00",
-        "50%",
-        "50%",
+        "50\u00a0%",
+        "50\u00a0%",
         f"{review.score:.1f}",
         "1",
     ]

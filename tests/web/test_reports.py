@@ -76,7 +76,7 @@ def test_the_page_shows_the_hand_computed_numbers(
     assert _tile(html, "offered") == "3"
     assert _tile(html, "answered") == "2"
     assert _tile(html, "abandoned") == "1"
-    assert _tile(html, "sl") == "33.3 %"
+    assert _tile(html, "sl") == "33,3\u00a0%"  # Spanish: decimal comma, space before %
     assert _tile(html, "asa") == "112.5 s"
     # the agent table: Ana, with handle time right beside resolution and repeat contacts
     row = re.search(r'<table class="compact" id="agents-table">.*?<tbody>(.*?)</tbody>', html, re.S)
@@ -153,8 +153,8 @@ def test_the_page_replays_the_announced_waits_by_queue_and_week(
     cells = [re.sub(r"<[^>]+>", "", c).strip() for c in tds]
     assert cells[0] == "3"  # callers told a wait
     assert cells[1] == "150.0 s"  # escucha MAE
-    assert cells[-2] == "50.0 %"  # bound kept
-    assert cells[-1] == "100.0 %"  # the caller who hung up had not waited past the bound
+    assert cells[-2] == "50,0\u00a0%"  # bound kept
+    assert cells[-1] == "100,0\u00a0%"  # the caller who hung up had not waited past the bound
     # the same replay as `escucha estimate replay` on the downloaded log
     log = client.get("/reports/events.csv").text
     doc = replay_event_rows(log, options=ReplayOptions(warmup_s=0.0)).to_json()

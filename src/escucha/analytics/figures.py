@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
+from functools import cache
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from babel import Locale
+from babel.numbers import format_percent
 
 from escucha.numerics.patience import PatienceSummary
 
@@ -35,10 +39,22 @@ def finite(x: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def fmt_pct(x: Any, digits: int = 1) -> str:
-    """``0.8125`` -> ``"81.3 %"``; missing or infinite -> ``"—"``."""
+@cache
+def _percent_pattern(lang: str, digits: int) -> str:
+    """The language's own percent pattern (CLDR, through Babel) with ``digits`` decimals."""
+    pattern = str(Locale.parse(lang).percent_formats[None].pattern).split(";")[0]
+    decimals = "." + "0" * digits if digits > 0 else ""
+    return re.sub(r"0(?=[^0#,.]*%)", "0" + decimals, pattern, count=1)
+
+
+def fmt_pct(x: Any, digits: int = 1, lang: str = "en") -> str:
+    """A share as a percentage in ``lang``'s own way: ``0.8125`` -> ``"81.3%"`` in English,
+    ``"81,3\u00a0%"`` in Spanish; missing or infinite -> ``"—"``. Every screen and report
+    writes percentages with this one function."""
     v = finite(x)
-    return "—" if v is None else f"{100 * v:.{digits}f} %"
+    if v is None:
+        return "—"
+    return format_percent(v, format=_percent_pattern(lang, digits), locale=lang)
 
 
 def fmt_s(x: Any, digits: int = 1) -> str:

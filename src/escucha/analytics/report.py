@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 
 from escucha.analytics.figures import (
     Figure,
@@ -413,6 +414,11 @@ def _plotly_js() -> str:
     return js
 
 
+@pass_context
+def _pct(ctx: Context, share: Any, digits: int = 1) -> str:
+    return fmt_pct(share, digits, str(ctx.get("lang", "en")))
+
+
 @cache
 def _env() -> Environment:
     env = Environment(
@@ -421,7 +427,7 @@ def _env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["pct"] = fmt_pct
+    env.filters["pct"] = _pct
     env.filters["secs"] = fmt_s
     env.filters["num"] = fmt_n
     env.filters["when"] = fmt_time

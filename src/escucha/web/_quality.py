@@ -35,13 +35,6 @@ def mmss(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def pct(share: float | None, digits: int = 0) -> str:
-    """``0.8125`` -> ``"81%"``; ``None`` -> ``"—"``."""
-    if share is None or math.isnan(share):
-        return "—"
-    return f"{100 * share:.{digits}f}%"
-
-
 def num(value: float | None, digits: int = 1) -> str:
     if value is None or math.isnan(value):
         return "—"
@@ -55,11 +48,11 @@ def page(
     context: dict[str, Any],
     status_code: int = 200,
 ) -> HTMLResponse:
-    """``render`` with ``when`` (local date and time), ``mmss``, ``pct`` and ``num``."""
+    """``render`` with ``when`` (local date and time), ``mmss`` and ``num``."""
     zone = org_zone(db)
 
     def when(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return "—" if at is None else at.astimezone(zone).strftime(fmt)
 
-    helpers = {"when": when, "mmss": mmss, "pct": pct, "num": num}
+    helpers = {"when": when, "mmss": mmss, "num": num}
     return render(request, name, {**helpers, **context}, status_code=status_code)

@@ -97,10 +97,7 @@ def time_helpers(tz: str, now: datetime) -> dict[str, Callable[..., str]]:
             return local.strftime("%H:%M")
         return local.strftime("%d/%m/%Y %H:%M")
 
-    def pct(share: float | None) -> str:
-        return "—" if share is None else f"{share * 100:.0f} %"
-
-    return {"hhmm": hhmm, "hhmmss": hhmmss, "when": when, "dur": duration, "pct": pct}
+    return {"hhmm": hhmm, "hhmmss": hhmmss, "when": when, "dur": duration}
 
 
 def sse_event(event: str, html: str) -> str:

@@ -36,7 +36,6 @@ from starlette.responses import HTMLResponse
 from escucha.analytics.figures import (
     Figure,
     fmt_num,
-    fmt_pct,
     fmt_s,
     hazard_bars,
     survival_grid,
@@ -144,8 +143,8 @@ def org_zone(session: Session) -> ZoneInfo:
         return ZoneInfo("Europe/Madrid")
 
 
-FORMATTERS: dict[str, Callable[..., str]] = {"pct": fmt_pct, "secs": fmt_s, "num": fmt_num}
-"""Template helpers of the chart pages."""
+FORMATTERS: dict[str, Any] = {"pct_digits": 1, "secs": fmt_s, "num": fmt_num}
+"""Template helpers of the chart pages (percentages with one decimal there)."""
 
 
 # --------------------------------------------------------------------------------------------

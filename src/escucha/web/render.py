@@ -6,10 +6,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from escucha.analytics.figures import fmt_pct
 from escucha.auth.api import csrf_token
 from escucha.auth.rules import allows
 from escucha.web.i18n import LANGUAGES, gettext, pick_language
@@ -32,6 +34,13 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("supervisor", "/reports/agents", "Agent reports"),
     ("admin", "/admin", "Administration"),
 )
+
+
+@pass_context
+def pct(ctx: Context, share: float | None, digits: int | None = None) -> str:
+    """A share as a percentage in the page's language; decimals from ``pct_digits`` (0)."""
+    places = int(ctx.get("pct_digits", 0)) if digits is None else digits
+    return fmt_pct(share, places, str(ctx.get("lang", "es")))
 
 
 @cache
@@ -70,6 +79,7 @@ def render(
         "csrf_token": csrf_token(request),
         "nav": nav,
         "path": request.url.path,
+        "pct": pct,
     }
     ctx.update(context or {})
     html = environment().get_template(name).render(ctx)
