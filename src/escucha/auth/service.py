@@ -7,6 +7,7 @@ import functools
 import hashlib
 import math
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -455,6 +456,15 @@ def revoke_token(session: Session, token_id: int, *, now: datetime) -> ApiToken:
         token.revoked_reason = "revoked"
     session.flush()
     return token
+
+
+def display_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """The display name of each user id given (``None`` and unknown ids left out)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(wanted)))
+    return {int(uid): str(name) for uid, name in rows}
 
 
 def find_user(session: Session, username: str) -> User:

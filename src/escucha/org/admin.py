@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, get_args
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from escucha import yamlio
@@ -45,6 +45,20 @@ def section_yaml(session: Session, section: str) -> str:
     return yamlio.dump_text(
         {section: current.get(section, [] if section != "organisation" else {})}
     )
+
+
+def overview(session: Session) -> tuple[m.Organisation | None, dict[str, int]]:
+    """The organisation and how many queues, teams, users and calendars it has."""
+    counts = {
+        key: int(session.scalar(select(func.count()).select_from(model)) or 0)
+        for key, model in (
+            ("queues", m.Queue),
+            ("teams", m.Team),
+            ("users", User),
+            ("calendars", m.Calendar),
+        )
+    }
+    return session.scalar(select(m.Organisation).order_by(m.Organisation.id).limit(1)), counts
 
 
 def apply_section(

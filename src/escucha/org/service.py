@@ -196,6 +196,16 @@ def apply_file(session: Session, path: Path, *, now: datetime) -> dict[str, int]
     return apply_org(session, org, now=now)
 
 
+def queues(session: Session) -> list[m.Queue]:
+    """Every queue, by name."""
+    return list(session.scalars(select(m.Queue).order_by(m.Queue.name)))
+
+
+def teams(session: Session) -> list[m.Team]:
+    """Every team, by the name people see."""
+    return list(session.scalars(select(m.Team).order_by(m.Team.display_name)))
+
+
 def export_org(session: Session) -> dict[str, Any]:
     """The organisation as a plain structure that ``apply`` accepts (passwords never leave)."""
     o = session.scalar(select(m.Organisation))

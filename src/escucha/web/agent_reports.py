@@ -7,11 +7,10 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from escucha.auth.api import DB, ClockDep, SupervisorCaller
 from escucha.errors import InvalidInput
-from escucha.org import models as org
+from escucha.org import service as org_service
 from escucha.web._quality import page
 from escucha.workforce.reports import agent_report
 
@@ -31,7 +30,7 @@ def agents_page(
         raise InvalidInput("weeks: from 1 to 52")
     now = clock.now()
     report = agent_report(db, since=now - timedelta(weeks=weeks), until=now, now=now, team=team)
-    teams = db.scalars(select(org.Team).order_by(org.Team.display_name)).all()
+    teams = org_service.teams(db)
     return page(
         request,
         db,

@@ -24,9 +24,9 @@ from escucha.auth.api import (
     login_session,
     logout_session,
 )
-from escucha.auth.models import User
 from escucha.errors import Unauthenticated
 from escucha.jobs import service as jobs_service
+from escucha.org import admin as org_admin
 from escucha.org import models as org
 from escucha.web.i18n import LANGUAGES
 from escucha.web.render import render
@@ -133,13 +133,7 @@ def language(
 
 @router.get("/admin")
 def admin_home(request: Request, _caller: AdminCaller, db: DB, clock: ClockDep) -> Response:
-    organisation = db.scalar(select(org.Organisation))
-    counts = {
-        "queues": len(db.scalars(select(org.Queue.id)).all()),
-        "teams": len(db.scalars(select(org.Team.id)).all()),
-        "users": len(db.scalars(select(User.id)).all()),
-        "calendars": len(db.scalars(select(org.Calendar.id)).all()),
-    }
+    organisation, counts = org_admin.overview(db)
     failed = jobs_service.list_jobs(db, status="failed", limit=20)
     refused = auth_service.count_failed_logins(db, now=clock.now(), hours=24)
     return render(

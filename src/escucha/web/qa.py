@@ -16,10 +16,11 @@ from starlette.concurrency import run_in_threadpool
 
 from escucha.auth.api import DB, AgentCaller, ClockDep, SupervisorCaller
 from escucha.auth.models import User
+from escucha.auth.service import display_names
 from escucha.clock import Clock
 from escucha.contacts.models import Contact, Customer
 from escucha.errors import Forbidden, InvalidInput, NotFound
-from escucha.org import models as org
+from escucha.org import service as org_service
 from escucha.qa import reviews as qa
 from escucha.qa import rules
 from escucha.qa.models import Review
@@ -56,13 +57,6 @@ def _int(value: str, name: str) -> int:
         raise InvalidInput(f"{name}: a whole number") from None
 
 
-def _names(db: Session, ids: list[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return dict(db.execute(select(User.id, User.display_name).where(User.id.in_(wanted))).all())
-
-
 # --- the list and sampling ----------------------------------------------------------------
 
 
@@ -83,7 +77,7 @@ def reviews_page(
     else:
         show = "mine"
         rows = qa.list_reviews(db, status="draft", reviewer_id=user.id)
-    queues = db.scalars(select(org.Queue).order_by(org.Queue.name)).all()
+    queues = org_service.queues(db)
     open_disputes = len(qa.list_disputes(db, status="open"))
     return page(
         request,
@@ -150,7 +144,7 @@ def _contact_context(db: Session, contact: Contact) -> dict[str, Any]:
     turns = qa.transcript_turns(transcript) if transcript is not None else []
     timeline = qa.contact_timeline(db, contact.id)
     customer = db.get(Customer, contact.customer_id) if contact.customer_id else None
-    names = _names(db, [contact.agent_id, *(t.agent_id for t in timeline)])
+    names = display_names(db, [contact.agent_id, *(t.agent_id for t in timeline)])
     return {
         "contact": contact,
         "customer": customer,
@@ -234,7 +228,7 @@ def _review_context(db: Session, review: Review, user: User) -> dict[str, Any]:
             if c.detector and c.detector in auto.criteria:
                 evidence[c.id] = auto.criteria[c.detector].evidence
     result = card.score(dict(review.answers)) if review.answers else None
-    names = _names(db, [review.agent_id, review.reviewer_id])
+    names = display_names(db, [review.agent_id, review.reviewer_id])
     context.update(
         {
             "review": review,
@@ -501,7 +495,7 @@ def _editor(
 ) -> Response:
     current = qa.current_scorecard(db, now=clock.now())
     versions = qa.scorecard_versions(db)
-    names = _names(db, [v.created_by_id for v in versions])
+    names = display_names(db, [v.created_by_id for v in versions])
     return page(
         request,
         db,

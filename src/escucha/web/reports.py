@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha.analytics.replay import ReplayOptions
@@ -23,7 +22,7 @@ from escucha.analytics.replay_log import ReplayReport, replay_event_rows
 from escucha.analytics.schemas import SL_VARIANTS, AnalysisOptions, AnalysisResult
 from escucha.analytics.service import analyze_event_rows, render_report
 from escucha.auth.api import DB, ClockDep, SupervisorCaller
-from escucha.auth.models import User
+from escucha.auth.service import display_names
 from escucha.contacts.service import export_csv, iter_events
 from escucha.errors import InvalidInput
 from escucha.web import charts
@@ -107,8 +106,7 @@ def _agent_names(session: Session, result: AnalysisResult) -> dict[str, str]:
     ids = [int(r["agent"]) for r in result.kpis.by_agent if str(r.get("agent", "")).isdigit()]
     if not ids:
         return {}
-    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
-    return {str(uid): str(name) for uid, name in rows}
+    return {str(uid): name for uid, name in display_names(session, ids).items()}
 
 
 def _figures(

@@ -13,13 +13,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha.auth.api import DB, ClockDep, SupervisorCaller
 from escucha.auth.models import User
 from escucha.contacts import live
-from escucha.org import models as org
+from escucha.org import service as org_service
 from escucha.web.agent import event_stream, still_signed_in, time_helpers
 from escucha.web.render import render
 
@@ -60,7 +59,7 @@ def supervisor_home(
     request: Request, _caller: SupervisorCaller, db: DB, clock: ClockDep
 ) -> Response:
     """Queues and their targets, and the tiles (the wallboard is the same, larger)."""
-    queues = db.scalars(select(org.Queue).order_by(org.Queue.name)).all()
+    queues = org_service.queues(db)
     ctx = _tiles_context(db, clock.now())
     ctx.update({"queues": queues, "compact": True})
     return render(request, "supervisor/home.html", ctx)

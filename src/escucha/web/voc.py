@@ -11,11 +11,10 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha.auth.api import DB, ClockDep, SupervisorCaller
-from escucha.auth.models import User
+from escucha.auth.service import display_names
 from escucha.errors import InvalidInput, NotFound
 from escucha.surveys import rules, voc
 from escucha.surveys import service as surveys
@@ -152,13 +151,6 @@ def _sources(texts: dict[str, voc.VocText], ids: tuple[str, ...]) -> dict[str, i
     return out
 
 
-def _agent_names(db: Session, ids: set[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return dict(db.execute(select(User.id, User.display_name).where(User.id.in_(wanted))).all())
-
-
 @router.get("/voc/themes/{key}")
 def theme_page(
     request: Request,
@@ -176,7 +168,7 @@ def theme_page(
         raise NotFound("that theme is not in this period any more; open the themes again")
     texts = sorted((report.texts[i] for i in theme.member_ids), key=lambda t: t.at, reverse=True)
     contacts = voc.contacts_for(db, texts)
-    agents = _agent_names(db, {c.agent_id for c in contacts.values()})
+    agents = display_names(db, {c.agent_id for c in contacts.values()})
     return page(
         request,
         db,
