@@ -104,6 +104,8 @@ request_route {{
       if ($du == "") {{ if (!handle_ruri_alias()) {{ sl_send_reply("400", "Bad alias"); exit; }} }}
       t_relay(); exit;
     }}
+    # no route set (a UA that answered without Record-Route): to the address asked for
+    if (!uri == myself) {{ t_relay(); exit; }}
     if (is_method("ACK")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
     sl_send_reply("404", "Not here"); exit;
   }}
