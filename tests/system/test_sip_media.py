@@ -5,8 +5,9 @@ loopback; baresip is the far end of the call (its microphone a 440 Hz WAV, what 
 written to a WAV); the agent's desk runs in Debian's Chromium, its microphone a 660 Hz WAV.
 The desk registers with the account escucha keeps for Ana, baresip calls her, the desk answers
 by itself and both ends hear the other's tone (FFT of what baresip recorded, WebAudio analysis
-of what the page receives). Keys go out as RTP events; hold is a re-INVITE; mute silences the
-agent. Nothing is timed: each step waits, bounded, for what it expects.
+of what the page receives). Keys go out as RTP events; mute silences the agent. Hold is a
+re-INVITE, checked against a second Chromium calling with JsSIP (baresip 1.0 restarts DTLS on
+a re-INVITE and drops the call). Nothing is timed: each step waits, bounded, for what it expects.
 """
 
 from __future__ import annotations
@@ -104,6 +105,28 @@ def _directions(page: Any) -> list[str]:
     return found
 
 
+def _registered_desk(browser: Any, url: str, session: Session, ana: User) -> tuple[Any, float]:
+    """Ana's desk, logged in, its phone registered (and escucha told): the page and the
+    seconds from log-in to registration."""
+    PAGES.clear()
+    page = _page(browser, url)
+    started = time.monotonic()
+    _log_in(page, url, "ana")
+    registered = page.locator("[data-softphone][data-sip-registration=registered]")
+    try:
+        registered.wait_for()
+    except Exception as exc:
+        state = page.locator("[data-softphone]").get_attribute("data-sip-registration")
+        raise AssertionError(f"not registered ({state}): {page.escucha_logs}") from exc
+    registered_s = time.monotonic() - started
+    page.get_by_text("Teléfono registrado").wait_for()
+    _wait(
+        lambda: _account(session, ana.id).registration == "registered",
+        what="the desk reported its registration",
+    )
+    return page, registered_s
+
+
 def test_the_desk_registers_to_the_pbx_answers_and_both_ends_hear_each_other(
     demo_open: None,  # noqa: F811
     session: Session,
@@ -123,22 +146,7 @@ def test_the_desk_registers_to_the_pbx_answers_and_both_ends_hear_each_other(
         tmp_path / "far-440.wav", FAR_HZ, seconds=60, rate=48_000, channels=2
     )
     with chromium(playwright, agent_wav, loopback=False) as browser:
-        PAGES.clear()
-        page = _page(browser, url)
-        started = time.monotonic()
-        _log_in(page, url, "ana")
-        registered = page.locator("[data-softphone][data-sip-registration=registered]")
-        try:
-            registered.wait_for()
-        except Exception as exc:
-            state = page.locator("[data-softphone]").get_attribute("data-sip-registration")
-            raise AssertionError(f"not registered ({state}): {page.escucha_logs}") from exc
-        registered_s = time.monotonic() - started
-        page.get_by_text("Teléfono registrado").wait_for()
-        _wait(
-            lambda: _account(session, ana.id).registration == "registered",
-            what="the desk reported its registration",
-        )
+        page, registered_s = _registered_desk(browser, url, session, ana)
         # registered: the desk may go available
         page.get_by_role("button", name="Disponible").click()
         _wait(lambda: _agent_state(session, ana.id) == "available", what="Ana available")
@@ -200,3 +208,75 @@ def test_the_desk_registers_to_the_pbx_answers_and_both_ends_hear_each_other(
         f"share {share:.3f} (FFT peak {peak:.1f} Hz), muted level {rms_muted / rms_talking:.4f} "
         "of the talking level"
     )
+
+
+#: The far end as a second browser: JsSIP (the vendored bundle, from escucha's own origin)
+#: calls Ana through Kamailio; what it receives is the page's ``EscuchaVoice.state.remote``.
+FAR_CALL = """
+([ws, target]) => new Promise((resolve, reject) => {
+  const V = (window.EscuchaVoice = { state: {} });
+  const audio = document.createElement("audio");
+  audio.autoplay = true;
+  audio.muted = true;
+  document.body.appendChild(audio);
+  const ua = new JsSIP.UA({
+    sockets: [new JsSIP.WebSocketInterface(ws)], uri: "sip:customer@127.0.0.1", register: false,
+  });
+  ua.start();
+  ua.on("connected", () => {
+    const session = ua.call(target, { mediaConstraints: { audio: true, video: false } });
+    window.FAR = session;
+    // an outgoing call has its connection as soon as call() returns
+    session.connection.addEventListener("track", (t) => {
+      V.state.remote = t.streams[0];
+      audio.srcObject = t.streams[0];
+    });
+    session.on("confirmed", () => resolve(true));
+    session.on("failed", (e) => reject(new Error(e.cause)));
+  });
+})
+"""
+
+
+def test_hold_from_the_desk_is_a_re_invite_the_customer_stops_hearing_the_agent(
+    demo_open: None,  # noqa: F811
+    session: Session,
+    pbx: siptools.Kamailio,
+    sip_server: LiveServer,
+    playwright: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    ana = session.query(User).filter_by(username="ana").one()
+    make_sip_account(session, ana)
+    session.commit()
+    url = sip_server.url
+    agent_wav = siptools.tone_wav(tmp_path / "agent-660.wav", AGENT_HZ, seconds=6, rate=48_000)
+    far_wav = siptools.tone_wav(tmp_path / "far-440.wav", FAR_HZ, seconds=6, rate=48_000)
+    with (
+        chromium(playwright, agent_wav, loopback=False) as agent_browser,
+        chromium(playwright, far_wav, loopback=False) as far_browser,
+    ):
+        page, _ = _registered_desk(agent_browser, url, session, ana)
+        far = _page(far_browser, url)
+        far.goto(f"{url}/login")
+        far.add_script_tag(url="/static/vendor/jssip-3.13.8/jssip.min.js")
+        far.evaluate(FAR_CALL, [pbx.ws_url, "sip:ana@127.0.0.1"])
+        wait_heard(page, FAR_HZ)
+        wait_heard(far, AGENT_HZ)
+
+        page.evaluate("() => window.EscuchaVoice.phone.hold(true)")
+        # JsSIP offers a=sendonly (its own description keeps sendrecv): the far end's answer says
+        # it only receives now
+        _wait(lambda: _directions(page)[1:] == ["recvonly"], what=f"held {_directions(page)}")
+        wait_heard(far, AGENT_HZ, heard=False)
+        assert page.evaluate("() => window.EscuchaVoice.phone.holding()") is True
+
+        page.evaluate("() => window.EscuchaVoice.phone.hold(false)")
+        _wait(lambda: _directions(page)[1:] == ["sendrecv"], what=f"resumed {_directions(page)}")
+        wait_heard(far, AGENT_HZ)
+        wait_heard(page, FAR_HZ)
+
+        # the customer hangs up: the desk's sound ends
+        far.evaluate("() => window.FAR.terminate()")
+        page.get_by_text("El sonido de la llamada ha terminado").wait_for()
+        assert page.evaluate("() => window.EscuchaVoice.state.call") is None
