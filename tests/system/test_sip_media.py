@@ -280,3 +280,29 @@ def test_hold_from_the_desk_is_a_re_invite_the_customer_stops_hearing_the_agent(
         far.evaluate("() => window.FAR.terminate()")
         page.get_by_text("El sonido de la llamada ha terminado").wait_for()
         assert page.evaluate("() => window.EscuchaVoice.state.call") is None
+
+
+def test_an_agent_with_a_desk_phone_gets_no_browser_phone_and_may_go_available(
+    demo_open: None,  # noqa: F811
+    session: Session,
+    sip_server: LiveServer,
+    playwright: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    ana = session.query(User).filter_by(username="ana").one()
+    make_sip_account(session, ana, phone="desk", username="2001")
+    session.commit()
+    url = sip_server.url
+    agent_wav = siptools.tone_wav(tmp_path / "agent-660.wav", AGENT_HZ, seconds=2, rate=48_000)
+    with chromium(playwright, agent_wav, loopback=False) as browser:
+        PAGES.clear()
+        page = _page(browser, url)
+        _log_in(page, url, "ana")
+        page.locator("[data-softphone][data-phone=desk]").wait_for()
+        page.get_by_text("Sus llamadas suenan en su teléfono de mesa (2001)").wait_for()
+        assert page.locator("[data-sp-mute]").is_hidden()
+        assert page.locator("[data-sp-test]").is_hidden()
+        assert page.evaluate("() => typeof window.JsSIP") == "undefined"  # nothing registers
+        page.get_by_role("button", name="Disponible").click()
+        _wait(lambda: _agent_state(session, ana.id) == "available", what="Ana available")
+        screenshot(page, "sip-02-desk-phone")

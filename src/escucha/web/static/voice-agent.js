@@ -89,7 +89,7 @@
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var field = form && form.querySelector ? form.querySelector("input[name=state]") : null;
-    if (field && field.value === "available" && !micOk) { testMic(); }
+    if (field && field.value === "available" && !micOk && panel.dataset.phone !== "desk") { testMic(); }
     V.audio(); // a click: the page may play sounds from now on
   }, true);
 

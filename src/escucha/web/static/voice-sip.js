@@ -149,8 +149,7 @@
   }
 
   function deskPhone(account) {
-    panel.setAttribute("data-phone", "desk");
-    panel.querySelectorAll(".sp-devices, .sp-call, [data-sp-recording]").forEach(function (el) { el.hidden = true; });
+    panel.setAttribute("data-phone", "desk"); // voice.css hides the sound controls
     var note = panel.querySelector("[data-sp-desk-phone]");
     if (note) { note.hidden = false; note.textContent = V.format(note.textContent, { username: account.username }); }
   }
