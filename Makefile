@@ -26,12 +26,17 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	touch $@ $(RUN_STAMP)
 
 # Debian packages the tests and the IVR audio need (Chromium for the browser tests, espeak-ng
-# for prompts). Installed when missing and running as root; otherwise a note says what to do.
+# for prompts, Kamailio, baresip and sipp for the SIP tests). Installed when missing and
+# running as root; otherwise a note says what to do.
 system-deps:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
 	command -v sox >/dev/null 2>&1 || missing="$$missing sox"; \
+	[ -x /usr/sbin/kamailio ] || missing="$$missing kamailio"; \
+	[ -f /usr/lib/x86_64-linux-gnu/kamailio/modules/websocket.so ] || missing="$$missing kamailio-websocket-modules"; \
+	command -v baresip >/dev/null 2>&1 || missing="$$missing baresip"; \
+	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    echo "installing:$$missing"; \

@@ -35,6 +35,7 @@ from escucha.org import service as org_service
 from escucha.org.schemas import OrgFile
 from escucha.tickets import service as tickets
 from escucha.tickets.models import Ticket
+from escucha.voice import sip
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Madrid
 PASSWORD = "correct-horse-battery"  # the factories' password
@@ -446,3 +447,12 @@ def make_callback(
     return callbacks.request_callback(
         session, now=now, queue=queue, customer=customer, contact=contact, **options
     )
+
+
+def make_sip_account(
+    session: Session, user: User, *, phone: str = "browser", username: str | None = None
+) -> sip.Issued:
+    """The agent's account on the PBX, as an administrator creates it (ADR 23)."""
+    issued = sip.issue(session, user, now=START, phone=phone, username=username)
+    assert isinstance(issued, sip.Issued)
+    return issued

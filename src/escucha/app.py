@@ -33,6 +33,7 @@ from escucha.discovery import import_all, package_modules
 from escucha.errors import EscuchaError
 from escucha.logs import request_id_var
 from escucha.ops import router as ops_router
+from escucha.voice.rules import parse_sip_ws_url, sip_ws_origin
 from escucha.web import STATIC
 from escucha.web.i18n import gettext, pick_language
 from escucha.web.render import render
@@ -226,6 +227,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             request, 500, "internal_error", "something went wrong; it has been logged"
         )
 
+    # the desk's SIP phone talks to the PBX's WebSocket (ADR 23)
+    sip_origin = sip_ws_origin(parse_sip_ws_url(settings.sip_ws_url))
+    page_csp = CSP.replace("connect-src 'self'", f"connect-src 'self' {sip_origin}".rstrip())
+
     @app.middleware("http")
     async def _observe(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -243,7 +248,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.state.metrics.requests.labels(request.method, route, str(response.status_code)).inc()
         app.state.metrics.latency.labels(route).observe(elapsed)
         response.headers["X-Request-ID"] = rid
-        csp = response.headers.setdefault("Content-Security-Policy", CSP)
+        csp = response.headers.setdefault("Content-Security-Policy", page_csp)
         response.headers["X-Content-Type-Options"] = "nosniff"
         if "frame-ancestors 'none'" in csp:  # a page made to be embedded names its hosts
             response.headers["X-Frame-Options"] = "DENY"

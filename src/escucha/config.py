@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from escucha.errors import ConfigurationError
-from escucha.voice.rules import parse_embed_origins, parse_ice_servers
+from escucha.voice.rules import parse_embed_origins, parse_ice_servers, parse_sip_ws_url
 
 DEFAULT_SECRET = "escucha-development-secret-change-me"  # noqa: S105 - refused outside development
 
@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     record_calls: bool = False
     #: Days a call recording is kept before the retention job deletes it.
     recording_retention_days: float = Field(default=90.0, gt=0)
+    #: The PBX's WebSocket for agents' browser phones (ADR 23), e.g.
+    #: "wss://pbx.example.org:8089/ws". Empty: no agent's phone is the browser.
+    sip_ws_url: str = ""
+    #: The SIP domain of agents' addresses (``sip:<username>@<domain>``); empty: the PBX's host.
+    sip_domain: str = ""
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
@@ -128,6 +133,7 @@ class Settings(BaseSettings):
     def _check_ice_servers(self) -> Settings:
         parse_ice_servers(self.ice_servers)  # a ValueError that says where and why
         parse_embed_origins(self.phone_embed_origins)
+        parse_sip_ws_url(self.sip_ws_url)
         return self
 
     @property

@@ -176,8 +176,9 @@ def playwright() -> Iterator[Any]:
 
 
 @contextmanager
-def chromium(playwright: Any, wav: Path) -> Iterator[Any]:
-    """One Chromium process whose microphone plays ``wav``."""
+def chromium(playwright: Any, wav: Path, *, loopback: bool = True) -> Iterator[Any]:
+    """One Chromium process whose microphone plays ``wav``. ``loopback=False`` leaves out
+    ``--allow-loopback-in-peer-connection`` (baresip stays silent with it: DTLS on two pairs)."""
     browser = playwright.chromium.launch(
         executable_path=str(CHROMIUM),
         args=[
@@ -186,7 +187,7 @@ def chromium(playwright: Any, wav: Path) -> Iterator[Any]:
             "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={wav}",
             "--autoplay-policy=no-user-gesture-required",
-            "--allow-loopback-in-peer-connection",
+            *(["--allow-loopback-in-peer-connection"] if loopback else []),
         ],
     )
     try:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from escucha.jobs.registry import JobContext, periodic
-from escucha.voice import rules, service
+from escucha.voice import rules, service, sip
 
 
 @periodic("voice.sweep", every_s=rules.SWEEP_EVERY_S)
@@ -18,3 +18,8 @@ def sweep(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
 @periodic("voice.prune_recordings", every_s=3600)
 def prune_recordings(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
     service.delete_old_recordings(session, now=ctx.now, settings=ctx.settings)
+
+
+@periodic("voice.sip_presence", every_s=rules.SWEEP_EVERY_S)
+def sip_presence(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
+    sip.sweep(session, now=ctx.now, settings=ctx.settings)

@@ -96,3 +96,28 @@ class VoiceRecording(Base):
     updated_at: Mapped[datetime]
     #: Deleted by the retention job (the row stays as the trace that it existed).
     deleted_at: Mapped[datetime | None]
+
+
+class SipAccount(Base):
+    """An agent's account on the organisation's PBX (ADR 23).
+
+    escucha generates the password and keeps it: the desk gives it to the agent's own browser
+    (JsSIP registers with it) and the administrator copies it once into the PBX's
+    ``pjsip.conf``. ``phone`` says where the agent's calls ring: ``browser`` (the desk) or
+    ``desk`` (a SIP desk phone registered to the PBX on its own). What the browser last
+    reported of its registration is kept with when it changed: presence follows it.
+    """
+
+    __tablename__ = "voice_sip_accounts"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    username: Mapped[str] = mapped_column(String(40), unique=True)
+    password: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(10), default="browser")
+    created_at: Mapped[datetime]
+    rotated_at: Mapped[datetime]
+    registration: Mapped[str] = mapped_column(String(20), default="unregistered")
+    registration_changed_at: Mapped[datetime | None]
+    registration_seen_at: Mapped[datetime | None]

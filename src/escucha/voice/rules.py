@@ -134,3 +134,85 @@ def check_signal(side: str, kind: str, body: Any) -> dict[str, Any]:
             raise ValueError("body.reason: up to 40 characters")
         out["reason"] = reason
     return out
+
+
+# --- SIP agents on the organisation's PBX (ADR 23) --------------------------------------------
+
+#: Where an agent's PBX calls ring: the desk in the browser, or a SIP desk phone.
+PHONES = ("browser", "desk")
+#: What the browser reports of its registration to the PBX.
+REGISTRATIONS = frozenset({"registering", "registered", "unregistered", "failed"})
+SIP_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+SIP_PASSWORD_BYTES = 18  # 24 URL-safe characters
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def check_sip_username(name: str) -> str:
+    """A name usable as a pjsip endpoint, auth and AOR section and a SIP URI's user part.
+
+    >>> check_sip_username("agent-ana")
+    'agent-ana'
+    """
+    if not SIP_USERNAME.match(name):
+        raise ValueError(
+            f"SIP username {name!r}: 1 to 40 letters, digits, dots, dashes or underscores, "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def parse_sip_ws_url(raw: str) -> str:
+    """``ESCUCHA_SIP_WS_URL``: the PBX's WebSocket for browsers ("" = no browser phones).
+
+    ``wss://`` always; ``ws://`` only on this machine (browsers refuse it from HTTPS pages and
+    it would carry the agent's password in the clear).
+
+    >>> parse_sip_ws_url("wss://pbx.example.org:8089/ws")
+    'wss://pbx.example.org:8089/ws'
+    """
+    url = raw.strip()
+    if not url:
+        return ""
+    match = re.match(r"^(wss?)://([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(:[0-9]{1,5})?(/\S*)?$", url)
+    if not match:
+        raise ValueError(
+            f"ESCUCHA_SIP_WS_URL: {url!r} is not a WebSocket URL such as "
+            "wss://pbx.example.org:8089/ws"
+        )
+    if match.group(1) == "ws" and match.group(2) not in LOOPBACK_HOSTS:
+        raise ValueError(
+            f"ESCUCHA_SIP_WS_URL: {url!r} must use wss:// (ws:// is allowed on 127.0.0.1 only)"
+        )
+    return url
+
+
+def sip_ws_origin(ws_url: str) -> str:
+    """The scheme, host and port of the PBX's WebSocket: what the pages' CSP allows.
+
+    >>> sip_ws_origin("wss://pbx.example.org:8089/ws")
+    'wss://pbx.example.org:8089'
+    """
+    return "/".join(ws_url.split("/", 3)[:3]) if ws_url else ""
+
+
+def sip_domain(ws_url: str, domain: str) -> str:
+    """The SIP domain of agents' addresses: ``ESCUCHA_SIP_DOMAIN``, else the PBX's host.
+
+    >>> sip_domain("wss://pbx.example.org:8089/ws", "")
+    'pbx.example.org'
+    """
+    if domain.strip():
+        return domain.strip()
+    host = re.sub(r"^wss?://", "", ws_url).split("/", 1)[0]
+    return host.rsplit(":", 1)[0] if not host.endswith("]") else host
+
+
+def sip_offline(
+    registration: str, changed_at: datetime | None, seen_at: datetime | None, now: datetime
+) -> bool:
+    """An available agent whose browser phone is not registered, past the idle grace."""
+    if seen_at is None or silent_for(seen_at, now) > AGENT_IDLE_GRACE_S:
+        return True
+    if registration == "registered":
+        return False
+    return changed_at is None or silent_for(changed_at, now) > AGENT_IDLE_GRACE_S

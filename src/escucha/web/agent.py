@@ -42,6 +42,7 @@ from escucha.routing.models import AgentStatus
 from escucha.telephony import service as telephony
 from escucha.voice import rules as voice_rules
 from escucha.voice import service as voice
+from escucha.voice import sip
 from escucha.web.i18n import pick_language
 from escucha.web.render import render
 
@@ -340,6 +341,9 @@ def set_state(
     try:
         if state not in STATES:
             raise InvalidInput(f"state: one of {', '.join(STATES)}")
+        if state == "available":
+            settings = request.app.state.settings
+            sip.check_may_go_available(db, user.id, now=now, settings=settings)
         routing.set_agent_state(db, user.id, state, now=now)
     except EscuchaError as exc:
         return _answer(request, db, user, now, error=exc)

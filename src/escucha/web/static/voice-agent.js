@@ -89,7 +89,7 @@
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var field = form && form.querySelector ? form.querySelector("input[name=state]") : null;
-    if (field && field.value === "available" && !micOk) { testMic(); }
+    if (field && field.value === "available" && !micOk && panel.dataset.phone !== "desk") { testMic(); }
     V.audio(); // a click: the page may play sounds from now on
   }, true);
 
@@ -190,6 +190,7 @@
     var ringing = next.state === "offered" && next.channel !== "callback";
     if (ringing && !stopRing) { stopRing = V.ring(); say(T.ringing); }
     if (!ringing && stopRing) { stopRing(); stopRing = null; }
+    if (V.phone) { return; } // the PBX calls this desk's SIP phone: voice-sip.js carries the sound
     var live = next.state === "connected" || next.state === "on_hold";
     if (state.call && (!live || state.call.contact() !== next.contact)) { endCall(); if (!live) { say(next.contact ? T.ended : T.idle); } }
     if (!live) { if (!ringing && !next.contact) { say(T.idle); } return; }
