@@ -101,6 +101,23 @@ class Settings(BaseSettings):
     #: Days a call recording is kept before the retention job deletes it.
     recording_retention_days: float = Field(default=90.0, gt=0)
 
+    #: Asterisk REST Interface (ADR 22): the base address (``https://pbx:8089/ari``), the ari.conf
+    #: user and password, and the Stasis application the dialplan sends calls to. When the
+    #: address is set, the process that runs the job worker also drives the PBX's calls.
+    ari_url: str = ""
+    ari_user: str = ""
+    ari_password: str = ""
+    ari_app: str = Field(default="escucha", pattern=r"^[A-Za-z0-9_.-]{1,80}$")
+    #: Seconds the node consuming the PBX's events holds its lease; another node takes over
+    #: within this when it stops.
+    ari_lease_s: float = Field(default=6.0, gt=0, le=300)
+    #: Asterisk Manager Interface, observe-only mode: Asterisk's own queues answer the calls and
+    #: escucha writes their events into its contact log (its promises do not apply there).
+    ami_host: str = ""
+    ami_port: int = Field(default=5038, ge=1, le=65535)
+    ami_user: str = ""
+    ami_secret: str = ""
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.environment == "production" and (
