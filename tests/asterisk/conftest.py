@@ -7,13 +7,17 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from escucha.asterisk.consumer import AriConsumer
-from escucha.clock import FrozenClock
+from escucha.clock import Clock, FrozenClock
 from escucha.config import Settings
+from escucha.contacts.models import Contact
+from escucha.routing import service as routing
 from escucha.telephony import rules as R
 from tests.asterisk.standin import AriStandIn
 
@@ -57,6 +61,38 @@ def wait_until(check: Callable[[], object], timeout_s: float = 5.0, what: str = 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or check}")
         time.sleep(0.01)
+
+
+def call_contact(session: Session, cid: str) -> Contact | None:
+    session.expire_all()
+    return session.scalar(select(Contact).where(Contact.provider_ref == f"asterisk:{cid}"))
+
+
+def call_state(session: Session, cid: str) -> str | None:
+    contact = call_contact(session, cid)
+    return contact.state if contact is not None else None
+
+
+def queued_call(standin: AriStandIn, session: Session, said: Said) -> str:
+    """A caller who chose invoices (key 2) and waits in line."""
+    cid = standin.call_in()
+    wait_until(lambda: call_state(session, cid) == "ivr", what="the call to arrive")
+    wait_until(lambda: said.heard(standin, cid), what="the greeting")
+    standin.dtmf(cid, "2")
+    wait_until(lambda: call_state(session, cid) == "queued", what="the caller in line")
+    return cid
+
+
+def call_for_ana(
+    standin: AriStandIn, session: Session, said: Said, clock: FrozenClock, ana: int
+) -> str:
+    """Ana is free; a caller chooses invoices (key 2), which she takes."""
+    routing.set_agent_state(session, ana, "available", now=clock.now())
+    session.commit()
+    cid = standin.call_in()
+    wait_until(lambda: said.heard(standin, cid), what="the greeting")
+    standin.dtmf(cid, "2")
+    return cid
 
 
 class Said:
@@ -108,17 +144,30 @@ def said() -> Said:
 NodeFactory = Callable[..., AriConsumer]
 
 
+class RunningClock:
+    """Time that passes as on the wall, from ``start``: leases lapse by themselves."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start = start
+        self.t0 = time.monotonic()
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self.t0)
+
+
 @pytest.fixture
 def make_node(
     session_factory: sessionmaker[Session], ari_settings: Settings, clock: FrozenClock, said: Said
 ) -> Iterator[NodeFactory]:
     started: list[AriConsumer] = []
 
-    def make(name: str = "node", *, settings: Settings | None = None) -> AriConsumer:
+    def make(
+        name: str = "node", *, settings: Settings | None = None, on: Clock | None = None
+    ) -> AriConsumer:
         node = AriConsumer(
             session_factory,
             settings or ari_settings,
-            clock,
+            on or clock,
             name=name,
             speak=said,
             poll_s=0.05,

@@ -94,6 +94,8 @@ class AriStandIn:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.events: list[dict[str, Any]] = []
         self.lost_events = 0
+        #: While set, the events WebSocket is refused (Asterisk restarting, a network cut).
+        self.refusing = False
         self.connections = 0
         self.drops = 0
         self.lock = threading.RLock()
@@ -363,8 +365,10 @@ class AriStandIn:
 
         @api.websocket("/ari/events")
         async def events(ws: WebSocket) -> None:
-            if not me._authorised(ws.headers.get("authorization")) or (
-                ws.query_params.get("app") != me.app_name
+            if (
+                me.refusing
+                or not me._authorised(ws.headers.get("authorization"))
+                or ws.query_params.get("app") != me.app_name
             ):
                 await ws.close(code=1008)
                 return

@@ -20,19 +20,16 @@ from escucha.org.models import Organisation
 from escucha.routing import service as routing
 from escucha.telephony import service as telephony
 from escucha.voice.models import VoiceRecording
-from tests.asterisk.conftest import Said, wait_until
+from tests.asterisk.conftest import (
+    Said,
+    call_contact,
+    call_for_ana,
+    call_state,
+    queued_call,
+    wait_until,
+)
 from tests.asterisk.standin import AriStandIn
 from tests.factories import START
-
-
-def _contact(session: Session, cid: str) -> Contact | None:
-    session.expire_all()
-    return session.scalar(select(Contact).where(Contact.provider_ref == f"asterisk:{cid}"))
-
-
-def _state(session: Session, cid: str) -> str | None:
-    contact = _contact(session, cid)
-    return contact.state if contact is not None else None
 
 
 def _state_of(session: Session, contact_id: int) -> str | None:
@@ -53,28 +50,6 @@ def _events(session: Session, contact_id: int, event: str) -> int:
     )
 
 
-def _queued(standin: AriStandIn, session: Session, said: Said) -> str:
-    """A caller who chose invoices (key 2) and waits in line."""
-    cid = standin.call_in()
-    wait_until(lambda: _state(session, cid) == "ivr", what="the call to arrive")
-    wait_until(lambda: said.heard(standin, cid), what="the greeting")
-    standin.dtmf(cid, "2")
-    wait_until(lambda: _state(session, cid) == "queued", what="the caller in line")
-    return cid
-
-
-def _for_ana(
-    standin: AriStandIn, session: Session, said: Said, clock: FrozenClock, ana: int
-) -> str:
-    """Ana is free; a caller chooses invoices (key 2), which she takes."""
-    routing.set_agent_state(session, ana, "available", now=clock.now())
-    session.commit()
-    cid = standin.call_in()
-    wait_until(lambda: said.heard(standin, cid), what="the greeting")
-    standin.dtmf(cid, "2")
-    return cid
-
-
 def test_a_call_walks_the_ivr_and_hears_its_place_every_30_s(
     node: AriConsumer, standin: AriStandIn, session: Session, said: Said, clock: FrozenClock
 ) -> None:
@@ -83,8 +58,8 @@ def test_a_call_walks_the_ivr_and_hears_its_place_every_30_s(
     assert standin.calls("POST", f"/channels/{cid}/answer")
     assert said.heard(standin, cid)[0].startswith("Aguas del Manzanares")
     standin.dtmf(cid, "2", repeat=True)  # the same event twice: one choice
-    wait_until(lambda: _state(session, cid) == "queued", what="the caller in line")
-    contact = _contact(session, cid)
+    wait_until(lambda: call_state(session, cid) == "queued", what="the caller in line")
+    contact = call_contact(session, cid)
     assert contact is not None
     assert contact.queue == "facturas"
     wait_until(lambda: node.driver.counters.repeats >= 1, what="the repeated key to arrive")
@@ -99,7 +74,7 @@ def test_a_call_walks_the_ivr_and_hears_its_place_every_30_s(
     )
     wait_until(lambda: standin.moh_on(cid), what="the music again after the announcement")
     standin.hangup(cid)
-    wait_until(lambda: _state(session, cid) == "abandoned", what="the abandonment")
+    wait_until(lambda: call_state(session, cid) == "abandoned", what="the abandonment")
     assert _events(session, contact.id, "abandoned") == 1
 
 
@@ -116,9 +91,9 @@ def test_an_agent_is_reached_by_originate_and_a_bridge_and_the_call_is_recorded(
     node = make_node("recording", settings=settings)  # type: ignore[operator]
     wait_until(node.connected.is_set)
     standin.auto_answer["PJSIP/ana"] = 0.05
-    cid = _for_ana(standin, session, said, clock, users["ana"])
-    wait_until(lambda: _state(session, cid) == "connected", what="the agent to answer")
-    contact = _contact(session, cid)
+    cid = call_for_ana(standin, session, said, clock, users["ana"])
+    wait_until(lambda: call_state(session, cid) == "connected", what="the agent to answer")
+    contact = call_contact(session, cid)
     assert contact is not None
     assert contact.agent_id == users["ana"]
     originated = standin.originated()
@@ -149,7 +124,7 @@ def test_an_agent_is_reached_by_originate_and_a_bridge_and_the_call_is_recorded(
     assert held.data["announced"] is True
     clock.advance(timedelta(seconds=90))
     standin.hangup(leg)  # the agent hangs up
-    wait_until(lambda: _state(session, cid) == "wrap_up", what="the end of the conversation")
+    wait_until(lambda: call_state(session, cid) == "wrap_up", what="the end of the conversation")
     wait_until(lambda: cid not in standin.legs, what="the caller's channel hung up")
     ended = session.scalar(
         select(ContactEvent).where(
@@ -180,14 +155,14 @@ def test_an_agent_who_does_not_answer_sends_the_caller_back_to_the_line(
     clock: FrozenClock,
     users: dict[str, int],
 ) -> None:
-    cid = _for_ana(standin, session, said, clock, users["ana"])
+    cid = call_for_ana(standin, session, said, clock, users["ana"])
     wait_until(lambda: standin.leg_of(f"{cid}-a"), what="the agent's phone to ring")
-    assert _state(session, cid) == "offered"
+    assert call_state(session, cid) == "offered"
     assert standin.moh_on(cid)
     standin.reject_leg(standin.leg_of(f"{cid}-a")[0], cause=19)
-    wait_until(lambda: _state(session, cid) == "queued", what="back in line")
+    wait_until(lambda: call_state(session, cid) == "queued", what="back in line")
     wait_until(lambda: standin.moh_on(cid))
-    contact = _contact(session, cid)
+    contact = call_contact(session, cid)
     assert contact is not None
     assert _events(session, contact.id, "declined") == 1
 
@@ -201,10 +176,10 @@ def test_the_callback_key_keeps_the_place_and_the_callback_is_dialled_through_th
     clock: FrozenClock,
     users: dict[str, int],
 ) -> None:
-    cid = _queued(standin, session, said)
+    cid = queued_call(standin, session, said)
     clock.advance(timedelta(seconds=40))
     standin.dtmf(cid, "1")
-    wait_until(lambda: _state(session, cid) == "callback", what="the callback")
+    wait_until(lambda: call_state(session, cid) == "callback", what="the callback")
     wait_until(lambda: cid not in standin.legs, what="the line to hang up after the promise")
     assert any("Le llamaremos hoy antes de las" in t for t in said.heard(standin, cid))
     cb = session.scalar(select(Callback))
@@ -253,9 +228,9 @@ def test_after_hours_the_caller_leaves_a_message_with_the_concrete_promise(
     record = standin.calls("POST", f"/channels/{cid}/record")[0]
     assert (record["format"], record["terminateOn"], record["beep"]) == ("wav", "#", "true")
     standin.dtmf(cid, "#")
-    wait_until(lambda: _state(session, cid) == "ended", what="the message kept")
+    wait_until(lambda: call_state(session, cid) == "ended", what="the message kept")
     wait_until(lambda: cid not in standin.legs, what="the goodbye and hang-up")
-    contact = _contact(session, cid)
+    contact = call_contact(session, cid)
     assert contact is not None
     assert contact.outcome == "voicemail"
     assert f"/recordings/stored/escucha-vm-{contact.id}/file" in (contact.notes or "")
@@ -271,9 +246,9 @@ def test_a_transfer_on_the_desk_puts_the_caller_back_in_line_for_the_other_queue
     users: dict[str, int],
 ) -> None:
     standin.auto_answer["PJSIP/ana"] = 0.02
-    cid = _for_ana(standin, session, said, clock, users["ana"])
-    wait_until(lambda: _state(session, cid) == "connected")
-    contact = _contact(session, cid)
+    cid = call_for_ana(standin, session, said, clock, users["ana"])
+    wait_until(lambda: call_state(session, cid) == "connected")
+    contact = call_contact(session, cid)
     assert contact is not None
     leg = standin.leg_of(f"{cid}-a")[0]
     routing.transfer(session, users["ana"], contact.id, "averias", now=clock.now(), note="fuga")
@@ -281,7 +256,7 @@ def test_a_transfer_on_the_desk_puts_the_caller_back_in_line_for_the_other_queue
     wait_until(lambda: leg not in standin.legs, what="the agent's leg hung up")
     wait_until(lambda: standin.moh_on(cid), what="the caller waiting again")
     session.expire_all()
-    contact = _contact(session, cid)
+    contact = call_contact(session, cid)
     assert contact is not None
     assert (contact.state, contact.queue) in {
         ("queued", "averias"),
@@ -297,12 +272,12 @@ def test_a_caller_who_hangs_up_during_a_prompt_is_abandoned_and_404s_are_normal(
     cid = standin.call_in()
     wait_until(lambda: said.heard(standin, cid))
     standin.hangup(cid)
-    wait_until(lambda: _state(session, cid) == "abandoned", what="the abandonment")
+    wait_until(lambda: call_state(session, cid) == "abandoned", what="the abandonment")
     session.expire_all()
     row = session.scalar(select(AriChannel).where(AriChannel.channel_id == cid))
     assert row is not None
     assert row.ended_at is not None
     # escucha still stops the playback that ended with the call: 404, and nothing breaks
     second = standin.call_in()
-    wait_until(lambda: _state(session, second) == "ivr")
+    wait_until(lambda: call_state(session, second) == "ivr")
     assert node.connected.is_set()

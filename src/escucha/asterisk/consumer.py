@@ -99,14 +99,16 @@ class AriConsumer:
 
     # --- the lease -------------------------------------------------------------------------
 
-    def _take_lease(self) -> bool:
+    def _take_lease(self, *, connected: bool = False) -> bool:
+        """Take or renew the lease; ``connected``: the events flow, so every channel that has
+        not ended is alive now (a vanished one is closed at the last such time)."""
         ttl = self.settings.ari_lease_s
         try:
             with transaction(self.factory) as session:
                 held = pbx.take_lease(
                     session, self.lease, self.holder, now=self.clock.now(), ttl_s=ttl
                 )
-                if held:
+                if held and connected:
                     pbx.seen(session, self.driver.alive(), now=self.clock.now())
         except Exception:
             log.exception("the ARI lease could not be renewed")
@@ -173,7 +175,7 @@ class AriConsumer:
                 self._in_tx(self.driver.tick)
             if mono >= renew_at:
                 renew_at = mono + renew_every
-                if not self._take_lease():
+                if not self._take_lease(connected=True):
                     log.warning("another node holds the PBX's events now; this one lets go")
                     self.driver = self._driver()
                     return
