@@ -32,6 +32,16 @@ class Finding:
 
 def check(session: Session, settings: Settings, client: AriClient | None = None) -> list[Finding]:
     """Everything checked, in the order a PBX admin would fix it."""
+    if client is not None or not settings.ari_url:
+        return _check(session, settings, client)
+    own = AriClient.from_settings(settings)
+    try:
+        return _check(session, settings, own)
+    finally:
+        own.close()
+
+
+def _check(session: Session, settings: Settings, client: AriClient | None) -> list[Finding]:
     out: list[Finding] = []
     if not settings.ari_url:
         return [

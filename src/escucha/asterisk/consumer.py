@@ -279,7 +279,7 @@ class AmiObserver:
             return
         if done.step == "leaving":
             self._leaving[message.get("Uniqueid", "")] = time.monotonic() + LEAVE_GRACE_S
-        elif done.contact_id is not None and done.step != "noted":
+        elif done.contact_id is not None and done.step not in ("noted", "repeated"):
             self.observed += 1
 
     def _leave_due(self) -> None:
