@@ -35,6 +35,7 @@ class Tally:
     agent_legs: int = 0
     prompts: int = 0
     reconnects: int = 0
+    taken_up: int = 0
     takeovers: list[float] = field(default_factory=list)
 
 
@@ -48,7 +49,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
         terminalreporter.write_line(
             f"ARI stand-in: {TALLY.calls} calls driven ({TALLY.agent_legs} agent legs, "
-            f"{TALLY.prompts} prompts played), {TALLY.reconnects} reconnects survived{takeover}"
+            f"{TALLY.prompts} prompts played), {TALLY.reconnects} reconnects survived, "
+            f"{TALLY.taken_up} calls taken up after a restart or take-over{takeover}"
         )
 
 
@@ -185,6 +187,7 @@ def make_node(
         TALLY.agent_legs += node.driver.counters.agent_legs
         TALLY.prompts += node.driver.counters.prompts
         TALLY.reconnects += node.reconnects
+        TALLY.taken_up += node.driver.counters.reconciled
 
 
 @pytest.fixture
