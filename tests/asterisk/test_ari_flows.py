@@ -5,10 +5,12 @@ transfer, a callback keeping the place, after hours, the recording attached (W1,
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from escucha import yamlio
 from escucha.asterisk.consumer import AriConsumer
 from escucha.asterisk.models import AriChannel
 from escucha.callbacks import service as callbacks
@@ -16,6 +18,7 @@ from escucha.callbacks.models import Callback
 from escucha.clock import FrozenClock
 from escucha.config import Settings
 from escucha.contacts.models import Contact, ContactEvent
+from escucha.ivr.orgcheck import storable_ivr
 from escucha.org.models import Organisation
 from escucha.routing import service as routing
 from escucha.telephony import service as telephony
@@ -30,6 +33,8 @@ from tests.asterisk.conftest import (
 )
 from tests.asterisk.standin import AriStandIn
 from tests.factories import START
+
+BANCO = Path(__file__).resolve().parents[2] / "src/escucha/ivr/examples/banco.yaml"
 
 
 def _state_of(session: Session, contact_id: int) -> str | None:
@@ -281,3 +286,47 @@ def test_a_caller_who_hangs_up_during_a_prompt_is_abandoned_and_404s_are_normal(
     second = standin.call_in()
     wait_until(lambda: call_state(session, second) == "ivr")
     assert node.connected.is_set()
+
+
+def test_ending_the_call_on_the_desk_hangs_up_both_sides(
+    node: AriConsumer,
+    standin: AriStandIn,
+    session: Session,
+    said: Said,
+    clock: FrozenClock,
+    users: dict[str, int],
+) -> None:
+    standin.auto_answer["PJSIP/ana"] = 0.02
+    cid = call_for_ana(standin, session, said, clock, users["ana"])
+    wait_until(lambda: call_state(session, cid) == "connected")
+    leg = standin.leg_of(f"{cid}-a")[0]
+    contact = call_contact(session, cid)
+    assert contact is not None
+    routing.end_call(session, users["ana"], contact.id, now=clock.now(), ended_by="agent")
+    session.commit()
+    wait_until(lambda: cid not in standin.legs and leg not in standin.legs, what="both hung up")
+    assert call_state(session, cid) == "wrap_up"
+    ended = [e for e in standin.events if e["type"] == "ChannelDestroyed"]
+    assert {e["channel"]["id"] for e in ended} == {cid, leg}
+
+
+def test_the_ivr_transfers_to_a_number_through_the_trunk(
+    node: AriConsumer, standin: AriStandIn, session: Session, said: Said, clock: FrozenClock
+) -> None:
+    organisation = session.scalar(select(Organisation))
+    assert organisation is not None
+    organisation.ivr = storable_ivr(yamlio.load(BANCO)["ivr"])
+    organisation.pbx_trunk = "PJSIP/{number}@carrier"
+    session.commit()
+    clock.set(START.replace(hour=22))  # 23:00 in Madrid: the bank's night menu
+    cid = standin.call_in()
+    wait_until(lambda: said.heard(standin, cid), what="the night menu")
+    standin.dtmf(cid, "1")
+    wait_until(lambda: standin.calls("POST", f"/channels/{cid}/redirect"), what="the redirect")
+    assert standin.calls("POST", f"/channels/{cid}/redirect")[0]["endpoint"] == (
+        "PJSIP/34910000000@carrier"
+    )
+    assert any("bloqueo de tarjetas" in t for t in said.heard(standin, cid))
+    contact = call_contact(session, cid)
+    assert contact is not None
+    assert (contact.state, contact.outcome) == ("ended", "transfer")
