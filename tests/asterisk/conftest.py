@@ -97,6 +97,18 @@ def call_for_ana(
     return cid
 
 
+def talking_with_ana(
+    standin: AriStandIn, session: Session, said: Said, clock: FrozenClock, ana: int
+) -> tuple[str, str, int]:
+    """A caller talking with Ana: their channel, Ana's leg, the contact."""
+    standin.auto_answer["PJSIP/ana"] = 0.02
+    cid = call_for_ana(standin, session, said, clock, ana)
+    wait_until(lambda: call_state(session, cid) == "connected", what="the conversation")
+    contact = call_contact(session, cid)
+    assert contact is not None
+    return cid, standin.leg_of(f"{cid}-a")[0], contact.id
+
+
 class Said:
     """A speaker for the tests: each sentence gets a media URI; the text is kept to check what
     the caller heard (the real one renders with espeak-ng, tested on its own)."""

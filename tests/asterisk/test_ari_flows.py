@@ -29,6 +29,7 @@ from tests.asterisk.conftest import (
     call_for_ana,
     call_state,
     queued_call,
+    talking_with_ana,
     wait_until,
 )
 from tests.asterisk.standin import AriStandIn
@@ -250,13 +251,8 @@ def test_a_transfer_on_the_desk_puts_the_caller_back_in_line_for_the_other_queue
     clock: FrozenClock,
     users: dict[str, int],
 ) -> None:
-    standin.auto_answer["PJSIP/ana"] = 0.02
-    cid = call_for_ana(standin, session, said, clock, users["ana"])
-    wait_until(lambda: call_state(session, cid) == "connected")
-    contact = call_contact(session, cid)
-    assert contact is not None
-    leg = standin.leg_of(f"{cid}-a")[0]
-    routing.transfer(session, users["ana"], contact.id, "averias", now=clock.now(), note="fuga")
+    cid, leg, contact_id = talking_with_ana(standin, session, said, clock, users["ana"])
+    routing.transfer(session, users["ana"], contact_id, "averias", now=clock.now(), note="fuga")
     session.commit()
     wait_until(lambda: leg not in standin.legs, what="the agent's leg hung up")
     wait_until(lambda: standin.moh_on(cid), what="the caller waiting again")
@@ -296,13 +292,8 @@ def test_ending_the_call_on_the_desk_hangs_up_both_sides(
     clock: FrozenClock,
     users: dict[str, int],
 ) -> None:
-    standin.auto_answer["PJSIP/ana"] = 0.02
-    cid = call_for_ana(standin, session, said, clock, users["ana"])
-    wait_until(lambda: call_state(session, cid) == "connected")
-    leg = standin.leg_of(f"{cid}-a")[0]
-    contact = call_contact(session, cid)
-    assert contact is not None
-    routing.end_call(session, users["ana"], contact.id, now=clock.now(), ended_by="agent")
+    cid, leg, contact_id = talking_with_ana(standin, session, said, clock, users["ana"])
+    routing.end_call(session, users["ana"], contact_id, now=clock.now(), ended_by="agent")
     session.commit()
     wait_until(lambda: cid not in standin.legs and leg not in standin.legs, what="both hung up")
     assert call_state(session, cid) == "wrap_up"

@@ -19,9 +19,9 @@ from tests.asterisk.conftest import (
     RunningClock,
     Said,
     call_contact,
-    call_for_ana,
     call_state,
     queued_call,
+    talking_with_ana,
     wait_until,
 )
 from tests.asterisk.standin import AriStandIn
@@ -65,10 +65,7 @@ def test_a_node_that_restarts_mid_call_takes_the_conversation_up(
 ) -> None:
     first = make_node("before")
     wait_until(first.connected.is_set)
-    standin.auto_answer["PJSIP/ana"] = 0.02
-    cid = call_for_ana(standin, session, said, clock, users["ana"])
-    wait_until(lambda: call_state(session, cid) == "connected", what="the conversation")
-    leg = standin.leg_of(f"{cid}-a")[0]
+    cid, leg, _contact_id = talking_with_ana(standin, session, said, clock, users["ana"])
     first.stop()  # escucha restarts: the PBX keeps the call up
     second = make_node("after")
     wait_until(second.connected.is_set, what="the restarted node")
