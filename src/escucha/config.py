@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from escucha.asterisk.rules import events_url
 from escucha.errors import ConfigurationError
 from escucha.voice.rules import parse_embed_origins, parse_ice_servers
 
@@ -145,6 +146,8 @@ class Settings(BaseSettings):
     def _check_ice_servers(self) -> Settings:
         parse_ice_servers(self.ice_servers)  # a ValueError that says where and why
         parse_embed_origins(self.phone_embed_origins)
+        if self.ari_url:
+            events_url(self.ari_url, self.ari_app)  # ESCUCHA_ARI_URL: not an http(s) address
         return self
 
     @property

@@ -111,6 +111,7 @@ def test_an_agent_is_reached_by_originate_and_a_bridge_and_the_call_is_recorded(
     bridge = next(iter(standin.bridges.values()))
     assert set(bridge["channels"]) == {cid, leg}
     assert bridge["bridge_type"] == "mixing"
+    wait_until(lambda: standin.calls("POST", "/record"), what="the bridge recorded")
     assert standin.calls("POST", "/record")[0]["name"] == f"escucha-call-{contact.id}"
     assert not standin.moh_on(cid)
     # the desk puts the customer on hold (told), then resumes
@@ -233,6 +234,7 @@ def test_after_hours_the_caller_leaves_a_message_with_the_concrete_promise(
     wait_until(lambda: standin.calls("POST", f"/channels/{cid}/record"), what="recording")
     record = standin.calls("POST", f"/channels/{cid}/record")[0]
     assert (record["format"], record["terminateOn"], record["beep"]) == ("wav", "#", "true")
+    wait_until(lambda: standin.live_recordings, what="the recording to start")
     standin.dtmf(cid, "#")
     wait_until(lambda: call_state(session, cid) == "ended", what="the message kept")
     wait_until(lambda: cid not in standin.legs, what="the goodbye and hang-up")

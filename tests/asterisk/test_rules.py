@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from escucha.asterisk import rules as A
+from escucha.config import load_settings
+from escucha.errors import ConfigurationError
 
 
 def test_the_events_address_follows_the_ari_address() -> None:
@@ -15,6 +17,12 @@ def test_the_events_address_follows_the_ari_address() -> None:
     assert A.events_url("http://10.0.0.5:8088/ari", "a b").startswith("ws://10.0.0.5:8088/ari/")
     with pytest.raises(A.TemplateError, match="not an http"):
         A.events_url("pbx.example.org:8088", "escucha")
+
+
+def test_settings_refuse_an_ari_address_that_is_not_http() -> None:
+    with pytest.raises(ConfigurationError, match="ESCUCHA_ARI_URL"):
+        load_settings(ari_url="pbx.example.org:8088")
+    assert load_settings(ari_url="http://10.0.0.5:8088/ari").ari_app == "escucha"
 
 
 @pytest.mark.parametrize(

@@ -61,7 +61,7 @@ class AriConsumer:
         speak: Speak | None = None,
         poll_s: float = R.POLL_S,
         timeout_scale: float = 1.0,
-        tick_s: float = 0.2,
+        tick_s: float = 0.5,
     ) -> None:
         self.factory = factory
         self.settings = settings

@@ -548,12 +548,8 @@ class Driver:
             if row.channel_id in live:
                 continue
             self.counters.closed_vanished += 1
-            if row.role == "agent":
-                self._gone(session, row.channel_id, 16 if row.answered_at else 19, now=row.seen_at)
-            else:
-                self._gone(session, row.channel_id, 16, now=row.seen_at)
-                if row.role == "customer" and row.answered_at is None:
-                    pass
+            cause = 16 if row.answered_at is not None or row.role == "caller" else 19
+            self._gone(session, row.channel_id, cause, now=row.seen_at)
         for row in rows:
             if row.role == "agent" or row.channel_id not in live or row.channel_id in self.lines:
                 continue
