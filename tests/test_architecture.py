@@ -30,9 +30,11 @@ LAYERS = ("entry", "flows", "domain", "shared", "foundation", "pure")
 #: Entry points: what the outside world calls (screens, commands, the HTTP API, job handlers).
 ENTRY_MODULES = {"escucha.app", "escucha.api", "escucha.ops", "escucha.__main__"}
 ENTRY_PACKAGES = ("escucha.web", "escucha.cli")
-ENTRY_FILES = ("api", "jobs")  # escucha.<package>.api and escucha.<package>.jobs
+#: escucha.<package>.api, .jobs, and .consumer (a loop that takes a PBX's events, ADR 22)
+ENTRY_FILES = ("api", "jobs", "consumer")
 #: Domain packages, highest first: each may import the packages listed after it, never before.
 DOMAIN_ORDER = (
+    "asterisk",
     "voice",
     "telephony",
     "callbacks",

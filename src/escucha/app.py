@@ -158,9 +158,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
 
             worker = Worker(app.state.session_factory, settings, app.state.clock, "web")
             worker.start_thread()
+        pbx_threads = []
+        if settings.run_worker and (settings.ari_url or settings.ami_host):
+            # Imported only when this process drives or observes a PBX (ADR 22).
+            from escucha.asterisk.consumer import start_pbx_threads
+
+            pbx_threads = start_pbx_threads(app.state.session_factory, settings, app.state.clock)
         try:
             yield
         finally:
+            for thread in pbx_threads:
+                thread.stop()
             if worker is not None:
                 worker.stop()
             engine.dispose()

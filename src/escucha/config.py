@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from escucha.asterisk.rules import events_url
 from escucha.errors import ConfigurationError
 from escucha.voice.rules import parse_embed_origins, parse_ice_servers, parse_sip_ws_url
 
@@ -106,6 +107,23 @@ class Settings(BaseSettings):
     #: The SIP domain of agents' addresses (``sip:<username>@<domain>``); empty: the PBX's host.
     sip_domain: str = ""
 
+    #: Asterisk REST Interface (ADR 22): the base address (``https://pbx:8089/ari``), the ari.conf
+    #: user and password, and the Stasis application the dialplan sends calls to. When the
+    #: address is set, the process that runs the job worker also drives the PBX's calls.
+    ari_url: str = ""
+    ari_user: str = ""
+    ari_password: str = ""
+    ari_app: str = Field(default="escucha", pattern=r"^[A-Za-z0-9_.-]{1,80}$")
+    #: Seconds the node consuming the PBX's events holds its lease; another node takes over
+    #: within this when it stops.
+    ari_lease_s: float = Field(default=6.0, gt=0, le=300)
+    #: Asterisk Manager Interface, observe-only mode: Asterisk's own queues answer the calls and
+    #: escucha writes their events into its contact log (its promises do not apply there).
+    ami_host: str = ""
+    ami_port: int = Field(default=5038, ge=1, le=65535)
+    ami_user: str = ""
+    ami_secret: str = ""
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.environment == "production" and (
@@ -134,6 +152,8 @@ class Settings(BaseSettings):
         parse_ice_servers(self.ice_servers)  # a ValueError that says where and why
         parse_embed_origins(self.phone_embed_origins)
         parse_sip_ws_url(self.sip_ws_url)
+        if self.ari_url:
+            events_url(self.ari_url, self.ari_app)  # ESCUCHA_ARI_URL: not an http(s) address
         return self
 
     @property

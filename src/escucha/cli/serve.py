@@ -78,14 +78,23 @@ def register(app: typer.Typer) -> None:
         cfg = settings()
         configure_logging(json_logs=cfg.log_json, level=cfg.log_level)
         engine = make_engine(cfg)
-        w = Worker(make_sessionmaker(engine), cfg, clock, "worker")
+        factory = make_sessionmaker(engine)
+        w = Worker(factory, cfg, clock, "worker")
 
         def stop(_signum: int, _frame: FrameType | None) -> None:
             w.stop_event.set()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        pbx_threads = []
+        if cfg.ari_url or cfg.ami_host:
+            # Imported when the command runs, so the CLI starts fast.
+            from escucha.asterisk.consumer import start_pbx_threads
+
+            pbx_threads = start_pbx_threads(factory, cfg, clock)
         w.run_forever()
+        for thread in pbx_threads:
+            thread.stop()
         engine.dispose()
 
     demo = typer.Typer(help="The demo organisation.", no_args_is_help=True)

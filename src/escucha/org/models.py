@@ -23,6 +23,8 @@ class Organisation(Base):
     language: Mapped[str] = mapped_column(String(5))
     regulatory_profile: Mapped[str] = mapped_column(String(40))
     ivr: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: How the PBX reaches an outside number (``PJSIP/{number}@trunk``), ADR 22.
+    pbx_trunk: Mapped[str] = mapped_column(String(200), default="")
 
 
 class Calendar(Base):
@@ -95,3 +97,5 @@ class AgentProfile(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     skills: Mapped[dict[str, Any]] = mapped_column(default=dict)
     languages: Mapped[list[Any]] = mapped_column(default=list)
+    #: Where the PBX rings this agent (``PJSIP/<username>`` when empty), ADR 22.
+    pbx_endpoint: Mapped[str] = mapped_column(String(200), default="")

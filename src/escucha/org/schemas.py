@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from escucha.asterisk.rules import check_endpoint, check_trunk
+
 _RANGE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Name = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,79}$")
@@ -121,6 +123,14 @@ def _spanish() -> list[Language]:
     return ["es"]
 
 
+def _check_pbx_endpoint(value: str) -> str:
+    return check_endpoint(value, "pbx_endpoint") if value.strip() else ""
+
+
+def _check_trunk(value: str) -> str:
+    return check_trunk(value, "pbx.trunk")
+
+
 class UserIn(_Strict):
     username: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")
     display_name: str = ""
@@ -131,6 +141,19 @@ class UserIn(_Strict):
     team: str | None = None
     skills: dict[str, int] = Field(default_factory=dict)
     languages: list[Language] = Field(default_factory=_spanish)
+    #: Where the PBX rings this agent: ``PJSIP/ana`` (``PJSIP/<username>`` when left out).
+    pbx_endpoint: str = ""
+
+    _pbx_endpoint = field_validator("pbx_endpoint")(_check_pbx_endpoint)
+
+
+class PbxIn(_Strict):
+    """The organisation's Asterisk PBX (ADR 22): how it dials outside numbers."""
+
+    #: An endpoint with ``{number}``: ``PJSIP/{number}@carrier``.
+    trunk: str
+
+    _trunk = field_validator("trunk")(_check_trunk)
 
 
 class OrgFile(_Strict):
@@ -142,3 +165,4 @@ class OrgFile(_Strict):
     sla_policies: list[SlaPolicyIn] = Field(default_factory=list)
     users: list[UserIn] = Field(default_factory=list)
     ivr: dict[str, Any] | None = None
+    pbx: PbxIn | None = None

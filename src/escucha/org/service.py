@@ -108,6 +108,7 @@ def apply_org(session: Session, org: OrgFile, *, now: datetime) -> dict[str, int
     o.language = org.organisation.language
     o.regulatory_profile = org.organisation.regulatory_profile
     o.ivr = storable_ivr(org.ivr)
+    o.pbx_trunk = org.pbx.trunk if org.pbx is not None else ""
 
     cal_ids: dict[str, int] = {}
     for c in org.calendars:
@@ -180,6 +181,7 @@ def apply_org(session: Session, org: OrgFile, *, now: datetime) -> dict[str, int
         profile.team_id = team_ids[u.team] if u.team else None
         profile.skills = dict(u.skills)
         profile.languages = list(u.languages)
+        profile.pbx_endpoint = u.pbx_endpoint
     session.flush()
     return {
         "calendars": len(org.calendars),
@@ -306,8 +308,12 @@ def export_org(session: Session) -> dict[str, Any]:
                 entry["team"] = teams[prof.team_id].name
             entry["skills"] = prof.skills
             entry["languages"] = prof.languages
+            if prof.pbx_endpoint:
+                entry["pbx_endpoint"] = prof.pbx_endpoint
         users.append(entry)
     out["users"] = users
     if o.ivr:
         out["ivr"] = o.ivr
+    if o.pbx_trunk:
+        out["pbx"] = {"trunk": o.pbx_trunk}
     return out

@@ -48,7 +48,7 @@ from escucha.yamlio import YamlFileError
 
 log = logging.getLogger("escucha.telephony")
 
-PROVIDERS = ("twilio", "browser")
+PROVIDERS = ("twilio", "browser", "asterisk")
 #: Pseudo IVR nodes (IVR node ids are lower-case words, so these never clash).
 CLOSED_NODE = "!closed"  # the queue is closed: callback at a stated time, or a message
 VOICEMAIL_NODE = "!voicemail"  # recording a message; ``Contact.queue`` holds the box
@@ -116,7 +116,7 @@ def ivr_is_open(model: ivr.IvrModel, now: datetime) -> bool:
 
 
 def call_key(provider: str, call_ref: str) -> str:
-    """The ``provider_ref`` of a call: ``"twilio:CA…"``, ``"browser:…"``."""
+    """The ``provider_ref`` of a call: ``"twilio:CA…"``, ``"browser:…"``, ``"asterisk:<id>"``."""
     if provider not in PROVIDERS:
         raise InvalidInput(f"provider: one of {', '.join(PROVIDERS)}")
     if not call_ref or len(call_ref) > 80:
@@ -1019,10 +1019,13 @@ def twilio_dialer(settings: Settings) -> OutboundDialer:
 
 
 def outbound_provider(session: Session, cb: Callback, settings: Settings) -> str:
-    """Browser-phone callers are called back on their page; others through Twilio when set up."""
+    """Browser-phone callers are called back on their page; others through the organisation's
+    PBX when escucha drives one (ADR 22), else through Twilio when set up."""
     origin = session.get(Contact, cb.origin_contact_id) if cb.origin_contact_id else None
     if origin is not None and origin.provider == "browser":
         return "browser"
+    if settings.ari_url:
+        return "asterisk"
     return "twilio" if twilio_ready(settings) else "browser"
 
 
@@ -1055,6 +1058,8 @@ def dial_callback(
     contact.provider = provider
     if provider == "browser":
         contact.provider_ref = call_key("browser", BrowserDialer().dial(cb, contact, now=now))
+    elif provider == "asterisk":
+        contact.provider_ref = None  # the node driving the PBX dials it (asterisk_dials)
     else:
         contact.provider_ref = None
         enqueue(
@@ -1080,6 +1085,23 @@ def dial_now(
     contact.provider = "twilio"
     contact.provider_ref = call_key("twilio", sid)
     log.info("callback %s attempt %s dialled: %s", cb.id, attempt, sid)
+
+
+def asterisk_dials(session: Session) -> list[tuple[Contact, Callback]]:
+    """Callbacks an agent asked to dial through the PBX that no line has rung yet."""
+    rows = session.execute(
+        select(Contact, Callback)
+        .join(Callback, Callback.contact_id == Contact.id)
+        .where(
+            Contact.channel == "callback",
+            Contact.state == "offered",
+            Contact.provider == "asterisk",
+            Contact.provider_ref.is_(None),
+            Callback.state == "dialing",
+        )
+        .order_by(Contact.id)
+    )
+    return [(contact, cb) for contact, cb in rows]
 
 
 def _callback_turn(session: Session, contact: Contact) -> R.Turn:

@@ -1,0 +1,608 @@
+"""The calls escucha drives on an Asterisk PBX: ARI events in, the IVR's turns out (ADR 22).
+
+Each caller's channel is a :class:`Line`. escucha's telephony service decides every turn, as
+for Twilio and web calls (every state change through the contact's state machine); this module
+plays it with ARI operations:
+
+==================  ==========================================================================
+turn action         ARI
+==================  ==========================================================================
+Say                 ``POST /channels/{id}/play`` of the prompt rendered to 8 kHz WAV, served
+                    by escucha (``sound:<base url>/telephony/asterisk/audio/<hash>.wav``)
+Gather (menu)       the prompts, then a timeout; ``ChannelDtmfReceived`` is the caller's key
+                    (a key while a prompt plays stops it: barge-in)
+Gather (wait)+Poll  music on hold (``POST /channels/{id}/moh``), the wait loop asked again every
+                    ``poll_s``; the announcement (position and bound) stops the music while said
+Connect             ``POST /channels`` (originate) to the agent's endpoint into the application;
+                    when it answers (``StasisStart``) a mixing bridge joins both
+Transfer            ``POST /channels/{id}/redirect`` to the trunk with the number
+Record              ``POST /channels/{id}/record`` (voicemail; ``#`` ends it)
+Hangup              ``DELETE /channels/{id}``
+==================  ==========================================================================
+
+The agent's desk changes the call through the database (hold, resume, transfer to a queue, the
+end of the call); :meth:`Driver.tick` makes the line follow: hold takes the caller out of the
+bridge onto music on hold, resume brings them back, a transfer puts them back in line, the end
+hangs up both legs.
+
+Events can repeat and come late: each is taken once (its type, time and object); a channel
+that is gone answers 404, which is normal; the end of a channel is written once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from escucha.asterisk import rules as A
+from escucha.asterisk import service as pbx
+from escucha.asterisk.ari import AriClient, AriError
+from escucha.config import Settings
+from escucha.contacts.models import Contact
+from escucha.routing import service as routing
+from escucha.telephony import rules as R
+from escucha.telephony import service as telephony
+
+log = logging.getLogger("escucha.asterisk")
+
+PROVIDER = "asterisk"
+#: Seconds an agent's phone rings before the leg is given up.
+RING_S = 20
+#: Events remembered to recognise a repeated one.
+SEEN_EVENTS = 4000
+BRIDGE_PREFIX = "escucha-"
+
+Speak = Callable[[R.Say], str]
+
+
+@dataclass
+class Line:
+    """A caller's (or a called-back customer's) channel and what it is doing now."""
+
+    channel: str
+    contact_id: int
+    seq: int = 1
+    #: menu (waiting for a key), wait (in line), ringing (an agent's phone rings), talk,
+    #: record (voicemail), done
+    mode: str = "idle"
+    pending: list[R.Say] = field(default_factory=list)
+    playing: str | None = None
+    after: R.Action | None = None
+    deadline: float | None = None
+    moh: bool = False
+    agent_channel: str | None = None
+    bridge: str | None = None
+    held: bool = False
+    plays: int = 0
+    legs: int = 0
+
+
+@dataclass
+class Counters:
+    calls: int = 0
+    agent_legs: int = 0
+    prompts: int = 0
+    keys: int = 0
+    repeats: int = 0
+    races: int = 0
+    reconciled: int = 0
+    closed_vanished: int = 0
+
+
+class Driver:
+    """Drives the lines of one PBX; one :class:`Driver` per node holding the lease."""
+
+    def __init__(
+        self,
+        client: AriClient,
+        settings: Settings,
+        speak: Speak,
+        *,
+        poll_s: float = R.POLL_S,
+        timeout_scale: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.speak = speak
+        self.poll_s = poll_s
+        self.timeout_scale = timeout_scale
+        self.mono = monotonic
+        self.lines: dict[str, Line] = {}
+        #: The agent's leg -> the caller's channel.
+        self.legs: dict[str, str] = {}
+        self.seen_events: OrderedDict[str, None] = OrderedDict()
+        self.counters = Counters()
+
+    # --- events ----------------------------------------------------------------------------
+
+    def _once(self, event: dict[str, Any]) -> bool:
+        """Whether this event is new (a repeated one is dropped)."""
+        kind = str(event.get("type", ""))
+        channel = (event.get("channel") or {}).get("id", "")
+        thing = (
+            event.get("digit")
+            or (event.get("playback") or {}).get("id")
+            or (event.get("recording") or {}).get("name")
+            or ""
+        )
+        key = f"{kind}|{event.get('timestamp', '')}|{channel}|{thing}"
+        if key in self.seen_events:
+            self.counters.repeats += 1
+            return False
+        self.seen_events[key] = None
+        while len(self.seen_events) > SEEN_EVENTS:
+            self.seen_events.popitem(last=False)
+        return True
+
+    def handle(self, session: Session, event: dict[str, Any], *, now: datetime) -> None:
+        """One ARI event, in its own transaction (the caller's)."""
+        if not self._once(event):
+            return
+        kind = event.get("type")
+        channel = event.get("channel") or {}
+        cid = str(channel.get("id", ""))
+        if kind == "StasisStart":
+            self._stasis_start(session, channel, list(event.get("args") or []), now=now)
+        elif kind == "ChannelDtmfReceived":
+            self._key(session, cid, str(event.get("digit", "")), now=now)
+        elif kind == "PlaybackFinished":
+            self._played(session, str((event.get("playback") or {}).get("id", "")), now=now)
+        elif kind == "RecordingFinished":
+            self._recorded(session, event.get("recording") or {}, now=now)
+        elif kind in ("StasisEnd", "ChannelDestroyed"):
+            cause = int(event.get("cause") or 16) if kind == "ChannelDestroyed" else 16
+            self._gone(session, cid, cause, now=now)
+
+    def _stasis_start(
+        self, session: Session, channel: dict[str, Any], args: list[str], *, now: datetime
+    ) -> None:
+        cid = str(channel.get("id", ""))
+        if args[:1] == ["agent"] and len(args) > 1:
+            self._agent_answered(session, cid, args[1], now=now)
+        elif args[:1] == ["callback"]:
+            self._customer_answered(session, cid, now=now)
+        elif cid and cid not in self.lines:
+            self._incoming(session, channel, now=now)
+
+    def _incoming(self, session: Session, channel: dict[str, Any], *, now: datetime) -> None:
+        cid = str(channel["id"])
+        number = str((channel.get("caller") or {}).get("number") or "") or None
+        turn = telephony.incoming_call(
+            session, provider=PROVIDER, call_ref=cid, from_number=number, now=now
+        )
+        pbx.add_channel(session, cid, turn.contact_id, "caller", now=now)
+        line = Line(cid, turn.contact_id)
+        self.lines[cid] = line
+        self.counters.calls += 1
+        self.client.answer(cid)
+        self.run(session, line, turn, now=now)
+
+    # --- playing a turn --------------------------------------------------------------------
+
+    def run(self, session: Session, line: Line, turn: R.Turn, *, now: datetime) -> None:
+        """Play ``turn`` on ``line`` (what was being said is cut)."""
+        line.seq = turn.seq
+        says: list[R.Say] = []
+        after: R.Action | None = None
+        for action in turn.actions:
+            if isinstance(action, R.Say):
+                says.append(action)
+            elif isinstance(action, R.Gather):
+                says.extend(action.prompts)
+                after = action
+            elif isinstance(action, R.Poll):
+                after = after if isinstance(after, R.Gather) else action
+            else:
+                after = action
+        if line.playing is not None:
+            playing, line.playing = line.playing, None
+            self.client.stop_playback(playing)
+        if isinstance(after, R.Gather) and after.kind == "menu":
+            line.mode = "menu"
+        elif isinstance(after, R.Gather | R.Poll):
+            line.mode = "wait"
+        line.deadline = None
+        line.after = after
+        line.pending = says
+        if says and line.moh:
+            self.client.stop_moh(line.channel)
+            line.moh = False
+        self._next(session, line, now=now)
+
+    def _next(self, session: Session, line: Line, *, now: datetime) -> None:
+        if line.pending:
+            say = line.pending.pop(0)
+            line.plays += 1
+            pid = f"{line.channel}-p{line.plays}"
+            media = self.speak(say)
+            self.counters.prompts += 1
+            if self.client.play(line.channel, media, playback_id=pid, lang=say.language):
+                line.playing = pid
+            else:
+                self.counters.races += 1
+            return
+        after = line.after
+        scale = self.timeout_scale
+        if isinstance(after, R.Gather) and after.kind == "menu":
+            line.mode = "menu"
+            line.deadline = self.mono() + after.timeout_s * scale
+        elif isinstance(after, R.Gather | R.Poll):
+            line.mode = "wait"
+            if not line.moh:
+                self.client.start_moh(line.channel)
+                line.moh = True
+            line.deadline = self.mono() + self.poll_s
+        elif isinstance(after, R.Connect):
+            self._connect(session, line, after.agent_id, now=now)
+        elif isinstance(after, R.Transfer):
+            self._transfer_out(session, line, after.number)
+        elif isinstance(after, R.Record):
+            line.mode = "record"
+            self.client.record(line.channel, f"escucha-vm-{line.contact_id}", max_s=after.max_s)
+        elif isinstance(after, R.Hangup):
+            line.mode = "done"
+            self.client.hangup(line.channel)
+
+    def _played(self, session: Session, playback: str, *, now: datetime) -> None:
+        for line in self.lines.values():
+            if line.playing == playback:
+                line.playing = None
+                self._next(session, line, now=now)
+                return
+
+    def _key(self, session: Session, cid: str, digit: str, *, now: datetime) -> None:
+        line = self.lines.get(cid)
+        if line is None or not digit:
+            return
+        self.counters.keys += 1
+        if line.mode == "menu":
+            turn = telephony.caller_input(
+                session, PROVIDER, cid, now=now, digits=digit, seq=line.seq
+            )
+        elif line.mode == "wait":
+            turn = telephony.wait_turn(session, PROVIDER, cid, now=now, digits=digit)
+        else:
+            return  # talking, ringing, recording (``#`` ends it in Asterisk)
+        self.run(session, line, turn, now=now)
+
+    def _transfer_out(self, session: Session, line: Line, number: str) -> None:
+        template = pbx.trunk(session)
+        line.mode = "done"
+        if not template:
+            log.error("the IVR transfers to %s but the organisation has no trunk", number)
+            self.client.hangup(line.channel)
+            return
+        if not self.client.redirect(line.channel, A.dial_trunk(template, number)):
+            self.counters.races += 1
+
+    # --- the agent's leg -------------------------------------------------------------------
+
+    def _connect(self, session: Session, line: Line, agent_id: int, *, now: datetime) -> None:
+        """Ring the agent: a new leg into the application; the caller keeps the music."""
+        if line.agent_channel is not None and line.agent_channel in self.legs:
+            return  # already ringing
+        if not line.moh:
+            self.client.start_moh(line.channel)
+            line.moh = True
+        line.legs += 1
+        leg = f"{line.channel}-a{line.legs}"
+        line.mode = "ringing"
+        line.agent_channel = leg
+        self.legs[leg] = line.channel
+        pbx.add_channel(session, leg, line.contact_id, "agent", now=now, user_id=agent_id)
+        self.counters.agent_legs += 1
+        try:
+            made = self.client.originate(
+                pbx.agent_endpoint(session, agent_id),
+                channel_id=leg,
+                app_args=f"agent,{line.channel}",
+                timeout_s=RING_S,
+            )
+        except AriError as exc:
+            log.warning("the agent's phone cannot be rung: %s", exc)
+            made = None
+        if made is None:
+            self._leg_failed(session, leg, "failed", now=now)
+
+    def _agent_answered(self, session: Session, leg: str, caller: str, *, now: datetime) -> None:
+        line = self.lines.get(caller)
+        if line is None or line.agent_channel != leg or line.mode != "ringing":
+            self.client.hangup(leg)  # a leg of a call that moved on
+            return
+        telephony.agent_leg(session, PROVIDER, caller, event="answered", now=now)
+        row = pbx.channel_row(session, leg)
+        if row is not None:
+            row.answered_at = now
+        contact = session.get(Contact, line.contact_id)
+        if contact is None or contact.state not in ("connected", "on_hold"):
+            self.client.hangup(leg)
+            return
+        bridge = f"{BRIDGE_PREFIX}{line.contact_id}-{line.legs}"
+        self.client.create_bridge(bridge)
+        if line.moh:
+            self.client.stop_moh(line.channel)
+            line.moh = False
+        self.client.add_channel(bridge, line.channel)
+        self.client.add_channel(bridge, leg)
+        line.bridge = bridge
+        line.mode = "talk"
+        for cid in (leg, line.channel):
+            found = pbx.channel_row(session, cid)
+            if found is not None:
+                found.bridge_id = bridge
+        if self.settings.record_calls:
+            self.client.record_bridge(bridge, f"escucha-call-{line.contact_id}")
+
+    def _leg_failed(self, session: Session, leg: str, status: str, *, now: datetime) -> None:
+        """The agent's phone did not answer (or could not ring): back in line."""
+        caller = self.legs.pop(leg, None)
+        pbx.end_channel(session, leg, now=now, cause=status)
+        line = self.lines.get(caller or "")
+        if line is None or line.agent_channel != leg:
+            return
+        line.agent_channel = None
+        turn = telephony.agent_leg(
+            session, PROVIDER, line.channel, event="ended", status=status, now=now
+        )
+        self.run(session, line, turn, now=now)
+
+    def _agent_gone(self, session: Session, leg: str, *, now: datetime) -> None:
+        caller = self.legs.pop(leg, None)
+        line = self.lines.get(caller or "")
+        if line is None or line.agent_channel != leg:
+            return
+        line.agent_channel = None
+        contact = session.get(Contact, line.contact_id)
+        if contact is not None and contact.state in ("connected", "on_hold") and contact.agent_id:
+            routing.end_call(session, contact.agent_id, contact.id, now=now, ended_by="agent")
+        self._close_bridge(line)
+        line.mode = "done"
+        self.client.hangup(line.channel)
+
+    def _close_bridge(self, line: Line) -> None:
+        if line.bridge is not None:
+            bridge, line.bridge = line.bridge, None
+            self.client.destroy_bridge(bridge)
+
+    # --- the end of a channel --------------------------------------------------------------
+
+    def _gone(self, session: Session, cid: str, cause: int, *, now: datetime) -> None:
+        row = pbx.channel_row(session, cid)
+        if row is None or not pbx.end_channel(session, cid, now=now, cause=str(cause)):
+            return
+        if row.role == "agent":
+            if row.answered_at is None:
+                self._leg_failed(session, cid, A.cause_status(cause), now=now)
+            else:
+                self._agent_gone(session, cid, now=now)
+            return
+        status = (
+            "completed"
+            if row.answered_at is not None or row.role == "caller"
+            else A.cause_status(cause)
+        )
+        line = self.lines.pop(cid, None)
+        telephony.call_ended(session, PROVIDER, cid, status, now=now)
+        if line is not None:
+            if line.agent_channel is not None:
+                self.legs.pop(line.agent_channel, None)
+                pbx.end_channel(session, line.agent_channel, now=now, cause="caller_gone")
+                self.client.hangup(line.agent_channel)
+            self._close_bridge(line)
+
+    # --- recordings ------------------------------------------------------------------------
+
+    def _recorded(self, session: Session, recording: dict[str, Any], *, now: datetime) -> None:
+        name = str(recording.get("name", ""))
+        if name.startswith("escucha-vm-"):
+            line = next(
+                (x for x in self.lines.values() if f"escucha-vm-{x.contact_id}" == name), None
+            )
+            if line is None:
+                return
+            duration = recording.get("duration")
+            url = f"{self.settings.ari_url.rstrip('/')}/recordings/stored/{name}/file"
+            turn = telephony.leave_voicemail(
+                session,
+                PROVIDER,
+                line.channel,
+                now=now,
+                recording_url=url,
+                duration_s=float(duration) if isinstance(duration, int | float) else None,
+            )
+            self.run(session, line, turn, now=now)
+        elif name.startswith("escucha-call-"):
+            contact_id = int(name.removeprefix("escucha-call-") or 0)
+            contact = session.get(Contact, contact_id)
+            data = self.client.stored_recording(name)
+            if contact is None or data is None:
+                return
+            user = contact.agent_id or pbx.answering_agent(session, contact.id)
+            if user is not None:
+                pbx.attach_recording(
+                    session, contact, data, user_id=user, now=now, settings=self.settings
+                )
+
+    # --- outbound callbacks ----------------------------------------------------------------
+
+    def dial_callbacks(self, session: Session, *, now: datetime) -> None:
+        """Ring the customers of callbacks an agent asked to dial through the PBX's trunk."""
+        for contact, cb in telephony.asterisk_dials(session):
+            template = pbx.trunk(session)
+            leg = f"escucha-cb-{cb.id}-{cb.attempts}"
+            contact.provider_ref = telephony.call_key(PROVIDER, leg)
+            pbx.add_channel(session, leg, contact.id, "customer", now=now)
+            made = None
+            if template:
+                try:
+                    made = self.client.originate(
+                        A.dial_trunk(template, cb.phone),
+                        channel_id=leg,
+                        app_args="callback",
+                        timeout_s=30,
+                    )
+                except (AriError, A.TemplateError) as exc:
+                    log.warning("callback %s cannot be dialled: %s", cb.id, exc)
+            else:
+                log.error("callbacks cannot be dialled: the organisation has no trunk")
+            if made is None:
+                pbx.end_channel(session, leg, now=now, cause="failed")
+                telephony.call_ended(session, PROVIDER, leg, "failed", now=now)
+
+    def _customer_answered(self, session: Session, cid: str, *, now: datetime) -> None:
+        row = pbx.channel_row(session, cid)
+        if row is None or row.ended_at is not None or cid in self.lines:
+            return
+        row.answered_at = now
+        line = Line(cid, row.contact_id)
+        self.lines[cid] = line
+        self.counters.calls += 1
+        turn = telephony.callback_answered(session, PROVIDER, cid, now=now)
+        self.run(session, line, turn, now=now)
+
+    # --- time passing: timeouts, the wait loop, the desk -----------------------------------
+
+    def tick(self, session: Session, *, now: datetime) -> None:
+        """Menu timeouts, passes of the wait loop, and the desk's hold/resume/transfer/end."""
+        mono = self.mono()
+        for line in list(self.lines.values()):
+            if line.mode in ("talk", "ringing"):
+                self._follow_desk(session, line, now=now)
+            elif line.deadline is not None and mono >= line.deadline and line.playing is None:
+                line.deadline = None
+                if line.mode == "menu":
+                    turn = telephony.caller_input(
+                        session, PROVIDER, line.channel, now=now, seq=line.seq
+                    )
+                    self.run(session, line, turn, now=now)
+                elif line.mode == "wait":
+                    turn = telephony.wait_turn(session, PROVIDER, line.channel, now=now)
+                    if turn.phase in ("queue", "offered") and not turn.texts():
+                        line.deadline = mono + self.poll_s  # nothing to say: the music goes on
+                    else:
+                        self.run(session, line, turn, now=now)
+        self.dial_callbacks(session, now=now)
+
+    def _follow_desk(self, session: Session, line: Line, *, now: datetime) -> None:
+        contact = session.get(Contact, line.contact_id)
+        if contact is None:
+            return
+        state = contact.state
+        if line.mode == "ringing":
+            if state == "queued" and line.agent_channel is not None:  # declined on the desk
+                leg, line.agent_channel = line.agent_channel, None
+                self.legs.pop(leg, None)
+                pbx.end_channel(session, leg, now=now, cause="declined")
+                self.client.hangup(leg)
+                self.run(session, line, telephony.current_turn(session, contact, now=now), now=now)
+            return
+        if state == "on_hold" and not line.held:
+            if line.bridge is not None:
+                self.client.remove_channel(line.bridge, line.channel)
+            self.client.start_moh(line.channel)
+            line.held = line.moh = True
+        elif state == "connected" and line.held:
+            self.client.stop_moh(line.channel)
+            if line.bridge is not None:
+                self.client.add_channel(line.bridge, line.channel)
+            line.held = line.moh = False
+        elif state == "queued":  # transferred to another queue: back in line
+            if line.agent_channel is not None:
+                leg, line.agent_channel = line.agent_channel, None
+                self.legs.pop(leg, None)
+                pbx.end_channel(session, leg, now=now, cause="transferred")
+                self.client.hangup(leg)
+            self._close_bridge(line)
+            line.held = False
+            turn = telephony.wait_turn(
+                session, PROVIDER, line.channel, now=now, announce_every_s=0.0
+            )
+            self.run(session, line, turn, now=now)
+        elif state in ("wrap_up", "ended"):  # the agent ended the call on the desk
+            line.mode = "done"
+            if line.agent_channel is not None:
+                self.client.hangup(line.agent_channel)
+            self.client.hangup(line.channel)
+
+    def alive(self) -> list[str]:
+        return [*self.lines, *self.legs]
+
+    # --- after a (re)connection ------------------------------------------------------------
+
+    def reconcile(self, session: Session, *, now: datetime) -> None:
+        """Match escucha's calls with the PBX's channels and bridges: a call in progress is
+        taken up where it is, one whose channel vanished closes when it was last seen, and a
+        call that entered the application while nobody listened is answered."""
+        live = {str(c.get("id")): c for c in self.client.channels()}
+        rows = pbx.open_channels(session)
+        known = {r.channel_id for r in rows}
+        for row in rows:
+            if row.channel_id in live:
+                continue
+            self.counters.closed_vanished += 1
+            cause = 16 if row.answered_at is not None or row.role == "caller" else 19
+            self._gone(session, row.channel_id, cause, now=row.seen_at)
+        for row in rows:
+            if row.role == "agent" or row.channel_id not in live or row.channel_id in self.lines:
+                continue
+            if row.ended_at is not None:
+                continue
+            self._take_up(session, row.channel_id, row.contact_id, rows, live, now=now)
+        for cid, channel in live.items():
+            plan = channel.get("dialplan") or {}
+            ours = (
+                plan.get("app_name") == "Stasis"
+                and str(plan.get("app_data", "")).split(",")[0] == self.client.app
+            )
+            if cid not in known and cid not in self.lines and ours:
+                self.counters.reconciled += 1
+                self._incoming(session, channel, now=now)
+        for bridge in self.client.bridges():
+            bid = str(bridge.get("id", ""))
+            if bid.startswith(BRIDGE_PREFIX) and not bridge.get("channels"):
+                self.client.destroy_bridge(bid)
+
+    def _take_up(
+        self,
+        session: Session,
+        cid: str,
+        contact_id: int,
+        rows: list[Any],
+        live: dict[str, Any],
+        *,
+        now: datetime,
+    ) -> None:
+        contact = session.get(Contact, contact_id)
+        if contact is None:
+            return
+        self.counters.reconciled += 1
+        line = Line(cid, contact_id)
+        self.lines[cid] = line
+        legs = [
+            r
+            for r in rows
+            if r.role == "agent" and r.contact_id == contact_id and r.ended_at is None
+        ]
+        leg = next((r for r in legs if r.channel_id in live), None)
+        line.legs = len([r for r in rows if r.contact_id == contact_id and r.role == "agent"])
+        if leg is not None and contact.state in ("connected", "on_hold", "offered"):
+            line.agent_channel = leg.channel_id
+            self.legs[leg.channel_id] = cid
+            line.bridge = leg.bridge_id
+            if leg.answered_at is not None:
+                line.mode = "talk"
+                line.held = contact.state == "on_hold"
+                line.moh = line.held
+            else:
+                line.mode = "ringing"
+                line.moh = True
+            return
+        self.run(session, line, telephony.current_turn(session, contact, now=now), now=now)
