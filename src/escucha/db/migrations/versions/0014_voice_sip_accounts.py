@@ -1,7 +1,7 @@
 """voice: agents' SIP accounts on the organisation's PBX (ADR 23)
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-07 18:30:00
 """
 
@@ -17,7 +17,7 @@ import escucha.db.base
 UTC = escucha.db.base.UTCDateTime(timezone=True)
 
 revision: str = "0014"
-down_revision: str | None = "0012"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
