@@ -21,7 +21,7 @@
   var iceServers = [];
   try { iceServers = JSON.parse(panel.dataset.ice || "[]"); } catch (e) { iceServers = []; }
 
-  var signalling = new V.Signalling("/agent/voice/signal", "/agent/voice/events");
+  var signalling = V.agentSignalling = new V.Signalling("/agent/voice/signal", "/agent/voice/events");
   var micOk = false, stopRing = null, remoteLevel = null, muted = false;
   var desk = { contact: null, state: null, transport: null, channel: null };
   var state = V.state = { call: null, remote: null };
