@@ -93,6 +93,8 @@ class Gather:
     timeout_s: float = 5.0
     speech: bool = False
     hints: tuple[str, ...] = ()
+    #: The recording notice: no key within ``timeout_s`` (after the prompts) accepts it.
+    notice: bool = False
     pause_s: float = 0.0
     quiet_s: float = 0.0
 
@@ -184,6 +186,7 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "no_queue": "No podemos atenderle por teléfono ahora mismo. Gracias por llamar.",
         "goodbye": "Gracias por llamar.",
         "transfer": "Le pasamos con el {number}.",
+        "not_recorded": "De acuerdo: esta llamada no se grabará.",
     },
     "en": {
         "connect": "Putting you through to a person.",
@@ -203,6 +206,7 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "no_queue": "We cannot take calls right now. Thank you for calling.",
         "goodbye": "Thank you for calling.",
         "transfer": "Transferring you to {number}.",
+        "not_recorded": "Understood: this call will not be recorded.",
     },
 }
 

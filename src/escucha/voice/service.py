@@ -528,15 +528,18 @@ class DeskVoice:
     transport: str  # "webrtc" (a web caller), "twilio", or "" (no voice through the desk)
     typed_number: str  # the number typed on the web page, masked
     caller_alive: bool
+    record: bool = True  # False: the caller refused the recording at the IVR's notice
 
 
 def desk_voice(session: Session, contact: Contact, *, now: datetime) -> DeskVoice:
+    record = not telephony.recording_refused(session, contact)
     caller = web_caller_of(session, contact)
     if caller is not None:
-        return DeskVoice("webrtc", mask_phone(caller.typed_number), is_alive(caller, now))
+        typed = mask_phone(caller.typed_number)
+        return DeskVoice("webrtc", typed, is_alive(caller, now), record)
     if contact.provider == "twilio":
-        return DeskVoice("twilio", "", False)
-    return DeskVoice("", "", False)
+        return DeskVoice("twilio", "", False, record)
+    return DeskVoice("", "", False, record)
 
 
 # --- sweeps ---------------------------------------------------------------------------------
@@ -698,6 +701,8 @@ def add_chunk(
         session.flush()
     if rec.deleted_at is not None:
         raise Conflict("this recording was deleted")
+    if telephony.recording_refused(session, contact):
+        raise Conflict("the caller refused the recording of this call")
     if seq < rec.chunks:
         return rec  # sent twice: kept once
     if seq > rec.chunks:

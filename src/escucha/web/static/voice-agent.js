@@ -103,7 +103,7 @@
   var recording = null;
 
   function startRecording(contact, remote) {
-    if (!panel.hasAttribute("data-record") || recording || !window.MediaRecorder) { return; }
+    if (!panel.hasAttribute("data-record") || desk.record === "no" || recording || !window.MediaRecorder) { return; }
     var ac = V.audio();
     var mix = ac.createMediaStreamDestination();
     var parts = [];
@@ -216,6 +216,7 @@
       state: d.voiceState || null,
       transport: d.voiceTransport || null,
       channel: d.voiceChannel || null,
+      record: d.voiceRecord || null,
     });
   }
 
