@@ -118,10 +118,11 @@ def wait_ready(
 
 
 @contextmanager
-def running_server(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
-    """``escucha serve`` (with its worker) on a free port until the block ends."""
+def running_server(settings: Settings, tmp_path: Path, **extra: str) -> Iterator[LiveServer]:
+    """``escucha serve`` (with its worker) on a free port until the block ends; ``extra``:
+    more settings (``ESCUCHA_...``)."""
     port = free_port()
-    env = server_env(settings, port)
+    env = server_env(settings, port, **extra)
     log = tmp_path / "server.log"
     process = start_server(env, log)
     url = f"http://127.0.0.1:{port}"

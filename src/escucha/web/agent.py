@@ -40,6 +40,7 @@ from escucha.org import models as org
 from escucha.routing import service as routing
 from escucha.routing.models import AgentStatus
 from escucha.telephony import service as telephony
+from escucha.telephony import twilio as twilio_sdk
 from escucha.voice import rules as voice_rules
 from escucha.voice import service as voice
 from escucha.web.i18n import pick_language
@@ -319,6 +320,7 @@ def desk_page(request: Request, caller: AgentCaller, db: DB, clock: ClockDep) ->
     ctx = _desk_context(request, db, user, clock.now())
     ctx["ice_servers"] = ice_servers(request)
     ctx["record_calls"] = request.app.state.settings.record_calls
+    ctx["twilio_agents"] = twilio_sdk.sdk_ready(request.app.state.settings)
     ctx["quality_bounds"] = {
         "loss": voice_rules.POOR_LOSS,
         "jitter": voice_rules.POOR_JITTER_S,
@@ -591,6 +593,27 @@ def desk_beat(caller: AgentCaller, db: DB, clock: ClockDep, beat: DeskBeatIn) ->
     voice.desk_beat(db, user.id, now=clock.now(), mic_ok=beat.mic_ok)
     status = db.get(AgentStatus, user.id)
     return {"state": status.state if status else "offline"}
+
+
+@router.post("/agent/voice/twilio-token")
+def twilio_token(request: Request, caller: AgentCaller) -> Response:
+    """A short-lived access token for this agent's desk on Twilio's Voice JavaScript SDK
+    (identity ``agent-<user id>``, the one ``<Dial><Client>`` rings); never for anyone else."""
+    user = caller.need_user()
+    settings = request.app.state.settings
+    if not twilio_sdk.sdk_ready(settings):
+        raise Conflict(
+            "Twilio agents are not set up here (ESCUCHA_TWILIO_API_KEY_SID, "
+            "ESCUCHA_TWILIO_API_KEY_SECRET, ESCUCHA_TWILIO_TWIML_APP_SID)"
+        )
+    body = {
+        "token": twilio_sdk.access_token(settings, user.id),
+        "identity": twilio_sdk.client_identity(user.id),
+        "ttl_s": settings.twilio_token_ttl_s,
+    }
+    return Response(
+        json.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"}
+    )
 
 
 def ice_servers(request: Request) -> list[dict[str, Any]]:

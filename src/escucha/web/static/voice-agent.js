@@ -155,7 +155,8 @@
   // --- the call -----------------------------------------------------------------------------
 
   function newCall() {
-    var call = V.transports.webrtc({ iceServers: iceServers, signalling: signalling, getMic: getMic });
+    var make = V.transports[desk.transport] || V.transports.webrtc;  // by data-voice-transport
+    var call = make({ iceServers: iceServers, signalling: signalling, getMic: getMic });
     call.on("remote", function (stream) {
       state.remote = stream;
       remoteAudio.srcObject = stream;
@@ -193,7 +194,7 @@
     var live = next.state === "connected" || next.state === "on_hold";
     if (state.call && (!live || state.call.contact() !== next.contact)) { endCall(); if (!live) { say(next.contact ? T.ended : T.idle); } }
     if (!live) { if (!ringing && !next.contact) { say(T.idle); } return; }
-    if (next.transport !== "webrtc") { if (changed) { say(T.no_sound); } return; }
+    if (!next.transport || !V.transports[next.transport]) { if (changed) { say(T.no_sound); } return; }
     if (!state.call) {
       state.call = newCall();
       say(T.connecting);
