@@ -10,13 +10,26 @@ from collections.abc import Iterator
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from escucha.app import create_app
 from escucha.clock import FrozenClock
 from escucha.config import Settings
+from escucha.jobs.models import Job
+from escucha.routing import service as routing
 from escucha.telephony import rules as R
 from escucha.telephony import twilio
 from tests.conftest import csrf_from, login
+from tests.telephony.test_twilio_webhooks import (
+    Twilio,
+    _contact,
+    _seq,
+    twilio_body,
+    twilio_settings,
+)
+
+__all__ = ["twilio_settings"]  # a fixture the tests below use
 
 ACCOUNT = "AC" + "a" * 32
 KEY, SECRET, APP = "SK" + "1" * 32, "s3cr3t-of-the-api-key-0123456789", "AP" + "2" * 32
@@ -97,3 +110,37 @@ def test_the_twiml_that_puts_a_caller_through_rings_the_agents_client() -> None:
     assert "<Dial" in xml
     assert ">agent-42</Client></Dial>" in xml
     assert twilio.client_identity(42) == "agent-42"
+
+
+def test_on_hold_the_phone_line_plays_the_hold_message_and_rings_the_desk_again_after(
+    users: dict[str, int], session: Session, clock: FrozenClock, twilio_settings: Settings
+) -> None:
+    """The desk's hold redirects the Twilio call (a job, after the commit) to TwiML that says
+    the hold message in a loop; the agent's leg ending meanwhile does not end the call; resumed,
+    ``<Dial><Client>`` rings the agent again."""
+    with TestClient(create_app(twilio_settings, clock=clock)) as c:
+        line = Twilio(c)
+        first = line.post("/telephony/twilio/voice", twilio_body("voice"))
+        line.post(
+            f"/telephony/twilio/gather?n={_seq(first.text)}", twilio_body("gather", Digits="2")
+        )
+        routing.set_agent_state(session, users["ana"], "available", now=clock.now())
+        session.commit()
+        contact = _contact(session)
+        routing.answer(session, users["ana"], contact.id, now=clock.now())
+        routing.hold(session, users["ana"], contact.id, now=clock.now(), announced=True)
+        session.commit()
+        jobs = session.scalars(select(Job.payload).where(Job.name == "telephony.hold")).all()
+        assert jobs == [{"contact_id": contact.id}]
+        held = line.post("/telephony/twilio/wait", twilio_body("wait"))
+        assert "Le atendemos enseguida; por favor, no cuelgue." in held.text
+        assert "<Dial" not in held.text
+        leg = line.post(
+            "/telephony/twilio/dialed", twilio_body("dialed", DialCallStatus="completed")
+        )
+        assert "<Hangup" not in leg.text
+        assert _contact(session).state == "on_hold"
+        routing.resume(session, users["ana"], contact.id, now=clock.now())
+        session.commit()
+        back = line.post("/telephony/twilio/wait", twilio_body("wait"))
+        assert f">agent-{users['ana']}</Client></Dial>" in back.text

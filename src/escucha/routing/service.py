@@ -302,6 +302,8 @@ def hold(
 ) -> Contact:
     contact = _agent_contact(session, user_id, contact_id, ("connected",))
     contacts.transition(session, contact, "hold", at=now, announced=announced)
+    if contact.provider == "twilio":  # the phone line plays the hold (telephony.hold_line)
+        enqueue(session, "telephony.hold", {"contact_id": contact.id}, now=now)
     return contact
 
 
@@ -318,6 +320,8 @@ def resume(session: Session, user_id: int, contact_id: int, *, now: datetime) ->
     )
     held = (now - started).total_seconds() if started else 0.0
     contacts.transition(session, contact, "resume", at=now, hold_s=held)
+    if contact.provider == "twilio":  # the line rings the agent's desk again
+        enqueue(session, "telephony.hold", {"contact_id": contact.id}, now=now)
     return contact
 
 

@@ -905,6 +905,8 @@ def current_turn(session: Session, contact: Contact, *, now: datetime) -> R.Turn
         return _turn(session, contact, "ivr", R.wait_actions((), lang))
     if state == "queued":
         return _turn(session, contact, "queue", R.wait_actions((), lang))
+    if state == "on_hold" and contact.provider == "twilio":
+        return _turn(session, contact, "on_hold", R.hold_actions(lang))
     if state in LIVE and contact.agent_id is not None:
         return _turn(session, contact, LIVE[state], (R.Connect(contact.agent_id),))
     if state == "callback":
@@ -968,6 +970,8 @@ def agent_leg(
         return _wait(session, contact, now=now, every_s=0.0)
     if contact.state == "offered" and agent is not None:
         _answer(session, agent, contact, now=now)
+    if contact.state == "on_hold" and contact.provider == "twilio":
+        return current_turn(session, contact, now=now)  # the leg ended for the hold (TwiML)
     if contact.state in ("connected", "on_hold") and agent is not None:
         routing.end_call(session, agent, contact.id, now=now, ended_by="customer")
     return _turn(session, contact, "ended", (R.Hangup(),))
@@ -1075,6 +1079,31 @@ def wake_line(session: Session, contact_id: int, *, settings: Settings, now: dat
         client.calls(sid).update(url=url, method="POST")
     except Exception as exc:  # the call may have ended; the wait loop connects by itself
         log.warning("call not woken", extra={"contact_id": contact_id, "error": str(exc)[:300]})
+        return False
+    return True
+
+
+def hold_line(session: Session, contact_id: int, *, settings: Settings) -> bool:
+    """Redirect a Twilio call whose agent put it on hold (or resumed it) so the line follows:
+    on hold the caller hears the hold message (:func:`rules.hold_actions`) and the agent's
+    leg ends; resumed, ``<Dial><Client>`` rings the agent's desk again (job
+    ``telephony.hold``, after the change is committed). Best effort, tried once."""
+    contact = session.get(Contact, contact_id)
+    if (
+        contact is None
+        or contact.provider != "twilio"
+        or contact.provider_ref is None
+        or contact.state not in ("connected", "on_hold")
+        or not twilio_rest_ready(settings)
+    ):
+        return False
+    sid = contact.provider_ref.split(":", 1)[1]
+    url = f"{settings.base_url.rstrip('/')}/telephony/twilio/wait"
+    try:
+        client = twilio_rest_client(settings, timeout_s=WAKE_TIMEOUT_S)
+        client.calls(sid).update(url=url, method="POST")
+    except Exception as exc:  # the call may have ended meanwhile
+        log.warning("hold not sent", extra={"contact_id": contact_id, "error": str(exc)[:300]})
         return False
     return True
 

@@ -3,8 +3,9 @@
 // WebRTC transport in voice.js, so the desk's buttons do not change:
 //
 //   start(contactId)  take the call Twilio rings this desk with (<Dial><Client>agent-<id>)
-//   hold(on)          the customer's hold is made by escucha's server (TwiML, when the desk puts
-//                     the contact on hold); here the agent's microphone is closed meanwhile
+//   hold(on)          the customer's hold is made by escucha's server: the desk's hold redirects
+//                     the phone call to the hold message (TwiML) and the agent's leg ends; on
+//                     resume Twilio rings this desk again and the transport takes it at once
 //   mute(on), dtmf(key), hangup(), quality() (from the SDK's call-quality samples), on(...)
 //
 // The access token comes from /agent/voice/twilio-token (identity agent-<user id>, short
@@ -30,7 +31,7 @@
     if (shared) { return shared; }
     var Twilio = window.Twilio;
     if (!Twilio || !Twilio.Device) { throw new Error("the Twilio Voice SDK is not loaded"); }
-    shared = { device: null, incoming: null, waiters: [] };
+    shared = { device: null, incoming: null, waiters: [], listeners: [] };
     shared.ready = Promise.resolve(options.token || fetchToken(options.tokenUrl)).then(function (token) {
       // The page makes its own ring and keypad tones (voice.js): the SDK's sounds, fetched from
       // Twilio's site by default, are a short silence served here.
@@ -47,6 +48,7 @@
         var clear = function () { if (shared.incoming === c) { shared.incoming = null; } };
         c.on("cancel", clear); c.on("disconnect", clear); c.on("reject", clear);
         shared.waiters.splice(0).forEach(function (fn) { fn(c); });
+        shared.listeners.forEach(function (fn) { fn(c); });
       });
       d.on("tokenWillExpire", function () { fetchToken(options.tokenUrl).then(function (t) { d.updateToken(t); }); });
       shared.device = d;
@@ -86,6 +88,13 @@
       c.on("warning", function (name) { emit("message", { type: "warning", name: name }); });
     }
 
+    function take(c) {
+      call = c;
+      wire(c);
+      c.accept();
+      c.mute(muted || holding);
+    }
+
     return {
       contact: function () { return contact; },
       pc: function () { return null; },
@@ -100,10 +109,11 @@
           });
         }).then(function (c) {
           if (contact !== contactId) { return; }
-          call = c;
-          wire(c);
-          c.accept();
-          c.mute(muted || holding);
+          take(c);
+          // resumed from hold, the line rings this desk again: the same call goes on
+          dev.listeners.push(function (next) {
+            if (contact === contactId && next !== call) { take(next); }
+          });
         });
       },
       accept: function () { return Promise.reject(new Error("a Twilio desk takes calls with start()")); },
