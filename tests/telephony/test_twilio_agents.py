@@ -6,21 +6,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import jwt
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from escucha.app import create_app
 from escucha.clock import FrozenClock
 from escucha.config import Settings
+from escucha.contacts.models import Contact
 from escucha.jobs.models import Job
+from escucha.jobs.service import run_due
 from escucha.routing import service as routing
 from escucha.telephony import rules as R
+from escucha.telephony import service as tel
 from escucha.telephony import twilio
-from tests.conftest import csrf_from, login
+from tests.conftest import START, csrf_from, login
 from tests.telephony.test_twilio_webhooks import (
     Twilio,
     _contact,
@@ -28,8 +32,16 @@ from tests.telephony.test_twilio_webhooks import (
     twilio_body,
     twilio_settings,
 )
+from tests.telephony.test_wake import ACCOUNT as WAKE_ACCOUNT
+from tests.telephony.test_wake import (
+    CALL,
+    FakeTwilioApi,
+    _caller_in_line,
+    _rest_settings,
+    twilio_api,
+)
 
-__all__ = ["twilio_settings"]  # a fixture the tests below use
+__all__ = ["twilio_api", "twilio_settings"]  # fixtures the tests below use
 
 ACCOUNT = "AC" + "a" * 32
 KEY, SECRET, APP = "SK" + "1" * 32, "s3cr3t-of-the-api-key-0123456789", "AP" + "2" * 32
@@ -144,3 +156,35 @@ def test_on_hold_the_phone_line_plays_the_hold_message_and_rings_the_desk_again_
         session.commit()
         back = line.post("/telephony/twilio/wait", twilio_body("wait"))
         assert f">agent-{users['ana']}</Client></Dial>" in back.text
+
+
+def test_the_hold_job_redirects_the_live_call_to_the_hold_and_back(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    clock: FrozenClock,
+    twilio_api: FakeTwilioApi,
+) -> None:
+    users = _caller_in_line(session)
+    routing.set_agent_state(session, users["ana"], "available", now=START)
+    contact = session.scalar(select(Contact).where(Contact.provider_ref == f"twilio:{CALL}"))
+    assert contact is not None
+    routing.answer(session, users["ana"], contact.id, now=START)
+    routing.hold(session, users["ana"], contact.id, now=START, announced=True)
+    session.commit()
+    rest = _rest_settings(settings, twilio_api)
+    clock.advance(10)
+    run_due(session_factory, rest, clock)
+    redirects = [(p, f["Url"]) for p, f in twilio_api.requests]
+    wait = ["https://escucha.example.org/telephony/twilio/wait"]
+    assert (f"/2010-04-01/Accounts/{WAKE_ACCOUNT}/Calls/{CALL}.json", wait) in redirects
+    held = tel.wait_turn(session, "twilio", CALL, now=START + timedelta(seconds=10))
+    assert R.Say("Le atendemos enseguida; por favor, no cuelgue.", "es") in held.texts()
+    routing.resume(session, users["ana"], contact.id, now=START + timedelta(seconds=20))
+    session.commit()
+    twilio_api.requests.clear()
+    clock.advance(10)
+    run_due(session_factory, rest, clock)
+    assert [f["Url"] for _, f in twilio_api.requests] == [wait]
+    back = tel.wait_turn(session, "twilio", CALL, now=START + timedelta(seconds=30))
+    assert R.Connect(users["ana"]) in back.actions

@@ -1072,13 +1072,19 @@ def wake_line(session: Session, contact_id: int, *, settings: Settings, now: dat
         or not twilio_rest_ready(settings)
     ):
         return False
-    sid = contact.provider_ref.split(":", 1)[1]
-    url = f"{settings.base_url.rstrip('/')}/telephony/twilio/wait?woken=1"
+    # the call may have ended; the wait loop connects by itself
+    return _redirect(contact, "/wait?woken=1", settings=settings, failed="call not woken")
+
+
+def _redirect(contact: Contact, path: str, *, settings: Settings, failed: str) -> bool:
+    """Point a live Twilio call at ``/telephony/twilio{path}`` (REST); a failure is logged."""
+    sid = (contact.provider_ref or "").split(":", 1)[1]
+    url = f"{settings.base_url.rstrip('/')}/telephony/twilio{path}"
     try:
         client = twilio_rest_client(settings, timeout_s=WAKE_TIMEOUT_S)
         client.calls(sid).update(url=url, method="POST")
-    except Exception as exc:  # the call may have ended; the wait loop connects by itself
-        log.warning("call not woken", extra={"contact_id": contact_id, "error": str(exc)[:300]})
+    except Exception as exc:
+        log.warning(failed, extra={"contact_id": contact.id, "error": str(exc)[:300]})
         return False
     return True
 
@@ -1097,15 +1103,7 @@ def hold_line(session: Session, contact_id: int, *, settings: Settings) -> bool:
         or not twilio_rest_ready(settings)
     ):
         return False
-    sid = contact.provider_ref.split(":", 1)[1]
-    url = f"{settings.base_url.rstrip('/')}/telephony/twilio/wait"
-    try:
-        client = twilio_rest_client(settings, timeout_s=WAKE_TIMEOUT_S)
-        client.calls(sid).update(url=url, method="POST")
-    except Exception as exc:  # the call may have ended meanwhile
-        log.warning("hold not sent", extra={"contact_id": contact_id, "error": str(exc)[:300]})
-        return False
-    return True
+    return _redirect(contact, "/wait", settings=settings, failed="hold not sent")
 
 
 def twilio_dialer(settings: Settings) -> OutboundDialer:
