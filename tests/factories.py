@@ -456,3 +456,22 @@ def make_sip_account(
     issued = sip.issue(session, user, now=START, phone=phone, username=username)
     assert isinstance(issued, sip.Issued)
     return issued
+
+
+#: A recording notice callers may refuse with 9 (Spanish refusal written, English generated).
+RECORDING_NOTICE: dict[str, Any] = {
+    "text": {
+        "es": "Esta llamada se graba para mejorar nuestro servicio.",
+        "en": "This call is recorded to improve our service.",
+    },
+    "refuse_key": "9",
+    "refuse_text": {"es": "Pulse 9 si no desea que se grabe."},
+}
+
+
+def recording_notice(session: Session, notice: dict[str, Any] | None = None) -> None:
+    """Give the organisation's IVR a recording notice (the caller commits)."""
+    row = session.scalar(select(org.Organisation).limit(1))
+    assert row is not None, "apply an organisation first"
+    row.ivr = {**dict(row.ivr), "recording_notice": notice or RECORDING_NOTICE}
+    session.flush()

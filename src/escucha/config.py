@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     twilio_from_number: str = ""
     #: Twilio's REST API address; set only to point escucha at a stand-in (load tests).
     twilio_api_url: str = ""
+    #: Agents' desks on Twilio's Voice JavaScript SDK: an API key (SK...) and its secret, and
+    #: the TwiML app (AP...) the SDK's calls use; access tokens live this long (ADR 24).
+    twilio_api_key_sid: str = ""
+    twilio_api_key_secret: str = ""
+    twilio_twiml_app_sid: str = ""
+    twilio_token_ttl_s: int = Field(default=600, ge=60, le=3600)
     sms_webhook_url: str = ""
     outbox_dir: Path = Path("./outbox")
     #: Speech (recorded calls to transcripts): engine and server per language, see

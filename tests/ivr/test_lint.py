@@ -223,6 +223,18 @@ def prompt_missing_keys(d: dict[str, Any]) -> None:
     _menu(d)["prompt"]["en"] = "For bills, press 1. For faults, press 2."
 
 
+def notice_only_in_spanish(d: dict[str, Any]) -> None:
+    d["recording_notice"] = {"text": {"es": "Esta llamada se graba."}}
+
+
+def notice_in_every_language(d: dict[str, Any]) -> None:
+    d["recording_notice"] = {"text": {"es": "Esta llamada se graba.", "en": "Recorded."}}
+
+
+#: Rules that read more than the IVR: ``recording-notice`` fires only when calls are recorded.
+RECORDING = {"recording-notice"}
+
+
 def prompt_keys_as_words(d: dict[str, Any]) -> None:
     action_first(d)
     _menu(d)["prompt"]["es"] = (
@@ -252,6 +264,7 @@ FIRES: list[tuple[str, Change]] = [
     ("duplicate-key", same_key_twice),
     ("duplicate-key", option_on_agent_key),
     ("keys-not-announced", prompt_missing_keys),
+    ("recording-notice", notice_only_in_spanish),
 ]
 
 SILENT: list[tuple[str, Change]] = [
@@ -270,6 +283,7 @@ SILENT: list[tuple[str, Change]] = [
     ("missing-translation", written_prompts_need_no_labels),
     ("duplicate-key", option_on_free_agent_key),
     ("keys-not-announced", prompt_keys_as_words),
+    ("recording-notice", notice_in_every_language),
 ]
 
 
@@ -286,7 +300,7 @@ def test_every_rule_has_cases_both_ways() -> None:
 def test_rule_fires(rule: str, change: Change) -> None:
     data = ivr_dict()
     change(data)
-    found = _fired(data, rule)
+    found = _fired(data, rule, recording=rule in RECORDING)
     assert found, f"{rule} did not fire"
     for f in found:
         assert f.severity == RULES[rule].severity
@@ -299,7 +313,7 @@ def test_rule_fires(rule: str, change: Change) -> None:
 def test_rule_stays_silent(rule: str, change: Change) -> None:
     data = ivr_dict()
     change(data)
-    assert _fired(data, rule) == []
+    assert _fired(data, rule, recording=rule in RECORDING) == []
 
 
 def test_measured_duration_replaces_the_estimate() -> None:
@@ -372,7 +386,10 @@ def test_examples_are_clean(name: str) -> None:
 
 def test_bad_example_fires_every_rule() -> None:
     report = service.lint_file(service.example_path("malo"))
-    assert {f.rule for f in report.findings} == set(RULES)
+    assert {f.rule for f in report.findings} == set(RULES) - RECORDING
+    recorded = service.lint_file(service.example_path("malo"), recording=True)
+    assert {f.rule for f in recorded.findings} == set(RULES)
+    assert all(f.line is not None for f in recorded.findings)
     assert not report.ok
     assert all(f.line is not None and f.file for f in report.findings)
     assert all(f.path[0] == "ivr" for f in report.findings)

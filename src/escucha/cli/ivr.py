@@ -57,11 +57,15 @@ def lint_command(
 ) -> None:
     """Check an IVR against the clarity rules; exit 1 when any rule finds an error."""
     # Imported when the command runs, so the CLI starts fast.
+    from escucha.config import load_settings
     from escucha.ivr import service
     from escucha.yamlio import YamlFileError, dotted
 
     try:
-        report = service.lint_file(file, measure_audio=audio, cache_dir=cache_dir)
+        recording = load_settings().record_calls
+        report = service.lint_file(
+            file, measure_audio=audio, cache_dir=cache_dir, recording=recording
+        )
     except YamlFileError as exc:
         raise _fail(exc) from exc
     except EscuchaError as exc:

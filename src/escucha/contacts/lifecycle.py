@@ -13,12 +13,12 @@ a move on many contacts in one compare-and-set statement with the same table (AD
     ivr -finish-> ended        queued -abandon-> abandoned -close-> abandoned
     ivr -hang_up-> abandoned   queued|ivr -take_callback-> callback -close-> callback
     offered -decline-> queued  connected|on_hold -end_call-> wrap_up -wrap_up-> ended
-    connected|on_hold -transfer-> queued
+    connected|on_hold -transfer-> queued       connected -hand_over-> connected (a warm transfer)
     (new) -await_callback-> callback_waiting -enqueue-> queued
     offered -no_answer-> callback_waiting      offered -give_up-> ended
     queued|callback_waiting -cancel-> ended
     steps inside a state: ivr (choose, transfer_out), queued (tell_estimate, offer_callback,
-    overflow)
+    overflow), on_hold (consult, end_consult: the agent talks to another agent first)
 """
 
 from __future__ import annotations
@@ -111,6 +111,9 @@ MOVES: Mapping[str, Move] = {
         _m("hold", (S.CONNECTED,), S.ON_HOLD, "hold_started"),
         _m("resume", (S.ON_HOLD,), S.CONNECTED, "hold_ended"),
         _m("transfer", (S.CONNECTED, S.ON_HOLD), S.QUEUED, "transferred"),
+        _m("consult", (S.ON_HOLD,), None, "consult_started", has_agent=True),
+        _m("end_consult", (S.ON_HOLD,), None, "consult_ended", has_agent=True),
+        _m("hand_over", (S.CONNECTED,), None, "transferred", has_agent=True),
         _m("end_call", (S.CONNECTED, S.ON_HOLD), S.WRAP_UP, "ended"),
         _m("wrap_up", (S.WRAP_UP,), S.ENDED, "wrapped_up", closes=True),
         _m("abandon", (S.QUEUED, S.OFFERED), S.ABANDONED, "abandoned"),

@@ -25,6 +25,8 @@ EVENTS = (
     "hold_started",
     "hold_ended",
     "transferred",
+    "consult_started",
+    "consult_ended",
     "wrapped_up",
     "ended",
 )

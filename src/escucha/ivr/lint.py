@@ -333,6 +333,27 @@ _RULE_LIST: tuple[Rule, ...] = (
             "the prompt of '{node}' ({lang}) does not name key(s) {keys}",
         ),
     ),
+    _rule(
+        "recording-notice",
+        "warning",
+        ("Grabación sin aviso", "Recording without a notice"),
+        (
+            "Las llamadas se graban (ESCUCHA_RECORD_CALLS) y quien llama debe oírlo antes de "
+            "hablar con nadie, en su idioma.",
+            "Calls are recorded (ESCUCHA_RECORD_CALLS) and callers must hear it before they "
+            "talk to anyone, in their language.",
+        ),
+        (
+            "Escriba `recording_notice.text` en cada idioma del IVR (y `refuse_key` donde la "
+            "ley permite negarse).",
+            "Write `recording_notice.text` in every language of the IVR (and `refuse_key` "
+            "where the law lets callers refuse).",
+        ),
+        (
+            "las llamadas se graban y no hay aviso de grabación en: {missing}",
+            "calls are recorded and there is no recording notice in: {missing}",
+        ),
+    ),
 )
 
 RULES: Mapping[str, Rule] = {r.id: r for r in _RULE_LIST}
@@ -366,8 +387,11 @@ class Finding:
         return fixes.get(language, fixes["en"])
 
 
-def lint(model: IvrModel, *, durations: Durations | None = None) -> list[Finding]:
-    """Every finding for ``model``, errors first, in node order."""
+def lint(
+    model: IvrModel, *, durations: Durations | None = None, recording: bool = False
+) -> list[Finding]:
+    """Every finding for ``model``, errors first, in node order; ``recording``: calls are
+    recorded, so each language needs a recording notice."""
     found: list[Finding] = []
     for check in (
         _person,
@@ -386,6 +410,8 @@ def lint(model: IvrModel, *, durations: Durations | None = None) -> list[Finding
     ):
         found.extend(check(model))
     found.extend(_prompt_length(model, durations))
+    if recording:
+        found.extend(_recording_notice(model))
     order = {r.id: i for i, r in enumerate(_RULE_LIST)}
     return sorted(found, key=lambda f: (f.severity != "error", order[f.rule]))
 
@@ -659,6 +685,14 @@ def _jargon(model: IvrModel) -> list[Finding]:
             if phrase_in(term_words, tokens)
         )
     return out
+
+
+def _recording_notice(model: IvrModel) -> list[Finding]:
+    texts = model.recording_notice.text if model.recording_notice else {}
+    missing = [lang for lang in model.languages if not texts.get(lang)]
+    if not missing:
+        return []
+    return [Finding("recording-notice", ("recording_notice",), {"missing": ", ".join(missing)})]
 
 
 def _missing(

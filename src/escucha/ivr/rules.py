@@ -87,6 +87,7 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "invalid": "Esa opción no es válida.",
         "no_input": "No le he oído.",
         "goodbye": "No hemos podido atenderle. Gracias por llamar.",
+        "refuse_recording": "Si no desea que se grabe la llamada, pulse {key}.",
     },
     "en": {
         "option": "For {label}, press {key}.",
@@ -95,6 +96,7 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "invalid": "Sorry, that is not one of the options.",
         "no_input": "Sorry, I did not hear you.",
         "goodbye": "We could not help you this time. Thank you for calling.",
+        "refuse_recording": "If you do not want this call recorded, press {key}.",
     },
 }
 KEY_SAID: Mapping[str, Mapping[str, str]] = {
@@ -180,6 +182,20 @@ class BusinessHours:
 
 
 @dataclass(frozen=True)
+class RecordingNotice:
+    """What callers hear before the queue when calls are recorded (ADR 24).
+
+    ``refuse_key`` is set where the law lets callers refuse: pressing it while the notice
+    plays (or within ``timeout_s`` after it) makes that call unrecorded.
+    """
+
+    text: Mapping[str, str]
+    refuse_key: str | None = None
+    refuse_text: Mapping[str, str] = field(default_factory=dict)
+    timeout_s: float = 4.0
+
+
+@dataclass(frozen=True)
 class IvrModel:
     """A whole IVR, validated and with defaults resolved (see ``escucha.ivr.schemas``)."""
 
@@ -203,6 +219,7 @@ class IvrModel:
         default_factory=lambda: dict(DEFAULT_REPEAT_KEYWORDS)
     )
     business_hours: BusinessHours | None = None
+    recording_notice: RecordingNotice | None = None
 
     def rate_wps(self, language: str) -> float:
         """Speaking rate used to estimate how long a text takes to say."""
@@ -260,6 +277,35 @@ def pick(text: Mapping[str, str], language: str, default_language: str) -> str:
 def phrase(name: str, language: str) -> str:
     """A built-in phrase in ``language`` (English when the language has none)."""
     return PHRASES.get(language, PHRASES["en"])[name]
+
+
+#: The node name the recording notice's utterances and the caller's answer are recorded under.
+NOTICE_NODE = "recording_notice"
+
+
+def recording_notice(model: IvrModel, language: str) -> tuple[Utterance, ...]:
+    """The recording notice in ``language`` (and how to refuse, where callers may): what any
+    telephony adapter says before putting a recorded call in line; ``()`` when none is set."""
+    notice = model.recording_notice
+    if notice is None:
+        return ()
+    said = [
+        Utterance(
+            NOTICE_NODE, "message", language, pick(notice.text, language, model.default_language)
+        )
+    ]
+    if notice.refuse_key is not None:
+        refuse = notice.refuse_text.get(language) or phrase("refuse_recording", language).format(
+            key=say_key(notice.refuse_key, language)
+        )
+        said.append(Utterance(NOTICE_NODE, "prompt", language, refuse))
+    return tuple(u for u in said if u.text)
+
+
+def refuses_recording(model: IvrModel, digits: str | None) -> bool:
+    """Whether the keys pressed during the notice refuse the recording."""
+    notice = model.recording_notice
+    return bool(notice and notice.refuse_key and digits and digits[:1] == notice.refuse_key)
 
 
 def say_key(key: str, language: str) -> str:

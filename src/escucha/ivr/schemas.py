@@ -196,6 +196,25 @@ class BusinessHoursSpec(_Spec):
         return rules.BusinessHours(self.timezone, weekly, frozenset(self.closed_dates))
 
 
+class RecordingNoticeSpec(_Spec):
+    """Said before the queue when calls are recorded (``ESCUCHA_RECORD_CALLS``), one text per
+    language. ``refuse_key``, where the law lets callers refuse, makes that call unrecorded;
+    ``refuse_text`` says how (generated from the key when not written)."""
+
+    text: LangText = Field(min_length=1)
+    refuse_key: Key | None = None
+    refuse_text: LangText = {}
+    timeout_s: float = Field(default=4.0, gt=0, le=15)
+
+    def to_model(self) -> rules.RecordingNotice:
+        return rules.RecordingNotice(
+            text=dict(self.text),
+            refuse_key=self.refuse_key,
+            refuse_text=dict(self.refuse_text),
+            timeout_s=self.timeout_s,
+        )
+
+
 class IvrSpec(_Spec):
     """A whole IVR. Menus inherit ``agent_key`` and ``repeat_key`` unless they set their own
     (``null`` turns a key off in that menu); the agent key leads to ``agent``."""
@@ -216,6 +235,7 @@ class IvrSpec(_Spec):
     repeat_keywords: dict[Lang, list[Text]] | None = None
     caller_id: CallerIdSpec | None = None
     business_hours: BusinessHoursSpec | None = None
+    recording_notice: RecordingNoticeSpec | None = None
     nodes: dict[NodeId, NodeSpec] = Field(min_length=1)
 
     @property
@@ -243,6 +263,7 @@ class IvrSpec(_Spec):
             agent_keywords=_keywords(self.agent_keywords, rules.DEFAULT_AGENT_KEYWORDS),
             repeat_keywords=_keywords(self.repeat_keywords, rules.DEFAULT_REPEAT_KEYWORDS),
             business_hours=self.business_hours.to_model() if self.business_hours else None,
+            recording_notice=(self.recording_notice.to_model() if self.recording_notice else None),
         )
 
     def _node(self, node_id: str, spec: Any) -> rules.Node:

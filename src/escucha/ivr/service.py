@@ -119,23 +119,30 @@ class LintReport:
         }
 
 
-def lint_ivr(ivr: IvrFile, *, durations: Durations | None = None) -> LintReport:
-    """Lint a loaded IVR; findings carry the file, the line and the full YAML path."""
+def lint_ivr(
+    ivr: IvrFile, *, durations: Durations | None = None, recording: bool = False
+) -> LintReport:
+    """Lint a loaded IVR; findings carry the file, the line and the full YAML path.
+    ``recording``: calls are recorded (each language then needs a recording notice)."""
     located = [
         replace(f, file=ivr.filename, line=ivr.line(f.path), path=(*ivr.prefix, *f.path))
-        for f in lint(ivr.model, durations=durations)
+        for f in lint(ivr.model, durations=durations, recording=recording)
     ]
     located.sort(key=lambda f: (f.severity != "error", f.line or 0, f.rule))
     return LintReport(ivr.filename, tuple(located), durations is not None)
 
 
 def lint_file(
-    path: Path, *, measure_audio: bool = False, cache_dir: Path | None = None
+    path: Path,
+    *,
+    measure_audio: bool = False,
+    cache_dir: Path | None = None,
+    recording: bool = False,
 ) -> LintReport:
     """Lint an IVR file; with ``measure_audio`` prompt lengths come from espeak-ng audio."""
     ivr = read_ivr(path)
     durations = measure(ivr.model, cache_dir or default_cache_dir()) if measure_audio else None
-    return lint_ivr(ivr, durations=durations)
+    return lint_ivr(ivr, durations=durations, recording=recording)
 
 
 # --------------------------------------------------------------------------------------------

@@ -302,6 +302,8 @@ def hold(
 ) -> Contact:
     contact = _agent_contact(session, user_id, contact_id, ("connected",))
     contacts.transition(session, contact, "hold", at=now, announced=announced)
+    if contact.provider == "twilio":  # the phone line plays the hold (telephony.hold_line)
+        enqueue(session, "telephony.hold", {"contact_id": contact.id}, now=now)
     return contact
 
 
@@ -318,6 +320,8 @@ def resume(session: Session, user_id: int, contact_id: int, *, now: datetime) ->
     )
     held = (now - started).total_seconds() if started else 0.0
     contacts.transition(session, contact, "resume", at=now, hold_s=held)
+    if contact.provider == "twilio":  # the line rings the agent's desk again
+        enqueue(session, "telephony.hold", {"contact_id": contact.id}, now=now)
     return contact
 
 
@@ -344,6 +348,57 @@ def transfer(
     )
     session.flush()
     dispatch(session, now=now)
+    return contact
+
+
+def reserve_for_consult(session: Session, user_id: int, *, now: datetime) -> AgentStatus:
+    """An available agent is asked to talk to a colleague first (a warm transfer): busy, so no
+    contact is offered to them meanwhile."""
+    status = agent_status(session, user_id, now=now)
+    if status.state != AgentState.AVAILABLE.value or status.contact_id is not None:
+        raise Conflict("that agent is not available now")
+    _move_agent(session, status, AgentState.BUSY, now=now)
+    return status
+
+
+def end_reservation(session: Session, user_id: int, *, now: datetime) -> None:
+    """The consult ended without a hand-over: the agent is available again."""
+    status = agent_status(session, user_id, now=now)
+    if status.contact_id is None and status.state == AgentState.BUSY.value:
+        _move_agent(session, status, AgentState.AVAILABLE, now=now)
+        session.flush()
+        dispatch(session, now=now)
+
+
+def hand_over(
+    session: Session, user_id: int, contact_id: int, to_user_id: int, *, now: datetime, note: str
+) -> Contact:
+    """A warm transfer: the agent hands the customer to the colleague they have just talked to
+    (reserved by :func:`reserve_for_consult`). The customer comes off hold with the colleague;
+    the first agent goes to wrap-up."""
+    contact = _agent_contact(session, user_id, contact_id, ("connected", "on_hold"))
+    target = agent_status(session, to_user_id, now=now)
+    if target.state != AgentState.BUSY.value or target.contact_id is not None:
+        raise Conflict("the colleague is no longer free to take the customer")
+    if contact.state == "on_hold":
+        resume(session, user_id, contact_id, now=now)
+    contacts.transition(
+        session,
+        contact,
+        "hand_over",
+        at=now,
+        agent_id=user_id,
+        to=contact.queue or "",
+        to_agent=to_user_id,
+        warm=True,
+        note=note,
+    )
+    if note:
+        contact.notes = ((contact.notes or "") + f"\n{note}").strip()
+    release_agent(session, user_id, contact.id, now=now, state="wrap_up")
+    contact.agent_id = to_user_id
+    target.contact_id = contact.id
+    session.flush()
     return contact
 
 

@@ -25,3 +25,9 @@ def dial(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
 def wake(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
     """Best effort, once: a line not woken connects by itself (``rules.connect_now``)."""
     service.wake_line(session, int(payload["contact_id"]), settings=ctx.settings, now=ctx.now)
+
+
+@job("telephony.hold", max_attempts=1)
+def hold(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
+    """A Twilio caller put on hold or resumed from the desk: the line follows (TwiML)."""
+    service.hold_line(session, int(payload["contact_id"]), settings=ctx.settings)

@@ -93,6 +93,8 @@ class Gather:
     timeout_s: float = 5.0
     speech: bool = False
     hints: tuple[str, ...] = ()
+    #: The recording notice: no key within ``timeout_s`` (after the prompts) accepts it.
+    notice: bool = False
     pause_s: float = 0.0
     quiet_s: float = 0.0
 
@@ -172,6 +174,7 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "connect": "Le pasamos con una persona.",
         "callback_offer": "Si prefiere que le llamemos sin perder su turno, pulse {key}.",
         "callback_taken": "Le llamaremos {when}. Gracias por llamar.",
+        "hold": "Le atendemos enseguida; por favor, no cuelgue.",
         "no_number": "No vemos su número de teléfono, así que no podemos llamarle.",
         "closed": "En este momento no podemos atenderle.",
         "closed_reason": "Hoy estamos cerrados por {reason}.",
@@ -184,6 +187,7 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "no_queue": "No podemos atenderle por teléfono ahora mismo. Gracias por llamar.",
         "goodbye": "Gracias por llamar.",
         "transfer": "Le pasamos con el {number}.",
+        "not_recorded": "De acuerdo: esta llamada no se grabará.",
     },
     "en": {
         "connect": "Putting you through to a person.",
@@ -191,6 +195,7 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
             "If you would rather we call you back without losing your place, press {key}."
         ),
         "callback_taken": "We will call you back {when}. Thank you for calling.",
+        "hold": "We will be right with you; please hold.",
         "no_number": "We cannot see your phone number, so we cannot call you back.",
         "closed": "We cannot take your call right now.",
         "closed_reason": "We are closed today for {reason}.",
@@ -203,6 +208,7 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "no_queue": "We cannot take calls right now. Thank you for calling.",
         "goodbye": "Thank you for calling.",
         "transfer": "Transferring you to {number}.",
+        "not_recorded": "Understood: this call will not be recorded.",
     },
 }
 
@@ -338,6 +344,15 @@ def wait_actions(
         ),
         Poll(),
     )
+
+
+#: A Twilio caller on hold hears the hold message, then this much silence, again and again.
+HOLD_PAUSE_S = 15.0
+
+
+def hold_actions(language: str) -> tuple[Action, ...]:
+    """What a caller put on hold hears on the phone line until the agent resumes."""
+    return wait_actions((Say(phrase("hold", language), language),), language, pause_s=HOLD_PAUSE_S)
 
 
 def connect_now(woken: bool | None, offered_at: datetime | None, now: datetime) -> bool:

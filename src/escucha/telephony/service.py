@@ -52,6 +52,8 @@ PROVIDERS = ("twilio", "browser", "asterisk")
 #: Pseudo IVR nodes (IVR node ids are lower-case words, so these never clash).
 CLOSED_NODE = "!closed"  # the queue is closed: callback at a stated time, or a message
 VOICEMAIL_NODE = "!voicemail"  # recording a message; ``Contact.queue`` holds the box
+#: Hearing the recording notice, which can be refused; ``Contact.queue`` holds the queue next.
+NOTICE_NODE = "!recording_notice"
 #: The name the closed-queue choice has in the path shown to agents and in the event log.
 AFTER_HOURS = "after_hours"
 FALLBACK_IVR = "agua"
@@ -262,8 +264,12 @@ def incoming_call(
     now: datetime,
     language: str | None = None,
     number_verified: bool = True,
+    record: bool = False,
 ) -> R.Turn:
     """A call arrives: the greeting and the first menu (idempotent on the call id).
+
+    ``record``: calls are recorded here (``ESCUCHA_RECORD_CALLS``), so the IVR's recording
+    notice is said before the queue, and may be refused where the IVR allows it.
 
     The caller is identified by ``from_number`` (a customer is created on the first call);
     ``language`` is the caller's choice when the provider knows it (the browser phone).
@@ -296,7 +302,7 @@ def incoming_call(
     )
     if not number_verified and customer is not None and from_number:
         contact.caller_number = contacts.normalise_phone(from_number)  # checked by _identify
-    return _after_step(session, contact, model, step, (), now=now)
+    return _after_step(session, contact, model, step, (), now=now, record=record)
 
 
 def caller_input(
@@ -308,6 +314,7 @@ def caller_input(
     digits: str | None = None,
     speech: str | None = None,
     seq: int | None = None,
+    record: bool = False,
 ) -> R.Turn:
     """Keys or words from the caller (nothing = a timeout); the IVR moves on (C1).
 
@@ -329,12 +336,14 @@ def caller_input(
         return _closed_input(session, contact, digits, speech, key, now=now)
     if contact.ivr_node == VOICEMAIL_NODE:
         return current_turn(session, contact, now=now)
+    if contact.ivr_node == NOTICE_NODE:
+        return _notice_input(session, contact, digits, key, now=now)
     model = ivr_model(session)
     node = model.nodes.get(contact.ivr_node or "")
     if node is None or node.type != "menu":
         log.warning("call %s was at %r, not a menu of the IVR now; it starts again", key, node)
         step = ivr.start(model, language=contact.language, is_open=ivr_is_open(model, now))
-        return _after_step(session, contact, model, step, (), now=now)
+        return _after_step(session, contact, model, step, (), now=now, record=record)
     open_now = ivr_is_open(model, now)
     step = ivr.Step(
         ivr.CallState(node.id, contact.language, (), _retries(session, contact, node.id)),
@@ -380,7 +389,7 @@ def caller_input(
             break
         prior.extend(R.says(nxt.say))
         step = nxt
-    return _after_step(session, contact, model, step, tuple(prior), now=now)
+    return _after_step(session, contact, model, step, tuple(prior), now=now, record=record)
 
 
 def _after_step(
@@ -391,8 +400,12 @@ def _after_step(
     prior: tuple[R.Say, ...],
     *,
     now: datetime,
+    record: bool = False,
 ) -> R.Turn:
-    """Act on where the IVR has taken the call: a menu waits; the rest end the IVR."""
+    """Act on where the IVR has taken the call: a menu waits; the rest end the IVR.
+
+    A recorded call hears the recording notice before the queue; where callers may refuse,
+    the IVR waits for that key first (:func:`_notice_input`)."""
     contact.language = step.state.language
     lang = contact.language
     said = (*prior, *R.says(step.say))
@@ -409,7 +422,20 @@ def _after_step(
         )
         return _turn(session, contact, "ivr", (gather,))
     if step.status == "queue":
-        return _to_queue(session, contact, step.queue, said, now=now)
+        notice = R.says(ivr.recording_notice(model, lang)) if record else ()
+        refusable = model.recording_notice is not None and model.recording_notice.refuse_key
+        if notice and refusable and model.recording_notice is not None:
+            contact.ivr_node = NOTICE_NODE
+            contact.queue = step.queue
+            gather = R.Gather(
+                kind="menu",
+                prompts=(*said, *notice),
+                language=lang,
+                timeout_s=model.recording_notice.timeout_s,
+                notice=True,
+            )
+            return _turn(session, contact, "ivr", (gather,))
+        return _to_queue(session, contact, step.queue, (*said, *notice), now=now)
     if step.status == "callback":
         return _ivr_callback(session, contact, step.queue, said, now=now)
     if step.status == "voicemail":
@@ -425,6 +451,39 @@ def _after_step(
 # --------------------------------------------------------------------------------------------
 # Queues, the wait loop, callbacks
 # --------------------------------------------------------------------------------------------
+
+
+def _notice_input(
+    session: Session, contact: Contact, digits: str | None, key: str, *, now: datetime
+) -> R.Turn:
+    """The caller's answer to the recording notice: the refusal key makes the call
+    unrecorded (kept on the contact); anything else, or nothing, goes on to the queue."""
+    refused = ivr.refuses_recording(ivr_model(session), digits)
+    contacts.transition(
+        session,
+        contact,
+        "choose",
+        at=now,
+        dedupe_key=key,
+        node=ivr.NOTICE_NODE,
+        key=digits[:1] if digits else "timeout",
+        recording="refused" if refused else "accepted",
+    )
+    lang = contact.language
+    said = (R.Say(R.phrase("not_recorded", lang), lang),) if refused else ()
+    return _to_queue(session, contact, contact.queue, said, now=now)
+
+
+def recording_refused(session: Session, contact: Contact) -> bool:
+    """Whether the caller refused the recording of this call (or of the call a callback is
+    for) at the IVR's notice."""
+    ids = [contact.id, *([contact.parent_id] if contact.parent_id else [])]
+    rows = session.scalars(
+        select(ContactEvent.data).where(
+            ContactEvent.contact_id.in_(ids), ContactEvent.event == "ivr_choice"
+        )
+    )
+    return any(d.get("node") == ivr.NOTICE_NODE and d.get("recording") == "refused" for d in rows)
 
 
 def _announcement(session: Session, contact: Contact, told: routing.Told) -> tuple[R.Say, ...]:
@@ -824,6 +883,13 @@ def current_turn(session: Session, contact: Contact, *, now: datetime) -> R.Turn
                 (R.Say(R.phrase("voicemail", lang), lang), R.Record()),
             )
         model = ivr_model(session)
+        if contact.ivr_node == NOTICE_NODE and model.recording_notice is not None:
+            notice = R.says(ivr.recording_notice(model, lang))
+            timeout = model.recording_notice.timeout_s
+            gather = R.Gather(
+                kind="menu", prompts=notice, language=lang, timeout_s=timeout, notice=True
+            )
+            return _turn(session, contact, "ivr", (gather,))
         node = model.nodes.get(contact.ivr_node or "")
         if node is not None and node.type == "menu":
             prompt = R.Say(ivr.menu_prompt(model, node, lang), lang)
@@ -839,6 +905,8 @@ def current_turn(session: Session, contact: Contact, *, now: datetime) -> R.Turn
         return _turn(session, contact, "ivr", R.wait_actions((), lang))
     if state == "queued":
         return _turn(session, contact, "queue", R.wait_actions((), lang))
+    if state == "on_hold" and contact.provider == "twilio":
+        return _turn(session, contact, "on_hold", R.hold_actions(lang))
     if state in LIVE and contact.agent_id is not None:
         return _turn(session, contact, LIVE[state], (R.Connect(contact.agent_id),))
     if state == "callback":
@@ -902,6 +970,8 @@ def agent_leg(
         return _wait(session, contact, now=now, every_s=0.0)
     if contact.state == "offered" and agent is not None:
         _answer(session, agent, contact, now=now)
+    if contact.state == "on_hold" and contact.provider == "twilio":
+        return current_turn(session, contact, now=now)  # the leg ended for the hold (TwiML)
     if contact.state in ("connected", "on_hold") and agent is not None:
         routing.end_call(session, agent, contact.id, now=now, ended_by="customer")
     return _turn(session, contact, "ended", (R.Hangup(),))
@@ -1002,15 +1072,38 @@ def wake_line(session: Session, contact_id: int, *, settings: Settings, now: dat
         or not twilio_rest_ready(settings)
     ):
         return False
-    sid = contact.provider_ref.split(":", 1)[1]
-    url = f"{settings.base_url.rstrip('/')}/telephony/twilio/wait?woken=1"
+    # the call may have ended; the wait loop connects by itself
+    return _redirect(contact, "/wait?woken=1", settings=settings, failed="call not woken")
+
+
+def _redirect(contact: Contact, path: str, *, settings: Settings, failed: str) -> bool:
+    """Point a live Twilio call at ``/telephony/twilio{path}`` (REST); a failure is logged."""
+    sid = (contact.provider_ref or "").split(":", 1)[1]
+    url = f"{settings.base_url.rstrip('/')}/telephony/twilio{path}"
     try:
         client = twilio_rest_client(settings, timeout_s=WAKE_TIMEOUT_S)
         client.calls(sid).update(url=url, method="POST")
-    except Exception as exc:  # the call may have ended; the wait loop connects by itself
-        log.warning("call not woken", extra={"contact_id": contact_id, "error": str(exc)[:300]})
+    except Exception as exc:
+        log.warning(failed, extra={"contact_id": contact.id, "error": str(exc)[:300]})
         return False
     return True
+
+
+def hold_line(session: Session, contact_id: int, *, settings: Settings) -> bool:
+    """Redirect a Twilio call whose agent put it on hold (or resumed it) so the line follows:
+    on hold the caller hears the hold message (:func:`rules.hold_actions`) and the agent's
+    leg ends; resumed, ``<Dial><Client>`` rings the agent's desk again (job
+    ``telephony.hold``, after the change is committed). Best effort, tried once."""
+    contact = session.get(Contact, contact_id)
+    if (
+        contact is None
+        or contact.provider != "twilio"
+        or contact.provider_ref is None
+        or contact.state not in ("connected", "on_hold")
+        or not twilio_rest_ready(settings)
+    ):
+        return False
+    return _redirect(contact, "/wait", settings=settings, failed="hold not sent")
 
 
 def twilio_dialer(settings: Settings) -> OutboundDialer:

@@ -13,11 +13,13 @@ import math
 from typing import Annotated
 
 from fastapi import Depends, Request
+from twilio.jwt.access_token import AccessToken
+from twilio.jwt.access_token.grants import VoiceGrant
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from escucha.config import Settings
-from escucha.errors import Forbidden
+from escucha.errors import ConfigurationError, Forbidden
 from escucha.telephony import rules as R
 
 log = logging.getLogger("escucha.telephony")
@@ -71,7 +73,7 @@ def twiml(turn: R.Turn, *, base_url: str = "", woken: bool = False) -> str:
         elif isinstance(action, R.Connect):
             dial = response.dial(action=f"{base}/dialed", method="POST", timeout=20)
             dial.client(
-                f"agent-{action.agent_id}",
+                client_identity(action.agent_id),
                 status_callback_event="answered",
                 status_callback=f"{base}/agent",
                 status_callback_method="POST",
@@ -122,3 +124,44 @@ async def twilio_params(request: Request) -> dict[str, str]:
 
 
 TwilioParams = Annotated[dict[str, str], Depends(twilio_params)]
+
+
+# --------------------------------------------------------------------------------------------
+# Agents on Twilio's Voice JavaScript SDK (ADR 24)
+# --------------------------------------------------------------------------------------------
+
+
+def client_identity(user_id: int) -> str:
+    """The Voice SDK identity of an agent: what ``<Dial><Client>`` rings."""
+    return f"agent-{user_id}"
+
+
+def sdk_ready(settings: Settings) -> bool:
+    """Whether agents' desks can use Twilio's Voice JavaScript SDK."""
+    return bool(
+        settings.twilio_account_sid
+        and settings.twilio_api_key_sid
+        and settings.twilio_api_key_secret
+        and settings.twilio_twiml_app_sid
+    )
+
+
+def access_token(settings: Settings, user_id: int) -> str:
+    """A short-lived access token for the agent's desk: it may receive the calls
+    ``<Client>agent-<id></Client>`` rings, and place calls only through escucha's TwiML app."""
+    if not sdk_ready(settings):
+        raise ConfigurationError(
+            "Twilio agents need ESCUCHA_TWILIO_ACCOUNT_SID, ESCUCHA_TWILIO_API_KEY_SID, "
+            "ESCUCHA_TWILIO_API_KEY_SECRET and ESCUCHA_TWILIO_TWIML_APP_SID"
+        )
+    token = AccessToken(
+        settings.twilio_account_sid,
+        settings.twilio_api_key_sid,
+        settings.twilio_api_key_secret,
+        identity=client_identity(user_id),
+        ttl=settings.twilio_token_ttl_s,
+    )
+    token.add_grant(
+        VoiceGrant(outgoing_application_sid=settings.twilio_twiml_app_sid, incoming_allow=True)
+    )
+    return str(token.to_jwt())

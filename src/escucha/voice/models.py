@@ -121,3 +121,25 @@ class SipAccount(Base):
     registration: Mapped[str] = mapped_column(String(20), default="unregistered")
     registration_changed_at: Mapped[datetime | None]
     registration_seen_at: Mapped[datetime | None]
+
+
+class VoiceConsult(Base):
+    """A warm transfer: the agent on a call talks to another agent first (ADR 24).
+
+    The customer waits on hold; ``answered_at`` is when the second agent took the consult;
+    it ends handed over (the customer now talks with the second agent), cancelled by the first
+    agent, or declined by the second.
+    """
+
+    __tablename__ = "voice_consults"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    from_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    to_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    note: Mapped[str] = mapped_column(String(1000), default="")
+    started_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    #: handed_over, cancelled, declined, lost (a desk went silent), or "" while open.
+    outcome: Mapped[str] = mapped_column(String(20), default="")

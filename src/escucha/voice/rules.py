@@ -25,6 +25,8 @@ SIGNAL_RETENTION_S = 3600.0
 #: What each side may send: a session description, and the end of its leg.
 CALLER_KINDS = frozenset({"answer", "ready", "bye"})
 AGENT_KINDS = frozenset({"offer", "bye"})
+#: Between two agents' desks in a consult (a warm transfer, ADR 24).
+CONSULT_KINDS = frozenset({"offer", "answer", "bye"})
 MAX_SDP_CHARS = 20_000
 MEDIA_STATES = frozenset(
     {"new", "connecting", "connected", "disconnected", "failed", "closed", "none"}
@@ -115,7 +117,7 @@ def caller_gone(last_seen: datetime, now: datetime, *, grace_s: float = CALLER_G
 
 def check_signal(side: str, kind: str, body: Any) -> dict[str, Any]:
     """A signal a page sends, checked: the kind its side may send and a bounded body."""
-    allowed = CALLER_KINDS if side == "caller" else AGENT_KINDS
+    allowed = {"caller": CALLER_KINDS, "consult": CONSULT_KINDS}.get(side, AGENT_KINDS)
     if kind not in allowed:
         raise ValueError(f"kind: one of {', '.join(sorted(allowed))}")
     if body is None:

@@ -19,8 +19,10 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from escucha.auth.models import User
 from escucha.callbacks.models import Callback
 from escucha.config import Settings
+from escucha.contacts import service as contacts
 from escucha.contacts.live import mask_phone
 from escucha.contacts.models import Contact
 from escucha.errors import Conflict, EscuchaError, Forbidden, InvalidInput
@@ -29,7 +31,14 @@ from escucha.routing import service as routing
 from escucha.routing.models import AgentStatus
 from escucha.telephony import service as telephony
 from escucha.voice import rules as R
-from escucha.voice.models import AgentDesk, VoiceLeg, VoiceRecording, VoiceSignal, WebCaller
+from escucha.voice.models import (
+    AgentDesk,
+    VoiceConsult,
+    VoiceLeg,
+    VoiceRecording,
+    VoiceSignal,
+    WebCaller,
+)
 
 log = logging.getLogger("escucha.voice")
 
@@ -328,6 +337,187 @@ def as_event(signal: VoiceSignal) -> dict[str, Any]:
     return {"id": signal.id, "contact_id": signal.contact_id, "kind": signal.kind, **signal.body}
 
 
+# --- consults: a warm transfer (ADR 24) ------------------------------------------------------
+
+
+def open_consult(session: Session, user_id: int) -> VoiceConsult | None:
+    """The consult this agent is in (asking or asked), if any."""
+    return session.scalar(
+        select(VoiceConsult)
+        .where(
+            VoiceConsult.ended_at.is_(None),
+            or_(VoiceConsult.from_user_id == user_id, VoiceConsult.to_user_id == user_id),
+        )
+        .order_by(VoiceConsult.id.desc())
+        .limit(1)
+    )
+
+
+def consult_targets(session: Session, user_id: int, *, now: datetime) -> list[tuple[int, str]]:
+    """Colleagues who could take a consult now: available, free, with their desk open."""
+    fresh = now - timedelta(seconds=R.AGENT_CALL_GRACE_S)
+    rows = session.execute(
+        select(User.id, User.display_name)
+        .join(AgentStatus, AgentStatus.user_id == User.id)
+        .join(AgentDesk, AgentDesk.user_id == User.id)
+        .where(
+            User.id != user_id,
+            User.active.is_(True),
+            AgentStatus.state == "available",
+            AgentStatus.contact_id.is_(None),
+            AgentDesk.gone_at.is_(None),
+            AgentDesk.last_seen_at >= fresh,
+        )
+        .order_by(User.display_name)
+    ).all()
+    return [(int(uid), str(name)) for uid, name in rows]
+
+
+def _consult(session: Session, consult_id: int, user_id: int) -> VoiceConsult:
+    consult = session.get(VoiceConsult, consult_id)
+    if consult is None or user_id not in (consult.from_user_id, consult.to_user_id):
+        raise Forbidden(f"consult {consult_id} is not yours")
+    if consult.ended_at is not None:
+        raise Conflict(f"consult {consult_id} has ended ({consult.outcome})")
+    return consult
+
+
+def start_consult(
+    session: Session, user_id: int, contact_id: int, to_user_id: int, *, now: datetime, note: str
+) -> VoiceConsult:
+    """The agent asks a colleague to talk first; the customer waits on hold meanwhile."""
+    contact = agent_contact(session, user_id, contact_id)
+    if contact.state != "on_hold":
+        raise Conflict("put the customer on hold before talking to a colleague")
+    if to_user_id == user_id:
+        raise InvalidInput("to_user: choose a colleague, not yourself")
+    if open_consult(session, user_id) is not None:
+        raise Conflict("you are already talking to a colleague: hand over or cancel first")
+    if to_user_id not in {uid for uid, _ in consult_targets(session, user_id, now=now)}:
+        raise Conflict("that colleague is not available now: choose another one")
+    routing.reserve_for_consult(session, to_user_id, now=now)
+    consult = VoiceConsult(
+        contact_id=contact.id,
+        from_user_id=user_id,
+        to_user_id=to_user_id,
+        note=note.strip()[:1000],
+        started_at=now,
+    )
+    session.add(consult)
+    contacts.transition(session, contact, "consult", at=now, to_agent=to_user_id)
+    session.flush()
+    return consult
+
+
+def answer_consult(session: Session, user_id: int, consult_id: int, *, now: datetime) -> None:
+    consult = _consult(session, consult_id, user_id)
+    if consult.to_user_id != user_id:
+        raise Forbidden("only the colleague asked answers a consult")
+    consult.answered_at = consult.answered_at or now
+
+
+def _finish(session: Session, consult: VoiceConsult, outcome: str, *, now: datetime) -> None:
+    consult.ended_at = now
+    consult.outcome = outcome
+    contact = session.get(Contact, consult.contact_id)
+    if contact is not None and contacts.can(contact, "end_consult"):
+        talked = (now - consult.answered_at).total_seconds() if consult.answered_at else 0.0
+        contacts.transition(
+            session,
+            contact,
+            "end_consult",
+            at=now,
+            agent_id=consult.from_user_id,
+            to_agent=consult.to_user_id,
+            outcome=outcome,
+            talk_s=talked,
+        )
+    session.add(
+        VoiceSignal(
+            contact_id=consult.contact_id,
+            sender="agent",
+            recipient="agent",
+            user_id=consult.to_user_id,
+            kind="consult_bye",
+            body={"consult_id": consult.id, "reason": outcome},
+            created_at=now,
+        )
+    )
+
+
+def end_consult(session: Session, user_id: int, consult_id: int, *, now: datetime) -> str:
+    """Cancelled by the agent who asked (back to the customer) or declined by the colleague."""
+    consult = _consult(session, consult_id, user_id)
+    outcome = "cancelled" if consult.from_user_id == user_id else "declined"
+    _finish(session, consult, outcome, now=now)
+    routing.end_reservation(session, consult.to_user_id, now=now)
+    contact = session.get(Contact, consult.contact_id)
+    if outcome == "cancelled" and contact is not None and contact.state == "on_hold":
+        routing.resume(session, user_id, contact.id, now=now)
+    return outcome
+
+
+def hand_over(session: Session, user_id: int, consult_id: int, *, now: datetime) -> Contact:
+    """The customer now talks with the colleague; the agent who asked leaves the call."""
+    consult = _consult(session, consult_id, user_id)
+    if consult.from_user_id != user_id:
+        raise Forbidden("only the agent on the call hands it over")
+    if consult.answered_at is None:
+        raise Conflict("the colleague has not answered yet")
+    _finish(session, consult, "handed_over", now=now)
+    contact = routing.hand_over(
+        session, user_id, consult.contact_id, consult.to_user_id, now=now, note=consult.note
+    )
+    for leg in session.scalars(
+        select(VoiceLeg).where(
+            VoiceLeg.contact_id == contact.id,
+            VoiceLeg.side == "agent",
+            VoiceLeg.user_id == user_id,
+            VoiceLeg.ended_at.is_(None),
+        )
+    ):
+        leg.ended_at = now
+        leg.end_reason = "handed_over"
+    return contact
+
+
+def consult_send(
+    session: Session, user_id: int, consult_id: int, kind: str, body: Any, *, now: datetime
+) -> VoiceSignal:
+    """A session description between the two agents' desks (the customer hears none of it)."""
+    consult = _consult(session, consult_id, user_id)
+    try:
+        clean = R.check_signal("consult", kind, body)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    if consult.answered_at is None and kind != "bye":
+        raise Conflict("the colleague has not answered yet")
+    other = consult.to_user_id if user_id == consult.from_user_id else consult.from_user_id
+    signal = VoiceSignal(
+        contact_id=consult.contact_id,
+        sender="agent",
+        recipient="agent",
+        user_id=other,
+        kind=f"consult_{kind}",
+        body={**clean, "consult_id": consult.id},
+        created_at=now,
+    )
+    session.add(signal)
+    session.flush()
+    return signal
+
+
+def lose_consults(session: Session, user_id: int, *, now: datetime) -> int:
+    """A desk went silent: its open consult ends (the colleague asked is free again)."""
+    consult = open_consult(session, user_id)
+    if consult is None:
+        return 0
+    _finish(session, consult, "lost", now=now)
+    if consult.to_user_id != user_id:
+        routing.end_reservation(session, consult.to_user_id, now=now)
+    return 1
+
+
 # --- what the desk shows --------------------------------------------------------------------
 
 
@@ -338,15 +528,18 @@ class DeskVoice:
     transport: str  # "webrtc" (a web caller), "twilio", or "" (no voice through the desk)
     typed_number: str  # the number typed on the web page, masked
     caller_alive: bool
+    record: bool = True  # False: the caller refused the recording at the IVR's notice
 
 
 def desk_voice(session: Session, contact: Contact, *, now: datetime) -> DeskVoice:
+    record = not telephony.recording_refused(session, contact)
     caller = web_caller_of(session, contact)
     if caller is not None:
-        return DeskVoice("webrtc", mask_phone(caller.typed_number), is_alive(caller, now))
+        typed = mask_phone(caller.typed_number)
+        return DeskVoice("webrtc", typed, is_alive(caller, now), record)
     if contact.provider == "twilio":
-        return DeskVoice("twilio", "", False)
-    return DeskVoice("", "", False)
+        return DeskVoice("twilio", "", False, record)
+    return DeskVoice("", "", False, record)
 
 
 # --- sweeps ---------------------------------------------------------------------------------
@@ -433,6 +626,7 @@ def sweep(session: Session, *, now: datetime, settings: Settings) -> Swept:
         .where(AgentDesk.gone_at.is_(None), AgentDesk.last_seen_at < in_call)
     ).all()
     for desk, status in rows:
+        lose_consults(session, desk.user_id, now=now)
         contact = session.get(Contact, status.contact_id) if status.contact_id else None
         if contact is not None and contact.state in ("offered", *TALKING):
             if web_caller_of(session, contact) is None and contact.state != "offered":
@@ -507,6 +701,8 @@ def add_chunk(
         session.flush()
     if rec.deleted_at is not None:
         raise Conflict("this recording was deleted")
+    if telephony.recording_refused(session, contact):
+        raise Conflict("the caller refused the recording of this call")
     if seq < rec.chunks:
         return rec  # sent twice: kept once
     if seq > rec.chunks:

@@ -40,6 +40,7 @@ from escucha.org import models as org
 from escucha.routing import service as routing
 from escucha.routing.models import AgentStatus
 from escucha.telephony import service as telephony
+from escucha.telephony import twilio as twilio_sdk
 from escucha.voice import rules as voice_rules
 from escucha.voice import service as voice
 from escucha.voice import sip
@@ -61,6 +62,7 @@ ACTIONS = (
     "hold",
     "resume",
     "transfer",
+    "consult",
     "end",
     "wrap-up",
 )
@@ -238,8 +240,23 @@ def _desk_context(
     cb = (
         callbacks.for_contact(db, contact.id) if contact and contact.channel == "callback" else None
     )
+    consult = voice.open_consult(db, user.id)
+    peer = None
+    if consult is not None:
+        other = consult.to_user_id if consult.from_user_id == user.id else consult.from_user_id
+        peer = db.get(User, other)
     return {
         "voice": voice_of,
+        "consult": consult,
+        "consult_peer": peer.display_name if peer is not None else "",
+        "consult_role": (
+            "from" if consult is not None and consult.from_user_id == user.id else "to"
+        ),
+        "consult_targets": (
+            voice.consult_targets(db, user.id, now=now)
+            if contact is not None and contact.state == "on_hold" and consult is None
+            else []
+        ),
         "callback_dialing": cb is not None and cb.state == "dialing",
         "state": status.state if status else "offline",
         "since": status.since if status else None,
@@ -249,7 +266,7 @@ def _desk_context(
         "queues": queues,
         "queue_names": {q.name: q.display_name.get(lang) or q.name for q in queues},
         "profile": profile,
-        "fp": live.desk_fingerprint(db, user.id),
+        "fp": desk_key(db, user.id),
         "error": error,
         "tz": tz,
         "now": now,
@@ -262,6 +279,13 @@ def _desk_context(
         "ticket_kinds": wrapup.TICKET_KINDS,
         **time_helpers(tz, now),
     }
+
+
+def desk_key(session: Session, user_id: int) -> str:
+    """The desk's fingerprint, with the consult the agent is in (a warm transfer)."""
+    consult = voice.open_consult(session, user_id)
+    extra = f"|c{consult.id}:{consult.answered_at is not None}" if consult is not None else ""
+    return live.desk_fingerprint(session, user_id) + extra
 
 
 def _is_htmx(request: Request) -> bool:
@@ -294,6 +318,7 @@ def desk_page(request: Request, caller: AgentCaller, db: DB, clock: ClockDep) ->
     ctx = _desk_context(request, db, user, clock.now())
     ctx["ice_servers"] = ice_servers(request)
     ctx["record_calls"] = request.app.state.settings.record_calls
+    ctx["twilio_agents"] = twilio_sdk.sdk_ready(request.app.state.settings)
     ctx["quality_bounds"] = {
         "loss": voice_rules.POOR_LOSS,
         "jitter": voice_rules.POOR_JITTER_S,
@@ -318,7 +343,7 @@ def desk_events(request: Request, caller: AgentCaller, clock: ClockDep) -> Strea
         user = still_signed_in(request, session, user_id)
         if user is None:
             return None
-        key = live.desk_fingerprint(session, user_id)
+        key = desk_key(session, user_id)
         if key == last:
             return key, None
         request.state.user = user
@@ -387,6 +412,7 @@ def contact_action(
     promised_at: Annotated[str, Form()] = "",
     ticket_kind: Annotated[str, Form()] = "query",
     next_state: Annotated[str, Form()] = "available",
+    to_user: Annotated[str, Form()] = "",
 ) -> Response:
     """What the agent does with their own contact (the services refuse anyone else's)."""
     if action not in ACTIONS:
@@ -418,6 +444,10 @@ def contact_action(
             if not queue:
                 raise InvalidInput("queue: choose where to transfer the customer")
             routing.transfer(db, user.id, contact_id, queue, now=now, note=note.strip()[:1000])
+        elif action == "consult":
+            if not to_user.isdigit():
+                raise InvalidInput("to_user: choose the colleague to talk to first")
+            voice.start_consult(db, user.id, contact_id, int(to_user), now=now, note=note)
         elif action == "end":
             routing.end_call(db, user.id, contact_id, now=now, ended_by="agent")
         else:
@@ -441,6 +471,30 @@ def contact_action(
                 next_state=next_state,
                 base_url=request.app.state.settings.public_url,
             )
+    except EscuchaError as exc:
+        return _answer(request, db, user, now, error=exc)
+    return _answer(request, db, user, now)
+
+
+CONSULT_ACTIONS = ("answer", "cancel", "hand-over")
+
+
+@router.post("/agent/consults/{consult_id}/{action}")
+def consult_action(
+    request: Request, consult_id: int, action: str, caller: AgentCaller, db: DB, clock: ClockDep
+) -> Response:
+    """A warm transfer: the colleague answers (or declines with ``cancel``); the agent on the
+    call hands the customer over or goes back to them (ADR 24)."""
+    if action not in CONSULT_ACTIONS:
+        raise NotFound(f"no action {action!r}")
+    user, now = caller.need_user(), clock.now()
+    try:
+        if action == "answer":
+            voice.answer_consult(db, user.id, consult_id, now=now)
+        elif action == "cancel":
+            voice.end_consult(db, user.id, consult_id, now=now)
+        else:
+            voice.hand_over(db, user.id, consult_id, now=now)
     except EscuchaError as exc:
         return _answer(request, db, user, now, error=exc)
     return _answer(request, db, user, now)
@@ -502,6 +556,24 @@ def agent_signal(
     return {"id": sent.id}
 
 
+class ConsultSignalIn(BaseModel):
+    consult_id: int
+    kind: str = Field(max_length=20)
+    body: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.post("/agent/voice/consult-signal")
+def consult_signal(
+    caller: AgentCaller, db: DB, clock: ClockDep, signal: ConsultSignalIn
+) -> dict[str, int]:
+    """A session description between the two desks of a consult (the customer is not on it)."""
+    user = caller.need_user()
+    sent = voice.consult_send(
+        db, user.id, signal.consult_id, signal.kind, signal.body, now=clock.now()
+    )
+    return {"id": sent.id}
+
+
 @router.get("/agent/voice/events")
 def agent_signal_events(request: Request, caller: AgentCaller) -> StreamingResponse:
     """The callers' signals to this agent, as Server-Sent Events."""
@@ -522,6 +594,27 @@ def desk_beat(caller: AgentCaller, db: DB, clock: ClockDep, beat: DeskBeatIn) ->
     voice.desk_beat(db, user.id, now=clock.now(), mic_ok=beat.mic_ok)
     status = db.get(AgentStatus, user.id)
     return {"state": status.state if status else "offline"}
+
+
+@router.post("/agent/voice/twilio-token")
+def twilio_token(request: Request, caller: AgentCaller) -> Response:
+    """A short-lived access token for this agent's desk on Twilio's Voice JavaScript SDK
+    (identity ``agent-<user id>``, the one ``<Dial><Client>`` rings); never for anyone else."""
+    user = caller.need_user()
+    settings = request.app.state.settings
+    if not twilio_sdk.sdk_ready(settings):
+        raise Conflict(
+            "Twilio agents are not set up here (ESCUCHA_TWILIO_API_KEY_SID, "
+            "ESCUCHA_TWILIO_API_KEY_SECRET, ESCUCHA_TWILIO_TWIML_APP_SID)"
+        )
+    body = {
+        "token": twilio_sdk.access_token(settings, user.id),
+        "identity": twilio_sdk.client_identity(user.id),
+        "ttl_s": settings.twilio_token_ttl_s,
+    }
+    return Response(
+        json.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"}
+    )
 
 
 def ice_servers(request: Request) -> list[dict[str, Any]]:

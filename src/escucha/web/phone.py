@@ -123,6 +123,16 @@ def _voice_token(request: Request) -> str:
     return token
 
 
+def _notice_wait(turn: R.Turn) -> int:
+    """Seconds the page waits at the recording notice before going on (0: not there): the
+    time to say it (at 2.6 words a second) and the notice's own wait for the key."""
+    for action in turn.actions:
+        if isinstance(action, R.Gather) and action.notice:
+            spoken = sum(len(p.text.split()) for p in action.prompts) / 2.6
+            return int(spoken + action.timeout_s) + 1
+    return 0
+
+
 def _caller_view(request: Request, db: Session, turn: R.Turn | None) -> dict[str, Any]:
     """Everything the caller page shows."""
     web_caller = _web_caller(db, request)
@@ -140,6 +150,8 @@ def _caller_view(request: Request, db: Session, turn: R.Turn | None) -> dict[str
             "listening": turn.listening,
             "agent": _agent_name(db, turn.agent_id),
             "ended": turn.phase in ("ended", "callback"),
+            # the recording notice: no key pressed by then accepts it (as on the phone line)
+            "notice_s": _notice_wait(turn),
         }
     phase = "ringing" if ringing is not None and (call is None or call["ended"]) else None
     phase = phase or (call["phase"] if call is not None else "idle")
@@ -249,6 +261,7 @@ def dial(
         now=now,
         language=lang,
         number_verified=False,  # typed on a page: a way to call back, not an identity
+        record=settings.record_calls,
     )
     contact = telephony.find_call(db, PROVIDER, turn.call.split(":", 1)[1])
     if contact is not None:
@@ -276,7 +289,10 @@ def key(
 ) -> Response:
     """A key of the keypad (or several typed ahead)."""
     ref = _need_call(request)
-    turn = telephony.caller_input(db, PROVIDER, ref, now=clock.now(), digits=digits, seq=n)
+    record = request.app.state.settings.record_calls
+    turn = telephony.caller_input(
+        db, PROVIDER, ref, now=clock.now(), digits=digits, seq=n, record=record
+    )
     _remember(request, turn)
     return _answer(request, db, turn)
 
@@ -294,7 +310,10 @@ def say(
     ref = _need_call(request)
     if not speech.strip():
         raise InvalidInput("say: write what you would say")
-    turn = telephony.caller_input(db, PROVIDER, ref, now=clock.now(), speech=speech, seq=n)
+    record = request.app.state.settings.record_calls
+    turn = telephony.caller_input(
+        db, PROVIDER, ref, now=clock.now(), speech=speech, seq=n, record=record
+    )
     _remember(request, turn)
     return _answer(request, db, turn)
 

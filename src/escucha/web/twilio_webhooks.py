@@ -50,6 +50,7 @@ def voice(
         from_number=params.get("From"),
         to_number=params.get("To", ""),
         now=clock.now(),
+        record=request.app.state.settings.record_calls,
     )
     return _xml(request, turn)
 
@@ -72,6 +73,7 @@ def gather(
         digits=params.get("Digits"),
         speech=params.get("SpeechResult"),
         seq=n,
+        record=request.app.state.settings.record_calls,
     )
     return _xml(request, turn)
 

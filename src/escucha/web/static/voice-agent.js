@@ -21,7 +21,7 @@
   var iceServers = [];
   try { iceServers = JSON.parse(panel.dataset.ice || "[]"); } catch (e) { iceServers = []; }
 
-  var signalling = new V.Signalling("/agent/voice/signal", "/agent/voice/events");
+  var signalling = V.agentSignalling = new V.Signalling("/agent/voice/signal", "/agent/voice/events");
   var micOk = false, stopRing = null, remoteLevel = null, muted = false;
   var desk = { contact: null, state: null, transport: null, channel: null };
   var state = V.state = { call: null, remote: null };
@@ -103,7 +103,7 @@
   var recording = null;
 
   function startRecording(contact, remote) {
-    if (!panel.hasAttribute("data-record") || recording || !window.MediaRecorder) { return; }
+    if (!panel.hasAttribute("data-record") || desk.record === "no" || recording || !window.MediaRecorder) { return; }
     var ac = V.audio();
     var mix = ac.createMediaStreamDestination();
     var parts = [];
@@ -155,7 +155,8 @@
   // --- the call -----------------------------------------------------------------------------
 
   function newCall() {
-    var call = V.transports.webrtc({ iceServers: iceServers, signalling: signalling, getMic: getMic });
+    var make = V.transports[desk.transport] || V.transports.webrtc;  // by data-voice-transport
+    var call = make({ iceServers: iceServers, signalling: signalling, getMic: getMic });
     call.on("remote", function (stream) {
       state.remote = stream;
       remoteAudio.srcObject = stream;
@@ -194,7 +195,7 @@
     var live = next.state === "connected" || next.state === "on_hold";
     if (state.call && (!live || state.call.contact() !== next.contact)) { endCall(); if (!live) { say(next.contact ? T.ended : T.idle); } }
     if (!live) { if (!ringing && !next.contact) { say(T.idle); } return; }
-    if (next.transport !== "webrtc") { if (changed) { say(T.no_sound); } return; }
+    if (!next.transport || !V.transports[next.transport]) { if (changed) { say(T.no_sound); } return; }
     if (!state.call) {
       state.call = newCall();
       say(T.connecting);
@@ -217,6 +218,7 @@
       state: d.voiceState || null,
       transport: d.voiceTransport || null,
       channel: d.voiceChannel || null,
+      record: d.voiceRecord || null,
     });
   }
 
