@@ -111,6 +111,27 @@ def test_a_text_over_the_limit_is_registered_and_kept_whole(
     assert len(ticket.description) <= service.MAX_DESCRIPTION
 
 
+def test_a_long_message_on_the_status_page_is_kept_whole(
+    client: TestClient, session: Session
+) -> None:
+    make_org(session)
+    session.commit()
+    _file(client, description="", email="l@e.es")
+    text = "Detalle del problema número " * 400
+    csrf = csrf_from(client.get("/status/view").text)
+    r = client.post(
+        "/status/message", data={"csrf_token": csrf, "body": text}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    session.expire_all()
+    ticket = session.scalars(select(Ticket)).one()
+    assert not ticket.description_missing
+    assert len(ticket.description) <= service.MAX_DESCRIPTION
+    (whole,) = service.attachments_of(session, ticket.id)
+    assert whole.filename.startswith("message-")
+    assert whole.data.decode("utf-8") == clean_text(text)
+
+
 def test_a_mistyped_check_digit_is_told_as_a_typo(client: TestClient, session: Session) -> None:
     make_org(session)
     session.commit()

@@ -82,7 +82,11 @@ def find_or_create_customer(
             customer.language = language
     for kind, value in (("phone", e164), ("email", address)):
         if value and find_by_point(session, kind, value) is None:
-            record_point(session, customer, kind, value, now=now, verified=verified)
+            try:
+                with session.begin_nested():
+                    record_point(session, customer, kind, value, now=now, verified=verified)
+            except IntegrityError:
+                pass  # a twin request recorded it meanwhile: that record keeps it
     return customer
 
 

@@ -420,7 +420,7 @@ def status_appeal(
     service.appeal(
         db,
         ticket,
-        service.safe_text(body)[: service.MAX_DESCRIPTION],
+        service.safe_text(body),  # kept whole: a long appeal is attached as a file
         now=clock.now(),
         base_url=request.app.state.settings.public_url,
     )
