@@ -155,6 +155,7 @@ def test_a_supervisor_exports_and_erases_a_customers_data(
     page = f"/customers/{customer_id}"
     refused = _post(client, f"{page}/erase", page, confirm="0")
     assert refused.status_code == 422  # type: ignore[attr-defined]
+    assert "Escriba el número del cliente para suprimir sus datos." in refused.text  # type: ignore[attr-defined]
     done = _post(client, f"{page}/erase", page, confirm=str(customer_id))
     assert done.status_code == 303  # type: ignore[attr-defined]
     session.expire_all()

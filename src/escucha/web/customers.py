@@ -29,6 +29,7 @@ from escucha.flows import customers as records
 from escucha.org import models as org
 from escucha.tickets import service as tickets
 from escucha.voice.service import recordings_dir
+from escucha.web.i18n import gettext, pick_language
 from escucha.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -249,7 +250,8 @@ def customer_erase(
     user = caller.need_user()
     customer = customers.get_customer(db, customer_id)
     if confirm.strip() != str(customer.id):
-        error = "confirm: type the customer's number to erase their data"
+        lang = pick_language(request, request.app.state.settings.default_language)
+        error = gettext(lang, "Type the customer's number to erase their data.")
         return _page(request, db, user, customer, error=error, status_code=422)
     try:
         done = records.erase(
