@@ -13,7 +13,7 @@ from escucha.audit import service as audit
 from escucha.audit.models import AuditEvent
 from escucha.contacts import customers
 from escucha.contacts import service as contacts
-from escucha.contacts.models import Contact, Customer, CustomerPoint
+from escucha.contacts.models import Contact, ContactEvent, Customer, CustomerPoint
 from escucha.errors import Conflict, Forbidden
 from escucha.flows import customers as records
 from escucha.org.models import AgentProfile
@@ -170,6 +170,14 @@ def test_erasure_keeps_complaints_anonymised_and_removes_the_rest(
     )
     rosa.notes = "Vive en la calle Mayor"
     contact, complaint = _history(session, agent.id, rosa)
+    session.add(
+        ContactEvent(
+            contact_id=contact.id,
+            event="transferred",
+            at=START,
+            data={"to": "averias", "note": "Rosalinda vive en la calle Mayor"},
+        )
+    )
     query = make_ticket(
         session, kind="query", email="rosa@example.es", description="¿Cuándo pasa el técnico?"
     )
@@ -220,6 +228,12 @@ def test_erasure_keeps_complaints_anonymised_and_removes_the_rest(
     erased_contact = session.get(Contact, contact.id)
     assert erased_contact is not None
     assert "Rosalinda" not in (erased_contact.recap or "")
+    note = session.scalar(
+        select(ContactEvent.data).where(
+            ContactEvent.contact_id == contact.id, ContactEvent.event == "transferred"
+        )
+    )
+    assert note == {"to": "averias", "note": ""}
     (event,) = _events(session, "customer.erased")
     assert event.data["kept_complaints"] == [complaint.number]
     assert "Rosalinda" not in str(event.data)

@@ -6,10 +6,11 @@ records, and the data protection rights (export and erasure), ADR 27.
 - **Merge** moves everything of one record (contacts, cases, promises, surveys, callbacks,
   messages, contact points) to the other, which keeps its own details and takes the missing
   ones; the record merged away stays as a pointer to the one kept.
-- **Erasure** removes the person's data: name, phones, emails, notes, recaps, survey comments,
-  recordings and files. A complaint must stay on record (number, dates, kind, status and what
-  was said, anonymised): its texts are kept with addresses, numbers and the person's name
-  replaced. The audit trail records both rights being exercised, never the data itself.
+- **Erasure** removes the person's data: name, phones, emails, notes, recaps, transfer notes,
+  survey comments, transcripts, recordings and files. A complaint must stay on record (number,
+  dates, kind, status and what was said, anonymised): its texts are kept with addresses,
+  numbers and the person's name replaced. The audit trail records both rights being exercised,
+  never the data itself.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session
 from escucha.audit import service as audit
 from escucha.callbacks.models import Callback
 from escucha.contacts import customers
-from escucha.contacts.models import Contact, Customer, CustomerPoint
+from escucha.contacts.models import Contact, ContactEvent, Customer, CustomerPoint
 from escucha.errors import Conflict, Forbidden
 from escucha.notifications.models import Notification
 from escucha.org.reach import Person, reach_of
@@ -453,6 +454,14 @@ def erase(
     ).all()
     for tr in transcripts:
         tr.turns = []
+    noted = session.scalars(
+        select(ContactEvent).where(
+            ContactEvent.contact_id.in_(contact_ids), ContactEvent.event == "transferred"
+        )
+    ).all()
+    for ev in noted:
+        if ev.data.get("note"):
+            ev.data = {**ev.data, "note": ""}  # what the agent told the next one
     for p in whole.points:
         session.delete(p)
     customer.name = ""
