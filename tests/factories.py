@@ -301,6 +301,9 @@ def make_customer(
     )
     session.add(customer)
     session.flush()
+    for kind, value in (("phone", customer.phone), ("email", customer.email)):
+        if value and contacts.find_by_point(session, kind, value) is None:
+            contacts.record_point(session, customer, kind, value, now=START, verified=True)
     return customer
 
 

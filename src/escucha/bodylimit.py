@@ -55,6 +55,10 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     RouteLimit(re.compile(r"^/api/v1/org/apply$"), "max_upload_bytes"),
     # A call history (CSV) uploaded to plan a day.
     RouteLimit(re.compile(r"^/planning/day$"), "max_upload_bytes", FORM_OVERHEAD_BYTES),
+    # The public forms: a complaint's text of any length and its files (ADR 27).
+    RouteLimit(
+        re.compile(r"^/(complaints|requests)/new$"), "max_upload_bytes", FORM_OVERHEAD_BYTES
+    ),
     # A call's transcript pasted or uploaded for quality review.
     RouteLimit(
         re.compile(r"^/qa/contacts/[0-9]+/transcript$"), "max_upload_bytes", FORM_OVERHEAD_BYTES

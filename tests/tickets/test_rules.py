@@ -17,9 +17,11 @@ from escucha.tickets.rules import (
     TicketStatus,
     allowed_next_statuses,
     can_change_kind,
+    check_digit_typo,
     check_transition,
     classify_text,
     clean_text,
+    cut_visible,
     damm_digit,
     damm_valid,
     format_ticket_number,
@@ -30,6 +32,7 @@ from escucha.tickets.rules import (
     speech_groups,
     validate_complaint_text,
     verification_code_matches,
+    visible_length,
 )
 
 # --- Damm ----------------------------------------------------------------------------------------
@@ -333,15 +336,52 @@ def test_empty_description_asks_and_never_blocks(text: str | None) -> None:
     assert "registered" in problem.message("en")
 
 
-def test_too_long_is_a_clear_422_on_the_field() -> None:
+def test_a_long_description_is_said_and_never_blocks() -> None:
     (problem,) = validate_complaint_text("a" * 101, max_len=100)
-    assert problem.code == "too_long"
-    assert problem.blocking
-    assert problem.status == 422
+    assert problem.code == "long_description"
+    assert not problem.blocking
+    assert problem.status is None
     assert "101" in problem.message("es")
     assert "100" in problem.message("es")
-    assert "100" in problem.message("en")
+    assert "adjunto" in problem.message("es")
+    assert "attached" in problem.message("en")
     assert validate_complaint_text("a" * 100, max_len=100) == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("abc", 3),
+        ("a\r\nb", 3),  # the form sends CRLF; the textarea counts one
+        ("a\rb", 3),
+        ("e\u0301", 1),  # NFC joins the accent to its letter, as String.normalize does
+        ("🙃", 1),  # one code point, two UTF-16 units
+        ("ñ" * 6500, 6500),
+    ],
+)
+def test_visible_length_counts_as_the_form_does(text: str, expected: int) -> None:
+    assert visible_length(text) == expected
+
+
+def test_cut_visible_never_splits_a_character_from_its_marks() -> None:
+    assert cut_visible("abcdef", 3) == "abc"
+    assert cut_visible("ab", 3) == "ab"
+    decomposed = "a" + "e\u0301" * 3  # letters followed by a combining accent
+    assert cut_visible(decomposed, 2) == "a"
+    family = "x👨\u200d👩\u200d👧"
+    assert cut_visible(family, 3) == "x"
+    assert cut_visible("ok👍🏽", 3) == "ok"
+
+
+def test_a_wrong_check_digit_is_told_as_a_typo_and_nothing_else_is() -> None:
+    good = format_ticket_number(2026, 12345)
+    wrong = good[:-1] + str((int(good[-1]) + 1) % 10)
+    assert check_digit_typo(wrong)
+    assert check_digit_typo("Nº " + wrong.replace("-", " "))
+    assert not check_digit_typo(good)
+    assert not check_digit_typo("2026-12")  # too short to be a number
+    assert not check_digit_typo("hello")
+    assert not check_digit_typo("")
 
 
 @pytest.mark.parametrize(

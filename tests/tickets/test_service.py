@@ -22,7 +22,7 @@ from escucha.promises import service as promises
 from escucha.promises.calendars import years_around
 from escucha.promises.models import Promise
 from escucha.tickets import profiles, service
-from escucha.tickets.models import Ticket, TicketContact, TicketCounter, TicketMessage
+from escucha.tickets.models import Ticket, TicketContact, TicketMessage
 from escucha.tickets.rules import parse_ticket_number
 from tests.conftest import START
 from tests.factories import make_agent, make_org
@@ -108,18 +108,27 @@ def test_no_text_is_refused_a_complaint(session: Session, text: str | None) -> N
         assert "no tenemos la descripción" in opened.notification.body
 
 
-def test_a_description_over_the_limit_is_a_clear_422_with_nothing_written(
-    session: Session,
-) -> None:
+def test_a_description_over_the_limit_is_registered_and_kept_whole(session: Session) -> None:
     make_org(session)
-    before = [_count(session, m) for m in (Ticket, TicketCounter, AuditEvent, Notification)]
-    with pytest.raises(service.DescriptionTooLong) as caught:
-        _complaint(session, "a" * (service.MAX_DESCRIPTION + 1))
-    assert caught.value.status_code == 422
-    assert "5001" in caught.value.message
-    assert "5000" in caught.value.message
-    after = [_count(session, m) for m in (Ticket, TicketCounter, AuditEvent, Notification)]
-    assert after == before
+    text = ("Línea de la reclamación con acentos y 🙃.\n" * 600).strip()
+    assert len(text) > service.MAX_DESCRIPTION
+    opened = _complaint(session, text)
+    ticket = opened.ticket
+    parse_ticket_number(ticket.number)
+    assert ticket.description.endswith("[…]")
+    assert len(ticket.description) <= service.MAX_DESCRIPTION
+    assert text.startswith(ticket.description.removesuffix("\n[…]"))
+    (whole,) = service.attachments_of(session, ticket.id)
+    assert whole.filename == service.FULL_TEXT_FILE
+    assert whole.data.decode("utf-8") == text
+    assert [p.code for p in opened.problems] == ["long_description"]
+    created = session.scalar(
+        select(AuditEvent).where(
+            AuditEvent.action == "ticket.created", AuditEvent.subject_id == ticket.id
+        )
+    )
+    assert created is not None
+    assert created.data["description_chars"] == len(text)
 
 
 def test_a_complaint_is_registered_even_without_organisation_or_contact_details(

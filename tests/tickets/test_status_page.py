@@ -16,6 +16,7 @@ from escucha.clock import FrozenClock
 from escucha.config import Settings
 from escucha.tickets import service
 from escucha.tickets.models import Ticket
+from escucha.tickets.rules import clean_text, format_ticket_number, visible_length
 from tests.conftest import START, csrf_from
 from tests.factories import make_agent, make_org
 
@@ -92,20 +93,61 @@ def test_a_double_submit_gives_one_complaint(client: TestClient, session: Sessio
     assert _count(session) == 1
 
 
-def test_a_text_over_the_limit_is_sent_back_with_the_reason_and_nothing_kept(
+def test_a_text_over_the_limit_is_registered_and_kept_whole(
     client: TestClient, session: Session
 ) -> None:
-    page = client.get("/complaints/new")
-    long_text = "ñ" * (service.MAX_DESCRIPTION + 10)
+    make_org(session)
+    session.commit()
+    # CRLF line breaks, as a browser sends a textarea: 6,500 characters as the form counts
+    shown = ("ñandú reclamación\n" * 400)[:6499] + "!"
+    long_text = shown.replace("\n", "\r\n")
+    assert visible_length(long_text) == len(shown) == 6500
+    number, _code, _page = _file(client, description=long_text, email="a@b.es")
+    session.expire_all()
+    ticket = session.scalar(select(Ticket).where(Ticket.number == number))
+    assert ticket is not None
+    (whole,) = service.attachments_of(session, ticket.id)
+    assert whole.data.decode("utf-8") == clean_text(long_text)
+    assert len(ticket.description) <= service.MAX_DESCRIPTION
+
+
+def test_a_long_message_on_the_status_page_is_kept_whole(
+    client: TestClient, session: Session
+) -> None:
+    make_org(session)
+    session.commit()
+    _file(client, description="", email="l@e.es")
+    text = "Detalle del problema número " * 400
+    csrf = csrf_from(client.get("/status/view").text)
     r = client.post(
-        "/complaints/new",
-        data={"csrf_token": csrf_from(page.text), "description": long_text, "email": "a@b.es"},
+        "/status/message", data={"csrf_token": csrf, "body": text}, follow_redirects=False
     )
+    assert r.status_code == 303
+    session.expire_all()
+    ticket = session.scalars(select(Ticket)).one()
+    assert not ticket.description_missing
+    assert len(ticket.description) <= service.MAX_DESCRIPTION
+    (whole,) = service.attachments_of(session, ticket.id)
+    assert whole.filename.startswith("message-")
+    assert whole.data.decode("utf-8") == clean_text(text)
+
+
+def test_a_mistyped_check_digit_is_told_as_a_typo(client: TestClient, session: Session) -> None:
+    make_org(session)
+    session.commit()
+    number, code, _ = _file(client, description="Cobro indebido", email="l@e.es")
+    typo = number[:-1] + str((int(number[-1]) + 1) % 10)
+    csrf = csrf_from(client.get("/status").text)
+    r = client.post("/status", data={"csrf_token": csrf, "number": typo, "code": code})
     assert r.status_code == 422
-    assert "5010 caracteres y el máximo es 5000" in r.text
-    assert long_text in r.text
-    assert 'value="a@b.es"' in r.text
-    assert _count(session) == 0
+    assert "el último dígito no corresponde" in r.text.lower()
+    assert 'id="lookup-error"' not in r.text
+    r = client.post(
+        "/status",
+        data={"csrf_token": csrf, "number": typo, "code": code},
+        headers={"Accept-Language": "en"},
+    )
+    assert "the last digit does not match" in r.text.lower()
 
 
 def test_the_status_page_needs_the_code_and_answers_the_same_when_either_is_wrong(
@@ -190,7 +232,8 @@ def strict(settings: Settings) -> Iterator[tuple[TestClient, FrozenClock]]:
 def test_lookups_are_rate_limited_per_address(strict: tuple[TestClient, FrozenClock]) -> None:
     client, clock = strict
     csrf = csrf_from(client.get("/status").text)
-    data = {"csrf_token": csrf, "number": "2026-0000001-9", "code": "QQQQ"}
+    # a well-formed number (its check digit right) that no case has
+    data = {"csrf_token": csrf, "number": format_ticket_number(2026, 1), "code": "QQQQ"}
     codes = [client.post("/status", data=data).status_code for _ in range(4)]
     assert codes == [404, 404, 404, 429]
     clock.advance(timedelta(seconds=61))

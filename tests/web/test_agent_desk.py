@@ -435,3 +435,30 @@ def test_the_desk_stream_pushes_a_new_offer(
     assert "Llamada entrante" not in events[0]
     assert events[1].startswith("event: desk\n")
     assert "Llamada entrante" in events[1]
+
+
+def test_an_offered_call_shows_the_customers_record_and_the_desk_names_and_merges(
+    ana: tuple[TestClient, str], session: Session
+) -> None:
+    known = contacts.find_or_create_customer(
+        session, now=START, phone="600222001", name="", verified=True
+    )
+    known.notes = "Prefiere que la llamen por la tarde"
+    duplicate = contacts.find_or_create_customer(
+        session, now=START, email="pilar@example.es", name="Pilar"
+    )
+    contacts.start_contact(session, channel="email", now=START, customer=duplicate)
+    session.commit()
+    contact, html = _offered_to_ana(session, ana)
+    assert contact.customer_id == known.id
+    assert f'href="/customers/{known.id}"' in html
+    assert "Prefiere que la llamen por la tarde" in html
+    assert 'id="desk-name-form"' in html
+    r = _post(ana, f"/customers/{known.id}", name="Pilar Gómez", back="/agent")
+    assert r.status_code == 200  # followed back to the desk
+    r = _post(ana, f"/customers/{known.id}/merge", other=str(duplicate.id), back="/agent")
+    assert r.status_code == 200
+    desk = ana[0].get("/agent").text
+    assert "Pilar Gómez" in desk
+    session.expire_all()
+    assert contacts.find_by_point(session, "email", "pilar@example.es").id == known.id  # type: ignore[union-attr]

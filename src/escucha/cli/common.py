@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
@@ -35,6 +36,18 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``message`` on stderr and leave with ``code``."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def write_out(text: str, out: Path | None, done: str) -> None:
+    """``text`` to stdout, or to the file ``out`` with ``done`` said on stderr."""
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"--out: cannot write {out}: {exc.strerror}")
+    typer.echo(done, err=True)
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from escucha.cli.common import db_transaction, fail
+from escucha.cli.common import db_transaction, fail, write_out
 
 
 def _day(text: str, option: str) -> date:
@@ -49,13 +49,6 @@ def register(app: typer.Typer) -> None:
                 end=datetime.combine(last + timedelta(days=1), time(0), zone),
             )
         text = service.register_csv(rows)
-        if out is None:
-            typer.echo(text, nl=False)
-            return
-        try:
-            out.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            fail(f"--out: cannot write {out}: {exc.strerror}")
-        typer.echo(f"{len(rows)} complaints written to {out}", err=True)
+        write_out(text, out, f"{len(rows)} complaints written to {out}")
 
     app.add_typer(complaints, name="complaints")

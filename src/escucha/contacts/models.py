@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from escucha.contacts import lifecycle
@@ -36,6 +36,10 @@ STATES = lifecycle.STATES
 
 
 class Customer(Base):
+    """A person who contacts the centre. ``phone`` and ``email`` are where messages go (the
+    preferred contact points); every phone and email they are known by is a
+    :class:`CustomerPoint`."""
+
     __tablename__ = "customers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,6 +49,37 @@ class Customer(Base):
     language: Mapped[str] = mapped_column(String(5), default="es")
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Madrid")
     created_at: Mapped[datetime]
+    consent_sms: Mapped[bool] = mapped_column(default=False)
+    consent_email: Mapped[bool] = mapped_column(default=False)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime | None]
+    #: Merged into another record: everything of this one now belongs to that one.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    #: Personal data erased at the person's request (the row stays, anonymous).
+    erased_at: Mapped[datetime | None]
+
+
+POINT_KINDS = ("phone", "email")
+
+
+class CustomerPoint(Base):
+    """A phone number (E.164) or email address (lower case) a customer is known by.
+
+    ``verified``: the network gave the number (a call's caller ID) or the address wrote to us;
+    only verified points identify a customer on a new contact.
+    """
+
+    __tablename__ = "customer_points"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    value: Mapped[str] = mapped_column(String(320))
+    label: Mapped[str] = mapped_column(String(40), default="")
+    verified: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("kind", "value"),)
 
 
 class Contact(Base):

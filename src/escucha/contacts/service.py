@@ -14,7 +14,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from escucha.contacts import lifecycle
-from escucha.contacts.models import CHANNELS, EVENTS, Contact, ContactEvent, Customer
+from escucha.contacts.models import (
+    CHANNELS,
+    EVENTS,
+    Contact,
+    ContactEvent,
+    Customer,
+    CustomerPoint,
+)
 from escucha.csvsafe import SafeWriter
 from escucha.db.session import xact_lock
 from escucha.errors import Conflict, InvalidInput, NotFound
@@ -41,20 +48,26 @@ def find_or_create_customer(
     language: str | None = None,
     timezone: str = "Europe/Madrid",
     region: str = "ES",
+    verified: bool = False,
 ) -> Customer:
-    """The customer with this phone (or email), created on first contact."""
+    """The customer known by this phone (or email), created on first contact; the phone and
+    email become contact points of theirs (``verified`` when the network or the mail gave
+    them)."""
     e164 = normalise_phone(phone, region) if phone else None
+    address = email.strip().lower() if email else None
     customer = None
     if e164:
-        customer = session.scalar(select(Customer).where(Customer.phone == e164))
-    if customer is None and email:
-        customer = session.scalar(
-            select(Customer).where(Customer.email == email.strip().lower()).limit(1)
+        customer = find_by_point(session, "phone", e164) or session.scalar(
+            select(Customer).where(Customer.phone == e164)
+        )
+    if customer is None and address:
+        customer = find_by_point(session, "email", address) or session.scalar(
+            select(Customer).where(Customer.email == address).limit(1)
         )
     if customer is None:
         customer = Customer(
             phone=e164,
-            email=email.strip().lower() if email else None,
+            email=address,
             name=name,
             language=language or "es",
             timezone=timezone,
@@ -63,15 +76,66 @@ def find_or_create_customer(
         session.add(customer)
         session.flush()
     else:
-        if e164 and not customer.phone:
-            customer.phone = e164
-        if email and not customer.email:
-            customer.email = email.strip().lower()
         if name and not customer.name:
             customer.name = name
         if language:
             customer.language = language
+    for kind, value in (("phone", e164), ("email", address)):
+        if value and find_by_point(session, kind, value) is None:
+            try:
+                with session.begin_nested():
+                    record_point(session, customer, kind, value, now=now, verified=verified)
+            except IntegrityError:
+                pass  # a twin request recorded it meanwhile: that record keeps it
     return customer
+
+
+def find_by_point(session: Session, kind: str, value: str) -> Customer | None:
+    """The customer who owns the (normalised) phone or email ``value``."""
+    return session.scalar(
+        select(Customer)
+        .join(CustomerPoint, CustomerPoint.customer_id == Customer.id)
+        .where(CustomerPoint.kind == kind, CustomerPoint.value == value)
+    )
+
+
+def record_point(
+    session: Session,
+    customer: Customer,
+    kind: str,
+    value: str,
+    *,
+    now: datetime,
+    verified: bool,
+    label: str = "",
+) -> CustomerPoint:
+    """Make sure the normalised ``value`` is a point of ``customer`` (idempotent); a point
+    owned by another customer is a :class:`Conflict` (merge the two records instead)."""
+    point = session.scalar(
+        select(CustomerPoint).where(CustomerPoint.kind == kind, CustomerPoint.value == value)
+    )
+    if point is not None:
+        if point.customer_id != customer.id:
+            raise Conflict(
+                f"{kind}: {value} belongs to customer {point.customer_id}; merge the two records"
+            )
+        point.verified = point.verified or verified
+        return point
+    point = CustomerPoint(
+        customer_id=customer.id,
+        kind=kind,
+        value=value,
+        label=label[:40],
+        verified=verified,
+        created_at=now,
+    )
+    session.add(point)
+    if kind == "phone" and not customer.phone:
+        customer.phone = value
+    if kind == "email" and not customer.email:
+        customer.email = value
+    session.flush()
+    return point
 
 
 def _facts(contact: Contact) -> lifecycle.Facts:

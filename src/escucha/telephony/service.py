@@ -202,8 +202,12 @@ def _identify(
         return None, False  # withheld numbers, SIP or client identities
     if not verified:
         return contacts.find_or_create_customer(session, now=now, language=language), False
-    known = session.scalar(select(Customer.id).where(Customer.phone == e164)) is not None
-    customer = contacts.find_or_create_customer(session, now=now, phone=e164, language=language)
+    known = contacts.find_by_point(session, "phone", e164) is not None or (
+        session.scalar(select(Customer.id).where(Customer.phone == e164)) is not None
+    )
+    customer = contacts.find_or_create_customer(
+        session, now=now, phone=e164, language=language, verified=True
+    )
     return customer, known
 
 

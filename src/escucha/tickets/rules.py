@@ -25,7 +25,7 @@ Complaints are never refused
 handled with a fault script; it never decides whether something may be registered.
 :func:`validate_complaint_text` lists problems with the text (missing, too long) and never
 refuses the complaint itself: a complaint with an empty description is registered, given a
-number, and the customer is asked to describe it.
+number, and the customer is asked to describe it; a long one is registered whole.
 
 Reference: Damm, H. M. (2004). *Total anti-symmetrische Quasigruppen* (Dissertation,
 Philipps-Universität Marburg).
@@ -57,9 +57,11 @@ __all__ = [
     "TicketStatus",
     "allowed_next_statuses",
     "can_change_kind",
+    "check_digit_typo",
     "check_transition",
     "classify_text",
     "clean_text",
+    "cut_visible",
     "damm_digit",
     "damm_valid",
     "format_ticket_number",
@@ -70,6 +72,7 @@ __all__ = [
     "speech_groups",
     "validate_complaint_text",
     "verification_code_matches",
+    "visible_length",
 ]
 
 # --- Damm check digit ----------------------------------------------------------------------------
@@ -187,6 +190,18 @@ def parse_ticket_number(text: str) -> TicketNumber:
     if sequence < 1 or (len(digits) - 5 > _SEQ_MIN_WIDTH and digits[4] == "0"):
         raise InvalidTicketNumberError(f"not a ticket number: {text!r}")
     return TicketNumber(year, sequence)
+
+
+def check_digit_typo(text: str) -> bool:
+    """Whether ``text`` has the shape of a ticket number and only its check digit is wrong.
+
+    Telling this apart is safe: the check digit is computed from the digits themselves, so it
+    says nothing about whether a case with that number exists.
+    """
+    digits = _SEPARATORS.sub("", _LABEL.sub("", text, count=1))
+    if not digits.isascii() or not digits.isdigit() or len(digits) < 4 + _SEQ_MIN_WIDTH + 1:
+        return False
+    return not damm_valid(digits)
 
 
 def speech_groups(number: TicketNumber | str) -> tuple[str, ...]:
@@ -513,13 +528,42 @@ def clean_text(text: str) -> str:
     return cleaned.strip()
 
 
+def visible_length(text: str) -> int:
+    """Characters as the form's counter shows them: NFC code points, a line break counting one.
+
+    A browser's ``textarea.value`` has ``\n`` line breaks (the form sends ``\r\n``); the
+    counter (``static/tickets.js``) counts ``Array.from(value.normalize("NFC"))``, this the same.
+    """
+    return len(unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n")))
+
+
+_JOINING = ("\u200d", "\ufe0e", "\ufe0f")
+
+
+def cut_visible(text: str, limit: int) -> str:
+    """At most ``limit`` code points of ``text``, never splitting a character from the marks,
+    joiners or variation selectors that follow it."""
+    if len(text) <= limit:
+        return text
+    end = limit
+    while end > 0 and (
+        unicodedata.combining(text[end])
+        or text[end] in _JOINING
+        or text[end - 1] == "\u200d"
+        or 0x1F3FB <= ord(text[end]) <= 0x1F3FF  # skin tone modifiers
+    ):
+        end -= 1
+    return text[:end]
+
+
 def validate_complaint_text(text: str | None, max_len: int = 5000) -> tuple[TextProblem, ...]:
     """Problems with a complaint description (P5). Never a reason to refuse the complaint.
 
     * empty or blank: ``empty_description``, not blocking: register, give the number, ask the
       customer to describe the problem;
-    * longer than ``max_len`` characters after :func:`clean_text`: ``too_long``, blocking the
-      field with status 422 and saying the limit and the length (attach a file instead).
+    * longer than ``max_len`` characters after :func:`clean_text`: ``long_description``, not
+      blocking: the case shows the first ``max_len`` characters and keeps the whole text as an
+      attached file (ADR 27).
 
     No rule looks at what the complaint says.
     """
@@ -547,17 +591,17 @@ def validate_complaint_text(text: str | None, max_len: int = 5000) -> tuple[Text
     elif len(cleaned) > max_len:
         problems.append(
             TextProblem(
-                code="too_long",
+                code="long_description",
                 field="description",
-                blocking=True,
-                status=422,
+                blocking=False,
+                status=None,
                 message_es=(
-                    f"La descripción tiene {len(cleaned)} caracteres y el máximo es {max_len}. "
-                    "Acórtela o adjunte el texto completo como archivo."
+                    f"La descripción tiene {len(cleaned)} caracteres: la ficha muestra los "
+                    f"primeros {max_len} y el texto completo queda adjunto como archivo."
                 ),
                 message_en=(
-                    f"The description has {len(cleaned)} characters and the limit is "
-                    f"{max_len}. Please shorten it or attach the full text as a file."
+                    f"The description has {len(cleaned)} characters: the case shows the first "
+                    f"{max_len} and the whole text is kept attached as a file."
                 ),
             )
         )

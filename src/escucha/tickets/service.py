@@ -3,9 +3,9 @@
 Every way in (phone wrap-up, web form, email, API) ends in :func:`open_ticket`, which in the
 caller's transaction takes the next number from the year's counter, routes the ticket to a team,
 records its promises on the team's business calendar, writes the acknowledgment to the outbox
-and appends to the audit trail. Nothing in it looks at what a complaint says to decide whether
-to register it: the only refusal is a description longer than :data:`MAX_DESCRIPTION`
-characters, a clear 422 raised before anything is written.
+and appends to the audit trail. Nothing in it looks at what a complaint says, or how long it
+is, to decide whether to register it: a description longer than :data:`MAX_DESCRIPTION`
+characters is shown cut on the case and kept whole as an attached text file (ADR 27).
 
 Due times. The organisation's regulatory profile plans the promises (acknowledgment, first
 response, resolution, repair, ...) on the team's calendar and on the legal calendar; a matching
@@ -60,7 +60,10 @@ from escucha.tickets.models import (
 from escucha.tickets.rules import TicketKind, TicketStatus
 
 MAX_DESCRIPTION = 5000
-"""Characters of description a ticket takes (after cleaning); longer text goes as a file."""
+"""Characters of description a case shows (after cleaning); longer text is kept whole as an
+attached file, :data:`FULL_TEXT_FILE`."""
+FULL_TEXT_FILE = "description.txt"
+_CUT_NOTE = "\n[…]"
 MAX_SUBJECT = 300
 MAX_NAME = 200
 OPEN_STATUSES: tuple[str, ...] = ("new", "open", "waiting_customer", "reopened", "appealed")
@@ -83,16 +86,6 @@ REPLY_PROMISES = ("first_response", "update")
 RESOLVING_PROMISES = ("first_response", "update", "resolution", "repair")
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-
-
-class DescriptionTooLong(InvalidInput):
-    """The description is over the limit: nothing was written; shorten it or attach it."""
-
-    code = "description_too_long"
-
-    def __init__(self, problem: trules.TextProblem) -> None:
-        super().__init__(f"description: {problem.message_en}")
-        self.problem = problem
 
 
 # --- small helpers --------------------------------------------------------------------------------
@@ -738,6 +731,7 @@ def _customer_for(
         language=language,
         timezone=ctx.timezone,
         region=ctx.region,
+        verified=intake.channel == "email",  # the sender's address, not a typed one
     )
     return customer, notes
 
@@ -865,9 +859,8 @@ def open_ticket(
     The kind comes from ``intake.kind`` or, when empty, from the complaint hint (complaint,
     fault, else query). A text that says the customer wants to complain ("quiero poner una
     reclamación", "I want to file a complaint") is registered as a complaint whatever kind
-    was chosen. Raises :class:`DescriptionTooLong` (422) before writing anything when the
-    description is over :data:`MAX_DESCRIPTION`; an empty description is registered and the
-    customer is asked for it.
+    was chosen. A description over :data:`MAX_DESCRIPTION` is shown cut and kept whole as an
+    attached text file; an empty description is registered and the customer is asked for it.
     """
     now = _aware(now, "now")
     if intake.request_key:
@@ -876,14 +869,12 @@ def open_ticket(
             return _opened_again(session, found, intake)
     raw = safe_text(intake.description)
     problems = trules.validate_complaint_text(raw, MAX_DESCRIPTION)
-    for problem in problems:
-        if problem.blocking:
-            raise DescriptionTooLong(problem)
     if intake.channel not in tprofiles.CHANNELS:
         raise InvalidInput(f"channel: one of {', '.join(tprofiles.CHANNELS)}")
     ctx = org_context(session)
     lang = _language(intake, ctx)
-    description = trules.clean_text(raw)
+    whole = trules.clean_text(raw)
+    description = shown_part(whole)
     subject = one_line(intake.subject, MAX_SUBJECT)
     hint = trules.classify_text(f"{subject}\n{description}", lang)
     try:
@@ -947,8 +938,9 @@ def open_ticket(
     savepoint.commit()
     if contact is not None:
         link_contact(session, ticket, contact, now=now)
+    first: TicketMessage | None = None
     if description or subject:
-        add_message(
+        first = add_message(
             session,
             ticket,
             now=now,
@@ -962,6 +954,8 @@ def open_ticket(
             from_address=customer.email if customer is not None else None,
             message_id=intake.message_id,
         )
+    if whole != description:
+        keep_whole_text(session, ticket, first, whole, now=now)
     system_event(session, ticket, "registered", now=now, customer_visible=True)
     if upgraded:
         system_event(
@@ -985,8 +979,8 @@ def open_ticket(
         actor=actor or actor_of(user, "customer"),
         channel=ticket.channel,
         team_id=ticket.team_id,
-        description_sha256=hashlib.sha256(description.encode()).hexdigest(),
-        description_chars=len(description),
+        description_sha256=hashlib.sha256(whole.encode()).hexdigest(),
+        description_chars=trules.visible_length(whole),
         hint=ticket.kind_hint,
         upgraded_to_complaint=upgraded,
         promises={p.kind: p.due_at.isoformat() for p in made},
@@ -997,6 +991,40 @@ def open_ticket(
         else None
     )
     return Opened(ticket, made, problems, note, True, eta, upgraded, notes)
+
+
+def shown_part(text: str) -> str:
+    """What a case shows of a cleaned text: all of it, or its start with a mark that the rest
+    is in :data:`FULL_TEXT_FILE`."""
+    if len(text) <= MAX_DESCRIPTION:
+        return text
+    return trules.cut_visible(text, MAX_DESCRIPTION - len(_CUT_NOTE)) + _CUT_NOTE
+
+
+def keep_whole_text(
+    session: Session,
+    ticket: Ticket,
+    message: TicketMessage | None,
+    text: str,
+    *,
+    now: datetime,
+    filename: str = FULL_TEXT_FILE,
+) -> TicketAttachment:
+    """Attach ``text`` whole (UTF-8) to the case, beside the cut text of ``message``."""
+    data = text.encode("utf-8")
+    att = TicketAttachment(
+        ticket_id=ticket.id,
+        message_id=message.id if message is not None else None,
+        filename=filename,
+        content_type="text/plain; charset=utf-8",
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        data=data,
+        created_at=now,
+    )
+    session.add(att)
+    session.flush()
+    return att
 
 
 def _opened_again(session: Session, found: Ticket, intake: Intake) -> Opened:
@@ -1536,8 +1564,10 @@ def add_customer_message(
     message_id: str | None = None,
     actor: str = "customer",
 ) -> TicketMessage:
-    """The customer wrote again (email reply, status page): the ticket goes back to the team."""
-    text = trules.clean_text(safe_text(body))
+    """The customer wrote again (email reply, status page): the ticket goes back to the team.
+    A text over :data:`MAX_DESCRIPTION` is shown cut and attached whole."""
+    whole = trules.clean_text(safe_text(body))
+    text = shown_part(whole)
     msg = add_message(
         session,
         ticket,
@@ -1551,8 +1581,10 @@ def add_customer_message(
         from_address=from_address,
         message_id=message_id,
     )
+    if whole != text:
+        keep_whole_text(session, ticket, msg, whole, now=now, filename=f"message-{msg.id}.txt")
     if ticket.description_missing and text:
-        ticket.description = text[:MAX_DESCRIPTION]
+        ticket.description = text
         ticket.description_missing = False
     if ticket.status == TicketStatus.WAITING_CUSTOMER:
         _move_status(ticket, TicketStatus.OPEN, now=now)

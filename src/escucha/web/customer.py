@@ -2,9 +2,9 @@
 
 No login. ``/complaints/new`` registers a complaint in the same transaction as the request
 and shows its number and verification code; ``/requests/new`` does the same for any request.
-``/status`` asks for the number *and* the code, answers the same for an unknown number and a
-wrong code, and is rate limited per IP address (``ESCUCHA_STATUS_RATE_PER_MIN`` failed
-lookups a minute).
+``/status`` asks for the number *and* the code, tells a mistyped check digit as a typo,
+answers the same for an unknown number and a wrong code, and is rate limited per IP address
+(``ESCUCHA_STATUS_RATE_PER_MIN`` failed lookups a minute).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, InternalError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
@@ -24,11 +24,10 @@ from sqlalchemy.orm import Session
 
 from escucha.auth import service as auth_service
 from escucha.auth.api import DB, Caller, ClockDep, Public
-from escucha.errors import InvalidInput
 from escucha.notifications.messages import when_phrase
-from escucha.tickets import idempotency, service
+from escucha.tickets import idempotency, service, uploads
 from escucha.tickets.models import Ticket
-from escucha.tickets.rules import speech_groups
+from escucha.tickets.rules import check_digit_typo, speech_groups
 from escucha.web.i18n import gettext, pick_language
 from escucha.web.render import render
 
@@ -65,6 +64,10 @@ def _form(
             "values": values or {},
             "error": error,
             "max_chars": service.MAX_DESCRIPTION,
+            "max_files": uploads.MAX_FILES,
+            "max_file_bytes": request.app.state.settings.max_upload_bytes,
+            "max_file_mb": request.app.state.settings.max_upload_bytes // (1024 * 1024),
+            "allowed_types": sorted(set(uploads.ALLOWED.values())),
             "form_key": secrets.token_urlsafe(16),
             "action": "/complaints/new" if kind == "complaint" else "/requests/new",
         },
@@ -92,8 +95,10 @@ def _file(
     *,
     kind: str | None,
     values: dict[str, str],
+    files: list[UploadFile],
 ) -> Response:
     lang = _lang(request)
+    sent = _read_files(files, request.app.state.settings.max_upload_bytes)
     key = hashed = None
     if values["form_key"]:
         scope = idempotency.caller_scope(
@@ -124,10 +129,21 @@ def _file(
             opened = service.file_complaint(db, intake, now=now, base_url=base_url)
         else:
             opened = service.open_ticket(db, intake, now=now, base_url=base_url, actor="customer")
+        refused: list[uploads.Refused] = []
+        if opened.created and sent:
+            _kept, refused = uploads.keep_files(
+                db,
+                opened.ticket,
+                None,
+                sent,
+                now=now,
+                max_bytes=request.app.state.settings.max_upload_bytes,
+            )
         filed = {
             "id": opened.ticket.id,
             "notified": opened.notification.channel if opened.notification else "",
             "address": opened.notification.to_address if opened.notification else "",
+            "refused": [[r.filename, r.reason] for r in refused],
         }
         # Committed here, not after the response is chosen, so that a database fault still
         # gives the customer their form back with their text.
@@ -138,10 +154,6 @@ def _file(
         return _database_fault(request, db, kind=kind, values=values, lang=lang)
     except SQLAlchemyTimeout:
         return _database_fault(request, db, kind=kind, values=values, lang=lang)
-    except service.DescriptionTooLong as exc:
-        db.rollback()
-        message = exc.problem.message(lang)
-        return _form(request, kind=kind, values=values, error=message, status_code=422)
     except idempotency.IdempotencyKeyReused:
         # The same form sent again with other text (the browser's back button): keep the
         # text, give the form a new key, and let the customer send it as a new case.
@@ -197,13 +209,32 @@ def _values(
 
 
 FiledValues = Annotated[dict[str, str], Depends(_values)]
+FiledFiles = Annotated[list[UploadFile], File()]
+
+
+def _read_files(files: list[UploadFile], max_bytes: int) -> list[uploads.Upload]:
+    """The files sent, each read no further than one byte past the limit (then refused);
+    all of them together are bounded by the route's body limit (ADR 18)."""
+    out: list[uploads.Upload] = []
+    for up in files:
+        if not up.filename:
+            continue  # the file field left empty
+        out.append(uploads.Upload(up.filename, up.file.read(max_bytes + 1)))
+    return out
 
 
 @router.post("/complaints/new")
 def file_complaint(
-    request: Request, caller: Public, db: DB, clock: ClockDep, values: FiledValues
+    request: Request,
+    caller: Public,
+    db: DB,
+    clock: ClockDep,
+    values: FiledValues,
+    attachments: FiledFiles = [],  # noqa: B006 - FastAPI copies the default
 ) -> Response:
-    return _file(request, caller, db, clock.now(), kind="complaint", values=values)
+    return _file(
+        request, caller, db, clock.now(), kind="complaint", values=values, files=attachments
+    )
 
 
 @router.post("/requests/new")
@@ -214,10 +245,11 @@ def file_request(
     clock: ClockDep,
     values: FiledValues,
     kind: Annotated[str, Form()] = "",
+    attachments: FiledFiles = [],  # noqa: B006 - FastAPI copies the default
 ) -> Response:
     values = {**values, "kind": kind or ""}
     chosen = kind if kind in KINDS else None
-    return _file(request, caller, db, clock.now(), kind=chosen, values=values)
+    return _file(request, caller, db, clock.now(), kind=chosen, values=values, files=attachments)
 
 
 @router.get("/complaints/done")
@@ -238,6 +270,7 @@ def filed(request: Request, _caller: Public, db: DB, clock: ClockDep) -> Respons
             "next_when": _next_when(view, clock.now(), _lang(request)),
             "notified": info.get("notified", ""),
             "address": info.get("address", ""),
+            "refused": info.get("refused", []),
         },
     )
 
@@ -249,12 +282,17 @@ def _next_when(view: service.StatusView, now: datetime, lang: str) -> str | None
 
 
 def _status_form(
-    request: Request, *, number: str = "", error: bool = False, status_code: int = 200
+    request: Request,
+    *,
+    number: str = "",
+    error: bool = False,
+    typo: bool = False,
+    status_code: int = 200,
 ) -> Response:
     return render(
         request,
         "customer/status_form.html",
-        {"number": number, "error": error},
+        {"number": number, "error": error, "typo": typo},
         status_code,
     )
 
@@ -278,6 +316,13 @@ def status_lookup(
     key = f"status:{_client(request)}"
     per_minute = request.app.state.settings.status_rate_per_min
     auth_service.check_rate(db, key, now=now, per_minute=per_minute)
+    if check_digit_typo(service.safe_text(number)[:64]):
+        # A typo, told as such: the check digit follows from the other digits, so saying it
+        # is wrong tells nothing about which cases exist. It counts as a failed lookup.
+        auth_service.record_failure(db, key, now=now)
+        return _status_form(
+            request, number=service.one_line(number, 40), typo=True, status_code=422
+        )
     ticket = service.find_for_customer(db, number, code)
     if ticket is None:
         auth_service.record_failure(db, key, now=now)
@@ -329,10 +374,6 @@ def status_message(
         return RedirectResponse("/status", status_code=303)
     text = service.safe_text(body)
     if text.strip():
-        if len(text) > service.MAX_DESCRIPTION:
-            raise InvalidInput(
-                f"body: at most {service.MAX_DESCRIPTION} characters; attach the rest by email"
-            )
         try:
             service.add_customer_message(db, ticket, text, now=clock.now(), channel="web")
             db.commit()
@@ -379,7 +420,7 @@ def status_appeal(
     service.appeal(
         db,
         ticket,
-        service.safe_text(body)[: service.MAX_DESCRIPTION],
+        service.safe_text(body),  # kept whole: a long appeal is attached as a file
         now=clock.now(),
         base_url=request.app.state.settings.public_url,
     )

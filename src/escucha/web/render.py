@@ -22,6 +22,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     # (minimum role, path, label id)
     ("agent", "/agent", "Agent desktop"),
     ("agent", "/tickets", "Tickets"),
+    ("agent", "/customers", "Customers"),
     ("agent", "/qa/mine", "My reviews"),
     ("supervisor", "/supervisor", "Supervisor"),
     ("supervisor", "/supervisor/wallboard", "Wallboard"),
