@@ -77,7 +77,10 @@ def test_the_wallboard_shows_each_queue_with_levels_in_words(
     assert (level, value) == ("bad", "0:45")  # over twice the 20 s target
     assert "Fuera de objetivo" in detail  # the level in words, not colour alone
     level, value, detail = _tile(html, "facturas", "service_level")
-    assert (level, value) == ("ok", "100\u00a0%")  # A answered in 0 s; the short abandon not counted
+    assert (level, value) == (
+        "ok",
+        "100\u00a0%",
+    )  # A answered in 0 s; the short abandon not counted
     level, value, detail = _tile(html, "facturas", "abandoned")
     assert (level, value) == ("ok", "0\u00a0%")
     assert "1 abandonos cortos no contados (&lt; 5 s)" in detail
