@@ -33,8 +33,9 @@ from escucha.contacts.models import Contact, ContactEvent, Customer
 from escucha.org import models as org
 from escucha.org import service as org_service
 from escucha.org.schemas import OrgFile
+from escucha.tickets import replies as canned_replies
 from escucha.tickets import service as tickets
-from escucha.tickets.models import Ticket
+from escucha.tickets.models import CannedReply, Ticket
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Madrid
 PASSWORD = "correct-horse-battery"  # the factories' password
@@ -445,4 +446,19 @@ def make_callback(
         customer = customer or make_customer(session)
     return callbacks.request_callback(
         session, now=now, queue=queue, customer=customer, contact=contact, **options
+    )
+
+
+def make_canned_reply(
+    session: Session,
+    *,
+    title: str = "Acuse",
+    language: str = "es",
+    body: str = "Hola {customer_name}: su caso {case_number} tendrá respuesta {promised_time}.",
+    author: User | None = None,
+) -> CannedReply:
+    """A canned reply saved by the replies service (a supervisor is made when none is given)."""
+    who = author or make_person(session, f"sup{next(_n)}", role="supervisor")
+    return canned_replies.save(
+        session, title=title, language=language, body=body, user=who, now=START
     )
