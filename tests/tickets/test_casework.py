@@ -95,13 +95,13 @@ def test_the_index_follows_every_change(session: Session) -> None:
 
 
 def test_search_and_views_keep_to_the_agents_reach(session: Session) -> None:
-    o = make_org(session)
+    make_org(session)
     mine = make_ticket(session, description="Avería en el contador", kind="fault")
     theirs = make_ticket(session, description="Avería en el contador del vecino", kind="complaint")
     agent = make_person(session, "pilar")
     session.add(AgentProfile(user_id=agent.id, team_id=mine.team_id))
     session.flush()
-    assert mine.team_id != theirs.team_id and o is not None
+    assert mine.team_id != theirs.team_id
     session.commit()
     f = views.Filters(q="averías")
     seen = views.run(session, f, now=START, user_id=agent.id, reach=reach_of(session, agent))
@@ -159,7 +159,8 @@ def test_tags_are_checked_removed_and_audited(session: Session) -> None:
     tags.remove(session, t, "fibra", user=None, now=START)
     assert tags.tags_of(session, [t.id]) == {}
     actions = [e.action for e in audit.events_for(session, "ticket", t.id)]
-    assert actions.count("ticket.tagged") == 1 and actions.count("ticket.untagged") == 1
+    assert actions.count("ticket.tagged") == 1
+    assert actions.count("ticket.untagged") == 1
 
 
 # --- canned replies -------------------------------------------------------------------------------
@@ -182,7 +183,8 @@ def test_a_canned_reply_fills_its_placeholders_in_its_language(session: Session)
     assert text.startswith(f"Hola Rosa Pérez: su caso {t.number} tendrá respuesta ")
     assert "{" not in text
     english = replies.fill(session, en, t, agent_name="Ana Gil", now=START)
-    assert english.endswith("Ana Gil") and "Dear Rosa Pérez" in english
+    assert english.endswith("Ana Gil")
+    assert "Dear Rosa Pérez" in english
     assert " on " in english or "tomorrow" in english or "today" in english
     listed = replies.for_ticket(session, t, agent_name="Ana", now=START)
     assert [r.language for r in listed] == ["es", "en"]  # the customer's language first
@@ -217,9 +219,11 @@ def test_a_merge_moves_the_thread_and_promises_and_both_numbers_lead_to_the_surv
     assert tags.tags_of(session, [keep.id]) == {keep.id: ["sin-agua"]}
     assert service.pending_promises(session, dup.id) == []
     moved = session.scalars(select(Promise).where(Promise.ticket_id == keep.id)).all()
-    assert pending_before and any(p.kind == "resolution" for p in moved)
+    assert pending_before
+    assert any(p.kind == "resolution" for p in moved)
     found = service.find_for_customer(session, dup.number, dup.verification_code)
-    assert found is not None and merge.surviving(session, found).id == keep.id
+    assert found is not None
+    assert merge.surviving(session, found).id == keep.id
     assert _found(session, "vuelve agua") == [keep.id]  # the moved message is searched there
     listed = views.run(session, views.Filters(), now=START, user_id=agent.id, reach=None)
     assert [r.ticket.id for r in listed] == [keep.id]  # the absorbed case leaves the list
@@ -312,5 +316,6 @@ def test_the_feed_tells_the_cases_life_in_order(session: Session) -> None:
     assert kinds.index(("audit", "ticket.tagged")) < kinds.index(("message", "note"))
     assert kinds.index(("message", "note")) < kinds.index(("event", "status:open"))
     tagged = next(i for i in items if i.code == "ticket.tagged")
-    assert tagged.who == "Ana Gil" and tagged.data["tag"] == "cobertura"
+    assert tagged.who == "Ana Gil"
+    assert tagged.data["tag"] == "cobertura"
     assert [i.at for i in items] == sorted(i.at for i in items)

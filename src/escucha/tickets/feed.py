@@ -97,5 +97,5 @@ def feed(session: Session, ticket: Ticket) -> list[FeedItem]:
         if e.action in _IN_THREAD:
             continue
         items.append(FeedItem(e.at, "audit", e.action, _actor(e.actor, names), "", dict(e.data)))
-    order = {"message": 0, "event": 1, "audit": 2, "promise": 3}
+    order = {"message": 0, "event": 1, "promise": 2, "audit": 3}
     return sorted(items, key=lambda i: (i.at, order[i.kind]))
