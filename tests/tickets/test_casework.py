@@ -4,18 +4,22 @@ activity feed, on the real database (SQLite, or PostgreSQL with ESCUCHA_TEST_DAT
 from __future__ import annotations
 
 from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha.audit import service as audit
+from escucha.config import Settings
 from escucha.errors import Forbidden, InvalidInput
 from escucha.notifications.models import Notification
 from escucha.org.models import AgentProfile
 from escucha.org.reach import reach_of
 from escucha.promises.models import Promise
 from escucha.tickets import bulk, feed, merge, replies, service, tags, views
+from escucha.tickets.email import receive_email
 from escucha.tickets.models import Ticket
 from escucha.tickets.search import search
 from tests.factories import (
@@ -73,6 +77,8 @@ def test_search_finds_messages_and_customers_and_ranks_the_better_match_first(
     ranked = _found(session, "corte")
     assert ranked[:2] == [many.id, once.id]
     assert {h.via for h in search(session, "martínez")} == {"customer"}
+    assert _found(session, "martinez suministro") == [once.id]  # customer and case text
+    assert _found(session, "martinez tarifa") == []
 
 
 def test_the_index_follows_every_change(session: Session) -> None:
@@ -319,3 +325,24 @@ def test_the_feed_tells_the_cases_life_in_order(session: Session) -> None:
     assert tagged.who == "Ana Gil"
     assert tagged.data["tag"] == "cobertura"
     assert [i.at for i in items] == sorted(i.at for i in items)
+
+
+def test_an_email_to_a_merged_number_joins_the_surviving_case(
+    session: Session, settings: Settings
+) -> None:
+    make_org(session)
+    agent = make_person(session, "ana")
+    keep = make_ticket(session, description="Sin agua", kind="fault")
+    dup = make_ticket(session, description="Sin agua otra vez", kind="fault")
+    merge.merge(session, keep, dup, user=agent, now=START)
+    session.commit()
+    msg = EmailMessage()
+    msg["From"], msg["To"] = "rosa@example.es", "atencion@aguas.example"
+    msg["Subject"] = f"Re: [{dup.number}] Sigo igual"
+    msg["Message-ID"] = make_msgid(domain="example.net")
+    msg.set_content("Sigo sin agua esta mañana")
+    got = receive_email(
+        session, msg.as_bytes(), now=START + timedelta(hours=1), settings=settings, source="smtp"
+    )
+    assert got.ticket_id == keep.id
+    assert "Sigo sin agua esta mañana" in [m.body for m in service.thread(session, keep.id)]

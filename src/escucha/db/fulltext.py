@@ -7,11 +7,12 @@ stemmers for Spanish and English, and both stems are stored. A query is stemmed 
 row (``id * 4 + kind``), so a write replaces its line in place; :mod:`escucha.tickets.search`
 keeps the table in step on every flush, and :func:`backfill` fills it from the tables.
 
-PostgreSQL: no extra table. GIN expression indexes on ``to_tsvector('spanish', ...)`` and
-``to_tsvector('english', ...)`` of the same columns, which the queries repeat word for word.
+PostgreSQL: no extra table. Each searched table has two generated ``tsvector`` columns,
+``fts_spanish`` and ``fts_english`` (the text in lower case without accents, as :func:`fold`
+makes a query), each with a GIN index.
 
 Everything named ``fts_...`` is kept out of the models-versus-migrations comparison
-(:func:`is_fulltext_name`): FTS5 makes shadow tables and expression indexes have no model.
+(:func:`is_fulltext_name`): FTS5 makes shadow tables, and the generated columns have no model.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import snowballstemmer
@@ -40,13 +41,19 @@ PG_TEXT = {
 LANGUAGES = ("spanish", "english")
 
 
-def pg_vector(table: str, language: str, alias: str | None = None) -> str:
-    """``to_tsvector('spanish', ...)`` of ``table``'s searched text, as its index has it."""
-    expression = PG_TEXT[table]
-    if alias is not None:
-        for column in ("subject", "description", "body", "name", "email", "phone"):
-            expression = expression.replace(f"({column},", f"({alias}.{column},")
-    return f"to_tsvector('{language}'::regconfig, {expression})"
+_ACCENTED, _PLAIN = "áàâäãéèêëíìîïóòôöõúùûüñç", "aaaaaeeeeiiiiooooouuuunc"
+
+
+def pg_vector(table: str, language: str) -> str:
+    """``to_tsvector('spanish', ...)`` of ``table``'s searched text, lower case and without
+    accents (as :func:`fold` makes a query), for the generated column."""
+    plain = f"translate(lower({PG_TEXT[table]}), '{_ACCENTED}', '{_PLAIN}')"
+    return f"to_tsvector('{language}'::regconfig, {plain})"
+
+
+def pg_column(language: str) -> str:
+    """The generated ``tsvector`` column of one language (PostgreSQL only, no model)."""
+    return f"fts_{language}"
 
 
 def pg_index_name(table: str, language: str) -> str:
@@ -70,9 +77,11 @@ def fold(value: str) -> list[str]:
     return _WORD.findall(plain)[:_MAX_WORDS]
 
 
-def stems(word: str) -> set[str]:
-    """The Spanish and English stems of one folded word (one, when they agree)."""
-    return {_stemmer("spanish").stemWord(word), _stemmer("english").stemWord(word), word}
+@lru_cache(maxsize=100_000)
+def stems(word: str) -> tuple[str, ...]:
+    """The word and its Spanish and English stems, each once (remembered: words repeat)."""
+    found = {_stemmer("spanish").stemWord(word), _stemmer("english").stemWord(word), word}
+    return tuple(sorted(found))
 
 
 def _digits_tail(word: str) -> str | None:
@@ -85,7 +94,7 @@ def document(*parts: str | None) -> str:
     out: list[str] = []
     for part in parts:
         for word in fold(part or ""):
-            out.extend(sorted(stems(word)))
+            out.extend(stems(word))
             tail = _digits_tail(word)
             if tail is not None:
                 out.append(tail)
@@ -96,7 +105,7 @@ def match_query(query: str) -> str | None:
     """An FTS5 ``MATCH`` expression: every word of ``query``, by any of its stems."""
     groups = []
     for word in fold(query)[:32]:
-        alternatives = " OR ".join(f'"{s}"' for s in sorted(stems(word)))
+        alternatives = " OR ".join(f'"{s}"' for s in stems(word))
         groups.append(f"({alternatives})")
     return " AND ".join(groups) or None
 
@@ -144,10 +153,17 @@ def create(conn: Connection) -> None:
         return
     for table in PG_TEXT:
         for language in LANGUAGES:
+            column = pg_column(language)
+            conn.execute(
+                text(
+                    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} tsvector "
+                    f"GENERATED ALWAYS AS ({pg_vector(table, language)}) STORED"
+                )
+            )
             conn.execute(
                 text(
                     f"CREATE INDEX IF NOT EXISTS {pg_index_name(table, language)} "
-                    f"ON {table} USING gin ({pg_vector(table, language)})"
+                    f"ON {table} USING gin ({column})"
                 )
             )
 
@@ -159,10 +175,11 @@ def remove(conn: Connection) -> None:
     for table in PG_TEXT:
         for language in LANGUAGES:
             conn.execute(text(f"DROP INDEX IF EXISTS {pg_index_name(table, language)}"))
+            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN IF EXISTS {pg_column(language)}"))
 
 
 def _rows(conn: Connection, statement: str) -> Iterable[Any]:
-    return conn.execute(text(statement))
+    return conn.execute(text(statement)).fetchall()
 
 
 def backfill(conn: Connection) -> int:
@@ -170,32 +187,31 @@ def backfill(conn: Connection) -> int:
     if conn.dialect.name != "sqlite":
         return 0
     conn.execute(text("DELETE FROM fts_cases"))
+    sources = (
+        (KIND_TICKET, "SELECT id, id, customer_id, subject, description, '' FROM tickets"),
+        (
+            KIND_MESSAGE,
+            "SELECT id, ticket_id, NULL, body, '', '' FROM ticket_messages "
+            "WHERE author_kind != 'system'",
+        ),
+        (KIND_CUSTOMER, "SELECT id, NULL, id, name, email, phone FROM customers"),
+    )
+    insert = text(
+        "INSERT INTO fts_cases (rowid, body, ticket_id, customer_id) VALUES (:r, :b, :t, :c)"
+    )
     written = 0
-    for tid, cid, subject, description in _rows(
-        conn, "SELECT id, customer_id, subject, description FROM tickets"
-    ):
-        put(
-            conn,
-            KIND_TICKET,
-            tid,
-            ticket_id=tid,
-            customer_id=cid,
-            body=document(subject, description),
-        )
-        written += 1
-    for mid, tid, body in _rows(
-        conn, "SELECT id, ticket_id, body FROM ticket_messages WHERE author_kind != 'system'"
-    ):
-        put(conn, KIND_MESSAGE, mid, ticket_id=tid, customer_id=None, body=document(body))
-        written += 1
-    for cid, name, email, phone in _rows(conn, "SELECT id, name, email, phone FROM customers"):
-        put(
-            conn,
-            KIND_CUSTOMER,
-            cid,
-            ticket_id=None,
-            customer_id=cid,
-            body=document(name, email, phone),
-        )
-        written += 1
+    for kind, statement in sources:
+        batch: list[dict[str, Any]] = []
+        for row_id, ticket_id, customer_id, *parts in _rows(conn, statement):
+            body = document(*parts)
+            if body:
+                batch.append(
+                    {"r": rowid(kind, row_id), "b": body, "t": ticket_id, "c": customer_id}
+                )
+            if len(batch) >= 1000:
+                conn.execute(insert, batch)
+                written, batch = written + len(batch), []
+        if batch:
+            conn.execute(insert, batch)
+            written += len(batch)
     return written

@@ -23,6 +23,8 @@ from escucha.tickets import rules as trules
 from escucha.tickets.models import Ticket, TicketMessage
 
 MAX_HITS = 500
+MAX_WORDS = 8
+_WORD_HITS = 5000
 _MESSAGE_WEIGHT = 0.8
 _EXACT = 1000.0
 _DIGITS = re.compile(r"\D")
@@ -52,7 +54,7 @@ def _sqlite_hits(session: Session, query: str) -> list[Hit]:
             "SELECT rowid, ticket_id, customer_id, bm25(fts_cases) AS r "
             "FROM fts_cases WHERE fts_cases MATCH :q ORDER BY r LIMIT :n"
         ),
-        {"q": match, "n": MAX_HITS},
+        {"q": match, "n": _WORD_HITS},
     ).all()
     hits: list[Hit] = []
     customers: dict[int, float] = {}
@@ -84,17 +86,17 @@ def _pg_hits(session: Session, query: str) -> list[Hit]:
     q = "websearch_to_tsquery('{lang}'::regconfig, :q)"
     es, en = q.format(lang="spanish"), q.format(lang="english")
 
-    def rank(table: str, alias: str) -> tuple[str, str]:
-        v_es = fulltext.pg_vector(table, "spanish", alias)
-        v_en = fulltext.pg_vector(table, "english", alias)
+    def rank(alias: str) -> tuple[str, str]:
+        v_es = f"{alias}.{fulltext.pg_column('spanish')}"
+        v_en = f"{alias}.{fulltext.pg_column('english')}"
         return (
             f"greatest(ts_rank({v_es}, {es}), ts_rank({v_en}, {en}))",
             f"({v_es} @@ {es} OR {v_en} @@ {en})",
         )
 
-    t_rank, t_match = rank("tickets", "t")
-    m_rank, m_match = rank("ticket_messages", "m")
-    c_rank, c_match = rank("customers", "c")
+    t_rank, t_match = rank("t")
+    m_rank, m_match = rank("m")
+    c_rank, c_match = rank("c")
     # Built from the constant expressions above; the query text is a bound parameter.
     statement = (
         f"SELECT t.id, {t_rank}, 'case' FROM tickets t WHERE {t_match} "  # noqa: S608
@@ -104,7 +106,7 @@ def _pg_hits(session: Session, query: str) -> list[Hit]:
         f"JOIN tickets t ON t.customer_id = c.id WHERE {c_match} "
         "ORDER BY 2 DESC LIMIT :n"
     )
-    rows = session.execute(text(statement), {"q": query, "n": MAX_HITS})
+    rows = session.execute(text(statement), {"q": query, "n": _WORD_HITS})
     return [Hit(int(tid), float(score) * 100, str(via)) for tid, score, via in rows]
 
 
@@ -134,16 +136,36 @@ def _exact_hits(session: Session, query: str) -> list[Hit]:
     return hits
 
 
-def search(session: Session, query: str) -> list[Hit]:
-    """Cases matching ``query`` (words in any order, any form: stems), best first."""
-    query = query.strip()[:200]
-    if not query:
-        return []
+def _word_hits(session: Session, word: str) -> dict[int, Hit]:
     if session.get_bind().dialect.name == "sqlite":
-        found = _sqlite_hits(session, query)
+        found = _sqlite_hits(session, word)
     else:
-        found = _pg_hits(session, query)
-    return _best([*found, *_exact_hits(session, query)])[:MAX_HITS]
+        found = _pg_hits(session, word)
+    return {h.ticket_id: h for h in _best(found)}
+
+
+def search(session: Session, query: str) -> list[Hit]:
+    """Cases matching ``query``, best first: every word, in any of its forms (stems), somewhere
+    in the case, its thread or its customer ("rosa factura" finds Rosa's case about a bill)."""
+    query = query.strip()[:200]
+    words = list(dict.fromkeys(fulltext.fold(query)))[:MAX_WORDS]
+    found: dict[int, Hit] = {}
+    for n, word in enumerate(words):
+        hits = _word_hits(session, word)
+        if n == 0:
+            found = hits
+            continue
+        found = {
+            tid: Hit(
+                tid,
+                h.score + hits[tid].score,
+                h.via if h.score >= hits[tid].score else hits[tid].via,
+            )
+            for tid, h in found.items()
+            if tid in hits
+        }
+    exact = _exact_hits(session, query) if query else []
+    return _best([*found.values(), *exact])[:MAX_HITS]
 
 
 # --- keeping the SQLite index in step ------------------------------------------------------------
