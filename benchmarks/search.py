@@ -29,11 +29,43 @@ from escucha.db.engine import make_engine
 from escucha.tickets.models import Ticket, TicketMessage
 from escucha.tickets.search import search
 
-WORDS = (
-    "factura cobro cobrado recibo contador lectura fuga agua corte suministro presión tubería "
-    "avería reclamación devolución tarifa cambio titular domiciliación pago retraso aviso "
-    "bill charged charges meter reading leak water outage refund payment late notice account"
-).split()
+WORDS = [
+    "factura",
+    "cobro",
+    "cobrado",
+    "recibo",
+    "contador",
+    "lectura",
+    "fuga",
+    "agua",
+    "corte",
+    "suministro",
+    "presión",
+    "tubería",
+    "avería",
+    "reclamación",
+    "devolución",
+    "tarifa",
+    "cambio",
+    "titular",
+    "domiciliación",
+    "pago",
+    "retraso",
+    "aviso",
+    "bill",
+    "charged",
+    "charges",
+    "meter",
+    "reading",
+    "leak",
+    "water",
+    "outage",
+    "refund",
+    "payment",
+    "late",
+    "notice",
+    "account",
+]
 QUERIES = ("fuga", "cobros", "charges", "reclamacion", "contador lectura", "refunds late")
 NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)
 

@@ -41,7 +41,11 @@ def test_an_agent_finds_a_customer_replies_with_a_canned_reply_and_merges_a_dupl
         description="Reclamo otra vez el doble cobro de octubre; nadie me contesta.",
     )
     make_ticket(
-        session, now=now, kind="complaint", email="pablo@example.es", description="El contador no marca."
+        session,
+        now=now,
+        kind="complaint",
+        email="pablo@example.es",
+        description="El contador no marca.",
     )
     make_canned_reply(
         session,

@@ -14,7 +14,6 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from escucha.audit import service as audit
 from escucha.auth.models import User
 from escucha.errors import InvalidInput
 from escucha.promises import service as promises
@@ -151,15 +150,6 @@ def merge(
         "promises_cancelled": cancelled,
     }
     for subject, action in ((survivor, "ticket.merged_from"), (absorbed, "ticket.merged_into")):
-        audit.record(
-            session,
-            action=action,
-            actor=service.actor_of(user),
-            subject_kind="ticket",
-            subject_id=subject.id,
-            subject_ref=subject.number,
-            now=now,
-            data=facts,
-        )
+        service._audit(session, subject, action, now=now, actor=service.actor_of(user), **facts)
     session.flush()
     return record

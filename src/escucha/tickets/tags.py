@@ -10,7 +10,6 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from escucha.audit import service as audit
 from escucha.auth.models import User
 from escucha.errors import InvalidInput
 from escucha.tickets import service
@@ -84,16 +83,7 @@ def remove(session: Session, ticket: Ticket, tag: str, *, user: User | None, now
 def _audit(
     session: Session, ticket: Ticket, action: str, tag: str, *, user: User | None, now: datetime
 ) -> None:
-    audit.record(
-        session,
-        action=action,
-        actor=service.actor_of(user),
-        subject_kind="ticket",
-        subject_id=ticket.id,
-        subject_ref=ticket.number,
-        now=now,
-        data={"tag": tag},
-    )
+    service._audit(session, ticket, action, now=now, actor=service.actor_of(user), tag=tag)
 
 
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -107,13 +97,5 @@ def set_priority(
     if priority == ticket.priority:
         return
     old, ticket.priority, ticket.updated_at = ticket.priority, priority, now
-    audit.record(
-        session,
-        action="ticket.priority",
-        actor=service.actor_of(user),
-        subject_kind="ticket",
-        subject_id=ticket.id,
-        subject_ref=ticket.number,
-        now=now,
-        data={"old": old, "new": priority},
-    )
+    actor = service.actor_of(user)
+    service._audit(session, ticket, "ticket.priority", now=now, actor=actor, old=old, new=priority)

@@ -113,15 +113,6 @@ class Filters:
         return urlencode(pairs)
 
 
-def _next_due() -> Any:
-    return (
-        select(func.min(Promise.due_at))
-        .where(Promise.ticket_id == Ticket.id, Promise.state == "pending")
-        .correlate(Ticket)
-        .scalar_subquery()
-    )
-
-
 def _overdue(now: datetime) -> Any:
     return exists().where(
         Promise.ticket_id == Ticket.id,
@@ -202,7 +193,7 @@ def run(
     """The cases that pass ``f``: best match first for a text query, else next promise first."""
     hits = _hits(session, f)
     ids = list(hits) if hits is not None else None
-    next_due = _next_due().label("next_due")
+    next_due = service._next_due_column().label("next_due")
     risky = service._risk_clause(now).label("risky")
     stmt = select(Ticket, next_due, risky).where(
         *_clauses(f, now=now, user_id=user_id, reach=reach, ids=ids)
