@@ -33,8 +33,9 @@ from escucha.contacts.models import Contact, ContactEvent, Customer
 from escucha.org import models as org
 from escucha.org import service as org_service
 from escucha.org.schemas import OrgFile
+from escucha.tickets import replies as canned_replies
 from escucha.tickets import service as tickets
-from escucha.tickets.models import Ticket
+from escucha.tickets.models import CannedReply, Ticket
 from escucha.voice import sip
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Madrid
@@ -478,3 +479,18 @@ def recording_notice(session: Session, notice: dict[str, Any] | None = None) -> 
     assert row is not None, "apply an organisation first"
     row.ivr = {**dict(row.ivr), "recording_notice": notice or RECORDING_NOTICE}
     session.flush()
+
+
+def make_canned_reply(
+    session: Session,
+    *,
+    title: str = "Acuse",
+    language: str = "es",
+    body: str = "Hola {customer_name}: su caso {case_number} tendrá respuesta {promised_time}.",
+    author: User | None = None,
+) -> CannedReply:
+    """A canned reply saved by the replies service (a supervisor is made when none is given)."""
+    who = author or make_person(session, f"sup{next(_n)}", role="supervisor")
+    return canned_replies.save(
+        session, title=title, language=language, body=body, user=who, now=START
+    )

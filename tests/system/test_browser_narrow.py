@@ -37,6 +37,7 @@ SUPERVISOR_PAGES = (
     "/qa/calibration",
     "/qa/disputes",
     "/voc",
+    "/canned-replies",
 )
 ADMIN_PAGES = ("/admin", "/admin/jobs")
 PAGES = {

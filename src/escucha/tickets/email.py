@@ -45,8 +45,8 @@ from escucha.config import Settings
 from escucha.contacts.models import Customer
 from escucha.notifications.models import Notification
 from escucha.notifications.rules import SIGNED_IN_TEXT, signed_notification
+from escucha.tickets import merge, service
 from escucha.tickets import rules as trules
-from escucha.tickets import service
 from escucha.tickets.models import InboundEmail, Ticket, TicketAttachment, TicketMessage
 
 
@@ -540,7 +540,8 @@ def _handle(
         return Received("ignored", None, None, False, parsed.automatic)
     over_rate = _recent_from(session, sender, now) >= limits.sender_rate_per_h
     thread = thread_of(session, parsed, secret=settings.secret_key)
-    ticket, how = (thread.ticket, thread.how) if thread.trusted else (None, "")
+    trusted = merge.surviving(session, thread.ticket) if thread.trusted and thread.ticket else None
+    ticket, how = (trusted, thread.how) if trusted is not None else (None, "")
     mentioned = thread.ticket if not thread.trusted else None
     if ticket is None and over_rate:
         ticket, how = _latest_ticket_of(session, sender), "sender over the rate"

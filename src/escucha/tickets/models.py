@@ -57,6 +57,7 @@ class Ticket(Base):
     deemed_accepted: Mapped[bool] = mapped_column(default=False)
     follow_up_reason: Mapped[str | None] = mapped_column(String(200))
     follow_up_at: Mapped[datetime | None]
+    priority: Mapped[str] = mapped_column(String(10), default="normal", server_default="normal")
 
     __table_args__ = (
         UniqueConstraint("year", "sequence"),
@@ -139,3 +140,57 @@ class InboundEmail(Base):
     acknowledged: Mapped[bool] = mapped_column(default=False)
     reason: Mapped[str | None] = mapped_column(String(200))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+
+
+class TicketTag(Base):
+    """A label an agent puts on a case (``billing``, ``fibra``) to find and group it."""
+
+    __tablename__ = "ticket_tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    tag: Mapped[str] = mapped_column(String(40), index=True)
+    added_at: Mapped[datetime]
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    __table_args__ = (UniqueConstraint("ticket_id", "tag"),)
+
+
+class TicketMerge(Base):
+    """A duplicate case absorbed by another: its number keeps leading to the surviving case."""
+
+    __tablename__ = "ticket_merges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    absorbed_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), unique=True)
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    merged_at: Mapped[datetime]
+    merged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class SavedView(Base):
+    """A named set of case-list filters: personal (its owner's) or shared with everyone."""
+
+    __tablename__ = "saved_views"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    shared: Mapped[bool] = mapped_column(default=False)
+    filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class CannedReply(Base):
+    """A prepared answer in one language, with placeholders filled when an agent picks it."""
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(120))
+    language: Mapped[str] = mapped_column(String(5))
+    body: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("title", "language"),)

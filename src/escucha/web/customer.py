@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from escucha.auth import service as auth_service
 from escucha.auth.api import DB, Caller, ClockDep, Public
 from escucha.notifications.messages import when_phrase
-from escucha.tickets import idempotency, service, uploads
+from escucha.tickets import idempotency, merge, service, uploads
 from escucha.tickets.models import Ticket
 from escucha.tickets.rules import check_digit_typo, speech_groups
 from escucha.web.i18n import gettext, pick_language
@@ -330,7 +330,7 @@ def status_lookup(
         return _status_form(
             request, number=service.one_line(number, 40), error=True, status_code=404
         )
-    request.session[_VIEWING] = ticket.id
+    request.session[_VIEWING] = merge.surviving(db, ticket).id  # a merged number: its survivor
     return RedirectResponse("/status/view", status_code=303)
 
 

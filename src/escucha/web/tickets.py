@@ -31,6 +31,7 @@ from escucha.org import reach
 from escucha.tickets import rules as trules
 from escucha.tickets import service
 from escucha.tickets.models import Ticket, TicketAttachment
+from escucha.web.casework_pages import case_context, casework_list
 from escucha.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -57,53 +58,13 @@ def _teams(db: Session) -> list[org.Team]:
 
 
 @router.get("/tickets")
-def inbox(
-    request: Request,
-    caller: AgentCaller,
-    db: DB,
-    clock: ClockDep,
-    team: str = "",
-    kind: str = "",
-    channel: str = "",
-    at_risk: str = "",
-    status: str = "open",
-    mine: str = "",
-) -> Response:
-    """Open tickets, the next promise due first."""
-    user = caller.need_user()
-    now = clock.now()
-    rows = service.inbox(
-        db,
-        now=now,
-        team_id=_int(team),
-        kind=kind if kind in KINDS else None,
-        channel=channel if channel in CHANNELS else None,
-        at_risk=bool(at_risk),
-        status=status or "open",
-        assignee_id=user.id if mine else None,
-        reach=reach.reach_of(db, user),
-    )
-    return render(
-        request,
-        "tickets/inbox.html",
-        {
-            "rows": rows,
-            "teams": _teams(db),
-            "kinds": KINDS,
-            "channels": CHANNELS,
-            "statuses": ("open", "all", *[s.value for s in trules.TicketStatus]),
-            "filters": {
-                "team": team,
-                "kind": kind,
-                "channel": channel,
-                "at_risk": at_risk,
-                "status": status or "open",
-                "mine": mine,
-            },
-            "fmt": _formatter(db),
-            "now": now,
-        },
-    )
+def inbox(request: Request, caller: AgentCaller, db: DB, clock: ClockDep) -> Response:
+    """Open tickets, the next promise due first; a text query ranks them by how well they match.
+
+    The filters are those of :class:`escucha.tickets.views.Filters`; ``view`` opens a saved or
+    built-in view; the saved views are listed with their live counts.
+    """
+    return casework_list(request, db, caller.need_user(), clock.now())
 
 
 @router.get("/tickets/find")
@@ -165,6 +126,7 @@ def _ticket_page(
             "attachments": service.attachments_of(db, ticket.id),
             "contacts": service.linked_contacts(db, ticket.id),
             "events": audit.events_for(db, "ticket", ticket.id),
+            **case_context(db, ticket, request.state.user, now),
             "next_statuses": nexts,
             "can_resolve": trules.TicketStatus.RESOLVED
             in trules.allowed_next_statuses(ticket.status, ticket.kind),
@@ -193,7 +155,7 @@ def _get(request: Request, db: Session, ticket_id: int | str, *, lock: bool = Fa
     return ticket
 
 
-LINKED_CODES = ("mentions_case", "mentioned_by", "follows_closed")
+LINKED_CODES = ("mentions_case", "mentioned_by", "follows_closed", "merged_from", "merged_into")
 """Thread events whose text is another case's number, shown as a link to it."""
 
 

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from escucha.db.engine import make_engine
+from escucha.db.fulltext import is_fulltext_name
 from escucha.db.registry import load_models
 
 config = context.config
@@ -18,6 +19,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        include_name=lambda name, _type, _parents: not is_fulltext_name(name),
     )
     with context.begin_transaction():
         context.run_migrations()
