@@ -48,6 +48,8 @@ DEFAULT_THREADS = 40
 
 #: The worker threads of the current request's lane (``None``: AnyIO's default limiter).
 _threads: ContextVar[CapacityLimiter | None] = ContextVar("escucha_lane_threads", default=None)
+#: The threads that end admitted requests' transactions (``None``: the lane's).
+_ends: ContextVar[CapacityLimiter | None] = ContextVar("escucha_lane_ends", default=None)
 
 
 def is_call(path: str) -> bool:
@@ -80,6 +82,7 @@ class Lanes:
     _call_slots: asyncio.Semaphore | None = field(default=None, repr=False)
     _other_slots: asyncio.Semaphore | None = field(default=None, repr=False)
     _call_threads: CapacityLimiter | None = field(default=None, repr=False)
+    _end_threads: CapacityLimiter | None = field(default=None, repr=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
 
     @classmethod
@@ -96,18 +99,22 @@ class Lanes:
         self._call_slots = asyncio.Semaphore(self.calls)
         self._other_slots = asyncio.Semaphore(self.others)
         self._call_threads = CapacityLimiter(self.calls)
+        self._end_threads = CapacityLimiter(self.calls + self.others)
         anyio.to_thread.current_default_thread_limiter().total_tokens = self.others
 
-    def _ready(self) -> tuple[asyncio.Semaphore, asyncio.Semaphore, CapacityLimiter]:
+    def _ready(
+        self,
+    ) -> tuple[asyncio.Semaphore, asyncio.Semaphore, CapacityLimiter, CapacityLimiter]:
         if (
             self._loop is not asyncio.get_running_loop()  # the first request of this loop
             or self._call_slots is None
             or self._other_slots is None
             or self._call_threads is None
+            or self._end_threads is None
         ):
             self.start()
             return self._ready()
-        return self._call_slots, self._other_slots, self._call_threads
+        return self._call_slots, self._other_slots, self._call_threads, self._end_threads
 
 
 async def run_in_lane(func: Callable[..., T], *args: Any) -> T:
@@ -115,19 +122,33 @@ async def run_in_lane(func: Callable[..., T], *args: Any) -> T:
     return await anyio.to_thread.run_sync(func, *args, limiter=_threads.get())
 
 
+async def run_end(func: Callable[..., T], *args: Any) -> T:
+    """``func(*args)``, the end of an admitted request's transaction, on threads of their own:
+    one per admitted request, so a transaction that holds locks (on SQLite, the writer lock)
+    never queues for its commit behind live streams' looks or other requests."""
+    return await anyio.to_thread.run_sync(func, *args, limiter=_ends.get() or _threads.get())
+
+
 def on_lane_threads(func: Callable[..., T]) -> Callable[..., Any]:
     """A plain endpoint as a coroutine that runs it on the threads of its request's lane
     (FastAPI reads the parameters through ``__wrapped__``).
 
-    The request's database session is committed in the same thread as soon as the endpoint
-    returns: a write transaction (on SQLite, the database's one writer lock) is not held while
-    the request waits for the event loop and another thread to commit it."""
+    The request's database session is committed (or rolled back, on an error) in the same
+    thread as soon as the endpoint returns: a write transaction (its locks; on SQLite, the
+    database's one writer lock) is not held while the request waits for the event loop and
+    another thread to end it."""
 
     def work(args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
-        result = func(*args, **kwargs)
-        for value in kwargs.values():
-            if isinstance(value, Session) and value.in_transaction():
-                value.commit()
+        sessions = [v for v in kwargs.values() if isinstance(v, Session)]
+        try:
+            result = func(*args, **kwargs)
+            for session in sessions:
+                if session.in_transaction():
+                    session.commit()
+        except BaseException:
+            for session in sessions:
+                session.rollback()  # its locks go now, not after another wait for a thread
+            raise
         return result
 
     @functools.wraps(func)
@@ -166,7 +187,7 @@ class Admission:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        call_slots, other_slots, call_threads = self.lanes._ready()
+        call_slots, other_slots, call_threads, end_threads = self.lanes._ready()
         if is_call(scope["path"]):
             slots = call_slots
             await slots.acquire()
@@ -182,6 +203,7 @@ class Admission:
             else:
                 await slots.acquire()  # a free place: taken at once
             reset = _threads.set(None)
+        reset_ends = _ends.set(end_threads)
         held = True
 
         async def watch(message: Message) -> None:
@@ -196,6 +218,7 @@ class Admission:
         try:
             await self.app(scope, receive, watch)
         finally:
+            _ends.reset(reset_ends)
             _threads.reset(reset)
             if held:
                 slots.release()

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
-from escucha.admission import run_in_lane
+from escucha.admission import run_end, run_in_lane
 from escucha.auth import rules
 from escucha.auth import service as auth_service
 from escucha.auth.models import ApiToken, User
@@ -44,21 +44,24 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     """One transaction per request: committed before the response is sent.
 
     The session opens its connection at its first query (in the endpoint's worker thread);
-    the commit or rollback runs on a worker thread of the request's lane, shielded from
-    cancellation so a connection is never left behind. A session with no transaction open
-    holds no connection and is closed at once."""
+    the commit or rollback runs on the threads that end transactions (never queued behind
+    other work), shielded from cancellation so a connection is never left behind. A session
+    with no transaction open holds no connection and is closed at once."""
     session = _factory(request)()
     try:
         yield session
     except BaseException:
+        if not session.in_transaction():  # rolled back already (a call's endpoint)
+            session.close()
+            raise
         with anyio.CancelScope(shield=True):
-            await run_in_lane(_end, session, False)
+            await run_end(_end, session, False)
         raise
     if not session.in_transaction():  # committed already (a call's endpoint) or never begun
         session.close()
         return
     with anyio.CancelScope(shield=True):
-        await run_in_lane(_end, session, True)
+        await run_end(_end, session, True)
 
 
 DB = Annotated[Session, Depends(get_db, scope="function")]
