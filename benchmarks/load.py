@@ -15,16 +15,25 @@ agent is chosen, and the call fetches ``/wait`` at once (``--poll`` runs without
 the line then comes back every 2 s). Bot agents act through the API (``/agents/me``,
 ``PUT /agents/{id}/state``, ``GET /contacts/{id}``, wrap-up). At the end waiting callers hang up.
 
+``--desks N`` also opens N agent desks the way a browser holds one: agents signed in with a
+server-side session and its cookie, each loads ``/agent`` once, keeps the page's two live
+streams open (``/agent/events`` and ``/agent/voice/events``, server-sent events) and posts the
+page's heartbeat (``/agent/voice/beat``) every 2 s.
+
 Printed: per endpoint class the requests, errors (HTTP >= 400 or no answer), throughput and
-p50/p95/p99 latency, and the calls completed. Only loopback addresses are ever targeted; every
-loop is bounded in count and time and the server is stopped at the end.
+p50/p95/p99 latency, the calls completed, the server's own CPU time (from ``/proc``) per request
+and the machine's load average. ``--json``: the last line printed is one JSON object with these
+figures. Only loopback addresses are ever targeted; every loop is bounded in count and time and
+the server is stopped at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
+import json
 import os
 import random
 import re
@@ -42,6 +51,7 @@ from typing import Any
 import httpx
 import numpy as np
 from fastapi import FastAPI, Request
+from itsdangerous import TimestampSigner
 from twilio.request_validator import RequestValidator
 
 HOST = "127.0.0.1"
@@ -50,6 +60,9 @@ TWILIO_ACCOUNT = "AC" + "0" * 32
 WAIT_LOOP_S = 2.0  # the silence when the TwiML names none
 PAUSE = re.compile(r'<Pause length="(\d+)"')
 GRACE_S = 30.0
+BEAT_S = 2.0  # the desk page's heartbeat
+WEBHOOKS = ("voice", "gather", "wait", "agent leg", "status")
+CLASSES = (*WEBHOOKS, "agent api", "desk")
 
 
 @dataclass
@@ -61,6 +74,8 @@ class Stats:
     calls_started: int = 0
     waits_s: list[float] = field(default_factory=list)
     redirects: int = 0
+    desk_events: int = 0
+    desks_open: int = 0
 
     def record(self, cls: str, elapsed_s: float, ok: bool, why: str = "") -> None:
         self.latencies_s[cls].append(elapsed_s)
@@ -89,9 +104,17 @@ def always_open(demo_yaml: str) -> str:
     return re.sub(r"^\s+holidays: .*\n", "", text, flags=re.M)
 
 
-def prepare(database_url: str, agents: int) -> dict[int, str]:
-    """Migrate, load the demo organisation, add bot agents; their API tokens by user id."""
+@dataclass
+class Prepared:
+    tokens: dict[int, str]  # the bots' API tokens by user id
+    desks: list[dict[str, object]]  # the desks' session contents (what the login stores)
+
+
+def prepare(database_url: str, agents: int, desks: int) -> Prepared:
+    """Migrate, load the demo organisation, add bot agents with API tokens and desk agents
+    with an open server-side session each."""
     from escucha.auth import service as auth_service
+    from escucha.auth.models import User
     from escucha.db import migrate
     from escucha.db.engine import make_engine, make_sessionmaker
     from escucha.org import service as org_service
@@ -106,29 +129,44 @@ def prepare(database_url: str, agents: int) -> dict[int, str]:
         demo = (Path(org_service.__file__).parent / "demo.yaml").read_text(encoding="utf-8")
         org, _doc = org_service.parse_org(always_open(demo), "demo-always-open.yaml")
         org_service.apply_org(session, org, now=now)
-        for n in range(agents):
+
+        def agent(name: str, display_name: str) -> User:
             user = auth_service.create_user(
-                session,
-                username=f"loadbot-{run}-{n}",
-                display_name=f"Bot {n}",
-                role="agent",
-                now=now,
+                session, username=name, display_name=display_name, role="agent", now=now
             )
             session.add(AgentProfile(user_id=user.id, skills={"facturas": 2}, languages=["es"]))
+            return user
+
+        for n in range(agents):
+            user = agent(f"loadbot-{run}-{n}", f"Bot {n}")
             tokens[user.id] = auth_service.create_token(session, user, "load", now=now)
+        sessions: list[dict[str, object]] = []
+        for n in range(desks):
+            user = agent(f"loaddesk-{run}-{n}", f"Desk {n}")
+            sid = auth_service.start_session(
+                session, user, now=now, address=HOST, user_agent="load benchmark desk"
+            )
+            csrf = secrets.token_urlsafe(24)
+            sessions.append({"uid": user.id, "sid": sid, "csrf": csrf, "lang": "es"})
         session.commit()
     engine.dispose()
-    return tokens
+    return Prepared(tokens, sessions)
+
+
+def session_cookie(secret_key: str, content: dict[str, object]) -> str:
+    """The signed cookie escucha's session middleware sets at login for ``content``."""
+    data = base64.b64encode(json.dumps(content).encode())
+    return TimestampSigner(secret_key).sign(data).decode()
 
 
 def start_server(
-    database_url: str, port: int, folder: Path, api_url: str
+    database_url: str, port: int, folder: Path, api_url: str, secret_key: str
 ) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ESCUCHA_")}
     env.update(
         {
             "ESCUCHA_DATABASE_URL": database_url,
-            "ESCUCHA_SECRET_KEY": secrets.token_urlsafe(32),
+            "ESCUCHA_SECRET_KEY": secret_key,
             "ESCUCHA_ENVIRONMENT": "development",
             "ESCUCHA_HOST": HOST,
             "ESCUCHA_PORT": str(port),
@@ -268,6 +306,64 @@ class Load:
                     continue
             await asyncio.sleep(0.5)
 
+    async def desk(self, cookie: str, csrf: str, stop: asyncio.Event) -> None:
+        """One agent desk held open the way a browser holds it (see the module)."""
+        jar = {"escucha_session": cookie}
+        async with httpx.AsyncClient(base_url=self.url, timeout=30, cookies=jar) as http:
+            t0 = time.perf_counter()
+            try:
+                page = await http.get("/agent")
+                ok, why = page.status_code == 200, f"GET /agent -> {page.status_code}"
+            except httpx.HTTPError as exc:
+                ok, why = False, type(exc).__name__
+            self.stats.record("desk", time.perf_counter() - t0, ok=ok, why=why)
+            if not ok:
+                return
+            streams = [
+                asyncio.create_task(self.stream(http, path, stop))
+                for path in ("/agent/events", "/agent/voice/events")
+            ]
+            headers = {"X-CSRF-Token": csrf}
+            await asyncio.sleep(self.rng.uniform(0, BEAT_S))
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                try:
+                    r = await http.post("/agent/voice/beat", json={"mic_ok": True}, headers=headers)
+                    ok, why = r.status_code == 200, f"POST /agent/voice/beat -> {r.status_code}"
+                except httpx.HTTPError as exc:
+                    ok, why = False, type(exc).__name__
+                self.stats.record("desk", time.perf_counter() - t0, ok=ok, why=why)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), BEAT_S)
+            for task in streams:
+                task.cancel()
+            await asyncio.gather(*streams, return_exceptions=True)
+
+    async def stream(self, http: httpx.AsyncClient, path: str, stop: asyncio.Event) -> None:
+        """A live stream held open (reopened if the server ends it, as EventSource does)."""
+        headers = {"Accept": "text/event-stream"}
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            try:
+                async with http.stream("GET", path, headers=headers, timeout=None) as r:
+                    ok = r.status_code == 200
+                    why = f"GET {path} -> {r.status_code}"
+                    self.stats.record("desk", time.perf_counter() - t0, ok=ok, why=why)
+                    if not ok:
+                        return
+                    self.stats.desks_open += 1
+                    try:
+                        async for line in r.aiter_lines():
+                            if line.startswith("event:"):
+                                self.stats.desk_events += 1
+                    finally:
+                        self.stats.desks_open -= 1
+            except httpx.HTTPError as exc:
+                self.stats.record(
+                    "desk", time.perf_counter() - t0, ok=False, why=type(exc).__name__
+                )
+                await asyncio.sleep(1)
+
 
 def twilio_api(load: Load, port: int) -> Any:
     """Twilio's REST API as far as escucha uses it here: redirecting a live call wakes it;
@@ -294,33 +390,58 @@ def twilio_api(load: Load, port: int) -> Any:
     return uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning"))
 
 
+@dataclass
+class Run:
+    elapsed_s: float
+    server_cpu_s: float
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's user + system CPU time so far, from ``/proc/<pid>/stat``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def drive(
-    url: str, tokens: dict[int, str], args: argparse.Namespace, stats: Stats, api_port: int
-) -> float:
+    url: str,
+    prepared: Prepared,
+    args: argparse.Namespace,
+    stats: Stats,
+    api_port: int,
+    server_pid: int,
+) -> Run:
     rng = random.Random(args.seed)
-    start = time.monotonic()
-    load = Load(url, stats, start + args.duration, rng)
+    load = Load(url, stats, time.monotonic() + args.duration, rng)
     api = twilio_api(load, api_port)
     api_task = asyncio.create_task(api.serve())
     stop = asyncio.Event()
-    bots = [asyncio.create_task(load.bot(uid, tok, stop)) for uid, tok in tokens.items()]
+    cookies = [session_cookie(args.secret_key, d) for d in prepared.desks]
+    desks = [
+        asyncio.create_task(load.desk(cookie, str(d["csrf"]), stop))
+        for cookie, d in zip(cookies, prepared.desks, strict=True)
+    ]
+    cpu0 = cpu_seconds(server_pid)
+    start = time.monotonic()
+    load.end_at = start + args.duration
+    bots = [asyncio.create_task(load.bot(uid, tok, stop)) for uid, tok in prepared.tokens.items()]
     callers = [asyncio.create_task(load.caller_slot(i, args.talk)) for i in range(args.calls)]
     _done, pending = await asyncio.wait(callers, timeout=args.duration + GRACE_S)
     for task in pending:
         task.cancel()
     elapsed = time.monotonic() - start
+    cpu = cpu_seconds(server_pid) - cpu0
     stop.set()
-    await asyncio.gather(*bots, *pending, return_exceptions=True)
+    await asyncio.gather(*bots, *desks, *pending, return_exceptions=True)
     await load.http.aclose()
     api.should_exit = True
     await api_task
-    return elapsed
+    return Run(elapsed, cpu)
 
 
 def table(stats: Stats, elapsed_s: float) -> str:
     rows = [("endpoint class", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms")]
     everything: list[float] = []
-    for cls in ("voice", "gather", "wait", "agent leg", "status", "agent api"):
+    for cls in CLASSES:
         lat = stats.latencies_s.get(cls, [])
         everything += lat
         rows.append(_row(cls, lat, stats.errors.get(cls, 0), elapsed_s))
@@ -354,37 +475,53 @@ def _row(name: str, lat: list[float], errors: int, elapsed_s: float) -> tuple[st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--calls", type=int, default=200, help="concurrent calls (max 500)")
+    parser.add_argument("--calls", type=int, default=200, help="concurrent calls (max 1000)")
     parser.add_argument("--agents", type=int, default=40, help="bot agents (max 200)")
+    parser.add_argument("--desks", type=int, default=0, help="open agent desks (max 1000)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds (max 600)")
     parser.add_argument("--talk", type=float, default=4.0, help="mean talk time, seconds")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--port", type=int, default=0, help="the server's port (default: a free one)"
+    )
     parser.add_argument("--database-url", default="", help="an empty PostgreSQL database")
     parser.add_argument("--server-log", type=Path, help="keep the server's log here")
     parser.add_argument(
         "--poll", action="store_true", help="no REST credentials: waiting lines poll every 2 s"
     )
+    parser.add_argument(
+        "--json", action="store_true", help="end with one line of JSON holding the figures"
+    )
     args = parser.parse_args()
-    args.calls = min(max(args.calls, 1), 500)
+    args.calls = min(max(args.calls, 1), 1000)
     args.agents = min(max(args.agents, 1), 200)
+    args.desks = min(max(args.desks, 0), 1000)
     args.duration = min(max(args.duration, 5.0), 600.0)
+    args.secret_key = secrets.token_urlsafe(32)
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="escucha-load-") as tmp:
         folder = Path(tmp)
         url_db = args.database_url or f"sqlite:///{folder / 'load.db'}"
         kind = "PostgreSQL" if args.database_url else "SQLite"
-        print(f"preparing {kind}: the demo organisation, always open, and {args.agents} bots")
-        tokens = prepare(url_db, args.agents)
-        port, api_port = free_port(), free_port()
+        print(
+            f"preparing {kind}: the demo organisation, always open, {args.agents} bots "
+            f"and {args.desks} desks"
+        )
+        prepared = prepare(url_db, args.agents, args.desks)
+        port, api_port = args.port or free_port(), free_port()
         url = f"http://{HOST}:{port}"
         api_url = "" if args.poll else f"http://{HOST}:{api_port}"
-        proc = start_server(url_db, port, folder, api_url)
+        proc = start_server(url_db, port, folder, api_url, args.secret_key)
         try:
             wait_ready(url, proc)
             how = "polling every 2 s" if args.poll else "woken through the REST stand-in"
-            print(f"driving {args.calls} concurrent calls for {args.duration:.0f} s at {url}")
+            print(
+                f"driving {args.calls} concurrent calls and {args.desks} open desks "
+                f"for {args.duration:.0f} s at {url} (server pid {proc.pid})"
+            )
             print(f"waiting lines: {how}")
             stats = Stats()
-            elapsed = asyncio.run(drive(url, tokens, args, stats, api_port))
+            run = asyncio.run(drive(url, prepared, args, stats, api_port, proc.pid))
         finally:
             proc.terminate()
             try:
@@ -393,11 +530,17 @@ def main() -> None:
                 proc.kill()
             if args.server_log:
                 args.server_log.write_bytes((folder / "server.log").read_bytes())
+    load_after = os.getloadavg()
+    elapsed = run.elapsed_s
     print()
     print(table(stats, elapsed))
     for why, count in sorted(stats.why.items(), key=lambda kv: -kv[1]):
         print(f"  error x{count}: {why}")
     waits = np.asarray(stats.waits_s) if stats.waits_s else np.zeros(1)
+    requests = sum(len(v) for v in stats.latencies_s.values())
+    hooks = np.concatenate([np.asarray(stats.latencies_s.get(c, []), float) for c in WEBHOOKS])
+    p50, p99 = np.percentile(hooks, [50, 99]) if len(hooks) else (float("nan"),) * 2
+    cpu_ms = 1000 * run.server_cpu_s / max(requests, 1)
     print()
     print(
         f"calls: {stats.calls_started} started, {stats.calls_done} completed in {elapsed:.0f} s "
@@ -406,6 +549,43 @@ def main() -> None:
         f"{args.agents} bot agents, mean talk {args.talk} s; "
         f"{stats.redirects} calls redirected through the REST stand-in"
     )
+    print(
+        f"webhooks: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; "
+        f"{args.desks} desks, {stats.desk_events} live events received"
+    )
+    print(
+        f"server: {run.server_cpu_s:.1f} CPU-s for {requests} requests = {cpu_ms:.2f} ms "
+        f"per request ({requests / elapsed:.1f} requests/s)"
+    )
+    print(
+        "load average (1, 5, 15 min): before "
+        + " ".join(f"{x:.2f}" for x in load_before)
+        + ", after "
+        + " ".join(f"{x:.2f}" for x in load_after)
+        + f" on {os.cpu_count()} cores"
+    )
+    if args.json:
+        figures = {
+            "database": kind,
+            "calls": args.calls,
+            "agents": args.agents,
+            "desks": args.desks,
+            "duration_s": round(elapsed, 1),
+            "webhook_p50_s": round(float(p50), 4),
+            "webhook_p99_s": round(float(p99), 4),
+            "errors": sum(stats.errors.values()),
+            "requests": requests,
+            "requests_per_s": round(requests / elapsed, 1),
+            "server_cpu_s": round(run.server_cpu_s, 2),
+            "server_cpu_ms_per_request": round(cpu_ms, 3),
+            "calls_started": stats.calls_started,
+            "calls_completed": stats.calls_done,
+            "desk_events": stats.desk_events,
+            "load_average": [round(x, 2) for x in load_after],
+            "load_average_before": [round(x, 2) for x in load_before],
+            "cores": os.cpu_count(),
+        }
+        print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -407,15 +407,18 @@ def test_no_more_requests_enter_than_connections_and_threads_allow(settings: Set
     connection; a server-sent event stream leaves the count once its headers are out."""
     import asyncio
 
-    from escucha.app import Admission, admission_limit
+    from escucha.admission import Admission, Lanes
     from escucha.db.engine import make_engine
 
     engine = make_engine(settings)
     try:
-        limit = admission_limit(engine)
+        lanes = Lanes.for_engine(engine)
         pool = engine.pool
-        assert 1 <= limit < pool.size() + pool._max_overflow  # type: ignore[attr-defined]
-        assert limit <= 40
+        connections = pool.size() + pool._max_overflow  # type: ignore[attr-defined]
+        assert lanes.calls >= 1
+        assert lanes.others >= 1
+        assert lanes.calls + 2 * lanes.others + 1 < connections
+        assert lanes.calls + lanes.others <= 40
     finally:
         engine.dispose()
 
@@ -437,7 +440,7 @@ def test_no_more_requests_enter_than_connections_and_threads_allow(settings: Set
         await send({"type": "http.response.body", "body": b""})
 
     async def flood() -> None:
-        door = Admission(app, limit=3)
+        door = Admission(app, Lanes(calls=3, others=3, wait_s=30))
 
         async def noop(_message: Any) -> None:
             return None

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -15,14 +14,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, InterfaceError, InternalError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from escucha.admission import Admission, Lanes
 from escucha.api import api_router
 from escucha.bodylimit import BodyLimit
 from escucha.clock import Clock, SystemClock
@@ -73,62 +73,64 @@ class Metrics:
         )
 
 
-class Admission:
-    """At most ``limit`` HTTP requests inside the application at once; the others wait at the
-    door holding nothing.
+DATABASE_FAULT = (
+    "The service is not available right now because of a fault on our side. Nothing was "
+    "half saved: please try again in a few minutes."
+)
 
-    A request can hold a database connection (and the locks of its transaction) while it
-    waits for a worker thread between its dependencies and its endpoint. With more requests
-    inside than threads or pooled connections, every thread can end up waiting for a
-    connection or a lock held by a request that is itself waiting for a thread: the server
-    stalls until timeouts fire. Admitting no more requests than both stops that. A streaming
-    response (server-sent events) leaves the count once its headers are sent.
-    """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+class Observe:
+    """Every HTTP answer gets its request id and the security headers, and is counted, timed
+    and logged once its headers are out (a plain ASGI middleware: nothing is buffered)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, csp: str = CSP) -> None:
         self.app = app
-        self.limit = limit
-        self._slots: asyncio.Semaphore | None = None
+        self.metrics = metrics
+        self.csp = csp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.limit)
-        slots = self._slots
-        await slots.acquire()
-        held = True
+        rid = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                rid = value.decode("latin-1")[:64]
+                break
+        rid = rid or uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        start = time.perf_counter()
 
-        async def watch(message: Message) -> None:
-            nonlocal held
-            if held and message["type"] == "http.response.start":
-                headers = dict(message.get("headers") or ())
-                if b"text/event-stream" in headers.get(b"content-type", b""):
-                    held = False
-                    slots.release()
+        async def stamp(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                elapsed = time.perf_counter() - start
+                status = message["status"]
+                route = getattr(scope.get("route"), "path", "<unmatched>")
+                self.metrics.requests.labels(scope["method"], route, str(status)).inc()
+                self.metrics.latency.labels(route).observe(elapsed)
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = rid
+                csp = headers.setdefault("Content-Security-Policy", self.csp)
+                headers["X-Content-Type-Options"] = "nosniff"
+                if "frame-ancestors 'none'" in csp:  # a page made to be embedded names its hosts
+                    headers["X-Frame-Options"] = "DENY"
+                headers["Referrer-Policy"] = "same-origin"
+                headers["Permissions-Policy"] = "camera=(), geolocation=(), microphone=(self)"
+                log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "route": route,
+                        "status": status,
+                        "ms": round(elapsed * 1000, 1),
+                    },
+                )
             await send(message)
 
         try:
-            await self.app(scope, receive, watch)
+            await self.app(scope, receive, stamp)
         finally:
-            if held:
-                slots.release()
-
-
-def admission_limit(engine: Engine, threads: int = 40) -> int:
-    """Requests admitted at once: fewer than the pooled connections (the job worker needs
-    one) and no more than the worker threads (AnyIO's default is 40)."""
-    pool = engine.pool
-    size = getattr(pool, "size", None)
-    connections = (size() if callable(size) else 5) + max(int(getattr(pool, "_max_overflow", 0)), 0)
-    return max(1, min(connections - 1, threads))
-
-
-DATABASE_FAULT = (
-    "The service is not available right now because of a fault on our side. Nothing was "
-    "half saved: please try again in a few minutes."
-)
+            request_id_var.reset(token)
 
 
 def _is_api(request: Request) -> bool:
@@ -187,6 +189,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.session_factory = make_sessionmaker(engine)
     app.state.clock = clock or SystemClock()
     app.state.metrics = Metrics.create()
+    app.state.lanes = Lanes.for_engine(engine)
 
     @app.exception_handler(EscuchaError)
     async def _escucha_error(request: Request, exc: EscuchaError) -> Response:
@@ -238,43 +241,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     # the desk's SIP phone talks to the PBX's WebSocket (ADR 23)
     sip_origin = sip_ws_origin(parse_sip_ws_url(settings.sip_ws_url))
     page_csp = CSP.replace("connect-src 'self'", f"connect-src 'self' {sip_origin}".rstrip())
-
-    @app.middleware("http")
-    async def _observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        rid = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
-        token = request_id_var.set(rid)
-        start = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception:
-            request_id_var.reset(token)
-            raise
-        elapsed = time.perf_counter() - start
-        route = getattr(request.scope.get("route"), "path", "<unmatched>")
-        app.state.metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        app.state.metrics.latency.labels(route).observe(elapsed)
-        response.headers["X-Request-ID"] = rid
-        csp = response.headers.setdefault("Content-Security-Policy", page_csp)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        if "frame-ancestors 'none'" in csp:  # a page made to be embedded names its hosts
-            response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers["Permissions-Policy"] = "camera=(), geolocation=(), microphone=(self)"
-        log.info(
-            "request",
-            extra={
-                "method": request.method,
-                "route": route,
-                "status": response.status_code,
-                "ms": round(elapsed * 1000, 1),
-            },
-        )
-        request_id_var.reset(token)
-        return response
-
-    app.add_middleware(Admission, limit=admission_limit(engine))
+    app.add_middleware(Observe, metrics=app.state.metrics, csp=page_csp)
+    app.add_middleware(Admission, lanes=app.state.lanes)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,

@@ -161,21 +161,35 @@ def _content_length(scope: Scope) -> int | None:
 async def _refuse(scope: Scope, send: Send, limit: int) -> None:
     es = f"el cuerpo de la petición supera el límite de {limit} bytes"
     en = f"the request body is larger than the limit of {limit} bytes"
+    # the unread rest of the body must not be taken for the next request
+    await answer_at_door(scope, send, 413, "too_large", es, en, [(b"connection", b"close")])
+
+
+async def answer_at_door(
+    scope: Scope,
+    send: Send,
+    status: int,
+    code: str,
+    es: str,
+    en: str,
+    headers: list[tuple[bytes, bytes]],
+) -> None:
+    """A short answer before the application runs: JSON for the API and webhooks (and anyone
+    who asks for it), else plain text in Spanish and English."""
     if _is_api(scope):
-        body = json.dumps({"error": "too_large", "detail": en}).encode()
+        body = json.dumps({"error": code, "detail": en}).encode()
         ctype = b"application/json"
     else:
-        body = f"413: {es} / {en}\n".encode()
+        body = f"{status}: {es} / {en}\n".encode()
         ctype = b"text/plain; charset=utf-8"
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", ctype),
                 (b"content-length", str(len(body)).encode()),
-                # the unread rest of the body must not be taken for the next request
-                (b"connection", b"close"),
+                *headers,
                 (b"x-content-type-options", b"nosniff"),
             ],
         }

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
+from escucha.admission import run_end, run_in_lane
 from escucha.auth import rules
 from escucha.auth import service as auth_service
 from escucha.auth.models import ApiToken, User
@@ -25,12 +27,12 @@ def _factory(request: Request) -> sessionmaker[Session]:
     return factory
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed before the response is sent."""
-    session = _factory(request)()
+def _end(session: Session, commit: bool) -> None:
     try:
-        yield session
-        session.commit()
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
     except BaseException:
         session.rollback()
         raise
@@ -38,10 +40,34 @@ def get_db(request: Request) -> Iterator[Session]:
         session.close()
 
 
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """One transaction per request: committed before the response is sent.
+
+    The session opens its connection at its first query (in the endpoint's worker thread);
+    the commit or rollback runs on the threads that end transactions (never queued behind
+    other work), shielded from cancellation so a connection is never left behind. A session
+    with no transaction open holds no connection and is closed at once."""
+    session = _factory(request)()
+    try:
+        yield session
+    except BaseException:
+        if not session.in_transaction():  # rolled back already (a call's endpoint)
+            session.close()
+            raise
+        with anyio.CancelScope(shield=True):
+            await run_end(_end, session, False)
+        raise
+    if not session.in_transaction():  # committed already (a call's endpoint) or never begun
+        session.close()
+        return
+    with anyio.CancelScope(shield=True):
+        await run_end(_end, session, True)
+
+
 DB = Annotated[Session, Depends(get_db, scope="function")]
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
@@ -110,13 +136,14 @@ def session_user(
     )
 
 
-def _caller(request: Request, db: DB, clock: ClockDep) -> Caller:
+async def _caller(request: Request, db: DB, clock: ClockDep) -> Caller:
+    """Who is calling: one query for a token or a session cookie, none otherwise."""
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        found = auth_service.token_caller(db, header[7:].strip(), now=clock.now())
+        found = await run_in_lane(auth_service.token_caller, db, header[7:].strip(), clock.now())
         return Caller(found.user, "token", found.token.scope)
     if "uid" in request.session:
-        user = session_user(request, db, clock.now())
+        user = await run_in_lane(session_user, request, db, clock.now())
         if user is not None:
             return Caller(user, "session")
         request.session.clear()

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from escucha.admission import CallRoute
 from escucha.app import CSP
 from escucha.auth import service as auth_service
 from escucha.auth.api import DB, AgentCaller, ClockDep, Public
@@ -44,7 +45,7 @@ from escucha.web.agent import signal_stream
 from escucha.web.i18n import LANGUAGES, pick_language
 from escucha.web.render import render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=CallRoute)
 log = logging.getLogger("escucha.telephony")
 
 PROVIDER = "browser"

@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from escucha.admission import CallRoute
 from escucha.auth.api import DB, ClockDep, SupervisorCaller, Webhook
 from escucha.errors import InvalidInput, NotFound
 from escucha.speech import service as speech
@@ -79,7 +80,6 @@ def recording_audio(
     return FileResponse(path, media_type="audio/wav", headers={"Cache-Control": "private"})
 
 
-@router.post("/telephony/twilio/recording")
 def twilio_recording(
     request: Request, _caller: Webhook, params: TwilioParams, db: DB, clock: ClockDep
 ) -> Response:
@@ -108,3 +108,12 @@ def twilio_recording(
         agent_channel=settings.speech_twilio_agent_channel if channels == "2" else 0,
     )
     return empty
+
+
+# A webhook of the calls lane (ADR 26), among routes that are not.
+router.add_api_route(
+    "/telephony/twilio/recording",
+    twilio_recording,
+    methods=["POST"],
+    route_class_override=CallRoute,
+)

@@ -11,13 +11,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from escucha.admission import CallRoute
 from escucha.auth.api import DB, ClockDep, Webhook
 from escucha.errors import InvalidInput
 from escucha.telephony import rules as R
 from escucha.telephony import service as telephony
 from escucha.telephony.twilio import TwilioParams, twiml
 
-router = APIRouter(prefix="/telephony/twilio", include_in_schema=False)
+router = APIRouter(prefix="/telephony/twilio", include_in_schema=False, route_class=CallRoute)
 
 PROVIDER = "twilio"
 
