@@ -391,7 +391,9 @@ def seed_floor(
                     "estimate_s": float(rng.exponential(40.0)),
                     "bound_s": 60.0,
                     "predictor": "bench",
-                    "actual_wait_s": (answered_at - queued).total_seconds(),
+                    "actual_wait_s": (answered_at - queued).total_seconds()
+                    if answered_at and queued
+                    else None,
                     "outcome": "answered",
                 }
                 for cid, queued, answered_at in answered

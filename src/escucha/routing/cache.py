@@ -300,13 +300,13 @@ def _apply_rates(session: Session, cache: _Cache, d: dict[str, set[int]]) -> Non
         for cid in sorted(d["contacts"]):
             row = found.get(cid)
             sample = m.exit_of(row[2], row[3], row[4], row[5]) if row is not None else None
-            for queue, window in cache.exits.items():
-                window.put(cid, sample if row is not None and row[1] == queue else None)
+            for queue, exits in cache.exits.items():
+                exits.put(cid, sample if row is not None and row[1] == queue else None)
     settled = session.info.get(SETTLED)
     if cache.pairs and settled:
         for eid, (estimate_queue, pair) in sorted(settled.items()):
-            for queue, window in cache.pairs.items():
-                window.put(eid, pair if estimate_queue == queue else None)
+            for queue, pairs in cache.pairs.items():
+                pairs.put(eid, pair if estimate_queue == queue else None)
 
 
 def rates(session: Session, queue: str) -> tuple[est.QueueMeter, float | None]:

@@ -21,6 +21,7 @@ from escucha.callbacks.models import Callback
 from escucha.contacts import lifecycle
 from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, ContactEvent, Estimate
+from escucha.db import changes as live
 from escucha.errors import Conflict, InvalidInput, NotFound
 from escucha.jobs.service import enqueue
 from escucha.org import models as org
@@ -111,6 +112,10 @@ def _persist(session: Session, matches: list[Assignment], *, now: datetime) -> l
     engine rebuilt (it believed in a state the database does not have).
     """
     pairs = {int(a.agent_id): int(a.contact_id) for a in matches}
+    # set-based writes the session's flushes do not see: name what they change for the desks
+    live.touch(
+        session, "floor", *(f"agent:{a}" for a in pairs), *(f"contact:{c}" for c in pairs.values())
+    )
     got_agents = {
         status.user_id: status
         for status in _claim(
