@@ -20,10 +20,9 @@ from escucha.clock import FrozenClock
 from escucha.db import changes
 from escucha.routing import service as routing
 from tests.conftest import login
-from tests.factories import START, demo, make_login_user
+from tests.factories import PASSWORD, START, demo, make_login_user
 
 DESKS = 50
-PASSWORD = "correct-horse-battery"
 
 
 class Desk:
