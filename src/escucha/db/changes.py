@@ -85,7 +85,6 @@ class Hub:
         self._waiting: dict[str, set[_Waiter]] = {}
         self._engine = engine
         self._watcher: threading.Thread | None = None
-        self.published = 0
 
     def stamp(self, topics: Collection[str]) -> tuple[int, ...]:
         """The versions of ``topics`` now (compare with a later stamp to see a change)."""
@@ -103,7 +102,6 @@ class Hub:
                         woken.update(waiters)
                 else:
                     woken.update(self._waiting.get(topic, ()))
-            self.published += 1
         for waiter in woken:
             waiter.wake()
 
