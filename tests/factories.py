@@ -33,6 +33,7 @@ from escucha.contacts.models import Contact, ContactEvent, Customer
 from escucha.org import models as org
 from escucha.org import service as org_service
 from escucha.org.schemas import OrgFile
+from escucha.routing import benchdb
 from escucha.tickets import replies as canned_replies
 from escucha.tickets import service as tickets
 from escucha.tickets.models import CannedReply, Ticket
@@ -493,4 +494,21 @@ def make_canned_reply(
     who = author or make_person(session, f"sup{next(_n)}", role="supervisor")
     return canned_replies.save(
         session, title=title, language=language, body=body, user=who, now=START
+    )
+
+
+def make_floor(
+    session: Session,
+    *,
+    agents: int,
+    waiting: int,
+    history: int = 0,
+    queue: str = "facturas",
+    seed: int = 0,
+) -> list[int]:
+    """A floor of the demo organisation written at once (the estimate benchmark's): agents
+    none of whom is free, callers waiting in ``queue``, callers who left it with their
+    estimates settled. The waiting contacts' ids."""
+    return benchdb.seed_floor(
+        session, queue=queue, agents=agents, waiting=waiting, history=history, now=START, seed=seed
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 import re
 from dataclasses import replace
 
@@ -314,3 +315,16 @@ def test_every_announcement_states_a_concrete_bound_not_below_the_estimate(
     if ahead is not None and ahead >= 2:
         assert str(ahead) in said.text
     assert not math.isnan(said.bound_s)
+
+
+def test_the_predictor_for_a_long_line_is_the_sum_it_stands_for() -> None:
+    """Past 64 callers ahead the sum is a difference of digammas: the same number."""
+    rng = random.Random(3)
+    for _ in range(500):
+        ahead, agents = rng.randrange(60, 30_000), rng.randrange(1, 1_000)
+        service = rng.uniform(1.0, 2_000.0)
+        patience = rng.choice((rng.uniform(0.5, 10.0), rng.uniform(10.0, 1e8)))
+        rate, theta = agents / service, 1.0 / patience
+        summed = math.fsum(1.0 / (rate + i * theta) for i in range(ahead + 1))
+        got = queue_length_predictor(ahead, agents, service, patience)
+        assert got == pytest.approx(summed, rel=1e-13)

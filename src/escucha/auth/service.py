@@ -26,6 +26,7 @@ from escucha.auth.models import (
     User,
     UserSession,
 )
+from escucha.db import changes
 from escucha.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthenticated
 
 _hasher = PasswordHasher()
@@ -195,11 +196,13 @@ def session_user(
 
 
 def end_session(session: Session, sid: str, *, now: datetime, reason: str = "logout") -> None:
-    session.execute(
+    ended = session.scalars(
         update(UserSession)
         .where(UserSession.sid_hash == _digest(sid), UserSession.ended_at.is_(None))
         .values(ended_at=now, ended_reason=reason)
-    )
+        .returning(UserSession.user_id)
+    ).all()
+    changes.touch(session, *(f"user:{uid}" for uid in ended))  # the user's live streams end
 
 
 def end_sessions(session: Session, user: User, *, now: datetime, reason: str) -> int:
@@ -209,6 +212,7 @@ def end_sessions(session: Session, user: User, *, now: datetime, reason: str) ->
         .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
         .values(ended_at=now, ended_reason=reason)
     )
+    changes.touch(session, f"user:{user.id}")
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -20,12 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from escucha.auth.models import User
 from escucha.config import Settings
 from escucha.contacts import service as contacts
+from escucha.contacts.models import Contact, Estimate
 from escucha.db import migrate
 from escucha.db.engine import make_engine, make_sessionmaker
 from escucha.db.session import transaction
 from escucha.errors import Conflict
 from escucha.org import models as org
-from escucha.routing import service
+from escucha.routing import cache, service
 from escucha.routing.models import AgentStatus, RoutingDecision
 from escucha.routing.rules import (
     AgentPolicy,
@@ -291,3 +292,136 @@ def make_db_router(settings: Settings) -> object:
         return DbRouter(settings, workload)
 
     return factory
+
+
+def seed_floor(
+    session: Session,
+    *,
+    queue: str,
+    agents: int,
+    waiting: int,
+    history: int,
+    now: datetime,
+    seed: int = 0,
+) -> list[int]:
+    """A floor written at once for the wait estimate's benchmark and tests: ``agents`` agents
+    (busy, in wrap-up, on a break or offline; some without the queue's skill, so nobody is
+    free to take a caller), ``waiting`` callers in the line of ``queue``, and ``history``
+    callers who left it (served or hung up) with their estimates settled. The queue must
+    exist. Returns the waiting contacts' ids, by id."""
+    rng = np.random.default_rng(seed)
+    skills = dict(session.scalars(select(org.Queue.skills).where(org.Queue.name == queue)).one())
+    start = now.timestamp() - 3600.0
+    first = int(session.scalar(select(func.coalesce(func.max(User.id), 0))) or 0) + 1
+    names = [f"floor{seed}-{first + n}" for n in range(agents)]
+    if names:
+        session.execute(
+            insert(User),
+            [
+                {
+                    "username": name,
+                    "display_name": name,
+                    "role": "agent",
+                    "language": "es",
+                    "active": True,
+                    "session_epoch": 0,
+                    "created_at": now,
+                }
+                for name in names
+            ],
+        )
+        ids = list(session.scalars(select(User.id).where(User.username.in_(names))))
+        session.execute(
+            insert(org.AgentProfile),
+            [
+                {
+                    "user_id": uid,
+                    "skills": {k: int(rng.integers(1, 4)) for k in skills}
+                    if rng.random() < 0.8
+                    else {"other": 1},
+                    "languages": ["es"],
+                }
+                for uid in ids
+            ],
+        )
+        states = ("busy", "wrap_up", "break", "offline")
+        session.execute(
+            insert(AgentStatus),
+            [{"user_id": uid, "state": states[int(rng.integers(4))], "since": now} for uid in ids],
+        )
+    left = []
+    for n in range(history):
+        queued = start + n
+        wait = float(rng.exponential(40.0))
+        row: dict[str, object] = {
+            "channel": "voice",
+            "queue": queue,
+            "language": "es",
+            "provider": "bench",
+            "ivr_path": [],
+            "skills": {},
+            "arrived_at": _dt(queued),
+            "queued_at": _dt(queued),
+            "joined_at": _dt(queued),
+        }
+        if rng.random() < 0.8:
+            row |= {
+                "state": "ended",
+                "answered_at": _dt(queued + wait),
+                "ended_at": _dt(queued + wait + float(rng.exponential(200.0))),
+            }
+        else:
+            row |= {"state": "abandoned", "ended_at": _dt(queued + wait)}
+        left.append(row)
+    if left:
+        session.execute(insert(Contact), left)
+        answered = session.execute(
+            select(Contact.id, Contact.queued_at, Contact.answered_at).where(
+                Contact.queue == queue, Contact.answered_at.is_not(None)
+            )
+        ).all()
+        session.execute(
+            insert(Estimate),
+            [
+                {
+                    "contact_id": cid,
+                    "queue": queue,
+                    "given_at": queued,
+                    "position": 1,
+                    "estimate_s": float(rng.exponential(40.0)),
+                    "bound_s": 60.0,
+                    "predictor": "bench",
+                    "actual_wait_s": (answered_at - queued).total_seconds()
+                    if answered_at and queued
+                    else None,
+                    "outcome": "answered",
+                }
+                for cid, queued, answered_at in answered
+            ],
+        )
+    rows = [
+        {
+            "channel": "voice",
+            "queue": queue,
+            "language": "es",
+            "provider": "bench",
+            "ivr_path": [],
+            "priority": int(rng.choice([0, 0, 0, 5])),
+            "skills": {},
+            "arrived_at": _dt(start + history + n * 0.1),
+            "queued_at": _dt(start + history + n * 0.1),
+            "joined_at": _dt(start + history + n * 0.1),
+        }
+        for n in range(waiting)
+    ]
+    if rows:
+        contacts.seed_queued(session, rows, orm=False)
+    session.flush()
+    cache.invalidate(session)  # written behind the hooks' back: this process reads it again
+    return list(
+        session.scalars(
+            select(Contact.id)
+            .where(Contact.queue == queue, Contact.state == "queued")
+            .order_by(Contact.id)
+        )
+    )

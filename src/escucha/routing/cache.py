@@ -22,9 +22,12 @@ from sqlalchemy import event, select, text, update
 from sqlalchemy.orm import Session
 
 from escucha.callbacks.models import Callback
-from escucha.contacts.models import Contact
+from escucha.contacts.models import Contact, Estimate
 from escucha.errors import EscuchaError, NotFound
 from escucha.org import models as org
+from escucha.routing import estimate as est
+from escucha.routing import floor
+from escucha.routing import meters as m
 from escucha.routing.engine import RoutingEngine
 from escucha.routing.floor import agent_value, load_engine, waiting_value
 from escucha.routing.models import AgentStatus, RoutingState
@@ -32,6 +35,17 @@ from escucha.routing.models import AgentStatus, RoutingState
 DIRTY = "routing_dirty"
 BUMPED = "routing_bumped"
 TOKEN = "routing_owner"  # noqa: S105 - a session.info key, not a secret
+SETTLED = "routing_settled"
+
+
+@dataclass(frozen=True)
+class _Rates:
+    """A queue's rates and the windows (at their versions) they were replayed from."""
+
+    exits: tuple[m.Latest[m.Exit], int]
+    pairs: tuple[m.Latest[m.Pair], int]
+    meter: est.QueueMeter
+    margin: float | None
 
 
 @dataclass
@@ -41,6 +55,15 @@ class _Cache:
     version: int = -1
     token: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Per queue, read on first use and kept by every change after it (ADR 25).
+    exits: dict[str, m.Latest[m.Exit]] = field(default_factory=dict)
+    pairs: dict[str, m.Latest[m.Pair]] = field(default_factory=dict)
+    rates: dict[str, _Rates] = field(default_factory=dict)
+
+    def forget_rates(self) -> None:
+        self.exits.clear()
+        self.pairs.clear()
+        self.rates.clear()
 
 
 _CACHES: dict[str, _Cache] = {}
@@ -72,16 +95,28 @@ def _after_flush(session: Session, _ctx: Any) -> None:
             _dirty(session)["profiles"].add(obj.user_id)
         elif isinstance(obj, org.Queue):
             _dirty(session)["queues"].add(obj.id or 0)
+        elif isinstance(obj, Estimate):
+            gone = obj in session.deleted
+            pair = None if gone else m.pair_of(obj.outcome, obj.estimate_s, obj.actual_wait_s)
+            if pair is not None or gone or obj not in session.new:
+                _settled(session)[obj.id] = (obj.queue, pair)
+
+
+def _settled(session: Session) -> dict[int, tuple[str, m.Pair | None]]:
+    """Estimates written by this transaction, as the margin reads them."""
+    s: dict[int, tuple[str, m.Pair | None]] = session.info.setdefault(SETTLED, {})
+    return s
 
 
 def _before_commit(session: Session) -> None:
     session.flush()
     d = session.info.get(DIRTY)
-    if d and any(d.values()):
+    if (d and any(d.values())) or session.info.get(SETTLED):
         sync(session)
 
 
 def _after_commit(session: Session) -> None:
+    session.info.pop(SETTLED, None)
     session.info.pop(LOCKED, None)
     session.info.pop(DIRTY, None)
     session.info.pop(BUMPED, None)
@@ -90,6 +125,7 @@ def _after_commit(session: Session) -> None:
 
 def _after_rollback(session: Session) -> None:
     token = session.info.pop(TOKEN, None)
+    session.info.pop(SETTLED, None)
     session.info.pop(LOCKED, None)
     session.info.pop(DIRTY, None)
     session.info.pop(BUMPED, None)
@@ -100,6 +136,7 @@ def _after_rollback(session: Session) -> None:
         if cache.token == token:  # what this transaction applied never happened
             cache.engine = None
             cache.version = -1
+            cache.forget_rates()
 
 
 LOCK_KEY = 1702060917
@@ -181,8 +218,12 @@ def sync(session: Session) -> RoutingEngine:
                 fresh = False
         if engine is None or not fresh or d["queues"]:
             engine = load_engine(session)
+            cache.forget_rates()
+        else:
+            _apply_rates(session, cache, d)
         for ids in d.values():
             ids.clear()
+        session.info.pop(SETTLED, None)
         cache.engine = engine
         cache.instance = mark
         cache.version = version
@@ -197,6 +238,7 @@ def invalidate(session: Session) -> None:
     with cache.lock:
         cache.engine = None
         cache.version = -1
+        cache.forget_rates()
 
 
 def _apply(session: Session, engine: RoutingEngine, d: dict[str, set[int]]) -> None:
@@ -238,3 +280,55 @@ def _apply(session: Session, engine: RoutingEngine, d: dict[str, set[int]]) -> N
             else:
                 with contextlib.suppress(NotFound):
                     engine.remove_agent(str(uid))
+
+
+def _apply_rates(session: Session, cache: _Cache, d: dict[str, set[int]]) -> None:
+    """Tell the kept windows of every queue of the contacts and estimates this transaction
+    changed (a contact may leave one queue's window for another's)."""
+    if cache.exits and d["contacts"]:
+        rows = session.execute(
+            select(
+                Contact.id,
+                Contact.queue,
+                Contact.state,
+                Contact.queued_at,
+                Contact.answered_at,
+                Contact.ended_at,
+            ).where(Contact.id.in_(d["contacts"]))
+        ).all()
+        found = {int(r[0]): r for r in rows}
+        for cid in sorted(d["contacts"]):
+            row = found.get(cid)
+            sample = m.exit_of(row[2], row[3], row[4], row[5]) if row is not None else None
+            for queue, exits in cache.exits.items():
+                exits.put(cid, sample if row is not None and row[1] == queue else None)
+    settled = session.info.get(SETTLED)
+    if cache.pairs and settled:
+        for eid, (estimate_queue, pair) in sorted(settled.items()):
+            for queue, pairs in cache.pairs.items():
+                pairs.put(eid, pair if estimate_queue == queue else None)
+
+
+def rates(session: Session, queue: str) -> tuple[est.QueueMeter, float | None]:
+    """The queue's meter and safety margin as :func:`floor.exits` and :func:`floor.pairs`
+    would measure them now, from windows kept in step (call after :func:`sync`, in the same
+    transaction): no read unless a window is new to this process or lost a row it needs."""
+    cache = _cache_for(session)
+    with cache.lock:
+        exits = cache.exits.get(queue)
+        if exits is None or exits.stale:
+            exits = cache.exits[queue] = m.Latest(floor.exits(session, queue))
+        pairs = cache.pairs.get(queue)
+        if pairs is None or pairs.stale:
+            pairs = cache.pairs[queue] = m.Latest(floor.pairs(session, queue))
+        kept = cache.rates.get(queue)
+        now_at = ((exits, exits.version), (pairs, pairs.version))
+        if kept is None or (kept.exits, kept.pairs) != now_at:
+            kept = _Rates(
+                (exits, exits.version),
+                (pairs, pairs.version),
+                m.meter_of(exits.samples()),
+                m.margin_of(pairs.samples()),
+            )
+            cache.rates[queue] = kept
+        return kept.meter, kept.margin

@@ -79,13 +79,14 @@ _COMPACT_SLACK = 64
 class _Class:
     """One requirement set: its qualified available agents and its contact buckets."""
 
-    __slots__ = ("agents", "buckets", "members", "reqs")
+    __slots__ = ("agents", "buckets", "members", "reqs", "staffed")
 
     def __init__(self, reqs: Requirements) -> None:
         self.reqs = reqs
         self.agents: list[_AgentEntry] = []
         self.buckets: list[_Bucket] = []
         self.members: set[_AgentRec] = set()
+        self.staffed = 0  # members in a staffed state, kept at every change of state
 
 
 class _Bucket:
@@ -319,6 +320,7 @@ class RoutingEngine:
                 if qualifies(rec.skills, reqs):
                     rec.classes.append(cls)
                     cls.members.add(rec)
+                    cls.staffed += rec.state in STAFFED_STATES
                     if rec.placed and rec.idle_since is not None:
                         heapq.heappush(cls.agents, self._agent_entry(rec, cls))
         return cls
@@ -382,7 +384,7 @@ class RoutingEngine:
         self._drop_link(rec)
         if agent.contact_id is not None:
             self._held[agent.contact_id] = _Held(None, agent.agent_id, None)
-        rec.state = agent.state
+        self._set_state(rec, agent.state)
         rec.idle_since = agent.idle_since
         rec.contact_id = agent.contact_id
         rec.epoch = self._next_epoch()
@@ -402,15 +404,28 @@ class RoutingEngine:
 
     def _join_classes(self, rec: _AgentRec) -> None:
         rec.classes = [cls for cls in self._classes.values() if qualifies(rec.skills, cls.reqs)]
+        staffed = rec.state in STAFFED_STATES
         for cls in rec.classes:
             cls.members.add(rec)
+            cls.staffed += staffed
         rec.buckets = [bucket for cls in rec.classes for bucket in cls.buckets]
 
     def _leave_classes(self, rec: _AgentRec) -> None:
+        staffed = rec.state in STAFFED_STATES
         for cls in rec.classes:
             cls.members.discard(rec)
+            cls.staffed -= staffed
         rec.classes = []
         rec.buckets = []
+
+    @staticmethod
+    def _set_state(rec: _AgentRec, state: AgentState) -> None:
+        """The one place an agent's state changes, keeping its classes' staffed counts."""
+        change = (state in STAFFED_STATES) - (rec.state in STAFFED_STATES)
+        rec.state = state
+        if change:
+            for cls in rec.classes:
+                cls.staffed += change
 
     def _index_skills(self, rec: _AgentRec, *, add: bool) -> None:
         for skill in rec.skills:
@@ -450,7 +465,7 @@ class RoutingEngine:
             self._leave_available(rec)
         if state not in (AgentState.BUSY, AgentState.WRAP_UP):
             self._drop_link(rec)
-        rec.state = state
+        self._set_state(rec, state)
         if state is AgentState.AVAILABLE:
             rec.idle_since = now
             rec.epoch = self._next_epoch()
@@ -504,13 +519,12 @@ class RoutingEngine:
         cls.agents = live
 
     def agents_staffed(self, queue_id: str) -> int:
-        """Agents available, busy or in wrap-up who are qualified for the queue's skills."""
-        reqs = merge_requirements(self.queue(queue_id).skills)
-        return sum(
-            1
-            for rec in self._agents.values()
-            if rec.state in STAFFED_STATES and qualifies(rec.skills, reqs)
-        )
+        """Agents available, busy or in wrap-up who are qualified for the queue's skills.
+
+        A count kept by the skill class of the queue's requirements at every change of an
+        agent's state or skills: constant time, whatever the number of agents.
+        """
+        return self._class_for(merge_requirements(self.queue(queue_id).skills)).staffed
 
     # --- contacts -----------------------------------------------------------------------
 
@@ -738,7 +752,7 @@ class RoutingEngine:
             self._available -= 1
         agent.epoch = self._next_epoch()
         self._held[contact.contact_id] = _Held(contact, agent.agent_id, agent.idle_since)
-        agent.state = AgentState.BUSY
+        self._set_state(agent, AgentState.BUSY)
         agent.contact_id = contact.contact_id
         return Assignment(
             contact_id=contact.contact_id,
@@ -766,7 +780,7 @@ class RoutingEngine:
             raise Conflict(f"contact {assignment.contact_id!r} was assigned before a restart")
         del self._held[assignment.contact_id]
         agent.contact_id = None
-        agent.state = AgentState.AVAILABLE
+        self._set_state(agent, AgentState.AVAILABLE)
         agent.idle_since = held.idle_since
         agent.epoch = self._next_epoch()
         self._pending_agents.append((agent, agent.epoch))

@@ -156,7 +156,36 @@ def queue_length_predictor(
     if not mean_patience_s > 0:
         raise ValueError("mean_patience_s must be > 0")
     theta = 1.0 / mean_patience_s
-    return math.fsum(1.0 / (service_rate + i * theta) for i in range(callers_ahead + 1))
+    if callers_ahead < _SUMMED_TERMS:
+        return math.fsum(1.0 / (service_rate + i * theta) for i in range(callers_ahead + 1))
+    return _harmonic(service_rate / theta, callers_ahead) / theta
+
+
+_SUMMED_TERMS = 64
+"""Up to this many callers ahead the predictor's sum is added term by term; beyond, it is
+the difference of two digammas (constant time, the same number to about 1e-14)."""
+
+
+def _harmonic(x: float, n: int) -> float:
+    """``sum(1 / (x + i) for i in 0..n)`` for ``x > 0``, as ``digamma(x + n + 1) -
+    digamma(x)``: the first terms added while ``x < 10``, then the asymptotic series of the
+    digamma, whose logarithms are taken as one ``log1p`` so nothing cancels."""
+    head = []
+    while x < 10.0 and n >= 0:
+        head.append(1.0 / x)
+        x += 1.0
+        n -= 1
+    if n < 0:
+        return math.fsum(head)
+    end = x + n + 1
+    return math.fsum([*head, math.log1p((n + 1) / x), _digamma_rest(end), -_digamma_rest(x)])
+
+
+def _digamma_rest(y: float) -> float:
+    """``digamma(y) - log(y)`` for ``y >= 10`` (asymptotic series, error below 1e-16)."""
+    z = 1.0 / (y * y)
+    series = z * (1 / 12 - z * (1 / 120 - z * (1 / 252 - z * (1 / 240 - z / 132))))
+    return -0.5 / y - series
 
 
 def _scaled(wait_s: float, position: int, queue_length: int) -> float:

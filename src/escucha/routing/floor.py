@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from escucha.contacts.models import Contact
+from escucha.contacts.models import Contact, Estimate
 from escucha.org import models as org
 from escucha.routing.engine import RoutingEngine
+from escucha.routing.meters import WINDOW, Exit, Pair, exit_of, pair_of
 from escucha.routing.models import AgentStatus
 from escucha.routing.rules import (
     Agent,
@@ -90,3 +91,44 @@ def load_engine(session: Session) -> RoutingEngine:
         if c.queue in known
     )
     return RoutingEngine.from_state(EngineState(configs, agents, waiting))
+
+
+def exits(session: Session, queue: str, *, window: int = WINDOW) -> list[tuple[int, Exit]]:
+    """The latest ``window`` callers who left the queue's line, by id (a narrow read)."""
+    rows = session.execute(
+        select(Contact.id, Contact.state, Contact.queued_at, Contact.answered_at, Contact.ended_at)
+        .where(
+            Contact.queue == queue,
+            Contact.queued_at.is_not(None),
+            (Contact.answered_at.is_not(None)) | (Contact.state == "abandoned"),
+            Contact.state.not_in(("queued", "offered")),  # back in line: not left it
+        )
+        .order_by(Contact.id.desc())
+        .limit(window)
+    ).all()
+    out = []
+    for cid, state, queued, answered, ended in rows:
+        sample = exit_of(state, queued, answered, ended)
+        if sample is not None:
+            out.append((int(cid), sample))
+    return out
+
+
+def pairs(session: Session, queue: str, *, window: int = WINDOW) -> list[tuple[int, Pair]]:
+    """The latest ``window`` estimates of the queue whose callers reached an agent, by id."""
+    rows = session.execute(
+        select(Estimate.id, Estimate.estimate_s, Estimate.actual_wait_s)
+        .where(
+            Estimate.queue == queue,
+            Estimate.outcome == "answered",
+            Estimate.actual_wait_s.is_not(None),
+        )
+        .order_by(Estimate.id.desc())
+        .limit(window)
+    ).all()
+    out = []
+    for eid, estimate_s, actual_s in rows:
+        sample = pair_of("answered", estimate_s, actual_s)
+        if sample is not None:
+            out.append((int(eid), sample))
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from escucha.db.base import Base
@@ -49,3 +49,15 @@ class RoutingState(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     instance: Mapped[str] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(default=0)
+
+
+class LiveChange(Base):
+    """What one committed transaction changed, by topic, for the other processes of a SQLite
+    database (PostgreSQL's nodes hear it by ``NOTIFY`` instead; ADR 25). Kept short: each
+    writer deletes the rows far behind its own."""
+
+    __tablename__ = "live_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node: Mapped[str] = mapped_column(String(64))
+    topics: Mapped[str] = mapped_column(Text)

@@ -21,13 +21,14 @@ from escucha.callbacks.models import Callback
 from escucha.contacts import lifecycle
 from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, ContactEvent, Estimate
+from escucha.db import changes as live
 from escucha.errors import Conflict, InvalidInput, NotFound
 from escucha.jobs.service import enqueue
 from escucha.org import models as org
 from escucha.routing import cache
 from escucha.routing import estimate as est
+from escucha.routing.engine import RoutingEngine
 from escucha.routing.floor import agent_value as agent_value  # re-exported: public before
-from escucha.routing.floor import load_engine
 from escucha.routing.floor import queue_configs as queue_configs
 from escucha.routing.floor import waiting_value as waiting_value
 from escucha.routing.models import AgentStatus, RoutingDecision
@@ -111,6 +112,10 @@ def _persist(session: Session, matches: list[Assignment], *, now: datetime) -> l
     engine rebuilt (it believed in a state the database does not have).
     """
     pairs = {int(a.agent_id): int(a.contact_id) for a in matches}
+    # set-based writes the session's flushes do not see: name what they change for the desks
+    live.touch(
+        session, "floor", *(f"agent:{a}" for a in pairs), *(f"contact:{c}" for c in pairs.values())
+    )
     got_agents = {
         status.user_id: status
         for status in _claim(
@@ -480,41 +485,24 @@ def abandon(
 # --- estimates ------------------------------------------------------------------------------
 
 
-def _meter(session: Session, queue: str, *, window: int = 500) -> est.QueueMeter:
-    meter = est.QueueMeter(window=window)
-    left = session.scalars(
-        select(Contact)
-        .where(
-            Contact.queue == queue,
-            Contact.queued_at.is_not(None),
-            (Contact.answered_at.is_not(None)) | (Contact.state == "abandoned"),
-        )
-        .order_by(Contact.id.desc())
-        .limit(window)
-    ).all()
-    for c in reversed(left):
-        queued = c.queued_at or c.arrived_at
-        if c.answered_at is not None:
-            meter.record_exit((c.answered_at - queued).total_seconds(), abandoned=False)
-            if c.ended_at is not None:
-                meter.record_service(max(0.0, (c.ended_at - c.answered_at).total_seconds()))
-        elif c.ended_at is not None:
-            meter.record_exit((c.ended_at - queued).total_seconds(), abandoned=True)
-    return meter
-
-
-def _margin(session: Session, queue: str) -> float | None:
-    errors = est.EstimateError()
-    rows = session.execute(
-        select(Estimate.estimate_s, Estimate.actual_wait_s)
-        .where(Estimate.queue == queue, Estimate.outcome == "answered")
-        .order_by(Estimate.id.desc())
-        .limit(500)
-    ).all()
-    for e, actual in rows:
-        if actual is not None:
-            errors.add(e, actual)
-    return errors.margin()
+def wait_inputs(
+    engine: RoutingEngine, meter: est.QueueMeter, contact: Contact, *, now: datetime
+) -> est.WaitInputs:
+    """The predictors' inputs for a waiting caller: each a constant-time read of the engine
+    (a binary search for the callers ahead, kept counts for the rest) and of the meter."""
+    queue = contact.queue or ""
+    cid = str(contact.id)
+    ahead = engine.callers_ahead(cid) if engine.is_waiting(cid) else 0
+    return est.WaitInputs(
+        callers_ahead=ahead,
+        agents_staffed=engine.agents_staffed(queue),
+        queue_length=max(engine.queue_length(queue), ahead + 1),
+        mean_service_s=meter.mean_service_s,
+        mean_patience_s=meter.mean_patience_s,
+        les_wait_s=meter.les_wait_s,
+        hol_wait_s=engine.head_wait_s(queue, _ts(now)),
+        default_s=engine.queue(queue).default_wait_s,
+    )
 
 
 @dataclass(frozen=True)
@@ -528,30 +516,16 @@ def tell_estimate(session: Session, contact: Contact, *, now: datetime) -> Told:
     """Estimate the caller's wait, store it, and return the sentence they hear (W1)."""
     if contact.state != "queued" or not contact.queue:
         raise Conflict(f"contact {contact.id} is not waiting in a queue")
-    engine = load_engine(session)
-    cid = str(contact.id)
-    ahead = engine.callers_ahead(cid) if engine.is_waiting(cid) else 0
-    meter = _meter(session, contact.queue)
-    config = engine.queue(contact.queue)
-    head = engine.head_wait_s(contact.queue, _ts(now))
-    staffed = engine.agents_staffed(contact.queue)
-    inputs = est.WaitInputs(
-        callers_ahead=ahead,
-        agents_staffed=staffed,
-        queue_length=max(engine.queue_length(contact.queue), ahead + 1),
-        mean_service_s=meter.mean_service_s,
-        mean_patience_s=meter.mean_patience_s,
-        les_wait_s=meter.les_wait_s,
-        hol_wait_s=head,
-        default_s=config.default_wait_s,
-    )
+    engine = cache.sync(session)  # the floor kept in memory, in step with this transaction
+    meter, margin = cache.rates(session, contact.queue)
+    inputs = wait_inputs(engine, meter, contact, now=now)
+    ahead, config = inputs.callers_ahead, engine.queue(contact.queue)
     guess = est.estimate_wait(inputs)
     estimate_s = guess.estimate_s
-    if staffed == 0:
+    if inputs.agents_staffed == 0:
         # Nobody is on duty for this queue: the line does not move, whatever the last waits
         # were. Never promise a short wait then; the queue's default per caller is the floor.
         estimate_s = max(estimate_s, config.default_wait_s * (ahead + 1))
-    margin = _margin(session, contact.queue)
     said = est.announce_bound(estimate_s, contact.language, callers_ahead=ahead, margin=margin)
     row = Estimate(
         contact_id=contact.id,

@@ -1,9 +1,10 @@
 """The agent desktop (W5, C2, C3, C6): state, the offered contact with the customer's whole
 situation, hold/resume/transfer/end, and the wrap-up with a recap sent to the customer.
 
-The desk is redrawn live over Server-Sent Events (``GET /agent/events``): the stream opens a
-short database session about once a second, compares a fingerprint of the agent's state and
-contact, and pushes the desk only when it changed. Handle time is shown as information; no
+The desk is redrawn live over Server-Sent Events (``GET /agent/events``): when the agent's
+state or contact changes (:mod:`escucha.db.changes`, ADR 25) the stream opens a short database
+session, compares a fingerprint of the agent's state and contact, and pushes the desk only when
+it changed. Handle time is shown as information; no
 timer ever cuts, colours or nags a call.
 
 The desk carries the call's sound: its softphone (``static/voice-agent.js``) follows the
@@ -15,7 +16,7 @@ caller's page through ``/agent/voice/*`` (ADR 16).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -34,6 +35,7 @@ from escucha.auth.models import User
 from escucha.callbacks import service as callbacks
 from escucha.contacts import live
 from escucha.contacts.models import Contact
+from escucha.db import changes
 from escucha.errors import Conflict, EscuchaError, InvalidInput, NotFound
 from escucha.flows import calls, wrapup
 from escucha.org import models as org
@@ -49,8 +51,9 @@ from escucha.web.render import render
 
 router = APIRouter(include_in_schema=False)
 
-#: How often a live stream looks at the database, and sends a comment to keep proxies open.
-POLL_S = 1.0
+#: A live stream looks at the database when its topics change (ADR 25), and at least this
+#: often so nothing can stay stuck; it sends a comment to keep proxies open.
+SAFETY_S = 30.0
 KEEPALIVE_S = 15.0
 STATES = ("available", "break", "offline")
 OUTCOMES = ("solved", "informed", "needs_follow_up", "complaint", "other")
@@ -66,8 +69,6 @@ ACTIONS = (
     "end",
     "wrap-up",
 )
-#: How often a signalling stream looks for new signals.
-SIGNAL_POLL_S = 0.25
 
 
 # --- formatting helpers shared with the wallboard ---------------------------------------------
@@ -109,43 +110,61 @@ def sse_event(event: str, html: str) -> str:
     return f"event: {event}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
 
 
-Snapshot = Callable[[Session, str | None], tuple[str, str | None] | None]
+Look = Callable[[Session], list[str] | None]
 
 
-def event_stream(request: Request, event: str, snapshot: Snapshot) -> StreamingResponse:
-    """Push ``snapshot``'s fragment whenever its key changes, at most once per ``POLL_S``.
-
-    ``snapshot(session, last_key)`` returns ``(key, html)`` (``html`` is ``None`` when the key
-    did not change) or ``None`` to end the stream (the user logged out or was deactivated).
-    Each look opens and closes its own short session: no transaction stays open between events.
-    A client that does not ask for ``text/event-stream`` gets the first event only.
+def live_stream(
+    request: Request,
+    topics: Sequence[str],
+    look: Look,
+    *,
+    first: str = "",
+    every_s: float = SAFETY_S,
+    gap_s: float = 0.0,
+) -> StreamingResponse:
+    """The one loop of every live stream: ``look`` runs in a short session of its own when one
+    of ``topics`` changed (:mod:`escucha.db.changes`, ADR 25), or after ``every_s`` seconds
+    with no change, and what it returns is sent (``None`` ends the stream). Nothing changing,
+    an open stream costs no query; a comment keeps proxies open every ``KEEPALIVE_S``.
+    ``gap_s`` is the least time between two looks (changes in between are taken together).
+    A client that does not ask for ``text/event-stream`` gets the first look only.
     """
     factory: sessionmaker[Session] = request.app.state.session_factory
+    hub = changes.hub_for(request.app.state.engine)
     once = "text/event-stream" not in request.headers.get("accept", "")
 
-    def look(last: str | None) -> tuple[str, str | None] | None:
+    def run() -> list[str] | None:
         with factory() as session:
-            return snapshot(session, last)
+            return look(session)
 
     async def stream() -> AsyncIterator[str]:
-        last: str | None = None
-        quiet = 0.0
+        if first:
+            yield first
+        clock = anyio.current_time
+        quiet_since = looked = clock()
         while True:
-            seen = await run_in_threadpool(look, last)
-            if seen is None:
+            stamp = hub.stamp(topics)  # before looking: a change during the look wakes again
+            found = await run_in_threadpool(run)
+            if found is None:
                 return
-            key, html = seen
-            if html is not None and key != last:
-                last = key
-                quiet = 0.0
-                yield sse_event(event, html)
-            elif quiet >= KEEPALIVE_S:
-                quiet = 0.0
-                yield ": keep-alive\n\n"
+            looked = clock()
+            for chunk in found:
+                yield chunk
+            if found:
+                quiet_since = looked
             if once:
                 return
-            await anyio.sleep(POLL_S)
-            quiet += POLL_S
+            while True:
+                left = min(KEEPALIVE_S - (clock() - quiet_since), every_s - (clock() - looked))
+                if await hub.wait(topics, stamp, max(0.0, left)) or clock() - looked >= every_s:
+                    break
+                if await request.is_disconnected():
+                    return
+                if clock() - quiet_since >= KEEPALIVE_S:
+                    quiet_since = clock()
+                    yield ": keep-alive\n\n"
+            if gap_s > 0:
+                await anyio.sleep(max(0.0, gap_s - (clock() - looked)))
             if await request.is_disconnected():
                 return
 
@@ -154,59 +173,66 @@ def event_stream(request: Request, event: str, snapshot: Snapshot) -> StreamingR
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+Snapshot = Callable[[Session, str | None], tuple[str, str | None] | None]
+
+
+def event_stream(
+    request: Request,
+    event: str,
+    snapshot: Snapshot,
+    topics: Sequence[str],
+    *,
+    every_s: float = SAFETY_S,
+    gap_s: float = 0.0,
+) -> StreamingResponse:
+    """Push ``snapshot``'s fragment whenever its key changes, looking when ``topics`` change.
+
+    ``snapshot(session, last_key)`` returns ``(key, html)`` (``html`` is ``None`` when the key
+    did not change) or ``None`` to end the stream (the user logged out or was deactivated).
+    """
+    last: list[str | None] = [None]
+
+    def look(session: Session) -> list[str] | None:
+        seen = snapshot(session, last[0])
+        if seen is None:
+            return None
+        key, html = seen
+        if html is None or key == last[0]:
+            return []
+        last[0] = key
+        return [sse_event(event, html)]
+
+    return live_stream(request, topics, look, every_s=every_s, gap_s=gap_s)
 
 
 SignalFetch = Callable[[Session, int], list[dict[str, Any]] | None]
 
 
-def signal_stream(request: Request, fetch: SignalFetch) -> StreamingResponse:
+def signal_stream(request: Request, fetch: SignalFetch, topics: Sequence[str]) -> StreamingResponse:
     """Signals as Server-Sent Events (``event: signal``, JSON data, the signal's ``id``).
 
     A reconnecting ``EventSource`` sends ``Last-Event-ID`` and gets what it missed; a new one
     starts after the newest signal. ``fetch(session, after)`` returns ``None`` to end.
     """
-    factory: sessionmaker[Session] = request.app.state.session_factory
     raw = request.headers.get("last-event-id", "")
-    once = "text/event-stream" not in request.headers.get("accept", "")
+    after: list[int | None] = [int(raw) if raw.isdigit() else None]
 
-    def first() -> int:
-        if raw.isdigit():
-            return int(raw)
-        with factory() as session:
-            return voice.last_signal_id(session)
+    def look(session: Session) -> list[str] | None:
+        since = voice.last_signal_id(session) if after[0] is None else after[0]
+        after[0] = since
+        found = fetch(session, since)
+        if found is None:
+            return None
+        out = []
+        for item in found:
+            since = max(since, int(item["id"]))
+            after[0] = since
+            out.append(f"id: {item['id']}\nevent: signal\ndata: {json.dumps(item)}\n\n")
+        return out
 
-    def look(after: int) -> list[dict[str, Any]] | None:
-        with factory() as session:
-            return fetch(session, after)
-
-    async def stream() -> AsyncIterator[str]:
-        after = await run_in_threadpool(first)
-        yield "retry: 1000\n\n"
-        quiet = 0.0
-        while True:
-            found = await run_in_threadpool(look, after)
-            if found is None:
-                return
-            for item in found:
-                after = max(after, int(item["id"]))
-                yield f"id: {item['id']}\nevent: signal\ndata: {json.dumps(item)}\n\n"
-            if found:
-                quiet = 0.0
-            elif quiet >= KEEPALIVE_S:
-                quiet = 0.0
-                yield ": keep-alive\n\n"
-            if once:
-                return
-            await anyio.sleep(SIGNAL_POLL_S)
-            quiet += SIGNAL_POLL_S
-            if await request.is_disconnected():
-                return
-
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return live_stream(request, topics, look, first="retry: 1000\n\n")
 
 
 def still_signed_in(request: Request, session: Session, user_id: int) -> User | None:
@@ -350,7 +376,7 @@ def desk_events(request: Request, caller: AgentCaller, clock: ClockDep) -> Strea
         ctx = _desk_context(request, session, user, clock.now())
         return key, bytes(render(request, "agent/_desk.html", ctx).body).decode()
 
-    return event_stream(request, "desk", snapshot)
+    return event_stream(request, "desk", snapshot, (f"agent:{user_id}", f"user:{user_id}"))
 
 
 @router.post("/agent/state")
@@ -584,7 +610,7 @@ def agent_signal_events(request: Request, caller: AgentCaller) -> StreamingRespo
             return None
         return [voice.as_event(s) for s in voice.signals_for_agent(session, user_id, after=after)]
 
-    return signal_stream(request, fetch)
+    return signal_stream(request, fetch, (f"signals:agent:{user_id}", f"user:{user_id}"))
 
 
 @router.post("/agent/voice/beat")

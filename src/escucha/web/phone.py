@@ -461,7 +461,7 @@ def caller_events(request: Request, _caller: Public) -> StreamingResponse:
             voice.as_event(s) for s in voice.signals_for_caller(session, caller.id, after=after)
         ]
 
-    return signal_stream(request, fetch)
+    return signal_stream(request, fetch, ("signals:callers",))
 
 
 @router.post("/phone/voice/beat")

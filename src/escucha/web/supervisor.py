@@ -2,7 +2,8 @@
 
 The numbers come from :func:`escucha.contacts.live.wallboard` (their definitions are there and
 under "Definitions" on the page). The stream ``GET /supervisor/wallboard/events`` opens a short
-database session about once a second and pushes the tiles (event ``tiles``) only when they
+database session when the floor changes (at most once a second, ADR 25) or every ``TICK_S``
+for the times that grow by themselves, and pushes the tiles (event ``tiles``) only when they
 changed; the time of the last change is shown in the organisation's time zone.
 """
 
@@ -24,6 +25,9 @@ from escucha.web.render import render
 
 router = APIRouter(include_in_schema=False)
 
+#: The tiles show times that grow by themselves (the longest wait, holds): looked at this often
+#: with no change on the floor, and at most once a second however often it changes.
+TICK_S = 5.0
 #: Stands for the time of the last change while the stream compares two renderings.
 AS_OF = "[[as-of]]"
 
@@ -102,4 +106,5 @@ def wallboard_events(
             return html, None
         return html, html.replace(AS_OF, ctx["hhmmss"](now))
 
-    return event_stream(request, "tiles", snapshot)
+    topics = ("floor", f"user:{user_id}")
+    return event_stream(request, "tiles", snapshot, topics, every_s=TICK_S, gap_s=1.0)
