@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from escucha.auth import service as auth_service
 from escucha.auth.api import DB, Caller, ClockDep, Public
 from escucha.errors import InvalidInput
-from escucha.notifications.messages import when_phrase
+from escucha.notifications.messages import greeting_phrase, when_phrase
 from escucha.tickets import idempotency, service
 from escucha.tickets.models import Ticket
 from escucha.tickets.rules import speech_groups
@@ -41,7 +41,7 @@ _VIEWING = "status_ticket"
 
 
 def _lang(request: Request) -> str:
-    return pick_language(request, request.app.state.settings.default_language)
+    return pick_language(request)
 
 
 def _client(request: Request) -> str:
@@ -306,6 +306,7 @@ def status_view(request: Request, _caller: Public, db: DB, clock: ClockDep) -> R
     context: dict[str, Any] = {
         "view": view,
         "next_when": _next_when(view, now, lang),
+        "greeting": greeting_phrase(now=now, tz=view.timezone, lang=lang),
         "when": lambda at: (
             when_phrase(at, now=now, tz=view.timezone, lang=lang) if at >= now else None
         ),

@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from escucha import languages
 from escucha.auth.api import csrf_token
 from escucha.auth.rules import allows
 from escucha.web.i18n import LANGUAGES, gettext, pick_language
@@ -48,8 +49,7 @@ def environment() -> Environment:
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
-    settings = request.app.state.settings
-    lang = pick_language(request, settings.default_language)
+    lang = pick_language(request)
     user = getattr(request.state, "user", None)
 
     def _(message: str, **fields: Any) -> str:
@@ -66,6 +66,7 @@ def render(
         "_": _,
         "lang": lang,
         "languages": LANGUAGES,
+        "language_names": {code: languages.CATALOG[code].name for code in LANGUAGES},
         "user": user,
         "csrf_token": csrf_token(request),
         "nav": nav,
