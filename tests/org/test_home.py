@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha import languages
 from escucha.contacts import live
 from escucha.org import home
-from escucha.org.models import Organisation
+from escucha.org import service as org_service
+from escucha.org.models import Organisation, Team
 from escucha.tickets import service as tickets
-from tests.factories import make_org
+from escucha.yamlio import YamlFileError
+from tests.factories import DEMO, demo, make_org
 
 
 def test_before_an_organisation_the_catalog_defaults_hold(session: Session) -> None:
@@ -49,3 +53,26 @@ def test_an_unknown_stored_zone_falls_back_once(session: Session) -> None:
     assert home.zone_name(session) == languages.DEFAULT_ZONE
     assert home.default_language(session) == languages.DEFAULT_LANGUAGE
     assert session.get(Organisation, made.organisation.id) is not None
+
+
+def test_team_names_per_language_come_from_the_org_yaml(session: Session) -> None:
+    demo(session)
+    faults = session.scalar(select(Team).where(Team.name == "averias"))
+    assert faults is not None
+    assert faults.display_name == "Averías"  # the organisation's language
+    assert (faults.label("en"), faults.label("ca"), faults.label("fr")) == (
+        "Faults",
+        "Avaries",
+        "Averías",
+    )
+    labels = home.team_labels(session, "en")
+    assert labels["averias"] == labels["Averías"] == "Faults"
+    exported = org_service.export_org(session)
+    team = next(t for t in exported["teams"] if t["name"] == "averias")
+    assert team["display_name"] == {"es": "Averías", "en": "Faults", "ca": "Avaries"}
+
+
+def test_a_team_name_in_an_unknown_language_is_refused() -> None:
+    text = DEMO.read_text(encoding="utf-8").replace('en: "Faults"', 'fr: "Pannes"')
+    with pytest.raises(YamlFileError, match="unknown language 'fr'"):
+        org_service.parse_org(text, "org.yaml")

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha import languages
-from escucha.org.models import Organisation
+from escucha.org.models import Organisation, Team
 
 
 def _valid_zone(name: str | None) -> str | None:
@@ -56,3 +56,14 @@ def customer_language(session: Session, customer_lang: str | None) -> str:
     if languages.known(customer_lang):
         return languages.resolve(customer_lang)
     return default_language(session)
+
+
+def team_labels(session: Session, lang: str) -> dict[str, str]:
+    """Each team's name in ``lang``, keyed by its key and by its default display name (the
+    name services and reports carry), so a screen shows "Faults" for "Averías" in English."""
+    out: dict[str, str] = {}
+    for team in session.scalars(select(Team)):
+        label = team.label(lang)
+        out[team.name] = label
+        out[team.display_name] = label
+    return out

@@ -89,7 +89,8 @@ class CalendarIn(_Strict):
 
 class TeamIn(_Strict):
     name: str = Name
-    display_name: str = ""
+    #: One name, or one per language: ``{es: Averías, en: Faults, ca: Avaries}``.
+    display_name: str | dict[Language, str] = ""
     calendar: str
     handles_complaints: bool = False
 

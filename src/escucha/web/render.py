@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse
 from escucha import languages
 from escucha.auth.api import csrf_token
 from escucha.auth.rules import allows
+from escucha.org import home
 from escucha.web.i18n import LANGUAGES, gettext, pick_language
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -61,11 +62,24 @@ def render(
         if user is not None
         else []
     )
+    labels: dict[str, str] | None = None
+
+    def team_name(name: str | None) -> str:
+        """A team's name (its key or default display name) in the page's language."""
+        nonlocal labels
+        if not name:
+            return ""
+        if labels is None:
+            with request.app.state.session_factory() as session:
+                labels = home.team_labels(session, lang)
+        return labels.get(name, name)
+
     ctx: dict[str, Any] = {
         "request": request,
         "_": _,
         "lang": lang,
         "languages": LANGUAGES,
+        "team_name": team_name,
         "language_names": {code: languages.CATALOG[code].name for code in LANGUAGES},
         "user": user,
         "csrf_token": csrf_token(request),
