@@ -45,8 +45,8 @@ def test_a_menu_option_switches_the_rest_of_the_call_to_catalan(session: Session
     assert "Para catalán, pulse 2." in _said(menu)
     switched = tel.caller_input(session, "browser", "c1", now=START, digits="2", seq=menu.seq)
     said = _said(switched)
-    assert "Per a factures, premi la tecla 2." in said
-    assert "Per parlar amb una persona, premi la tecla 0." in said
+    assert "Per a factures, premi el 2." in said
+    assert "Per parlar amb una persona, premi el 0." in said
     assert all(s.language == "ca" for s in switched.texts())
     queued = tel.caller_input(session, "browser", "c1", now=START, digits="2", seq=switched.seq)
     contact = tel.find_call(session, "browser", "c1")
@@ -68,3 +68,16 @@ def test_catalan_times_are_said_in_words_and_written_in_figures() -> None:
     assert when_phrase(due, now=now, tz=tz, lang="es", speech=True) == "mañana antes de las 15:15"
     opens = at_phrase(now + timedelta(days=2, hours=-2), now=now, tz=tz, lang="ca", speech=True)
     assert opens == "el dimecres 25 de novembre a les vuit del matí"
+
+
+def test_a_call_when_the_ivr_is_closed_hears_why(session: Session) -> None:
+    demo(session)
+    christmas_eve = datetime(2026, 12, 24, 10, 0, tzinfo=UTC)  # the IVR's closed date
+    said = _said(_call(session, christmas_eve, "x"))
+    assert said.startswith(
+        "Aguas del Manzanares, buenos días. Hoy estamos cerrados por Nochebuena."
+    )
+    assert "Ahora la oficina está cerrada." in said
+    evening = _said(_call(session, datetime(2026, 11, 23, 20, 30, tzinfo=UTC), "e"))
+    assert "cerrados por" not in evening  # closed for the night: no holiday to name
+    assert "Ahora la oficina está cerrada." in evening

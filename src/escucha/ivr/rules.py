@@ -115,9 +115,9 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "goodbye": "We could not help you this time. Thank you for calling.",
     },
     "ca": {
-        "option": "Per a {label}, premi la tecla {key}.",
-        "repeat": "Per tornar-ho a escoltar, premi la tecla {key}.",
-        "agent": "Per parlar amb una persona, premi la tecla {key}.",
+        "option": "Per a {label}, premi {key}.",
+        "repeat": "Per tornar-ho a escoltar, premi {key}.",
+        "agent": "Per parlar amb una persona, premi {key}.",
         "invalid": "Aquesta opció no és vàlida.",
         "no_input": "No l'he sentit.",
         "goodbye": "No l'hem pogut atendre. Gràcies per trucar.",
@@ -126,7 +126,13 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
 KEY_SAID: Mapping[str, Mapping[str, str]] = {
     "es": {"*": "asterisco", "#": "almohadilla"},
     "en": {"*": "star", "#": "hash"},
-    "ca": {"*": "asterisc", "#": "coixinet"},
+    # With the article, as a key is named in Catalan: "premi l'1", "premi el 2".
+    "ca": {
+        **{d: f"el {d}" for d in "023456789"},
+        "1": "l'1",
+        "*": "l'asterisc",
+        "#": "el coixinet",
+    },
 }
 
 #: Default speaking rate (words per second) used to estimate prompt length without audio.

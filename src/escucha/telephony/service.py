@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any, Literal, Protocol
@@ -40,7 +41,7 @@ from escucha.jobs.service import enqueue
 from escucha.notifications.messages import at_phrase, when_phrase
 from escucha.notifications.senders import twilio_rest_client
 from escucha.org import home
-from escucha.org.models import Organisation, Queue
+from escucha.org.models import Calendar, Organisation, Queue
 from escucha.promises import rules as prules
 from escucha.promises import service as promises
 from escucha.routing import service as routing
@@ -104,6 +105,22 @@ def ivr_model(session: Session) -> ivr.IvrModel:
             FALLBACK_IVR,
         )
     return _fallback_model()
+
+
+def _say_why_closed(session: Session, step: ivr.Step, *, now: datetime) -> ivr.Step:
+    """The IVR is closed now: after the greeting, name today's holiday or closure when one of
+    the organisation's calendars knows it ("Hoy estamos cerrados por Nochebuena.")."""
+    lang = step.state.language
+    for calendar_id in session.scalars(select(Calendar.id).order_by(Calendar.id)):
+        reason = promises.closed_now(session, calendar_id, now, lang=R.base_language(lang)).reason
+        if reason:
+            why = ivr.Utterance(
+                step.state.node, "message", lang, R.phrase("closed_reason", lang, reason=reason)
+            )
+            greeting = tuple(u for u in step.say if u.kind == "greeting")
+            rest = tuple(u for u in step.say if u.kind != "greeting")
+            return replace(step, say=(*greeting, why, *rest))
+    return step
 
 
 def ivr_is_open(model: ivr.IvrModel, now: datetime) -> bool:
@@ -286,13 +303,16 @@ def incoming_call(
     )
     model = ivr_model(session)
     lang = language or (customer.language if known and customer is not None else None)
+    open_now = ivr_is_open(model, now)
     step = ivr.start(
         model,
         language=lang,
         caller_known=known and model.caller_lookup,
-        is_open=ivr_is_open(model, now),
+        is_open=open_now,
         hour=now.astimezone(home.zone(session)).hour,
     )
+    if not open_now:
+        step = _say_why_closed(session, step, now=now)
     contact = contacts.start_contact(
         session,
         channel="voice",
