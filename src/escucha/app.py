@@ -133,6 +133,13 @@ class Observe:
             request_id_var.reset(token)
 
 
+#: What a page says for an HTTP error, translated (msgids of the Babel catalogs).
+HTTP_PAGE_ERRORS = {
+    404: "This page does not exist. Check the address, or start again from the home page.",
+    405: "This page cannot do that. Go back and try again.",
+}
+
+
 def _is_api(request: Request) -> bool:
     path = request.url.path
     return path.startswith(("/api/", "/auth/", "/telephony/"))
@@ -206,7 +213,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error_response(request, exc.status_code, code, str(exc.detail))
+        detail = str(exc.detail)
+        wants_json = _is_api(request) or "application/json" in request.headers.get("accept", "")
+        if exc.status_code in HTTP_PAGE_ERRORS and not wants_json:
+            # A page says it in the page's language (not Starlette's "Not Found").
+            detail = gettext(pick_language(request), HTTP_PAGE_ERRORS[exc.status_code])
+        return _error_response(request, exc.status_code, code, detail)
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(DataError)
@@ -225,7 +237,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         # The database cannot be read or written (read-only, full disk, gone): the request's
         # transaction was rolled back, so nothing is half written. Said in the page's language.
         log.exception("database fault")
-        lang = pick_language(request, settings.default_language)
+        lang = pick_language(request)
         detail = gettext(lang, DATABASE_FAULT)
         response = _error_response(request, 503, "database_unavailable", detail)
         response.headers["Retry-After"] = "60"

@@ -33,7 +33,6 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     base_url: str = ""
-    default_language: Literal["es", "en"] = "es"
     run_worker: bool = True
     #: Seconds an idle HTTP connection stays open: longer than a proxy's or Twilio's reuse of
     #: it, so no request is sent on a connection the server is closing.

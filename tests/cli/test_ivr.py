@@ -33,7 +33,7 @@ def test_lint_bad_example_lists_every_rule_and_fails(app: typer.Typer) -> None:
     for rule in RULES:
         assert f"[{rule}]" in result.stdout
     assert "malo.yaml:18: error [person] ivr.nodes.main:" in result.stdout
-    assert "7 errors, 11 warnings" in result.stdout
+    assert "8 errors, 11 warnings" in result.stdout
 
 
 @pytest.mark.parametrize("name", ["banco", "telco", "agua"])
@@ -47,7 +47,7 @@ def test_lint_json_is_only_json(app: typer.Typer) -> None:
     result = runner.invoke(app, ["ivr", "lint", _example("malo"), "--json"])
     assert result.exit_code == 1
     data = json.loads(result.stdout)
-    assert data["errors"] == 7
+    assert data["errors"] == 8
     assert {f["rule"] for f in data["findings"]} == set(RULES)
 
 

@@ -243,7 +243,25 @@ def prompt_keys_as_words(d: dict[str, Any]) -> None:
     )
 
 
+def french(d: dict[str, Any]) -> None:
+    d["languages"] = ["es", "en", "fr"]
+
+
+def catalan(d: dict[str, Any]) -> None:
+    d["languages"] = ["es", "en", "ca"]
+    d["greeting"]["ca"] = "Bon dia."
+    for node in d["nodes"].values():
+        for field in ("prompt", "intro", "message"):
+            if isinstance(node.get(field), dict) and node[field]:
+                node[field]["ca"] = "Missatge."
+        for option in node.get("options", []):
+            option.setdefault("label", {})["ca"] = "una opció"
+            if option.get("keywords"):
+                option["keywords"]["ca"] = [f"opció {option['key']}"]
+
+
 FIRES: list[tuple[str, Change]] = [
+    ("unknown-language", french),
     ("person", person_off),
     ("person", person_to_voicemail),
     ("max-options", six_options),
@@ -268,6 +286,7 @@ FIRES: list[tuple[str, Change]] = [
 ]
 
 SILENT: list[tuple[str, Change]] = [
+    ("unknown-language", catalan),
     ("person", person_option_instead),
     ("max-options", five_options),
     ("max-options", six_options_allowed),

@@ -103,4 +103,4 @@ def test_lint_report_json_has_lines_and_fixes() -> None:
     assert data["errors"] == report.errors > 0
     first = data["findings"][0]
     assert set(first) == {"rule", "severity", "file", "line", "path", "message", "fix"}
-    assert first["path"].startswith("ivr.nodes.")
+    assert (first["rule"], first["path"]) == ("unknown-language", "ivr.languages[2]")

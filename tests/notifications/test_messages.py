@@ -66,7 +66,11 @@ def test_every_message_states_a_concrete_time_and_nothing_vague(
                 assert phrase not in folded
         if "number" in REQUIRED_FIELDS[kind]:
             assert NUMBER in text
-    weekday = "lunes 23 de noviembre" if lang == "es" else "Monday 23 November"
+    weekday = {
+        "es": "lunes 23 de noviembre",
+        "en": "Monday 23 November",
+        "ca": "dilluns 23 de novembre",
+    }[lang]
     assert weekday in message.body_text
 
 
@@ -254,3 +258,40 @@ def test_input_errors() -> None:
         )
     with pytest.raises(ValueError, match="not a valid"):
         _render("postcard", "es", due=DUE)
+
+
+@pytest.mark.parametrize(
+    ("lang", "morning", "evening"),
+    [("es", "Buenos días", "Buenas tardes"), ("en", "Good morning", "Good evening"),
+     ("ca", "Bon dia", "Bona tarda")],
+)  # fmt: skip
+def test_messages_greet_by_the_hour_in_the_customer_zone(
+    lang: str, morning: str, evening: str
+) -> None:
+    at_nine = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)  # 09:00 in Madrid
+    early = render_message("callback_confirmation", lang, now=at_nine, tz="Europe/Madrid", due=DUE)
+    late = _render("callback_confirmation", lang, due=DUE)  # 18:00 in Madrid
+    assert early.body_text.startswith(f"{morning}:" if lang != "en" else f"{morning},")
+    assert early.sms_text.startswith(f"{morning}. ")
+    assert late.sms_text.startswith(f"{evening}. ")
+    lima = render_message("callback_confirmation", lang, now=at_nine, tz="America/Lima", due=DUE)
+    assert not lima.sms_text.startswith(f"{morning}.")  # 03:00 in Lima
+
+
+def test_the_recap_sms_joins_sentences_without_doubled_stops() -> None:
+    message = _render(
+        "wrapup_recap",
+        "es",
+        due=DUE,
+        agreed=["Revisada la factura de noviembre.", "Se anula el recargo si procede."],
+    )
+    assert "noviembre; Se anula el recargo si procede. Le contactaremos" in message.sms_text
+    assert ".;" not in message.sms_text
+    assert ".." not in message.sms_text
+
+
+def test_a_catalan_message_reads_naturally() -> None:
+    message = _render("callback_confirmation", "ca", due=DUE, number="2026-0000001-2")
+    assert message.subject == "El trucarem el dilluns 23 de novembre abans de les 10:30"
+    assert "Manté el seu torn" in message.sms_text
+    assert "Cas 2026-0000001-2." in message.sms_text

@@ -141,7 +141,7 @@ def test_before_answering_the_agent_sees_the_whole_situation(
     assert "600222001" not in html
     assert 'data-language="en"' in html
     assert "English" in html
-    assert "tecla 2 — facturas" in html  # the IVR path, in the agent's language
+    assert "facturas (tecla 2)" in html  # the IVR path, in the agent's language
     assert "Explained the October bill" in html  # last contacts
     assert "Actualización · vence 15:00" in html  # open promises (10:00 + 5 h, Madrid time)
     assert "Atender" in html
@@ -196,7 +196,7 @@ def test_a_transfer_carries_the_context_to_the_next_agent(
         assert "Quiere reclamar octubre" in desk
         assert "Ana López" in desk
         assert "Pilar Gómez" in desk
-        assert "tecla 2 — facturas" in desk
+        assert "facturas (tecla 2)" in desk
 
 
 def test_wrap_up_sends_the_recap_with_a_concrete_time(

@@ -106,12 +106,18 @@ def test_live_lint_fires_when_a_prompt_says_the_key_first(
     assert _rules(clean.text) == []
     form[PROMPT_ES] = (
         "Pulse 1 para facturas. Para averías, pulse 2. Para la lectura, pulse 3. "
-        "Para contratos, pulse 4. Para reclamaciones, pulse 5. Para repetir, pulse 9. "
-        "Para hablar con una persona, pulse 0."
+        "Para contratos, pulse 4. Para reclamaciones, pulse 5. Para otro idioma, pulse 6. "
+        "Para repetir, pulse 9. Para hablar con una persona, pulse 0."
     )
     form["t.nodes.main.prompt.en"] = (
         "For leaks, press 1. For bills, press 2. For readings, press 3. For contracts, "
-        "press 4. For complaints, press 5. To hear this again, press 9. For a person, press 0."
+        "press 4. For complaints, press 5. For another language, press 6. "
+        "To hear this again, press 9. For a person, press 0."
+    )
+    form["t.nodes.main.prompt.ca"] = (
+        "Per a fuites, premi 1. Per a factures, premi 2. Per a lectures, premi 3. Per a "
+        "contractes, premi 4. Per a reclamacions, premi 5. Per a un altre idioma, premi 6. "
+        "Per repetir, premi 9. Per parlar amb una persona, premi 0."
     )
     edited = admin.post("/ivr/lint", data=form, headers={"HX-Request": "true"})
     assert _rules(edited.text) == ["action-before-key"]
@@ -131,6 +137,7 @@ def test_save_refuses_an_ivr_with_errors_and_keeps_the_edit(
     form["t.greeting.es"] = "Hola, Aguas del Manzanares."
     form["t.nodes.meter.message.es"] = ""
     form["t.nodes.meter.message.en"] = ""  # an information node must say something
+    form["t.nodes.meter.message.ca"] = ""
     r = admin.post("/ivr/save", data=form, follow_redirects=False)
     assert r.status_code == 422
     assert "Not saved" in r.text or "No se ha guardado" in r.text

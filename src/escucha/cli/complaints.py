@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import typer
 
@@ -36,13 +35,14 @@ def register(app: typer.Typer) -> None:
         the organisation's time zone; times are written in UTC (ISO 8601).
         """
         # Imported when the command runs, so the CLI starts fast.
+        from escucha.org import home
         from escucha.tickets import service
 
         first, last = _day(start, "--from"), _day(end, "--to")
         if last < first:
             fail(f"--to ({last}) is before --from ({first})", code=2)
         with db_transaction() as session:
-            zone = ZoneInfo(service.org_context(session).timezone)
+            zone = home.zone(session)
             rows = service.complaints_register(
                 session,
                 start=datetime.combine(first, time(0), zone),

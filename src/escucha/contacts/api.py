@@ -22,6 +22,7 @@ from escucha.errors import Conflict, Forbidden, NotFound
 from escucha.flows import calls
 from escucha.org import reach
 from escucha.org.models import Queue
+from escucha.org.schemas import Language
 from escucha.routing import service as routing
 from escucha.routing.models import AgentStatus
 
@@ -40,7 +41,7 @@ class ContactIn(BaseModel):
     channel: Literal["voice", "web", "sms", "voicemail", "email"] = "voice"
     phone: str | None = Field(default=None, description="Caller's number, any common form")
     email: str | None = None
-    language: Literal["es", "en"] | None = None
+    language: Language | None = None
     provider_ref: str | None = Field(default=None, max_length=100)
 
 

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, and_, case, func, or_, select
 from sqlalchemy.orm import Session
@@ -39,6 +39,7 @@ from escucha.auth.models import User
 from escucha.callbacks.models import Callback
 from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, ContactEvent, Customer, Estimate
+from escucha.org import home
 from escucha.org import models as org
 from escucha.promises import service as promises
 from escucha.promises.models import Promise
@@ -66,13 +67,8 @@ HOLD_RED_S = 120.0
 
 
 def org_timezone(session: Session) -> str:
-    """The organisation's time zone (UTC before an organisation is configured)."""
-    tz = session.scalar(select(org.Organisation.timezone).limit(1))
-    try:
-        ZoneInfo(tz or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return "UTC"
-    return tz or "UTC"
+    """The organisation's time zone (its one reader is :mod:`escucha.org.home`)."""
+    return home.zone_name(session)
 
 
 def day_start(now: datetime, tz: str) -> datetime:

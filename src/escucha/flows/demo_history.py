@@ -23,7 +23,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import func, select
@@ -40,6 +39,7 @@ from escucha.flows import calls
 from escucha.flows.wrapup import wrap_up_with_recap
 from escucha.jobs import service as jobs
 from escucha.notifications.models import Notification
+from escucha.org import home
 from escucha.org import models as org
 from escucha.qa import reviews as qa
 from escucha.routing import service as routing
@@ -205,7 +205,7 @@ class _Day:
             promised = None
             if not solved:
                 days = 1 if outcome != "complaint" else 5
-                local = (now + timedelta(days=days)).astimezone(ZoneInfo("Europe/Madrid"))
+                local = (now + timedelta(days=days)).astimezone(home.zone(session))
                 if local.weekday() == 6:  # nobody works on Sunday: promise Monday
                     local += timedelta(days=1)
                 promised = local.replace(hour=13, minute=0, second=0, microsecond=0)
@@ -421,7 +421,8 @@ def make_history(
     reviews (one transaction per day), then run the job queue as the worker would."""
     rng = np.random.default_rng(seed)
     summary = HistorySummary()
-    zone = ZoneInfo("Europe/Madrid")
+    with transaction(factory) as session:
+        zone = home.zone(session)
     today = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     first = today - timedelta(days=7 * weeks)
     with transaction(factory) as session:

@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from escucha.auth.models import User
 from escucha.callbacks import service as callbacks
-from escucha.contacts.live import org_timezone
 from escucha.contacts.models import Contact, Customer
 from escucha.errors import InvalidInput
 from escucha.notifications.messages import find_vague_phrases, when_phrase
 from escucha.notifications.models import Notification
 from escucha.notifications.service import notify
+from escucha.org import home
 from escucha.promises import service as promises
 from escucha.promises.models import Promise
 from escucha.routing import service as routing
@@ -104,7 +104,7 @@ def wrap_up_with_recap(
             number = opened.ticket.number
             promise = next((p for p in opened.promises if p.due_at == promised_at), None)
         else:
-            tz = customer.timezone if customer else org_timezone(session)
+            tz = home.customer_zone(session, customer.timezone if customer else None)
             lang = customer.language if customer else contact.language
             promise = promises.create(
                 session,

@@ -17,12 +17,13 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
+from escucha import languages
 from escucha.errors import ConfigurationError, EscuchaError
 from escucha.ivr.rules import IvrModel, Loc, spoken_texts
 
 ESPEAK = "espeak-ng"
 #: espeak-ng voice per IVR language.
-VOICES: dict[str, str] = {"es": "es", "en": "en-gb", "ca": "ca", "gl": "es", "eu": "eu"}
+VOICES: dict[str, str] = {code: lang.voice for code, lang in languages.CATALOG.items()}
 
 
 class AudioError(EscuchaError):

@@ -30,7 +30,7 @@ from escucha.ivr.rules import (
     reachable,
     words,
 )
-from escucha.ivr.schemas import IvrSpec, validate_ivr
+from escucha.ivr.schemas import DEFAULT_LANGUAGES, IvrSpec, validate_ivr
 from escucha.yamlio import YamlFileError, YamlProblem
 
 FIELD_PREFIX = "t."
@@ -84,7 +84,7 @@ def languages_of(ivr: Mapping[str, Any]) -> list[str]:
     langs = ivr.get("languages")
     if isinstance(langs, list) and all(isinstance(x, str) for x in langs) and langs:
         return list(langs)
-    return ["es", "en"]
+    return list(DEFAULT_LANGUAGES)
 
 
 def _texts(value: Any) -> Mapping[str, Any]:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from escucha import languages
 from escucha.ivr.rules import (
     KEY_WORDS,
     TERMINAL_TYPES,
@@ -68,6 +69,25 @@ def _rule(
 
 
 _RULE_LIST: tuple[Rule, ...] = (
+    _rule(
+        "unknown-language",
+        "error",
+        ("Idioma desconocido", "Unknown language"),
+        (
+            "escucha no tiene voz, frases propias ni mensajes en ese idioma: quien lo elija "
+            "oiría otro idioma a medias.",
+            "escucha has no voice, built-in sentences or messages in that language: a caller "
+            "who chose it would hear another language half the time.",
+        ),
+        (
+            "Use un idioma del catálogo o añádalo al catálogo (README).",
+            "Use a language of the catalog or add it to the catalog (README).",
+        ),
+        (
+            "el idioma «{lang}» no está en el catálogo ({known})",
+            'language "{lang}" is not in the catalog ({known})',
+        ),
+    ),
     _rule(
         "person",
         "error",
@@ -394,6 +414,7 @@ def lint(
     recorded, so each language needs a recording notice."""
     found: list[Finding] = []
     for check in (
+        _unknown_languages,
         _person,
         _duplicate_keys,
         _dead_ends,
@@ -700,7 +721,8 @@ def _missing(
 ) -> Finding | None:
     if not texts and not required:
         return None
-    missing = [lang for lang in model.languages if lang not in texts]
+    # A language the catalog lacks is reported once, by unknown-language.
+    missing = [lang for lang in model.languages if lang not in texts and languages.known(lang)]
     if not missing:
         return None
     return Finding("missing-translation", path, {"what": what, "missing": ", ".join(missing)})
@@ -745,6 +767,16 @@ def _missing_translations(model: IvrModel) -> list[Finding]:
                 )
             )
     return [f for f in found if f is not None]
+
+
+def _unknown_languages(model: IvrModel) -> list[Finding]:
+    """Every language the IVR offers must be one escucha speaks (catalog, phrases, keys)."""
+    known = ", ".join(languages.CODES)
+    return [
+        Finding("unknown-language", ("languages", i), {"lang": lang, "known": known})
+        for i, lang in enumerate(model.languages)
+        if not (languages.known(lang) and languages.base(lang) in KEY_WORDS)
+    ]
 
 
 def _keys_not_announced(model: IvrModel) -> list[Finding]:

@@ -23,6 +23,8 @@ from datetime import date, datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from escucha import languages
+
 __pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
 
 NodeType = Literal["menu", "queue", "info", "callback", "voicemail", "transfer", "hangup", "hours"]
@@ -67,15 +69,31 @@ KEY_WORDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "*": ("star",),
         "#": ("hash", "pound"),
     },
+    "ca": {
+        "0": ("zero",),
+        "1": ("u", "un", "una"),
+        "2": ("dos", "dues"),
+        "3": ("tres",),
+        "4": ("quatre",),
+        "5": ("cinc",),
+        "6": ("sis",),
+        "7": ("set",),
+        "8": ("vuit",),
+        "9": ("nou",),
+        "*": ("asterisc",),
+        "#": ("coixinet",),
+    },
 }
 
 DEFAULT_AGENT_KEYWORDS: Mapping[str, tuple[str, ...]] = {
     "es": ("persona", "agente", "operador", "operadora", "hablar con alguien"),
     "en": ("person", "agent", "operator", "representative", "human", "someone"),
+    "ca": ("persona", "agent", "operador", "operadora", "parlar amb algú"),
 }
 DEFAULT_REPEAT_KEYWORDS: Mapping[str, tuple[str, ...]] = {
     "es": ("repetir", "repite", "repita", "otra vez"),
     "en": ("repeat", "again"),
+    "ca": ("repetir", "repeteix", "repeteixi", "una altra vegada"),
 }
 
 #: Phrases the runtime says on its own; other languages fall back to English.
@@ -98,14 +116,31 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "goodbye": "We could not help you this time. Thank you for calling.",
         "refuse_recording": "If you do not want this call recorded, press {key}.",
     },
+    "ca": {
+        "option": "Per a {label}, premi {key}.",
+        "repeat": "Per tornar-ho a escoltar, premi {key}.",
+        "agent": "Per parlar amb una persona, premi {key}.",
+        "invalid": "Aquesta opció no és vàlida.",
+        "no_input": "No l'he sentit.",
+        "goodbye": "No l'hem pogut atendre. Gràcies per trucar.",
+    },
 }
 KEY_SAID: Mapping[str, Mapping[str, str]] = {
     "es": {"*": "asterisco", "#": "almohadilla"},
     "en": {"*": "star", "#": "hash"},
+    # With the article, as a key is named in Catalan: "premi l'1", "premi el 2".
+    "ca": {
+        **{d: f"el {d}" for d in "023456789"},
+        "1": "l'1",
+        "*": "l'asterisc",
+        "#": "el coixinet",
+    },
 }
 
 #: Default speaking rate (words per second) used to estimate prompt length without audio.
-DEFAULT_RATE_WPS: Mapping[str, float] = {"es": 2.6, "en": 2.5}
+DEFAULT_RATE_WPS: Mapping[str, float] = {
+    code: lang.rate_wps for code, lang in languages.CATALOG.items()
+}
 FALLBACK_RATE_WPS = 2.5
 
 # --------------------------------------------------------------------------------------------
@@ -473,16 +508,18 @@ def start(
     language: str | None = None,
     caller_known: bool = False,
     is_open: bool | None = None,
+    hour: int | None = None,
 ) -> Step:
     """Begin a call: the greeting, then the entry node (or the known-caller entry).
 
     ``language`` is the caller's language when known (caller identification); otherwise the
-    IVR's default. ``is_open`` answers an ``hours`` node met on the way, if given.
+    IVR's default. ``is_open`` answers an ``hours`` node met on the way, if given. ``hour``
+    (local, 0-23) fills ``{greeting}`` in the greeting text ("buenas tardes").
     """
     lang = language if language in model.languages else model.default_language
     entry = model.known_entry if caller_known and model.known_entry else model.entry
     said: list[Utterance] = []
-    greeting = pick(model.greeting, lang, model.default_language)
+    greeting = fill_greeting(pick(model.greeting, lang, model.default_language), lang, hour)
     if greeting:
         said.append(Utterance(entry, "greeting", lang, greeting))
     state = CallState(node=entry, language=lang)
@@ -734,6 +771,22 @@ class Spoken:
     written: bool  # False for a prompt generated from the option labels
 
 
+GREETING_SLOT = "{greeting}"
+#: The hour a greeting is shown and measured at when no call is under way (the lint, audio).
+SAMPLE_HOUR = 10
+
+
+def fill_greeting(text: str, language: str, hour: int | None) -> str:
+    """``"Aguas del Manzanares, {greeting}."`` -> ``"Aguas del Manzanares, buenas tardes."``
+    by the local ``hour`` (capitalised at the start of the text)."""
+    if GREETING_SLOT not in text:
+        return text
+    said = languages.greeting(language, SAMPLE_HOUR if hour is None else hour)
+    if text.startswith(GREETING_SLOT):
+        return said + text[len(GREETING_SLOT) :].replace(GREETING_SLOT, said.lower())
+    return text.replace(GREETING_SLOT, said.lower())
+
+
 def spoken_texts(model: IvrModel) -> list[Spoken]:
     """Greeting, menu prompts (written or generated) and messages, in every language."""
     out: list[Spoken] = []
@@ -741,7 +794,12 @@ def spoken_texts(model: IvrModel) -> list[Spoken]:
         if lang in model.greeting:
             out.append(
                 Spoken(
-                    ("greeting", lang), model.entry, "greeting", lang, model.greeting[lang], True
+                    ("greeting", lang),
+                    model.entry,
+                    "greeting",
+                    lang,
+                    fill_greeting(model.greeting[lang], lang, None),
+                    True,
                 )
             )
     for node in model.nodes.values():

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from escucha import languages
 from escucha.ivr import rules
 from escucha.yamlio import YamlFileError, YamlProblem, dotted, line_of, to_plain
 
@@ -33,6 +34,8 @@ Lang = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 LangText = dict[Lang, Text]
 
+#: The languages of an IVR that does not list its own.
+DEFAULT_LANGUAGES: tuple[str, ...] = ("es", "en")
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -167,7 +170,7 @@ def _parse_span(value: str) -> tuple[time, time]:
 class BusinessHoursSpec(_Spec):
     """Weekly opening hours (``mon: [08:00-14:00, 15:00-19:00]``) and closed dates."""
 
-    timezone: Text = "Europe/Madrid"
+    timezone: Text = languages.DEFAULT_ZONE
     weekly: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], list[Text]] = {}
     closed_dates: list[date] = []
 
@@ -219,7 +222,7 @@ class IvrSpec(_Spec):
     """A whole IVR. Menus inherit ``agent_key`` and ``repeat_key`` unless they set their own
     (``null`` turns a key off in that menu); the agent key leads to ``agent``."""
 
-    languages: list[Lang] = Field(default=["es", "en"], min_length=1)
+    languages: list[Lang] = Field(default=list(DEFAULT_LANGUAGES), min_length=1)
     default_language: Lang | None = None
     entry: NodeId = "main"
     greeting: LangText = {}

@@ -1,4 +1,5 @@
-"""Customer messages that state a concrete time, in Spanish and English (P1, P2, P3, C3, W6).
+"""Customer messages that state a concrete time, in every language of the catalog (P1, P2, P3,
+C3, W6).
 
 Every message a customer receives about a commitment names the local date and time in the
 customer's time zone: "Le llamaremos mañana antes de las 10:30", "We will call you on Monday
@@ -17,7 +18,10 @@ Templates are Jinja2 text files ``templates/<kind>.<lang>.txt`` with three block
 * ``between(start, end)`` — "mañana entre las 10:00 y las 10:30".
 * ``day(at)`` — "lunes 23 de noviembre"; ``hhmm(at)`` — "10:30".
 
-Dates are formatted with Babel in the customer's locale and time zone.
+Dates are formatted with Babel in the customer's locale and time zone. ``greeting`` is "Buenos
+días" / "Good afternoon" / "Bona nit" by the hour in the customer's zone. The languages are those
+of :mod:`escucha.languages` (Catalan: "demà abans de les 10:30"); said aloud (``speech=True``,
+the IVR) Catalan clock times are words: "avui abans de les deu i mitja del matí".
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from escucha import languages
 from escucha.errors import InvalidInput
 from escucha.promises.rules import concrete_deadline
 
@@ -49,12 +54,13 @@ __all__ = [
     "VaguePromiseError",
     "at_phrase",
     "find_vague_phrases",
+    "greeting_phrase",
     "render_message",
     "when_phrase",
 ]
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
-LANGUAGES: tuple[str, ...] = ("es", "en")
+LANGUAGES: tuple[str, ...] = languages.CODES
 
 
 class MessageKind(StrEnum):
@@ -105,6 +111,16 @@ VAGUE_PHRASES: Mapping[str, tuple[str, ...]] = {
         "in a few days",
         "when we can",
     ),
+    "ca": (
+        "tan aviat com sigui possible",
+        "al mes aviat possible",
+        "tan bon punt puguem",
+        "en breu",
+        "properament",
+        "en els propers dies",
+        "en uns dies",
+        "aviat",
+    ),
 }
 """Phrases that promise no time (compared without accents or case)."""
 
@@ -143,30 +159,60 @@ def find_vague_phrases(text: str) -> tuple[str, ...]:
 
 
 def _base_lang(lang: str | None) -> str:
-    """``es-PE`` -> ``es``; a language without templates falls back to Spanish."""
-    base = (lang or "").replace("_", "-").split("-")[0].lower()
-    return base if base in LANGUAGES else LANGUAGES[0]
+    """``es-PE`` -> ``es``; a language the catalog lacks falls back to the default one."""
+    return languages.resolve(lang)
 
 
 def _locale(lang: str) -> Locale:
     base = _base_lang(lang)
-    if lang.replace("_", "-").split("-")[0].lower() == base:
+    if languages.base(lang) == base and "-" in lang.replace("_", "-"):
         try:
             return Locale.parse(lang.replace("-", "_"))
         except (UnknownLocaleError, ValueError):
             pass
-    return Locale.parse("es_ES" if base == "es" else "en_GB")
+    return Locale.parse(languages.CATALOG[base].locale)
 
 
-_DAY_PATTERN = {"es": "EEEE d 'de' MMMM", "en": "EEEE d MMMM"}
-_YEAR_SUFFIX = {"es": " 'de' y", "en": " y"}
+_DAY_PATTERN = {"es": "EEEE d 'de' MMMM", "en": "EEEE d MMMM", "ca": "EEEE d MMMM"}
+_YEAR_SUFFIX = {"es": " 'de' y", "en": " y", "ca": " 'de' y"}
+#: The words around dates and clock times, per language.
+_WORDS: Mapping[str, Mapping[str, str]] = {
+    "es": {
+        "today": "hoy",
+        "tomorrow": "mañana",
+        "on": "el {day}",
+        "before": "{on} antes de {clock}",
+        "between": "{on} entre {a} y {b}",
+        "at": "{on} a {clock}",
+    },
+    "en": {
+        "today": "today",
+        "tomorrow": "tomorrow",
+        "on": "on {day}",
+        "before": "{on} before {clock}",
+        "between": "{on} between {a} and {b}",
+        "at": "{on} at {clock}",
+    },
+    "ca": {
+        "today": "avui",
+        "tomorrow": "demà",
+        "on": "el {day}",
+        "before": "{on} abans de {clock}",
+        "between": "{on} entre {a} i {b}",
+        "at": "{on} a {clock}",
+    },
+}
+#: Clock times with their article ("las 10:30", "la 1:30", "les 10:30"); English has none.
+_ARTICLE: Mapping[str, tuple[str, str]] = {"es": ("la", "las"), "ca": ("la", "les")}
 
 
 class _Phrases:
     """Date and time phrases for one message: language, locale, customer zone and now."""
 
-    def __init__(self, lang: str, now: datetime, tz: str) -> None:
+    def __init__(self, lang: str, now: datetime, tz: str, *, speech: bool = False) -> None:
         self.lang = _base_lang(lang)
+        self.words = _WORDS[self.lang]
+        self.speech = speech
         self.locale = _locale(lang)
         self.tz = tz
         self.zone = ZoneInfo(tz)
@@ -189,47 +235,54 @@ class _Phrases:
     def _clock(self, local: datetime, end_of_day: bool) -> str:
         return "24:00" if end_of_day else str(format_datetime(local, "HH:mm", tzinfo=self.zone))
 
-    def _article(self, local: datetime, end_of_day: bool) -> str:
-        return "la" if local.hour == 1 and not end_of_day else "las"
+    def _told(self, local: datetime, end_of_day: bool) -> str:
+        """The clock time as written or said, with its article: "las 10:30", "les deu i
+        mitja del matí" (said in Catalan), "10:30"."""
+        if self.speech:
+            if end_of_day and self.lang == "ca":
+                return "mitjanit"
+            spoken = (
+                None if end_of_day else languages.spoken_clock(self.lang, local.hour, local.minute)
+            )
+            if spoken is not None:
+                return spoken
+        clock = self._clock(local, end_of_day)
+        articles = _ARTICLE.get(self.lang)
+        if articles is None:
+            return clock
+        return f"{articles[0] if local.hour == 1 and not end_of_day else articles[1]} {clock}"
 
     def _on_day(self, local: datetime, days_ahead: int) -> str:
-        if self.lang == "es":
-            if days_ahead == 0:
-                return "hoy"
-            if days_ahead == 1:
-                return "mañana"
-            return f"el {self._day_text(local)}"
         if days_ahead == 0:
-            return "today"
+            return self.words["today"]
         if days_ahead == 1:
-            return "tomorrow"
-        return f"on {self._day_text(local)}"
+            return self.words["tomorrow"]
+        return self.words["on"].format(day=self._day_text(local))
 
     def when(self, at: datetime) -> str:
         local, days, eod = self._local(_checked_time(at, "time"))
-        clock = self._clock(local, eod)
-        if self.lang == "es":
-            return f"{self._on_day(local, days)} antes de {self._article(local, eod)} {clock}"
-        return f"{self._on_day(local, days)} before {clock}"
+        return self.words["before"].format(
+            on=self._on_day(local, days), clock=self._told(local, eod)
+        )
 
     def between(self, start: datetime, end: datetime) -> str:
         first, days, _ = self._local(_checked_time(start, "window_start"))
         last, _, eod = self._local(_checked_time(end, "due"))
-        a, b = self._clock(first, False), self._clock(last, eod)
-        if self.lang == "es":
-            art_a, art_b = self._article(first, False), self._article(last, eod)
-            return f"{self._on_day(first, days)} entre {art_a} {a} y {art_b} {b}"
-        return f"{self._on_day(first, days)} between {a} and {b}"
+        return self.words["between"].format(
+            on=self._on_day(first, days), a=self._told(first, False), b=self._told(last, eod)
+        )
 
     def at(self, at: datetime) -> str:
         """A moment, not a deadline: "mañana a las 08:00", "on Wednesday 9 December at 08:00"."""
         zone_local = _checked_time(at, "time").astimezone(self.zone)
         days = (zone_local.date() - self.now.astimezone(self.zone).date()).days
-        clock = str(format_datetime(zone_local, "HH:mm", tzinfo=self.zone))
-        if self.lang == "es":
-            article = "la" if zone_local.hour == 1 else "las"
-            return f"{self._on_day(zone_local, days)} a {article} {clock}"
-        return f"{self._on_day(zone_local, days)} at {clock}"
+        return self.words["at"].format(
+            on=self._on_day(zone_local, days), clock=self._told(zone_local, False)
+        )
+
+    def greeting(self) -> str:
+        """ "Buenas tardes": the greeting for the hour now in the customer's zone."""
+        return languages.greeting(self.lang, self.now.astimezone(self.zone).hour)
 
     def day(self, at: datetime) -> str:
         local, _, _ = self._local(_checked_time(at, "time"))
@@ -246,14 +299,20 @@ def _checked_time(value: Any, name: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def when_phrase(at: datetime, *, now: datetime, tz: str, lang: str) -> str:
-    """``"mañana antes de las 10:30"`` / ``"on Monday 23 November before 10:30"``."""
-    return _Phrases(lang, _checked_time(now, "now"), _zone_name(tz)).when(at)
+def when_phrase(at: datetime, *, now: datetime, tz: str, lang: str, speech: bool = False) -> str:
+    """``"mañana antes de las 10:30"`` / ``"on Monday 23 November before 10:30"``; with
+    ``speech`` the clock is in words where the voice needs it (Catalan)."""
+    return _Phrases(lang, _checked_time(now, "now"), _zone_name(tz), speech=speech).when(at)
 
 
-def at_phrase(at: datetime, *, now: datetime, tz: str, lang: str) -> str:
+def at_phrase(at: datetime, *, now: datetime, tz: str, lang: str, speech: bool = False) -> str:
     """``"mañana a las 08:00"`` / ``"on Wednesday 9 December at 08:00"`` (an opening time)."""
-    return _Phrases(lang, _checked_time(now, "now"), _zone_name(tz)).at(at)
+    return _Phrases(lang, _checked_time(now, "now"), _zone_name(tz), speech=speech).at(at)
+
+
+def greeting_phrase(*, now: datetime, tz: str, lang: str) -> str:
+    """``"Buenas tardes"`` / ``"Good evening"`` / ``"Bon dia"`` by the hour in ``tz``."""
+    return _Phrases(lang, _checked_time(now, "now"), _zone_name(tz)).greeting()
 
 
 def _zone_name(tz: str) -> str:
@@ -264,9 +323,15 @@ def _zone_name(tz: str) -> str:
     return tz
 
 
+def _clause(text: Any) -> str:
+    """An item of a list joined into one sentence: no end punctuation of its own ("...
+    noviembre." -> "... noviembre"), so a joined list reads "a; b." and never "a.; b.."."""
+    return str(text).strip().rstrip(".;:,").rstrip()
+
+
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
@@ -274,6 +339,8 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
+    env.filters["clause"] = _clause
+    return env
 
 
 def _tidy(text: str) -> str:
@@ -325,6 +392,7 @@ def render_message(
         "between": phrases.between,
         "day": phrases.day,
         "hhmm": phrases.hhmm,
+        "greeting": phrases.greeting(),
     }
     template = _environment().get_template(f"{message_kind.value}.{phrases.lang}.txt")
     parts: dict[str, str] = {}

@@ -17,24 +17,24 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, get_args
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from escucha import yamlio
+from escucha import languages, yamlio
 from escucha.audit import service as audit
 from escucha.auth import service as auth_service
 from escucha.auth.models import User
 from escucha.errors import InvalidInput, NotFound
 from escucha.org import models as m
-from escucha.org.schemas import Language, UserIn
+from escucha.org.schemas import UserIn
 from escucha.org.service import apply_org, export_org, parse_org
 
 #: The sections an admin edits as YAML, in the order of the organisation file.
 SECTIONS = ("organisation", "calendars", "teams", "skills", "queues", "sla_policies")
 #: The languages a person can serve customers in.
-LANGUAGES: tuple[str, ...] = get_args(Language)
+LANGUAGES: tuple[str, ...] = languages.CODES
 
 
 def section_yaml(session: Session, section: str) -> str:

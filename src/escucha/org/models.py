@@ -45,8 +45,14 @@ class Team(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
+    #: The name in each language that has its own (``{"en": "Faults"}``); else display_name.
+    display_names: Mapped[dict[str, Any]] = mapped_column(default=dict)
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id"))
     handles_complaints: Mapped[bool] = mapped_column(default=False)
+
+    def label(self, lang: str) -> str:
+        """The team's name in ``lang`` (its display name when that language has none)."""
+        return str(self.display_names.get(lang) or self.display_name or self.name)
 
 
 class Skill(Base):

@@ -5,16 +5,28 @@ from __future__ import annotations
 import re
 import zoneinfo
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from escucha import languages
 from escucha.asterisk.rules import check_endpoint, check_trunk
 
 _RANGE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Name = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,79}$")
-Language = Literal["es", "en"]
+
+
+def _check_language(value: str) -> str:
+    if value not in languages.CODES:
+        raise ValueError(
+            f"unknown language {value!r}; the catalog has {', '.join(languages.CODES)}"
+        )
+    return value
+
+
+#: A language of the catalog (:mod:`escucha.languages`).
+Language = Annotated[str, AfterValidator(_check_language)]
 
 
 class _Strict(BaseModel):
@@ -35,8 +47,8 @@ class OrganisationIn(_Strict):
     name: str = Field(min_length=1, max_length=200)
     country: str = Field(pattern=r"^[A-Z]{2}$")
     subdivision: str | None = None
-    timezone: str = "Europe/Madrid"
-    language: Language = "es"
+    timezone: str = languages.DEFAULT_ZONE
+    language: Language = languages.DEFAULT_LANGUAGE
     regulatory_profile: Literal["generic", "es-ley-10-2025", "pe-osiptel"] = "generic"
 
     _tz = field_validator("timezone")(_check_tz)
@@ -54,7 +66,7 @@ class ClosureIn(_Strict):
 
 class CalendarIn(_Strict):
     name: str = Name
-    timezone: str = "Europe/Madrid"
+    timezone: str = languages.DEFAULT_ZONE
     holidays: HolidaysIn | None = None
     hours: dict[str, list[str]] = Field(default_factory=dict)
     closures: list[ClosureIn] = Field(default_factory=list)
@@ -78,7 +90,8 @@ class CalendarIn(_Strict):
 
 class TeamIn(_Strict):
     name: str = Name
-    display_name: str = ""
+    #: One name, or one per language: ``{es: Averías, en: Faults, ca: Avaries}``.
+    display_name: str | dict[Language, str] = ""
     calendar: str
     handles_complaints: bool = False
 

@@ -123,7 +123,10 @@ def apply_org(session: Session, org: OrgFile, *, now: datetime) -> dict[str, int
     team_ids: dict[str, int] = {}
     for t in org.teams:
         team = _upsert(session, m.Team, t.name)
-        team.display_name = t.display_name or t.name
+        names = t.display_name if isinstance(t.display_name, dict) else {}
+        default = names.get(org.organisation.language) or next(iter(names.values()), "")
+        team.display_name = (default if names else str(t.display_name)) or t.name
+        team.display_names = dict(names)
         team.calendar_id = cal_ids[t.calendar]
         team.handles_complaints = t.handles_complaints
         session.flush()
@@ -250,7 +253,7 @@ def export_org(session: Session) -> dict[str, Any]:
         "teams": [
             {
                 "name": t.name,
-                "display_name": t.display_name,
+                "display_name": dict(t.display_names) if t.display_names else t.display_name,
                 "calendar": cals[t.calendar_id].name,
                 "handles_complaints": t.handles_complaints,
             }

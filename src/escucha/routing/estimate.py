@@ -520,20 +520,38 @@ class Announcement:
     lang: str
 
 
+#: (minute, minutes, hour, hours) per language.
+_UNITS = {
+    "es": ("minuto", "minutos", "hora", "horas"),
+    "en": ("minute", "minutes", "hour", "hours"),
+    "ca": ("minut", "minuts", "hora", "hores"),
+}
+#: (no one ahead, one ahead, {n} ahead, the estimate) per language.
+_PLACES = {
+    "es": (
+        "Usted es la próxima persona en ser atendida. ",
+        "Hay 1 persona delante de usted. ",
+        "Hay {n} personas delante de usted. ",
+        "El tiempo de espera estimado es de menos de {amount}.",
+    ),
+    "en": (
+        "You are next in line. ",
+        "There is 1 person ahead of you. ",
+        "There are {n} people ahead of you. ",
+        "Your estimated wait is less than {amount}.",
+    ),
+    "ca": (
+        "Vostè és la propera persona que serà atesa. ",
+        "Hi ha 1 persona davant seu. ",
+        "Hi ha {n} persones davant seu. ",
+        "El temps d'espera estimat és de menys de {amount}.",
+    ),
+}
+
+
 def _unit(value: int, lang: str, minutes: bool) -> str:
-    if lang == "es":
-        word = (
-            ("minuto" if value == 1 else "minutos")
-            if minutes
-            else ("hora" if value == 1 else "horas")
-        )
-    else:
-        word = (
-            ("minute" if value == 1 else "minutes")
-            if minutes
-            else ("hour" if value == 1 else "hours")
-        )
-    return f"{value} {word}"
+    one, many = _UNITS[lang][0:2] if minutes else _UNITS[lang][2:4]
+    return f"{value} {one if value == 1 else many}"
 
 
 def announce_bound(
@@ -563,8 +581,8 @@ def announce_bound(
         de 5 minutos."
     """
     base = lang.replace("_", "-").split("-")[0].lower()
-    if base not in ("es", "en"):
-        raise ValueError(f"no announcement in language {lang!r} (es, en)")
+    if base not in _PLACES:
+        raise ValueError(f"no announcement in language {lang!r} ({', '.join(_PLACES)})")
     if callers_ahead is not None and callers_ahead < 0:
         raise ValueError("callers_ahead must be >= 0")
     bound_s = conservative_bound_s(estimate_s, DEFAULT_MARGIN if margin is None else margin)
@@ -572,24 +590,14 @@ def announce_bound(
         amount = _unit(round(bound_s / 60.0), base, minutes=True)
     else:
         amount = _unit(round(bound_s / 3600.0), base, minutes=False)
-    if base == "es":
-        if callers_ahead is None:
-            place = ""
-        elif callers_ahead == 0:
-            place = "Usted es la próxima persona en ser atendida. "
-        elif callers_ahead == 1:
-            place = "Hay 1 persona delante de usted. "
-        else:
-            place = f"Hay {callers_ahead} personas delante de usted. "
-        text = f"{place}El tiempo de espera estimado es de menos de {amount}."
+    first, one, many, wait = _PLACES[base]
+    if callers_ahead is None:
+        place = ""
+    elif callers_ahead == 0:
+        place = first
+    elif callers_ahead == 1:
+        place = one
     else:
-        if callers_ahead is None:
-            place = ""
-        elif callers_ahead == 0:
-            place = "You are next in line. "
-        elif callers_ahead == 1:
-            place = "There is 1 person ahead of you. "
-        else:
-            place = f"There are {callers_ahead} people ahead of you. "
-        text = f"{place}Your estimated wait is less than {amount}."
+        place = many.format(n=callers_ahead)
+    text = place + wait.format(amount=amount)
     return Announcement(bound_s=bound_s, text=text, lang=base)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from escucha import languages
 from escucha.config import Settings
 from escucha.contacts.models import Contact
 from escucha.errors import ConfigurationError, InvalidInput, NotFound
@@ -315,12 +316,12 @@ def is_audio_file(path: Path) -> bool:
 
 
 def language_for(settings: Settings, lang: str | None) -> rules.Lang:
-    """``lang``, else the default language if an engine serves it, else English."""
+    """``lang``, else the catalog's default language if an engine serves it, else English."""
     if lang is not None:
         if lang not in rules.LANGS:
             raise InvalidInput(f"language: one of {', '.join(rules.LANGS)}")
         return "es" if lang == "es" else "en"
-    first = settings.default_language
+    first: rules.Lang = "en" if languages.DEFAULT_LANGUAGE == "en" else "es"
     try:
         engine_for(settings, first)
     except ConfigurationError:

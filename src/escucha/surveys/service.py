@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from escucha import languages
 from escucha.auth.models import User
 from escucha.contacts.models import Contact, Customer
 from escucha.contacts.service import agent_of
@@ -62,7 +63,7 @@ def _zone(tz: str) -> ZoneInfo:
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("Europe/Madrid")
+        return ZoneInfo(languages.DEFAULT_ZONE)
 
 
 def moment_phrase(at: datetime, *, lang: str, tz: str) -> str:
@@ -274,7 +275,7 @@ def _create(
         agent_id=agent_of(session, contact, events=("answered", "wrapped_up")),
         queue=contact.queue,
         channel=channel,
-        language=lang if lang in ("es", "en") else "es",
+        language=languages.resolve(lang),
         kinds=kinds,
         token_hash=hash_token(token) if token else None,
         created_at=now,

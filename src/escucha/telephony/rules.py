@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from escucha import languages
 from escucha.ivr.rules import IvrModel, Node, Utterance, phrase_in, pick, spoken_key, words
 
 __pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
@@ -44,11 +45,7 @@ UNANSWERED_STATUSES = frozenset({"busy", "failed", "no-answer", "canceled"})
 
 #: BCP 47 tags for speech recognition and text to speech, per IVR language.
 SPEECH_LANGUAGES: Mapping[str, str] = {
-    "es": "es-ES",
-    "en": "en-GB",
-    "ca": "ca-ES",
-    "gl": "gl-ES",
-    "eu": "eu-ES",
+    code: lang.speech_tag for code, lang in languages.CATALOG.items()
 }
 
 Phase = Literal[
@@ -210,16 +207,35 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "transfer": "Transferring you to {number}.",
         "not_recorded": "Understood: this call will not be recorded.",
     },
+    "ca": {
+        "connect": "El passem amb una persona.",
+        "callback_offer": "Si prefereix que el truquem sense perdre el torn, premi la tecla {key}.",
+        "callback_taken": "El trucarem {when}. Gràcies per trucar.",
+        "no_number": "No veiem el seu número de telèfon, així que no el podem trucar.",
+        "closed": "En aquest moment no el podem atendre.",
+        "closed_reason": "Avui tenim tancat per {reason}.",
+        "opens": "Tornem a atendre {when}.",
+        "closed_callback": "Perquè el truquem {when}, premi la tecla {key}.",
+        "closed_voicemail": "Per deixar un missatge, premi la tecla {key}.",
+        "voicemail": "Deixi el seu missatge després del senyal i premi coixinet en acabar.",
+        "voicemail_saved": "Hem rebut el seu missatge. Gràcies per trucar.",
+        "calling_you": "El truquem de {org}, com ens va demanar. El passem amb una persona.",
+        "no_queue": "Ara mateix no el podem atendre per telèfon. Gràcies per trucar.",
+        "goodbye": "Gràcies per trucar.",
+        "transfer": "El passem amb el {number}.",
+    },
 }
 
 #: Words a caller may say instead of a key at the closed-queue choice and in the wait loop.
 CALLBACK_WORDS: Mapping[str, tuple[str, ...]] = {
     "es": ("llamenme", "llameme", "llamar", "llamada", "devolver"),
     "en": ("call me", "call back", "callback", "ring me"),
+    "ca": ("truqueu-me", "truquin-me", "truqui'm", "trucar", "trucada", "tornar la trucada"),
 }
 VOICEMAIL_WORDS: Mapping[str, tuple[str, ...]] = {
     "es": ("mensaje", "buzon", "dejar"),
     "en": ("message", "voicemail", "leave"),
+    "ca": ("missatge", "bustia", "deixar"),
 }
 
 
@@ -382,8 +398,8 @@ def path_steps(
     (``"main: 2 · facturas"``); the agent and repeat keys are named.
     """
     out: list[str] = []
-    person = {"es": "persona", "en": "person"}[base_language(language)]
-    again = {"es": "repetir", "en": "repeat"}[base_language(language)]
+    person = {"es": "persona", "en": "person", "ca": "persona"}[base_language(language)]
+    again = {"es": "repetir", "en": "repeat", "ca": "repetir"}[base_language(language)]
     for item in path:
         node_id, key = str(item.get("node", "")), str(item.get("key", ""))
         label = ""

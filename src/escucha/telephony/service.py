@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any, Literal, Protocol
@@ -39,7 +40,8 @@ from escucha.ivr.service import example_path, load_ivr
 from escucha.jobs.service import enqueue
 from escucha.notifications.messages import at_phrase, when_phrase
 from escucha.notifications.senders import twilio_rest_client
-from escucha.org.models import Organisation, Queue
+from escucha.org import home
+from escucha.org.models import Calendar, Organisation, Queue
 from escucha.promises import rules as prules
 from escucha.promises import service as promises
 from escucha.routing import service as routing
@@ -105,6 +107,22 @@ def ivr_model(session: Session) -> ivr.IvrModel:
             FALLBACK_IVR,
         )
     return _fallback_model()
+
+
+def _say_why_closed(session: Session, step: ivr.Step, *, now: datetime) -> ivr.Step:
+    """The IVR is closed now: after the greeting, name today's holiday or closure when one of
+    the organisation's calendars knows it ("Hoy estamos cerrados por Nochebuena.")."""
+    lang = step.state.language
+    for calendar_id in session.scalars(select(Calendar.id).order_by(Calendar.id)):
+        reason = promises.closed_now(session, calendar_id, now, lang=R.base_language(lang)).reason
+        if reason:
+            why = ivr.Utterance(
+                step.state.node, "message", lang, R.phrase("closed_reason", lang, reason=reason)
+            )
+            greeting = tuple(u for u in step.say if u.kind == "greeting")
+            rest = tuple(u for u in step.say if u.kind != "greeting")
+            return replace(step, say=(*greeting, why, *rest))
+    return step
 
 
 def ivr_is_open(model: ivr.IvrModel, now: datetime) -> bool:
@@ -236,9 +254,15 @@ def _queue_row(session: Session, name: str | None) -> Queue | None:
     return queue
 
 
-def _when(at: datetime, *, now: datetime, customer: Customer | None, language: str) -> str:
-    tz = customer.timezone if customer is not None else "Europe/Madrid"
-    return when_phrase(at, now=now, tz=tz, lang=R.base_language(language))
+def _zone(session: Session, customer: Customer | None) -> str:
+    return home.customer_zone(session, customer.timezone if customer is not None else None)
+
+
+def _when(
+    session: Session, at: datetime, *, now: datetime, customer: Customer | None, language: str
+) -> str:
+    tz = _zone(session, customer)
+    return when_phrase(at, now=now, tz=tz, lang=R.base_language(language), speech=True)
 
 
 def _end(session: Session, contact: Contact, *, now: datetime, reason: str, **data: Any) -> None:
@@ -289,12 +313,16 @@ def incoming_call(
     )
     model = ivr_model(session)
     lang = language or (customer.language if known and customer is not None else None)
+    open_now = ivr_is_open(model, now)
     step = ivr.start(
         model,
         language=lang,
         caller_known=known and model.caller_lookup,
-        is_open=ivr_is_open(model, now),
+        is_open=open_now,
+        hour=now.astimezone(home.zone(session)).hour,
     )
+    if not open_now:
+        step = _say_why_closed(session, step, now=now)
     contact = contacts.start_contact(
         session,
         channel="voice",
@@ -346,7 +374,12 @@ def caller_input(
     node = model.nodes.get(contact.ivr_node or "")
     if node is None or node.type != "menu":
         log.warning("call %s was at %r, not a menu of the IVR now; it starts again", key, node)
-        step = ivr.start(model, language=contact.language, is_open=ivr_is_open(model, now))
+        step = ivr.start(
+            model,
+            language=contact.language,
+            is_open=ivr_is_open(model, now),
+            hour=now.astimezone(home.zone(session)).hour,
+        )
         return _after_step(session, contact, model, step, (), now=now, record=record)
     open_now = ivr_is_open(model, now)
     step = ivr.Step(
@@ -599,7 +632,11 @@ def _wait(
 
 def _callback_said(session: Session, contact: Contact, cb: Callback, *, now: datetime) -> R.Say:
     when = _when(
-        cb.due_at, now=now, customer=_customer_of(session, contact), language=contact.language
+        session,
+        cb.due_at,
+        now=now,
+        customer=_customer_of(session, contact),
+        language=contact.language,
     )
     return R.Say(R.phrase("callback_taken", contact.language, when=when), contact.language)
 
@@ -690,11 +727,15 @@ def _closed_offer(
     can_call = (
         slot is not None and customer is not None and bool(callback_number(customer, contact))
     )
-    when = _when(slot.end, now=now, customer=customer, language=lang) if slot and can_call else None
+    when = (
+        _when(session, slot.end, now=now, customer=customer, language=lang)
+        if slot and can_call
+        else None
+    )
     closed = promises.closed_now(session, queue.calendar_id, now, lang=R.base_language(lang))
-    tz = customer.timezone if customer is not None else "Europe/Madrid"
+    tz = _zone(session, customer)
     opens = (
-        at_phrase(closed.opens_at, now=now, tz=tz, lang=R.base_language(lang))
+        at_phrase(closed.opens_at, now=now, tz=tz, lang=R.base_language(lang), speech=True)
         if closed.opens_at is not None
         else None
     )

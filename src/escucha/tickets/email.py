@@ -41,6 +41,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from escucha import languages
 from escucha.config import Settings
 from escucha.contacts.models import Customer
 from escucha.notifications.models import Notification
@@ -227,7 +228,7 @@ def parse_email(
         in_reply_to=in_reply[0] if in_reply else None,
         references=references,
         body=_body(msg),
-        language=language if language in ("es", "en") else None,
+        language=languages.resolve(language) if languages.known(language) else None,
         automatic=automatic,
         bounce=_is_bounce(msg, sender, envelope_from),
         size_bytes=len(raw),

@@ -31,6 +31,7 @@ from sqlalchemy import Table, case, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from escucha import languages
 from escucha.audit import service as audit
 from escucha.auth.models import User
 from escucha.contacts import service as contacts
@@ -41,6 +42,7 @@ from escucha.jobs.service import enqueue
 from escucha.notifications import service as notifications
 from escucha.notifications.messages import find_vague_phrases, when_phrase
 from escucha.notifications.models import Notification
+from escucha.org import home
 from escucha.org import models as org
 from escucha.org.reach import Reach
 from escucha.promises import rules as prules
@@ -140,12 +142,12 @@ def org_context(session: Session) -> OrgContext:
     except NotFound:
         profile = tprofiles.load_builtin_profile("generic")
     if organisation is None:
-        return OrgContext(None, profile, "UTC", profile.languages.default, "ES")
+        return OrgContext(None, profile, home.zone_name(session), profile.languages.default, "ES")
     return OrgContext(
         organisation,
         profile,
-        organisation.timezone,
-        organisation.language,
+        home.zone_name(session),
+        home.default_language(session),
         organisation.country.upper() or "ES",
     )
 
@@ -737,10 +739,7 @@ def _customer_for(
 
 
 def _language(intake: Intake, ctx: OrgContext) -> str:
-    lang = (intake.language or "").replace("_", "-").split("-")[0].lower()
-    return (
-        lang if lang in ("es", "en") else (ctx.language if ctx.language in ("es", "en") else "es")
-    )
+    return languages.resolve(intake.language, ctx.language)
 
 
 def _ack_due(ticket: Ticket, made: Sequence[Promise]) -> datetime | None:

@@ -6,23 +6,18 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from escucha.org.models import Organisation
+from escucha.org import home
 from escucha.web.render import render
 
 
 def org_zone(db: Session) -> ZoneInfo:
-    name = db.scalar(select(Organisation.timezone).order_by(Organisation.id).limit(1))
-    try:
-        return ZoneInfo(name or "Europe/Madrid")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("Europe/Madrid")
+    return home.zone(db)
 
 
 def mmss(seconds: float | None) -> str:

@@ -32,6 +32,12 @@ def _choices(db: Session) -> dict[str, Any]:
         "teams": list(db.scalars(select(org.Team.name).order_by(org.Team.name))),
         "skills": list(db.scalars(select(org.Skill.name).order_by(org.Skill.name))),
         "languages": admin.LANGUAGES,
+        # Shown by their names; the keys stay in the form values.
+        "team_names": {t.name: t.display_name for t in db.scalars(select(org.Team))},
+        "skill_names": {
+            name: description or name
+            for name, description in db.execute(select(org.Skill.name, org.Skill.description))
+        },
     }
 
 

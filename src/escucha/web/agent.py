@@ -244,10 +244,17 @@ def still_signed_in(request: Request, session: Session, user_id: int) -> User | 
 # --- the desk -------------------------------------------------------------------------------
 
 
+def _outcome_of(*, solved: bool, ticket_kind: str) -> str:
+    """The outcome the desk's one question implies (the API may still name any outcome)."""
+    if solved:
+        return "solved"
+    return "complaint" if ticket_kind == "complaint" else "needs_follow_up"
+
+
 def _desk_context(
     request: Request, db: Session, user: User, now: datetime, error: str | None = None
 ) -> dict[str, Any]:
-    lang = pick_language(request, request.app.state.settings.default_language)
+    lang = pick_language(request)
     tz = live.org_timezone(db)
     status = db.get(AgentStatus, user.id)
     contact = db.get(Contact, status.contact_id) if status and status.contact_id else None
@@ -291,6 +298,7 @@ def _desk_context(
         "day": live.agent_day(db, user.id, now=now, tz=tz),
         "queues": queues,
         "queue_names": {q.name: q.display_name.get(lang) or q.name for q in queues},
+        "skill_names": {s.name: s.description or s.name for s in db.scalars(select(org.Skill))},
         "profile": profile,
         "fp": desk_key(db, user.id),
         "error": error,
@@ -480,6 +488,8 @@ def contact_action(
             solved = _yes(resolved)
             if solved is None:
                 raise InvalidInput("resolved: say whether the customer's matter is solved")
+            if not outcome:  # the desk asks one question: is it solved?
+                outcome = _outcome_of(solved=solved, ticket_kind=ticket_kind)
             if outcome not in OUTCOMES:
                 raise InvalidInput(f"outcome: one of {', '.join(OUTCOMES)}")
             if next_state not in STATES:

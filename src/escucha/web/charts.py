@@ -29,7 +29,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse
 
@@ -45,7 +44,7 @@ from escucha.app import CSP
 from escucha.auth.api import Public
 from escucha.numerics.cost import CostCurve
 from escucha.numerics.patience import PatienceSummary
-from escucha.org.models import Organisation
+from escucha.org import home
 from escucha.web.i18n import gettext, pick_language
 
 router = APIRouter(include_in_schema=False)
@@ -126,7 +125,7 @@ def allow_chart_styles(response: HTMLResponse) -> HTMLResponse:
 
 def translator(request: Request) -> tuple[str, Translate]:
     """The page's language and its translation function (for text built in Python)."""
-    lang = pick_language(request, request.app.state.settings.default_language)
+    lang = pick_language(request)
 
     def tr(message: str) -> str:
         return gettext(lang, message)
@@ -135,12 +134,8 @@ def translator(request: Request) -> tuple[str, Translate]:
 
 
 def org_zone(session: Session) -> ZoneInfo:
-    """The organisation's time zone (Europe/Madrid when none is set or it is unknown)."""
-    name = session.scalar(select(Organisation.timezone).order_by(Organisation.id).limit(1))
-    try:
-        return ZoneInfo(name or "Europe/Madrid")
-    except (KeyError, ValueError):
-        return ZoneInfo("Europe/Madrid")
+    """The organisation's time zone (read by :mod:`escucha.org.home`)."""
+    return home.zone(session)
 
 
 FORMATTERS: dict[str, Any] = {"pct_digits": 1, "secs": fmt_s, "num": fmt_num}

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from escucha.auth import service as auth_service
 from escucha.auth.api import DB, Caller, ClockDep, Public
-from escucha.notifications.messages import when_phrase
+from escucha.notifications.messages import greeting_phrase, when_phrase
 from escucha.tickets import idempotency, merge, service, uploads
 from escucha.tickets.models import Ticket
 from escucha.tickets.rules import check_digit_typo, speech_groups
@@ -40,7 +40,7 @@ _VIEWING = "status_ticket"
 
 
 def _lang(request: Request) -> str:
-    return pick_language(request, request.app.state.settings.default_language)
+    return pick_language(request)
 
 
 def _client(request: Request) -> str:
@@ -351,6 +351,7 @@ def status_view(request: Request, _caller: Public, db: DB, clock: ClockDep) -> R
     context: dict[str, Any] = {
         "view": view,
         "next_when": _next_when(view, now, lang),
+        "greeting": greeting_phrase(now=now, tz=view.timezone, lang=lang),
         "when": lambda at: (
             when_phrase(at, now=now, tz=view.timezone, lang=lang) if at >= now else None
         ),

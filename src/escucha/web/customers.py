@@ -250,7 +250,7 @@ def customer_erase(
     user = caller.need_user()
     customer = customers.get_customer(db, customer_id)
     if confirm.strip() != str(customer.id):
-        lang = pick_language(request, request.app.state.settings.default_language)
+        lang = pick_language(request)
         error = gettext(lang, "Type the customer's number to erase their data.")
         return _page(request, db, user, customer, error=error, status_code=422)
     try:

@@ -1,7 +1,9 @@
-"""Spanish and English for screens and messages, from Babel ``.po`` catalogs.
+"""Screens in every language of the catalog (:mod:`escucha.languages`), from Babel ``.po``
+catalogs.
 
-Catalogs are read from the package at start (no compiled files to keep in step).
-Message ids are English; Spanish is the default language of the demo.
+Catalogs are read from the package at start (no compiled files to keep in step). Message ids
+are English; a string a catalog lacks falls back to the language's fallback (Catalan to
+Spanish), then to the English id.
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ from functools import cache
 from pathlib import Path
 
 from babel.messages.pofile import read_po
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 
-LANGUAGES = ("es", "en")
+from escucha import languages
+from escucha.org import home
+
+LANGUAGES = languages.CODES
 CATALOGS = Path(__file__).parent / "translations"
 
 
@@ -27,11 +33,15 @@ def catalog(lang: str) -> dict[str, str]:
 
 
 def gettext(lang: str, message: str) -> str:
-    return catalog(lang).get(message, message)
+    text = catalog(lang).get(message)
+    if text is not None:
+        return text
+    fallback = languages.CATALOG[lang].fallback if lang in languages.CATALOG else None
+    return catalog(fallback).get(message, message) if fallback else message
 
 
-def pick_language(request: Request, default: str) -> str:
-    """The user's choice, else the session's, else the browser's, else the default."""
+def pick_language(request: Request) -> str:
+    """The user's choice, else the session's, else the browser's, else the organisation's."""
     user = getattr(request.state, "user", None)
     if user is not None and user.language in LANGUAGES:
         return str(user.language)
@@ -39,7 +49,11 @@ def pick_language(request: Request, default: str) -> str:
     if isinstance(lang, str) and lang in LANGUAGES:
         return lang
     for part in request.headers.get("accept-language", "").split(","):
-        code = part.split(";")[0].strip().lower()[:2]
+        code = languages.base(part.split(";")[0])
         if code in LANGUAGES:
             return code
-    return default
+    try:
+        with request.app.state.session_factory() as session:
+            return home.default_language(session)
+    except SQLAlchemyError:  # the database is down: a page about that still renders
+        return languages.DEFAULT_LANGUAGE

@@ -169,7 +169,7 @@ def _stored(db: Session) -> tuple[Organisation | None, dict[str, Any]]:
 
 
 def _lang(request: Request) -> str:
-    return pick_language(request, request.app.state.settings.default_language)
+    return pick_language(request)
 
 
 async def _text_form(request: Request) -> dict[str, str]:

@@ -245,7 +245,7 @@ def dial(
     key = f"phone:{client}"
     auth_service.check_rate(db, key, now=now, per_minute=settings.status_rate_per_min)
     auth_service.record_failure(db, key, now=now)  # counts calls placed from this address
-    lang = language if language in LANGUAGES else pick_language(request, settings.default_language)
+    lang = language if language in LANGUAGES else pick_language(request)
     e164 = contacts.normalise_phone(number) if number.strip() else ""
     old = request.session.get(CALL)
     if isinstance(old, str):

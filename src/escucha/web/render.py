@@ -11,9 +11,11 @@ from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from escucha import languages
 from escucha.analytics.figures import fmt_pct
 from escucha.auth.api import csrf_token
 from escucha.auth.rules import allows
+from escucha.org import home
 from escucha.web.i18n import LANGUAGES, gettext, pick_language
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -58,8 +60,7 @@ def environment() -> Environment:
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
-    settings = request.app.state.settings
-    lang = pick_language(request, settings.default_language)
+    lang = pick_language(request)
     user = getattr(request.state, "user", None)
 
     def _(message: str, **fields: Any) -> str:
@@ -71,11 +72,25 @@ def render(
         if user is not None
         else []
     )
+    labels: dict[str, str] | None = None
+
+    def team_name(name: str | None) -> str:
+        """A team's name (its key or default display name) in the page's language."""
+        nonlocal labels
+        if not name:
+            return ""
+        if labels is None:
+            with request.app.state.session_factory() as session:
+                labels = home.team_labels(session, lang)
+        return labels.get(name, name)
+
     ctx: dict[str, Any] = {
         "request": request,
         "_": _,
         "lang": lang,
         "languages": LANGUAGES,
+        "team_name": team_name,
+        "language_names": {code: languages.CATALOG[code].name for code in LANGUAGES},
         "user": user,
         "csrf_token": csrf_token(request),
         "nav": nav,

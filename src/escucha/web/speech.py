@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from escucha import languages
 from escucha.admission import CallRoute
 from escucha.auth.api import DB, ClockDep, SupervisorCaller, Webhook
 from escucha.errors import InvalidInput, NotFound
@@ -103,7 +104,7 @@ def twilio_recording(
         db,
         contact_id=contact.id,
         url=url,
-        language=contact.language if contact.language in ("es", "en") else "es",
+        language=languages.resolve(contact.language),
         now=clock.now(),
         agent_channel=settings.speech_twilio_agent_channel if channels == "2" else 0,
     )

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from escucha.auth.api import DB, ClockDep, Public
 from escucha.contacts.models import Contact, Customer
 from escucha.errors import Conflict, InvalidInput
+from escucha.org import home
 from escucha.surveys import service
 from escucha.surveys.models import Survey
 from escucha.web.i18n import LANGUAGES, gettext
@@ -47,7 +48,7 @@ def _page(
 
     customer = db.get(Customer, survey.customer_id) if survey.customer_id else None
     contact = db.get(Contact, survey.contact_id)
-    tz = customer.timezone if customer is not None else "Europe/Madrid"
+    tz = home.customer_zone(db, customer.timezone if customer is not None else None)
     return render(
         request,
         "surveys/survey.html",
