@@ -115,7 +115,7 @@ def test_codes_with_a_region_resolve_to_the_catalog() -> None:
 #: Lists of language codes that are not the catalog, each with its reason: engines that analyse
 #: text in the languages they were built for, and staff-facing texts and defaults.
 OWN_LISTS = {
-    "qa/rules.py": "QA detectors analyse Spanish and English transcripts",
+    "qa/transcripts.py": "QA detectors analyse Spanish and English transcripts",
     "qa/schemas.py": "QA detectors",
     "qa/api.py": "QA detectors",
     "analytics/schemas.py": "report wording for staff",

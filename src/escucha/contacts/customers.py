@@ -15,12 +15,13 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from escucha import languages
 from escucha.audit import service as audit
 from escucha.contacts.models import POINT_KINDS, Customer, CustomerPoint
 from escucha.contacts.service import normalise_phone, record_point
 from escucha.errors import Conflict, InvalidInput, NotFound
 
-LANGUAGES = ("es", "en")
+LANGUAGES = languages.CODES
 MAX_NAME = 200
 MAX_NOTES = 10_000
 MAX_LABEL = 40

@@ -123,6 +123,7 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "invalid": "Aquesta opció no és vàlida.",
         "no_input": "No l'he sentit.",
         "goodbye": "No l'hem pogut atendre. Gràcies per trucar.",
+        "refuse_recording": "Si no vol que es gravi la trucada, premi {key}.",
     },
 }
 KEY_SAID: Mapping[str, Mapping[str, str]] = {

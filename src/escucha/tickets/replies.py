@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from escucha import languages
 from escucha.audit import service as audit
 from escucha.auth.models import User
 from escucha.contacts.models import Customer
@@ -23,7 +24,7 @@ from escucha.tickets import service
 from escucha.tickets.models import CannedReply, Ticket
 
 PLACEHOLDERS = ("case_number", "promised_time", "customer_name", "agent_name")
-LANGUAGES = ("es", "en")
+LANGUAGES = languages.CODES
 MAX_TITLE = 120
 MAX_BODY = 5000
 _FIELD = re.compile(r"\{([^{}]*)\}")
