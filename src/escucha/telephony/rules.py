@@ -223,6 +223,8 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "no_queue": "Ara mateix no el podem atendre per telèfon. Gràcies per trucar.",
         "goodbye": "Gràcies per trucar.",
         "transfer": "El passem amb el {number}.",
+        "hold": "L'atenem de seguida; si us plau, no pengi.",
+        "not_recorded": "D'acord: aquesta trucada no es gravarà.",
     },
 }
 
