@@ -233,6 +233,7 @@ def test_a_merge_moves_the_thread_and_promises_and_both_numbers_lead_to_the_surv
     assert _found(session, "vuelve agua") == [keep.id]  # the moved message is searched there
     listed = views.run(session, views.Filters(), now=START, user_id=agent.id, reach=None)
     assert [r.ticket.id for r in listed] == [keep.id]  # the absorbed case leaves the list
+    assert [r.ticket.id for r in service.inbox(session, now=START)] == [keep.id]  # and the API's
     assert "ticket.merged_from" in [e.action for e in audit.events_for(session, "ticket", keep.id)]
     assert "ticket.merged_into" in [e.action for e in audit.events_for(session, "ticket", dup.id)]
     with pytest.raises(InvalidInput, match="already merged"):

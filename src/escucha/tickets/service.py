@@ -57,6 +57,7 @@ from escucha.tickets.models import (
     TicketAttachment,
     TicketContact,
     TicketCounter,
+    TicketMerge,
     TicketMessage,
 )
 from escucha.tickets.rules import TicketKind, TicketStatus
@@ -1320,7 +1321,9 @@ def inbox(
     ``reach`` keeps only the tickets an agent may see (ADR 17)."""
     next_due = _next_due_column().label("next_due")
     risky = _risk_clause(now).label("risky")
-    stmt = select(Ticket, next_due, risky)
+    stmt = select(Ticket, next_due, risky).where(
+        ~exists().where(TicketMerge.absorbed_id == Ticket.id)  # a merged duplicate lives on
+    )
     if status == "open":
         stmt = stmt.where(Ticket.status.in_(OPEN_STATUSES))
     elif status and status != "all":
