@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -10,7 +11,7 @@ from escucha import languages
 from escucha.contacts import live
 from escucha.org import home
 from escucha.org import service as org_service
-from escucha.org.models import Organisation, Team
+from escucha.org.models import Organisation, Skill, Team
 from escucha.tickets import service as tickets
 from escucha.yamlio import YamlFileError
 from tests.factories import DEMO, demo, make_org
@@ -70,6 +71,23 @@ def test_team_names_per_language_come_from_the_org_yaml(session: Session) -> Non
     exported = org_service.export_org(session)
     team = next(t for t in exported["teams"] if t["name"] == "averias")
     assert team["display_name"] == {"es": "Averías", "en": "Faults", "ca": "Avaries"}
+
+
+def test_skill_names_per_language_come_from_the_org_yaml(session: Session) -> None:
+    demo(session)
+    english = session.scalar(select(Skill).where(Skill.name == "ingles"))
+    assert english is not None
+    assert english.description == "Atención en inglés"  # the organisation's language
+    assert (english.label("en"), english.label("ca"), english.label("fr")) == (
+        "Service in English",
+        "Atenció en anglès",
+        "Atención en inglés",
+    )
+    exported = org_service.export_org(session)
+    skill = next(s for s in exported["skills"] if s["name"] == "ingles")
+    assert skill["description"]["en"] == "Service in English"
+    again = org_service.parse_org(yaml.safe_dump(exported, allow_unicode=True), "org.yaml")[0]
+    assert next(s for s in again.skills if s.name == "ingles").description == skill["description"]
 
 
 def test_a_team_name_in_an_unknown_language_is_refused() -> None:

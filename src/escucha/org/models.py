@@ -61,6 +61,12 @@ class Skill(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     description: Mapped[str] = mapped_column(String(300), default="")
+    #: The description in each language that has its own (``{"en": "Faults"}``).
+    descriptions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    def label(self, lang: str) -> str:
+        """What the skill is called in ``lang`` (its description when that language has none)."""
+        return str(self.descriptions.get(lang) or self.description or self.name)
 
 
 class Queue(Base):

@@ -98,7 +98,8 @@ class TeamIn(_Strict):
 
 class SkillIn(_Strict):
     name: str = Name
-    description: str = ""
+    #: One description, or one per language: ``{es: Averías, en: Faults, ca: Avaries}``.
+    description: str | dict[Language, str] = ""
 
 
 class QueueIn(_Strict):

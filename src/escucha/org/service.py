@@ -95,6 +95,15 @@ def _upsert(session: Session, model: type[Any], name: str) -> Any:
     return row
 
 
+def _named(value: str | dict[str, str], org: OrgFile, fallback: str) -> tuple[str, dict[str, str]]:
+    """One name, or one per language: the name in the organisation's language (else the first
+    given) and the names by language (none when only one name was given)."""
+    if not isinstance(value, dict):
+        return value or fallback, {}
+    default = value.get(org.organisation.language) or next(iter(value.values()), "")
+    return default or fallback, dict(value)
+
+
 def apply_org(session: Session, org: OrgFile, *, now: datetime) -> dict[str, int]:
     """Create or update everything the file names (nothing it does not name is deleted)."""
     o = session.scalar(select(m.Organisation))
@@ -123,17 +132,14 @@ def apply_org(session: Session, org: OrgFile, *, now: datetime) -> dict[str, int
     team_ids: dict[str, int] = {}
     for t in org.teams:
         team = _upsert(session, m.Team, t.name)
-        names = t.display_name if isinstance(t.display_name, dict) else {}
-        default = names.get(org.organisation.language) or next(iter(names.values()), "")
-        team.display_name = (default if names else str(t.display_name)) or t.name
-        team.display_names = dict(names)
+        team.display_name, team.display_names = _named(t.display_name, org, t.name)
         team.calendar_id = cal_ids[t.calendar]
         team.handles_complaints = t.handles_complaints
         session.flush()
         team_ids[t.name] = team.id
     for s in org.skills:
         skill = _upsert(session, m.Skill, s.name)
-        skill.description = s.description
+        skill.description, skill.descriptions = _named(s.description, org, "")
     team_cal = {t.name: t.calendar for t in org.teams}
     for q in org.queues:
         queue = _upsert(session, m.Queue, q.name)
@@ -260,7 +266,10 @@ def export_org(session: Session) -> dict[str, Any]:
             for t in teams.values()
         ],
         "skills": [
-            {"name": s.name, "description": s.description}
+            {
+                "name": s.name,
+                "description": dict(s.descriptions) if s.descriptions else s.description,
+            }
             for s in session.scalars(select(m.Skill).order_by(m.Skill.name))
         ],
         "queues": [

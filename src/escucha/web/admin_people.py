@@ -16,6 +16,7 @@ from escucha.auth.models import ROLES
 from escucha.errors import EscuchaError, InvalidInput
 from escucha.org import admin
 from escucha.org import models as org
+from escucha.web.i18n import pick_language
 from escucha.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -26,18 +27,15 @@ def _actor(caller: AdminCaller) -> str:
     return f"user:{user.id}:{user.username}"
 
 
-def _choices(db: Session) -> dict[str, Any]:
+def _choices(db: Session, lang: str) -> dict[str, Any]:
     return {
         "roles": ROLES,
         "teams": list(db.scalars(select(org.Team.name).order_by(org.Team.name))),
         "skills": list(db.scalars(select(org.Skill.name).order_by(org.Skill.name))),
         "languages": admin.LANGUAGES,
         # Shown by their names; the keys stay in the form values.
-        "team_names": {t.name: t.display_name for t in db.scalars(select(org.Team))},
-        "skill_names": {
-            name: description or name
-            for name, description in db.execute(select(org.Skill.name, org.Skill.description))
-        },
+        "team_names": {t.name: t.label(lang) for t in db.scalars(select(org.Team))},
+        "skill_names": {s.name: s.label(lang) for s in db.scalars(select(org.Skill))},
     }
 
 
@@ -78,7 +76,9 @@ def _problem(exc: EscuchaError) -> str:
 @router.get("/admin/users")
 def users_page(request: Request, _caller: AdminCaller, db: DB) -> Response:
     return render(
-        request, "admin/users.html", {"people": admin.people(db), "form": None, **_choices(db)}
+        request,
+        "admin/users.html",
+        {"people": admin.people(db), "form": None, **_choices(db, pick_language(request))},
     )
 
 
@@ -92,7 +92,12 @@ async def create_user(request: Request, caller: AdminCaller, db: DB, clock: Cloc
         return render(
             request,
             "admin/users.html",
-            {"people": admin.people(db), "form": form, "error": _problem(exc), **_choices(db)},
+            {
+                "people": admin.people(db),
+                "form": form,
+                "error": _problem(exc),
+                **_choices(db, pick_language(request)),
+            },
             status_code=exc.status_code,
         )
     return RedirectResponse(f"/admin/users/{user.id}?saved=1", status_code=303)
@@ -101,7 +106,7 @@ async def create_user(request: Request, caller: AdminCaller, db: DB, clock: Cloc
 def _person_page(
     request: Request, db: Session, user_id: int, status_code: int = 200, **extra: Any
 ) -> Response:
-    ctx = {"person": admin.person(db, user_id), **_choices(db), **extra}
+    ctx = {"person": admin.person(db, user_id), **_choices(db, pick_language(request)), **extra}
     return render(request, "admin/user.html", ctx, status_code=status_code)
 
 

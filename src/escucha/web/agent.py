@@ -298,7 +298,7 @@ def _desk_context(
         "day": live.agent_day(db, user.id, now=now, tz=tz),
         "queues": queues,
         "queue_names": {q.name: q.display_name.get(lang) or q.name for q in queues},
-        "skill_names": {s.name: s.description or s.name for s in db.scalars(select(org.Skill))},
+        "skill_names": {s.name: s.label(lang) for s in db.scalars(select(org.Skill))},
         "profile": profile,
         "fp": desk_key(db, user.id),
         "error": error,
