@@ -27,13 +27,17 @@ def _example(name: str) -> str:
     return str(service.example_path(name))
 
 
+#: Calls are recorded, so the lint also asks for the recording notice in every language.
+RECORDING = {"ESCUCHA_RECORD_CALLS": "true"}
+
+
 def test_lint_bad_example_lists_every_rule_and_fails(app: typer.Typer) -> None:
-    result = runner.invoke(app, ["ivr", "lint", _example("malo"), "--lang", "en"])
+    result = runner.invoke(app, ["ivr", "lint", _example("malo"), "--lang", "en"], env=RECORDING)
     assert result.exit_code == 1
     for rule in RULES:
         assert f"[{rule}]" in result.stdout
     assert "malo.yaml:18: error [person] ivr.nodes.main:" in result.stdout
-    assert "8 errors, 11 warnings" in result.stdout
+    assert "8 errors, 12 warnings" in result.stdout
 
 
 @pytest.mark.parametrize("name", ["banco", "telco", "agua"])
@@ -44,7 +48,7 @@ def test_lint_good_examples_pass(app: typer.Typer, name: str) -> None:
 
 
 def test_lint_json_is_only_json(app: typer.Typer) -> None:
-    result = runner.invoke(app, ["ivr", "lint", _example("malo"), "--json"])
+    result = runner.invoke(app, ["ivr", "lint", _example("malo"), "--json"], env=RECORDING)
     assert result.exit_code == 1
     data = json.loads(result.stdout)
     assert data["errors"] == 8

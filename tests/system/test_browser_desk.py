@@ -218,7 +218,7 @@ def _journey(api: httpx.Client, browser: Any, url: str, settings: Settings) -> N
     expect(contact).to_contain_text("Llamada de vuelta pendiente", timeout=TIMEOUT_MS)
     situation = desk.locator("section.situation")
     expect(situation).to_contain_text("Conserva su turno desde")
-    expect(situation).to_contain_text("tecla 2 — facturas")  # the IVR path she took
+    expect(situation).to_contain_text("facturas (tecla 2)")  # the IVR path she took
     expect(situation.locator("[data-language]")).to_have_text("Español")
     expect(situation).to_contain_text("+34600•••001")
     expect(situation).to_contain_text("Llamada de vuelta")  # the promise and the last call

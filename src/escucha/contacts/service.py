@@ -273,6 +273,19 @@ def seed_queued(session: Session, rows: Sequence[Mapping[str, Any]], *, orm: boo
         session.execute(insert(Contact), born)
 
 
+def seed_over(
+    session: Session, rows: Sequence[Mapping[str, Any]], abandoned: Sequence[bool]
+) -> None:
+    """Contacts already over, without their log (a benchmark's past), in one ``INSERT``: each
+    ended after an answer, or abandoned (``abandoned[i]``)."""
+    over = [
+        {**row, "state": (lifecycle.State.ABANDONED if gone else lifecycle.State.ENDED).value}
+        for row, gone in zip(rows, abandoned, strict=True)
+    ]
+    if over:
+        session.execute(insert(Contact), over)
+
+
 #: The guards of :data:`escucha.contacts.lifecycle.MOVES` as SQL, for :func:`transition_many`.
 _GUARD_SQL: dict[str, Any] = {
     "callback": lambda want: (

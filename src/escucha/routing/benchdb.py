@@ -345,11 +345,11 @@ def seed_floor(
             ],
         )
         states = ("busy", "wrap_up", "break", "offline")
-        session.execute(
-            insert(AgentStatus),
-            [{"user_id": uid, "state": states[int(rng.integers(4))], "since": now} for uid in ids],
+        service.seed_agent_states(
+            session, {uid: states[int(rng.integers(4))] for uid in ids}, now=now
         )
-    left = []
+    left: list[dict[str, object]] = []
+    gone: list[bool] = []
     for n in range(history):
         queued = start + n
         wait = float(rng.exponential(40.0))
@@ -364,17 +364,18 @@ def seed_floor(
             "queued_at": _dt(queued),
             "joined_at": _dt(queued),
         }
-        if rng.random() < 0.8:
+        served = rng.random() < 0.8
+        if served:
             row |= {
-                "state": "ended",
                 "answered_at": _dt(queued + wait),
                 "ended_at": _dt(queued + wait + float(rng.exponential(200.0))),
             }
         else:
-            row |= {"state": "abandoned", "ended_at": _dt(queued + wait)}
+            row |= {"ended_at": _dt(queued + wait)}
         left.append(row)
+        gone.append(not served)
     if left:
-        session.execute(insert(Contact), left)
+        contacts.seed_over(session, left, gone)
         answered = session.execute(
             select(Contact.id, Contact.queued_at, Contact.answered_at).where(
                 Contact.queue == queue, Contact.answered_at.is_not(None)
