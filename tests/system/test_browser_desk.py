@@ -256,7 +256,6 @@ def _journey(api: httpx.Client, browser: Any, url: str, settings: Settings) -> N
     desk.get_by_role("button", name="Terminar la llamada").click()
     expect(desk.locator("#wrap-recap")).to_be_visible(timeout=TIMEOUT_MS)
     expect(desk.locator(".handle")).to_contain_text("solo informativo")
-    desk.select_option("#wrap-outcome", "solved")
     desk.get_by_label("Sí, resuelto", exact=True).check()
     recap = "Hemos corregido la factura de octubre\nEl abono llegará en la próxima factura"
     desk.fill("#wrap-recap", recap)
