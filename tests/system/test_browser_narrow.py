@@ -23,7 +23,7 @@ TIMEOUT_MS = 15_000
 
 pytestmark = [pytest.mark.browser, pytest.mark.system]
 
-AGENT_PAGES = ("/agent", "/tickets", "/qa/mine", "/complaints/new")
+AGENT_PAGES = ("/agent", "/tickets", "/customers", "/qa/mine", "/complaints/new")
 SUPERVISOR_PAGES = (
     "/supervisor",
     "/supervisor/wallboard",
@@ -39,7 +39,14 @@ SUPERVISOR_PAGES = (
     "/voc",
     "/canned-replies",
 )
-ADMIN_PAGES = ("/admin", "/admin/jobs")
+ADMIN_PAGES = (
+    "/admin",
+    "/admin/jobs",
+    "/admin/users",
+    "/admin/tokens",
+    "/admin/logins",
+    "/admin/config/queues",
+)
 PAGES = {
     "ana": AGENT_PAGES,
     "sofia": AGENT_PAGES[1:] + SUPERVISOR_PAGES,
