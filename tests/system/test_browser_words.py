@@ -28,6 +28,7 @@ from escucha.org import service as org_service
 from escucha.web.i18n import catalog
 from tests.conftest import START
 from tests.system.conftest import LiveServer, screenshot
+from tests.system.test_browser_narrow import PAGES as NARROW_PAGES
 
 DEMO = Path(org_service.__file__).parent / "demo.yaml"
 TIMEOUT_MS = 15_000
@@ -44,27 +45,12 @@ PUBLIC_PAGES = (
     "/login",
     "/no-such-page",
 )
-STAFF_PAGES = {
-    "ana": ("/agent", "/tickets", "/qa/mine"),
-    "sofia": (
-        "/supervisor",
-        "/supervisor/wallboard",
-        "/promises",
-        "/planning",
-        "/reports",
-        "/reports/agents",
-        "/ivr",
-        "/qa",
-        "/qa/scorecards",
-        "/qa/calibration",
-        "/qa/disputes",
-        "/voc",
-    ),
-    "admin": ("/admin", "/admin/jobs", "/admin/users", "/admin/tokens"),
-}
+#: Every signed-in page of each role: the same list the narrow-screen test walks.
+STAFF_PAGES = NARROW_PAGES
 PASSWORDS = {"admin": "escucha-admin"}
-#: The IVR editor edits the IVR by its node ids and queue keys: there they are the subject.
-IDS_ARE_THE_SUBJECT = frozenset({"/ivr"})
+#: Pages whose subject is ids and keys: the IVR editor (node ids, queue keys), the YAML of the
+#: configuration, and canned replies (their placeholders, such as {case_number}).
+IDS_ARE_THE_SUBJECT = frozenset({"/ivr", "/admin/config/queues", "/canned-replies"})
 
 #: Keys of the demo organisation that are not words ("averias" is the key, "averías" the word).
 RAW_ID = re.compile(
