@@ -103,48 +103,27 @@ class History:
 def history(session: Session, customer_id: int) -> History:
     """Everything of the customer, newest first."""
     contact_ids = select(Contact.id).where(Contact.customer_id == customer_id)
+
+    def newest(model: Any, where: Any, *order: Any) -> list[Any]:
+        return list(session.scalars(select(model).where(where).order_by(*order)))
+
     return History(
-        contacts=list(
-            session.scalars(
-                select(Contact)
-                .where(Contact.customer_id == customer_id)
-                .order_by(Contact.arrived_at.desc(), Contact.id.desc())
-            )
+        contacts=newest(
+            Contact,
+            Contact.customer_id == customer_id,
+            Contact.arrived_at.desc(),
+            Contact.id.desc(),
         ),
-        tickets=list(
-            session.scalars(
-                select(Ticket)
-                .where(Ticket.customer_id == customer_id)
-                .order_by(Ticket.created_at.desc())
-            )
+        tickets=newest(Ticket, Ticket.customer_id == customer_id, Ticket.created_at.desc()),
+        promises=newest(Promise, Promise.customer_id == customer_id, Promise.due_at.desc()),
+        surveys=newest(Survey, Survey.customer_id == customer_id, Survey.sent_at.desc()),
+        recordings=newest(
+            VoiceRecording,
+            VoiceRecording.contact_id.in_(contact_ids),
+            VoiceRecording.started_at.desc(),
         ),
-        promises=list(
-            session.scalars(
-                select(Promise)
-                .where(Promise.customer_id == customer_id)
-                .order_by(Promise.due_at.desc())
-            )
-        ),
-        surveys=list(
-            session.scalars(
-                select(Survey)
-                .where(Survey.customer_id == customer_id)
-                .order_by(Survey.sent_at.desc())
-            )
-        ),
-        recordings=list(
-            session.scalars(
-                select(VoiceRecording)
-                .where(VoiceRecording.contact_id.in_(contact_ids))
-                .order_by(VoiceRecording.started_at.desc())
-            )
-        ),
-        callbacks=list(
-            session.scalars(
-                select(Callback)
-                .where(Callback.customer_id == customer_id)
-                .order_by(Callback.requested_at.desc())
-            )
+        callbacks=newest(
+            Callback, Callback.customer_id == customer_id, Callback.requested_at.desc()
         ),
         points=customers.points_of(session, customer_id),
     )
