@@ -1,4 +1,4 @@
-"""The wallboard, the agent's day and the customer's situation (W1, W2, W5, C2, C6, M1)."""
+"""The wallboard (W1, W2, W5, M1)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from escucha.promises import service as promises
 from escucha.routing import service as routing
 from tests.conftest import START
 from tests.factories import caller, demo
+
 
 S = timedelta(seconds=1)
 
@@ -242,111 +243,3 @@ def test_the_wallboard_takes_a_fixed_number_of_statements(session: Session) -> N
     assert sum(q.waiting + q.callbacks_in_line for q in board.queues) >= 8
     assert len(many) == len(few)
     assert len(few) <= 12
-
-
-def test_the_agents_day_shows_first_contact_resolution_and_repeats(session: Session) -> None:
-    users = demo(session)
-    ana = users["ana"]
-    # the first customer called three days ago too: today's call is a repeat contact
-    earlier = caller(session, START - timedelta(days=3), "600000011")
-    routing.abandon(session, earlier, now=START - timedelta(days=3) + 40 * S)
-    first = caller(session, START, "600000011")
-    second = caller(session, START + 1 * S, "600000012")
-    third = caller(session, START + 2 * S, "600000013")
-    t = START + 10 * S
-    for c, resolved in ((first, True), (second, True), (third, False)):
-        routing.set_agent_state(session, ana, "available", now=t)
-        session.refresh(c)
-        assert c.agent_id == ana
-        routing.answer(session, ana, c.id, now=t)
-        routing.wrap_up(
-            session,
-            ana,
-            c.id,
-            now=t + 60 * S,
-            outcome="solved" if resolved else "needs_follow_up",
-            resolved=resolved,
-            recap="",
-            next_state="break",
-        )
-        t += 120 * S
-    # the second customer calls again after being told it was solved: not resolved first time
-    caller(session, t + 60 * S, "600000012")
-    day = live.agent_day(session, ana, now=t + 120 * S)
-    assert (day.handled, day.resolved) == (3, 2)
-    assert day.first_contact_resolved == 1
-    assert day.fcr_rate == pytest.approx(1 / 3)
-    assert day.repeats == 1
-    assert day.talk_hold_mean_s == pytest.approx(60.0)
-    assert live.agent_day(session, users["luis"], now=t).handled == 0
-
-
-def test_the_situation_shows_what_the_customer_already_told_us(session: Session) -> None:
-    users = demo(session)
-    customer = contacts.find_or_create_customer(
-        session, now=START, phone="600000021", name="Pilar Gómez", language="en"
-    )
-    old = contacts.start_contact(
-        session, channel="voice", now=START - timedelta(days=1), customer=customer
-    )
-    routing.abandon(session, old, now=START - timedelta(days=1) + 30 * S)
-    promise = promises.create(
-        session,
-        kind="update",
-        due_at=START + timedelta(hours=3),
-        now=START - timedelta(days=1),
-        channel="voice",
-        subject_kind="query",
-        told="before 13:00",
-        customer_id=customer.id,
-    )
-    c = contacts.start_contact(session, channel="voice", now=START, customer=customer)
-    contacts.ivr_choice(session, c, node="main", key="2", now=START)
-    contacts.enqueue(session, c, "facturas", now=START, skills={"facturas": 1})
-    routing.tell_estimate(session, c, now=START)
-    routing.set_agent_state(session, users["ana"], "available", now=START + 30 * S)
-    session.refresh(c)
-    sit = live.situation(session, c, now=START + 35 * S, lang="en")
-    assert sit.customer is not None
-    assert sit.customer.name == "Pilar Gómez"
-    assert sit.phone_masked == "+34600•••021"
-    assert "600000021" not in sit.phone_masked
-    assert [(st.node, st.key, st.label) for st in sit.ivr] == [("main", "2", "bills")]
-    assert [r.id for r in sit.recent] == [old.id]
-    assert [p.id for p in sit.promises] == [promise.id]
-    assert sit.waited_s == 35.0
-    assert sit.last_estimate is not None
-    assert sit.callback is None
-    assert live.situation(session, c, now=START, lang="es").ivr[0].label == "facturas"
-    routing.answer(session, users["ana"], c.id, now=START + 40 * S)
-    routing.hold(session, users["ana"], c.id, now=START + 50 * S, announced=True)
-    routing.resume(session, users["ana"], c.id, now=START + 65 * S)
-    routing.transfer(
-        session, users["ana"], c.id, "reclamaciones", now=START + 70 * S, note="Quiere reclamar"
-    )
-    routing.set_agent_state(session, users["marta"], "available", now=START + 71 * S)
-    session.refresh(c)
-    assert c.agent_id == users["marta"]
-    sit = live.situation(session, c, now=START + 72 * S, lang="es")
-    (moved,) = sit.transfers
-    assert (moved.from_queue, moved.to_queue, moved.note, moved.agent) == (
-        "facturas",
-        "reclamaciones",
-        "Quiere reclamar",
-        "Ana López",
-    )
-    assert sit.handle.holds == 0  # not answered yet by the second agent
-    routing.answer(session, users["marta"], c.id, now=START + 80 * S)
-    routing.hold(session, users["marta"], c.id, now=START + 90 * S, announced=False)
-    sit = live.situation(session, c, now=START + 100 * S, lang="es")
-    assert (sit.handle.holds, sit.handle.holds_announced, sit.handle.hold_s) == (1, 0, 10.0)
-    assert sit.handle.talk_hold_s == 20.0
-    assert sit.handle.on_hold_since == START + 90 * S
-
-
-def test_masks_keep_enough_to_recognise() -> None:
-    assert live.mask_phone("+34600111001") == "+34600•••001"
-    assert live.mask_phone(None) == ""
-    assert live.mask_phone("12345") == "•••45"
-    assert live.mask_email("pilar@example.com") == "p•••@example.com"
-    assert live.mask_email("no-at-sign") == ""

@@ -1,0 +1,136 @@
+"""The customer's status page: a case found by its number and code (compared in constant time,
+the same answer whether the number or the code is wrong), and what the customer sees of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Table, case, exists, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from escucha import languages
+from escucha.audit import service as audit
+from escucha.auth.models import User
+from escucha.contacts import service as contacts
+from escucha.contacts.models import Contact, Customer
+from escucha.csvsafe import SafeDictWriter
+from escucha.errors import EscuchaError, InvalidInput, NotFound
+from escucha.jobs.service import enqueue
+from escucha.notifications import service as notifications
+from escucha.notifications.messages import find_vague_phrases, when_phrase
+from escucha.notifications.models import Notification
+from escucha.org import home
+from escucha.org import models as org
+from escucha.org.reach import Reach
+from escucha.promises import rules as prules
+from escucha.promises import service as promises
+from escucha.promises.calendars import years_around
+from escucha.promises.models import Promise
+from escucha.tickets import profiles as tprofiles
+from escucha.tickets import rules as trules
+from escucha.tickets.idempotency import IdempotencyKeyReused
+from escucha.tickets.models import (
+    Ticket,
+    TicketAttachment,
+    TicketContact,
+    TicketCounter,
+    TicketMerge,
+    TicketMessage,
+)
+from escucha.tickets.rules import TicketKind, TicketStatus
+
+
+# --- the customer's status page -------------------------------------------------------------------
+
+_DUMMY_CODE = "QQQQQQQQ"
+
+
+def find_for_customer(session: Session, number: str, code: str) -> Ticket | None:
+    """The ticket when number and code match; ``None`` otherwise, the same for both cases.
+
+    The code is compared in constant time even when the number does not exist.
+    """
+    ticket: Ticket | None = None
+    try:
+        parsed = trules.parse_ticket_number(safe_text(number)[:64])
+    except (trules.InvalidTicketNumberError, ValueError):
+        parsed = None
+    if parsed is not None:
+        ticket = session.scalar(select(Ticket).where(Ticket.number == str(parsed)))
+    expected = ticket.verification_code if ticket is not None else _DUMMY_CODE
+    matches = trules.verification_code_matches(expected, safe_text(code)[:32])
+    return ticket if ticket is not None and matches else None
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    at: datetime
+    who: str  # customer, agent, system
+    code: str  # message, registered, resolved, promise_changed, status:<x>, ...
+    body: str
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """What the customer sees: no internal note, no agent name, no other customer's data."""
+
+    number: str
+    kind: str
+    status: str
+    created_at: datetime
+    history: list[HistoryItem]
+    next_kind: str | None
+    next_due: datetime | None
+    promises: list[tuple[str, datetime, str]]
+    description_missing: bool
+    can_appeal: bool
+    resolution: str | None
+    timezone: str
+    language: str
+
+
+def customer_view(session: Session, ticket: Ticket) -> StatusView:
+    ctx = org_context(session)
+    customer = _customer(session, ticket)
+    items: list[HistoryItem] = []
+    for m in thread(session, ticket.id, customer_only=True):
+        if m.author_kind == "system" and m.channel == "system":
+            items.append(HistoryItem(m.created_at, "system", m.subject, m.body))
+        elif m.author_kind == "system":
+            continue  # the acknowledgment itself: its content is the status page
+        else:
+            who = "customer" if m.direction == "in" else "agent"
+            items.append(HistoryItem(m.created_at, who, "message", m.body))
+    listed = [
+        (p.kind, p.due_at, p.state)
+        for p in promises_of(session, ticket.id)
+        if p.kind != "acknowledgment" and p.state != "cancelled"
+    ]
+    nxt = next_promise(session, ticket.id)
+    return StatusView(
+        number=ticket.number,
+        kind=ticket.kind,
+        status=ticket.status,
+        created_at=ticket.created_at,
+        history=items,
+        next_kind=nxt.kind if nxt is not None else None,
+        next_due=nxt.due_at if nxt is not None else None,
+        promises=listed,
+        description_missing=ticket.description_missing,
+        can_appeal=ticket.kind == TicketKind.COMPLAINT
+        and ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED),
+        resolution=ticket.resolution,
+        timezone=customer.timezone if customer is not None else ctx.timezone,
+        language=ticket.language,
+    )
