@@ -34,8 +34,8 @@ from escucha.org import models as org
 from escucha.org import service as org_service
 from escucha.org.schemas import OrgFile
 from escucha.routing import benchdb
+from escucha.tickets import opening
 from escucha.tickets import replies as canned_replies
-from escucha.tickets import service as tickets
 from escucha.tickets.models import CannedReply, Ticket
 from escucha.voice import sip
 
@@ -425,9 +425,9 @@ def make_ticket(
     **intake: Any,
 ) -> Ticket:
     """A ticket opened by the tickets service, as a customer's web form would open it."""
-    opened = tickets.open_ticket(
+    opened = opening.open_ticket(
         session,
-        tickets.Intake(channel=channel, description=description, email=email, **intake),
+        opening.Intake(channel=channel, description=description, email=email, **intake),
         now=now,
         base_url=base_url,
     )

@@ -21,7 +21,7 @@ from escucha.cli.complaints import register
 from escucha.config import Settings
 from escucha.contacts import service as contacts
 from escucha.csvsafe import FORMULA_STARTS, defuse, restore
-from escucha.tickets import service
+from escucha.tickets import handling, opening
 from tests.conftest import START
 from tests.factories import make_agent, make_org, make_user
 
@@ -49,9 +49,9 @@ def test_the_complaints_register_defuses_a_customers_topic_and_an_agents_resolut
     """Finding 8: ``escucha complaints export`` wrote both cells as they were."""
     make_org(session)
     agent = make_agent(session)
-    ticket = service.file_complaint(
+    ticket = opening.file_complaint(
         session,
-        service.Intake(
+        opening.Intake(
             channel="web",
             description="x",
             topic='=HYPERLINK("http://evil.example","Ver")',
@@ -59,7 +59,7 @@ def test_the_complaints_register_defuses_a_customers_topic_and_an_agents_resolut
         now=START,
         base_url="https://x",
     ).ticket
-    service.resolve(
+    handling.resolve(
         session, ticket, "=cmd|' /C calc'!A0", user=agent, now=START, base_url="x", channel=None
     )
     session.commit()

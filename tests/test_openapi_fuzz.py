@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from escucha.auth import service as auth_service
 from escucha.contacts import service as contacts
-from escucha.tickets import service as tickets
+from escucha.tickets import opening
 from tests.conftest import START
 from tests.factories import caller, demo
 
@@ -34,9 +34,9 @@ CHECKS = [not_a_server_error, response_schema_conformance, content_type_conforma
 def _arrange(session: Session) -> str:
     demo(session)
     caller(session, START, "600123456")
-    tickets.open_ticket(
+    opening.open_ticket(
         session,
-        tickets.Intake(channel="web", description="No me llega la factura.", email="a@e.es"),
+        opening.Intake(channel="web", description="No me llega la factura.", email="a@e.es"),
         now=START,
         base_url="http://testserver",
     )

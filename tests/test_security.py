@@ -28,7 +28,7 @@ from escucha.jobs.service import run_due
 from escucha.logs import configure_logging
 from escucha.org import models as org
 from escucha.qa.models import Transcript
-from escucha.tickets import service as tickets
+from escucha.tickets import opening
 from escucha.tickets.email import InboundSettings
 from escucha.tickets.models import InboundEmail, Ticket
 from escucha.tickets.smtp import start_smtp_listener
@@ -62,9 +62,9 @@ def test_the_status_page_refuses_guessing_after_the_rate(
     settings: Settings, clock: FrozenClock, session: Session
 ) -> None:
     demo(session)
-    opened = tickets.file_complaint(
+    opened = opening.file_complaint(
         session,
-        tickets.Intake(channel="web", description="Cobro indebido", email="r@example.es"),
+        opening.Intake(channel="web", description="Cobro indebido", email="r@example.es"),
         now=START,
         base_url="http://testserver",
     )
@@ -223,9 +223,9 @@ def test_every_page_has_a_policy_without_inline_scripts(
             created_at=START,
         )
     )
-    opened = tickets.open_ticket(
+    opened = opening.open_ticket(
         session,
-        tickets.Intake(channel="web", description="Sin agua", email="csp@example.es"),
+        opening.Intake(channel="web", description="Sin agua", email="csp@example.es"),
         now=START,
         base_url="http://testserver",
     )

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from escucha.cli.complaints import register
 from escucha.config import Settings
-from escucha.tickets import service
+from escucha.tickets import handling, opening
 from escucha.tickets.models import Ticket
 from tests.conftest import START
 from tests.factories import make_agent, make_org
@@ -31,9 +31,9 @@ def app(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
 
 
 def _file(session: Session, text: str, days: int = 0) -> Ticket:
-    return service.file_complaint(
+    return opening.file_complaint(
         session,
-        service.Intake(channel="web", description=text, email="c@example.es"),
+        opening.Intake(channel="web", description=text, email="c@example.es"),
         now=START + timedelta(days=days),
         base_url="https://x",
     ).ticket
@@ -47,7 +47,7 @@ def test_the_register_lists_complaints_of_the_days_asked_for(
     first = _file(session, "Cobro doble")
     second = _file(session, "Corte sin aviso", days=1)
     _file(session, "Otra semana", days=7)
-    service.resolve(
+    handling.resolve(
         session, first, 'Devuelto, con coma, y "comillas"', user=agent, now=START, base_url="x"
     )
     session.commit()

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from escucha.callbacks import service as callbacks
-from escucha.contacts import live
-from escucha.contacts import service as contacts
-from escucha.contacts.models import Contact, Customer
-from escucha.promises import service as promises
+from escucha.contacts import agent_day
 from escucha.routing import service as routing
 from tests.conftest import START
 from tests.factories import caller, demo
+
+S = timedelta(seconds=1)
 
 
 def test_the_agents_day_shows_first_contact_resolution_and_repeats(session: Session) -> None:
@@ -49,10 +43,10 @@ def test_the_agents_day_shows_first_contact_resolution_and_repeats(session: Sess
         t += 120 * S
     # the second customer calls again after being told it was solved: not resolved first time
     caller(session, t + 60 * S, "600000012")
-    day = live.agent_day(session, ana, now=t + 120 * S)
+    day = agent_day.agent_day(session, ana, now=t + 120 * S)
     assert (day.handled, day.resolved) == (3, 2)
     assert day.first_contact_resolved == 1
     assert day.fcr_rate == pytest.approx(1 / 3)
     assert day.repeats == 1
     assert day.talk_hold_mean_s == pytest.approx(60.0)
-    assert live.agent_day(session, users["luis"], now=t).handled == 0
+    assert agent_day.agent_day(session, users["luis"], now=t).handled == 0

@@ -12,14 +12,11 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from escucha.callbacks import service as callbacks
-from escucha.contacts import live
-from escucha.contacts import service as contacts
+from escucha.contacts import wallboard
 from escucha.contacts.models import Contact, Customer
-from escucha.promises import service as promises
 from escucha.routing import service as routing
 from tests.conftest import START
 from tests.factories import caller, demo
-
 
 S = timedelta(seconds=1)
 
@@ -82,7 +79,7 @@ def _situation(session: Session) -> dict[str, Any]:
 def test_the_wallboard_counts_a_hand_made_morning(session: Session) -> None:
     s = _situation(session)
     now = START + 80 * S
-    board = live.wallboard(session, now)
+    board = wallboard.wallboard(session, now)
     assert board.timezone == "Europe/Madrid"
     assert board.day_start == START - timedelta(hours=10)  # local midnight, in UTC
     tiles = {q.name: q for q in board.queues}
@@ -145,9 +142,9 @@ def test_callbacks_due_soon_and_overdue_turn_amber_then_red(session: Session) ->
     due = START + 80 * S + timedelta(minutes=10)
     cb.due_at = due
     session.flush()
-    (q,) = [t for t in live.wallboard(session, START + 80 * S).queues if t.name == "facturas"]
+    (q,) = [t for t in wallboard.wallboard(session, START + 80 * S).queues if t.name == "facturas"]
     assert (q.callbacks_due_soon, q.callbacks_overdue, q.callbacks_level) == (1, 0, "warn")
-    later = live.wallboard(session, due + S)
+    later = wallboard.wallboard(session, due + S)
     (q,) = [t for t in later.queues if t.name == "facturas"]
     assert (q.callbacks_due_soon, q.callbacks_overdue, q.callbacks_level) == (0, 1, "bad")
     assert later.callbacks_level == "bad"
@@ -181,8 +178,8 @@ def test_levels_follow_the_queues_targets() -> None:
         "holds_announced_today": 0,
     }
 
-    def tile(**kw: Any) -> live.QueueTile:
-        return live.QueueTile(**{**base, **kw})
+    def tile(**kw: Any) -> wallboard.QueueTile:
+        return wallboard.QueueTile(**{**base, **kw})
 
     assert tile().level == "ok"
     assert tile().label("en") == "Queue"
@@ -220,7 +217,7 @@ def test_the_wallboard_takes_a_fixed_number_of_statements(session: Session) -> N
     s = _situation(session)
     now = START + 80 * S
     with _count_statements(session) as few:
-        live.wallboard(session, now)
+        wallboard.wallboard(session, now)
     # many more contacts, holds, callbacks and estimates
     users = s["users"]
     for i in range(12):
@@ -239,7 +236,7 @@ def test_the_wallboard_takes_a_fixed_number_of_statements(session: Session) -> N
     routing.set_agent_state(session, users["luis"], "available", now=START + 200 * S)
     session.flush()
     with _count_statements(session) as many:
-        board = live.wallboard(session, START + 300 * S)
+        board = wallboard.wallboard(session, START + 300 * S)
     assert sum(q.waiting + q.callbacks_in_line for q in board.queues) >= 8
     assert len(many) == len(few)
     assert len(few) <= 12

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
 
-import pytest
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from escucha.callbacks import service as callbacks
-from escucha.contacts import live
 from escucha.contacts import service as contacts
-from escucha.contacts.models import Contact, Customer
+from escucha.flows import briefing
 from escucha.promises import service as promises
 from escucha.routing import service as routing
 from tests.conftest import START
-from tests.factories import caller, demo
+from tests.factories import demo
+
+S = timedelta(seconds=1)
 
 
 def test_the_situation_shows_what_the_customer_already_told_us(session: Session) -> None:
@@ -46,7 +41,7 @@ def test_the_situation_shows_what_the_customer_already_told_us(session: Session)
     routing.tell_estimate(session, c, now=START)
     routing.set_agent_state(session, users["ana"], "available", now=START + 30 * S)
     session.refresh(c)
-    sit = live.situation(session, c, now=START + 35 * S, lang="en")
+    sit = briefing.situation(session, c, now=START + 35 * S, lang="en")
     assert sit.customer is not None
     assert sit.customer.name == "Pilar Gómez"
     assert sit.phone_masked == "+34600•••021"
@@ -57,7 +52,7 @@ def test_the_situation_shows_what_the_customer_already_told_us(session: Session)
     assert sit.waited_s == 35.0
     assert sit.last_estimate is not None
     assert sit.callback is None
-    assert live.situation(session, c, now=START, lang="es").ivr[0].label == "facturas"
+    assert briefing.situation(session, c, now=START, lang="es").ivr[0].label == "facturas"
     routing.answer(session, users["ana"], c.id, now=START + 40 * S)
     routing.hold(session, users["ana"], c.id, now=START + 50 * S, announced=True)
     routing.resume(session, users["ana"], c.id, now=START + 65 * S)
@@ -67,7 +62,7 @@ def test_the_situation_shows_what_the_customer_already_told_us(session: Session)
     routing.set_agent_state(session, users["marta"], "available", now=START + 71 * S)
     session.refresh(c)
     assert c.agent_id == users["marta"]
-    sit = live.situation(session, c, now=START + 72 * S, lang="es")
+    sit = briefing.situation(session, c, now=START + 72 * S, lang="es")
     (moved,) = sit.transfers
     assert (moved.from_queue, moved.to_queue, moved.note, moved.agent) == (
         "facturas",
@@ -78,7 +73,7 @@ def test_the_situation_shows_what_the_customer_already_told_us(session: Session)
     assert sit.handle.holds == 0  # not answered yet by the second agent
     routing.answer(session, users["marta"], c.id, now=START + 80 * S)
     routing.hold(session, users["marta"], c.id, now=START + 90 * S, announced=False)
-    sit = live.situation(session, c, now=START + 100 * S, lang="es")
+    sit = briefing.situation(session, c, now=START + 100 * S, lang="es")
     assert (sit.handle.holds, sit.handle.holds_announced, sit.handle.hold_s) == (1, 0, 10.0)
     assert sit.handle.talk_hold_s == 20.0
     assert sit.handle.on_hold_since == START + 90 * S

@@ -8,11 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha import languages
-from escucha.contacts import live
+from escucha.contacts import today
 from escucha.org import home
 from escucha.org import service as org_service
 from escucha.org.models import Organisation, Skill, Team
-from escucha.tickets import service as tickets
+from escucha.tickets import planning
 from escucha.yamlio import YamlFileError
 from tests.factories import DEMO, demo, make_org
 
@@ -21,8 +21,8 @@ def test_before_an_organisation_the_catalog_defaults_hold(session: Session) -> N
     assert home.zone_name(session) == languages.DEFAULT_ZONE == "Europe/Madrid"
     assert home.default_language(session) == languages.DEFAULT_LANGUAGE == "es"
     # Every former reader agrees now (one said UTC, another Madrid).
-    assert live.org_timezone(session) == home.zone_name(session)
-    assert tickets.org_context(session).timezone == home.zone_name(session)
+    assert today.org_timezone(session) == home.zone_name(session)
+    assert planning.org_context(session).timezone == home.zone_name(session)
 
 
 def test_the_organisation_zone_and_language_are_read_everywhere(session: Session) -> None:
@@ -32,8 +32,8 @@ def test_the_organisation_zone_and_language_are_read_everywhere(session: Session
     assert home.zone_name(session) == "America/Lima"
     assert str(home.zone(session)) == "America/Lima"
     assert home.default_language(session) == "ca"
-    assert live.org_timezone(session) == "America/Lima"
-    ctx = tickets.org_context(session)
+    assert today.org_timezone(session) == "America/Lima"
+    ctx = planning.org_context(session)
     assert (ctx.timezone, ctx.language) == ("America/Lima", "ca")
 
 

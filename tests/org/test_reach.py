@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from escucha.auth import service as auth_service
 from escucha.auth.models import User
-from escucha.tickets import service as tickets
+from escucha.tickets import opening
 from escucha.tickets.models import Ticket
 from tests.conftest import START, login
 from tests.factories import caller, demo
@@ -89,10 +89,10 @@ def test_an_agent_acts_on_a_contact_offered_to_them_and_on_one_in_the_ivr(
 
 
 def _ticket(session: Session, kind: str, phone: str) -> Ticket:
-    intake = tickets.Intake(
+    intake = opening.Intake(
         channel="web", description="No me llega el agua", phone=phone, kind=kind
     )
-    return tickets.open_ticket(session, intake, now=START, base_url=BASE).ticket
+    return opening.open_ticket(session, intake, now=START, base_url=BASE).ticket
 
 
 def test_an_agent_sees_and_changes_only_the_tickets_of_their_team(

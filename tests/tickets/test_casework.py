@@ -18,7 +18,18 @@ from escucha.notifications.models import Notification
 from escucha.org.models import AgentProfile
 from escucha.org.reach import reach_of
 from escucha.promises.models import Promise
-from escucha.tickets import bulk, feed, merge, replies, service, tags, views
+from escucha.tickets import (
+    bulk,
+    feed,
+    handling,
+    merge,
+    planning,
+    replies,
+    service,
+    status_page,
+    tags,
+    views,
+)
 from escucha.tickets.email import receive_email
 from escucha.tickets.models import Ticket
 from escucha.tickets.search import search
@@ -67,7 +78,7 @@ def test_search_finds_messages_and_customers_and_ranks_the_better_match_first(
         session, subject="Corte de luz", description="Otro corte; el tercer corte esta semana"
     )
     other = make_ticket(session, description="Consulta de tarifa")
-    service.add_customer_message(
+    handling.add_customer_message(
         session, other, "El contador hace un ruido extraño", now=START, channel="email"
     )
     session.commit()
@@ -90,7 +101,7 @@ def test_the_index_follows_every_change(session: Session) -> None:
     session.commit()
     assert _found(session, "caldera") == []
     assert _found(session, "termo") == [t.id]
-    note = service.add_note(
+    note = handling.add_note(
         session, t, "Llamar al fontanero", user=make_person(session, "ana"), now=START
     )
     session.commit()
@@ -125,7 +136,7 @@ def test_views_filter_by_tags_priority_assignee_and_count_live(session: Session)
     b = make_ticket(session, description="dos")
     tags.add(session, a, " Facturación  Duplicada ", user=ana, now=START)
     tags.set_priority(session, b, "urgent", user=ana, now=START)
-    service.reassign(session, b, user=ana, now=START, assignee_id=ana.id)
+    handling.reassign(session, b, user=ana, now=START, assignee_id=ana.id)
     session.commit()
     assert tags.tags_of(session, [a.id]) == {a.id: ["facturación-duplicada"]}
 
@@ -183,7 +194,7 @@ def test_a_canned_reply_fills_its_placeholders_in_its_language(session: Session)
         body="Dear {customer_name}, case {case_number}: "
         "you will hear from us {promised_time}. {agent_name}",
     )
-    due = service.next_promise(session, t.id)
+    due = planning.next_promise(session, t.id)
     assert due is not None
     text = replies.fill(session, es, t, agent_name="Ana", now=START)
     assert text.startswith(f"Hola Rosa Pérez: su caso {t.number} tendrá respuesta ")
@@ -214,20 +225,20 @@ def test_a_merge_moves_the_thread_and_promises_and_both_numbers_lead_to_the_surv
     agent = make_person(session, "ana")
     keep = make_ticket(session, description="Sin agua desde el lunes", kind="fault")
     dup = make_ticket(session, description="Sigo sin agua en casa", kind="complaint")
-    service.add_customer_message(session, dup, "¿Cuándo vuelve el agua?", now=START, channel="web")
+    handling.add_customer_message(session, dup, "¿Cuándo vuelve el agua?", now=START, channel="web")
     tags.add(session, dup, "sin-agua", user=agent, now=START)
-    pending_before = len(service.pending_promises(session, dup.id))
+    pending_before = len(planning.pending_promises(session, dup.id))
     session.commit()
     merge.merge(session, keep, dup, user=agent, now=START + timedelta(minutes=5))
     session.commit()
     bodies = [m.body for m in service.thread(session, keep.id)]
     assert "¿Cuándo vuelve el agua?" in bodies
     assert tags.tags_of(session, [keep.id]) == {keep.id: ["sin-agua"]}
-    assert service.pending_promises(session, dup.id) == []
+    assert planning.pending_promises(session, dup.id) == []
     moved = session.scalars(select(Promise).where(Promise.ticket_id == keep.id)).all()
     assert pending_before
     assert any(p.kind == "resolution" for p in moved)
-    found = service.find_for_customer(session, dup.number, dup.verification_code)
+    found = status_page.find_for_customer(session, dup.number, dup.verification_code)
     assert found is not None
     assert merge.surviving(session, found).id == keep.id
     assert _found(session, "vuelve agua") == [keep.id]  # the moved message is searched there
@@ -276,7 +287,7 @@ def test_bulk_reschedule_tells_each_customer_and_records_the_reason(session: Ses
             select(Promise).where(Promise.ticket_id == t.id, Promise.state == "cancelled")
         ).all()
         assert [p.reason for p in cancelled] == ["Corte general en la zona norte"]
-        assert any(p.due_at == new_due for p in service.pending_promises(session, t.id))
+        assert any(p.due_at == new_due for p in planning.pending_promises(session, t.id))
 
 
 def test_bulk_actions_are_all_or_nothing_and_keep_to_the_reach(session: Session) -> None:
@@ -314,8 +325,8 @@ def test_the_feed_tells_the_cases_life_in_order(session: Session) -> None:
     t = make_ticket(session, description="Sin cobertura", kind="fault")
     later = START + timedelta(minutes=10)
     tags.add(session, t, "cobertura", user=ana, now=later)
-    service.add_note(session, t, "Revisar antena", user=ana, now=later + timedelta(minutes=1))
-    service.change_status(session, t, "open", user=ana, now=later + timedelta(minutes=2))
+    handling.add_note(session, t, "Revisar antena", user=ana, now=later + timedelta(minutes=1))
+    handling.change_status(session, t, "open", user=ana, now=later + timedelta(minutes=2))
     session.commit()
     items = feed.feed(session, t)
     kinds = [(i.kind, i.code) for i in items]

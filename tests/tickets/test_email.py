@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from escucha.config import Settings
 from escucha.notifications.models import Notification
 from escucha.notifications.rules import message_id_for
-from escucha.tickets import service
+from escucha.tickets import handling, planning, service
 from escucha.tickets.email import (
     InboundSettings,
     find_thread,
@@ -108,7 +108,7 @@ def test_a_new_email_becomes_a_ticket_with_an_acknowledgment_and_an_eta(
     assert note.to_address == "marta@example.es"
     assert ticket.number in note.body
     assert "hoy antes de las 10:15" in note.body  # one email, one agent, 15 minutes
-    first = next(p for p in service.promises_of(session, ticket.id) if p.kind == "first_response")
+    first = next(p for p in planning.promises_of(session, ticket.id) if p.kind == "first_response")
     assert first.state == "pending"
     again = receive(session, cfg, raw)  # the same message delivered twice
     assert again.duplicate
@@ -127,7 +127,7 @@ def test_the_estimate_grows_with_the_backlog(session: Session, cfg: Settings) ->
     promised = [
         next(
             p.due_at
-            for p in service.promises_of(session, int(n.ticket_id or 0))
+            for p in planning.promises_of(session, int(n.ticket_id or 0))
             if p.kind == "first_response"
         )
         for n in notes
@@ -143,10 +143,10 @@ def test_a_reply_joins_by_number_in_subject_or_by_references(
     got = receive(session, cfg, mail())
     ticket = session.get(Ticket, got.ticket_id)
     assert ticket is not None
-    service.reply_to_customer(
+    handling.reply_to_customer(
         session, ticket, "Pasamos el martes 24.", user=agent, now=START, base_url="x"
     )
-    service.change_status(session, ticket, "waiting_customer", user=agent, now=START)
+    handling.change_status(session, ticket, "waiting_customer", user=agent, now=START)
     spaced = " ".join(ticket.number.split("-"))
     reply = mail(
         "Perfecto, gracias\n\nEl lunes, Aguas escribió:\n> Pasamos el martes 24.",
@@ -293,8 +293,8 @@ def test_a_reply_to_a_closed_case_opens_a_new_one(session: Session, cfg: Setting
     agent = make_agent(session)
     old = session.get(Ticket, receive(session, cfg, mail()).ticket_id)
     assert old is not None
-    service.resolve(session, old, "Hecho.", user=agent, now=START, base_url="x")
-    service.change_status(session, old, "closed", user=agent, now=START)
+    handling.resolve(session, old, "Hecho.", user=agent, now=START, base_url="x")
+    handling.change_status(session, old, "closed", user=agent, now=START)
     got = receive(session, cfg, mail("Vuelve a pasar", subject=f"Re: {old.number}"))
     assert got.outcome == "created"
     assert got.ticket_id != old.id

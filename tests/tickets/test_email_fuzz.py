@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from escucha.config import Settings
-from escucha.tickets import service
+from escucha.tickets import planning, service
 from escucha.tickets.email import InboundSettings, parse_email, receive_email
 from escucha.tickets.models import InboundEmail, Ticket
 from tests.conftest import START
@@ -128,7 +128,7 @@ def test_receive_keeps_or_ignores_each_message_whole(
             ticket = session.get(Ticket, got.ticket_id)
             assert ticket is not None
             assert ticket.number == got.number
-            assert service.promises_of(session, ticket.id)
+            assert planning.promises_of(session, ticket.id)
         again = receive_email(session, raw, now=START, settings=cfg, source="smtp")
         assert again.duplicate
         assert again.ticket_id == got.ticket_id

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from escucha.auth import service as auth_service
-from escucha.tickets import idempotency, service
+from escucha.tickets import idempotency, opening
 from escucha.tickets.models import Ticket
 from tests.conftest import START, csrf_from
 from tests.factories import make_org, make_user
@@ -256,14 +256,14 @@ def test_two_requests_racing_with_one_key_get_one_case(
     make_org(session)
     session.commit()
     both_looked = threading.Barrier(2, timeout=30)
-    allocate = service.allocate_number
+    allocate = opening.allocate_number
 
     def after_both_looked(s: Session, year: int) -> tuple[int, str]:
         both_looked.wait()
         return allocate(s, year)
 
-    monkeypatch.setattr(service, "allocate_number", after_both_looked)
-    intake = service.Intake(
+    monkeypatch.setattr(opening, "allocate_number", after_both_looked)
+    intake = opening.Intake(
         channel="web",
         description="Corte sin aviso",
         request_key=idempotency.scoped_key("api", "token:x", "k-race"),
@@ -275,7 +275,7 @@ def test_two_requests_racing_with_one_key_get_one_case(
     def file() -> None:
         with session_factory() as s:
             try:
-                opened = service.file_complaint(s, intake, now=START, base_url="x")
+                opened = opening.file_complaint(s, intake, now=START, base_url="x")
                 results.append((opened.ticket.number, opened.created))
                 s.commit()
             except BaseException as exc:  # reported below

@@ -21,7 +21,16 @@ from escucha.promises import rules as prules
 from escucha.promises import service as promises
 from escucha.promises.calendars import years_around
 from escucha.promises.models import Promise
-from escucha.tickets import profiles, service
+from escucha.tickets import (
+    estimates,
+    handling,
+    opening,
+    planning,
+    profiles,
+    reporting,
+    service,
+    status_page,
+)
 from escucha.tickets.models import Ticket, TicketContact, TicketMessage
 from escucha.tickets.rules import parse_ticket_number
 from tests.conftest import START
@@ -32,15 +41,15 @@ BASE = "https://ayuda.example"
 
 def _complaint(
     session: Session, text: str | None = "Me han cobrado dos veces", **kw: object
-) -> service.Opened:
-    intake = service.Intake(
+) -> opening.Opened:
+    intake = opening.Intake(
         channel=str(kw.pop("channel", "web")),
         description=text,
         name="Lucía Pérez",
         email=str(kw.pop("email", "lucia@example.es")),
         **kw,  # type: ignore[arg-type]
     )
-    return service.file_complaint(session, intake, now=START, base_url=BASE)
+    return opening.file_complaint(session, intake, now=START, base_url=BASE)
 
 
 def _count(session: Session, model: type) -> int:
@@ -134,9 +143,9 @@ def test_a_description_over_the_limit_is_registered_and_kept_whole(session: Sess
 def test_a_complaint_is_registered_even_without_organisation_or_contact_details(
     session: Session,
 ) -> None:
-    opened = service.file_complaint(
+    opened = opening.file_complaint(
         session,
-        service.Intake(channel="web", description="Queja", phone="not a phone", email="nope"),
+        opening.Intake(channel="web", description="Queja", phone="not a phone", email="nope"),
         now=START,
         base_url=BASE,
     )
@@ -152,9 +161,9 @@ def test_a_complaint_is_registered_even_without_organisation_or_contact_details(
 
 def test_saying_you_want_to_complain_makes_it_a_complaint(session: Session) -> None:
     o = make_org(session)
-    opened = service.open_ticket(
+    opened = opening.open_ticket(
         session,
-        service.Intake(
+        opening.Intake(
             channel="email",
             kind="fault",
             description="No funciona el contador y quiero poner una reclamación",
@@ -166,9 +175,9 @@ def test_saying_you_want_to_complain_makes_it_a_complaint(session: Session) -> N
     assert opened.ticket.kind == "complaint"
     assert opened.upgraded_to_complaint
     assert opened.ticket.team_id == o.complaints.id
-    plain = service.open_ticket(
+    plain = opening.open_ticket(
         session,
-        service.Intake(channel="email", description="No funciona el contador", email="b@e.es"),
+        opening.Intake(channel="email", description="No funciona el contador", email="b@e.es"),
         now=START,
         base_url=BASE,
     )
@@ -181,11 +190,11 @@ def test_numbers_follow_the_year_counter_and_a_rollback_gives_the_number_back(
     session_factory: sessionmaker[Session],
 ) -> None:
     with session_factory() as s:
-        first = [service.allocate_number(s, 2026)[0] for _ in range(3)]
+        first = [opening.allocate_number(s, 2026)[0] for _ in range(3)]
         s.rollback()
     with session_factory() as s:
-        again = service.allocate_number(s, 2026)
-        other_year = service.allocate_number(s, 2027)
+        again = opening.allocate_number(s, 2026)
+        other_year = opening.allocate_number(s, 2027)
         s.commit()
     assert first == [1, 2, 3]
     assert again == (1, "2026-0000001-" + again[1][-1])
@@ -203,7 +212,7 @@ def test_numbers_stay_unique_when_many_sessions_take_them_at_once(
         try:
             for _ in range(5):
                 with session_factory() as s:
-                    seq, _number = service.allocate_number(s, 2026)
+                    seq, _number = opening.allocate_number(s, 2026)
                     s.commit()
                 with lock:
                     taken.append(seq)
@@ -229,7 +238,7 @@ def test_a_phone_wrap_up_opens_a_ticket_with_the_time_the_agent_promised(
         session, channel="voice", now=START, customer=customer, queue=None
     )
     promised = START + timedelta(days=1, hours=2)
-    opened = service.open_ticket_from_contact(
+    opened = opening.open_ticket_from_contact(
         session,
         contact,
         kind="request",
@@ -261,22 +270,22 @@ def test_a_phone_wrap_up_opens_a_ticket_with_the_time_the_agent_promised(
 def test_the_written_queue_estimate_follows_backlog_and_staffing(session: Session) -> None:
     o = make_org(session)
     cal = promises.calendar(session, o.office.id, START)
-    empty = service.written_queue_eta(session, o.care, now=START, cal=cal)
+    empty = estimates.written_queue_eta(session, o.care, now=START, cal=cal)
     assert (empty.ahead, empty.agents, empty.samples) == (0, 1, 0)
-    assert empty.work_s == service.DEFAULT_HANDLING_S
+    assert empty.work_s == estimates.DEFAULT_HANDLING_S
     # Two agents who answer email, three emails waiting, measured handling times 600 and 1200.
     make_agent(session, o.care, skills={"email": 1})
     make_agent(session, o.care, skills={"email": 2})
     make_agent(session, o.care, skills={"facturas": 1})  # does not answer email
     replier = make_agent(session, o.care)
     for i, work in enumerate((600.0, 1200.0)):
-        answered = service.open_ticket(
+        answered = opening.open_ticket(
             session,
-            service.Intake(channel="email", description=f"Pregunta {i}", email=f"q{i}@e.es"),
+            opening.Intake(channel="email", description=f"Pregunta {i}", email=f"q{i}@e.es"),
             now=START - timedelta(days=2),
             base_url=BASE,
         ).ticket
-        service.reply_to_customer(
+        handling.reply_to_customer(
             session,
             answered,
             "Su lectura es correcta.",
@@ -286,13 +295,13 @@ def test_the_written_queue_estimate_follows_backlog_and_staffing(session: Sessio
             work_s=work,
         )
     for i in range(3):
-        service.open_ticket(
+        opening.open_ticket(
             session,
-            service.Intake(channel="email", description=f"Duda {i}", email=f"d{i}@e.es"),
+            opening.Intake(channel="email", description=f"Duda {i}", email=f"d{i}@e.es"),
             now=START,
             base_url=BASE,
         )
-    eta = service.written_queue_eta(session, o.care, now=START, cal=cal)
+    eta = estimates.written_queue_eta(session, o.care, now=START, cal=cal)
     assert (eta.ahead, eta.agents, eta.samples) == (3, 2, 2)
     assert eta.handling_s == pytest.approx(900.0)
     assert eta.work_s == pytest.approx(4 * 900.0 / 2)
@@ -302,7 +311,7 @@ def test_the_written_queue_estimate_follows_backlog_and_staffing(session: Sessio
     assert eta.due == expected
     # Late on Saturday the same backlog is answered when the office opens on Monday.
     saturday = datetime(2026, 11, 28, 13, 30, tzinfo=UTC)  # 14:30 in Madrid, closed
-    later = service.written_queue_eta(session, o.care, now=saturday, cal=cal)
+    later = estimates.written_queue_eta(session, o.care, now=saturday, cal=cal)
     monday_open = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
     assert later.due == monday_open + timedelta(seconds=later.work_s)
 
@@ -319,35 +328,35 @@ def test_the_written_estimate_is_never_earlier_than_the_team_has_been_answering(
     replier = make_agent(session, o.care)
     for i in range(answered):
         created = datetime(2026, 11, 16 + i % 5, 8, i, tzinfo=UTC)  # 09:xx in Madrid, Mon-Fri
-        ticket = service.open_ticket(
+        ticket = opening.open_ticket(
             session,
-            service.Intake(channel="email", description=f"Consulta {i}", email=f"c{i}@e.es"),
+            opening.Intake(channel="email", description=f"Consulta {i}", email=f"c{i}@e.es"),
             now=created,
             base_url=BASE,
         ).ticket
         delay = timedelta(hours=2 if i < 20 else 6)  # the same day, inside office hours
-        service.reply_to_customer(
+        handling.reply_to_customer(
             session, ticket, "Respuesta.", user=replier, now=created + delay, base_url=BASE
         )
-    eta = service.written_queue_eta(session, o.care, now=START, cal=cal)
+    eta = estimates.written_queue_eta(session, o.care, now=START, cal=cal)
     assert eta.ahead == 0
-    assert eta.backlog_s == pytest.approx(service.DEFAULT_HANDLING_S)
+    assert eta.backlog_s == pytest.approx(estimates.DEFAULT_HANDLING_S)
     assert eta.responses == answered
-    if answered >= service.MIN_RESPONSE_SAMPLES:
+    if answered >= estimates.MIN_RESPONSE_SAMPLES:
         assert eta.responded_s == pytest.approx(2 * 3600)
         assert eta.work_s == pytest.approx(2 * 3600)
         assert eta.due == START + timedelta(hours=2)  # 12:00 in Madrid
     else:
         assert eta.responded_s is None
-        assert eta.work_s == pytest.approx(service.DEFAULT_HANDLING_S)
+        assert eta.work_s == pytest.approx(estimates.DEFAULT_HANDLING_S)
 
 
 def test_an_email_request_is_acknowledged_with_the_estimated_time(session: Session) -> None:
     o = make_org(session)
     make_agent(session, o.care, skills={"email": 1})
-    opened = service.open_ticket(
+    opened = opening.open_ticket(
         session,
-        service.Intake(channel="email", description="¿Cuándo se factura?", email="e@e.es"),
+        opening.Intake(channel="email", description="¿Cuándo se factura?", email="e@e.es"),
         now=START,
         base_url=BASE,
     )
@@ -368,11 +377,11 @@ def test_a_reply_keeps_the_first_response_promise_and_goes_to_the_outbox(
     opened = _complaint(session)
     t = opened.ticket
     with pytest.raises(InvalidInput, match="promises no time"):
-        service.reply_to_customer(
+        handling.reply_to_customer(
             session, t, "Lo revisamos lo antes posible", user=agent, now=START, base_url=BASE
         )
     later = START + timedelta(hours=2)
-    msg = service.reply_to_customer(
+    msg = handling.reply_to_customer(
         session,
         t,
         "Hemos visto el doble cargo; le devolvemos 30 € el viernes 27.",
@@ -383,7 +392,7 @@ def test_a_reply_keeps_the_first_response_promise_and_goes_to_the_outbox(
     assert t.status == "open"
     assert t.first_response_at == later
     assert t.assignee_id == agent.id
-    first = next(p for p in service.promises_of(session, t.id) if p.kind == "first_response")
+    first = next(p for p in planning.promises_of(session, t.id) if p.kind == "first_response")
     assert first.state == "kept"
     note = session.get(Notification, msg.notification_id)
     assert note is not None
@@ -391,9 +400,9 @@ def test_a_reply_keeps_the_first_response_promise_and_goes_to_the_outbox(
     assert t.number in note.subject
     assert "30 €" in note.body
     assert note.status == "pending"
-    internal = service.add_note(session, t, "Revisar con facturación", user=agent, now=later)
+    internal = handling.add_note(session, t, "Revisar con facturación", user=agent, now=later)
     assert internal.visibility == "internal"
-    view = service.customer_view(session, t)
+    view = status_page.customer_view(session, t)
     assert all("facturación" not in h.body for h in view.history)
 
 
@@ -401,13 +410,13 @@ def test_changing_the_promised_time_tells_the_customer_why(session: Session) -> 
     make_org(session)
     agent = make_agent(session)
     t = _complaint(session).ticket
-    old = next(p for p in service.pending_promises(session, t.id) if p.kind == "resolution")
+    old = next(p for p in planning.pending_promises(session, t.id) if p.kind == "resolution")
     new_due = old.due_at + timedelta(days=2)
     with pytest.raises(InvalidInput, match="reason"):
-        service.reschedule_promise(
+        handling.reschedule_promise(
             session, t, old.id, new_due, reason=" ", user=agent, now=START, base_url=BASE
         )
-    new = service.reschedule_promise(
+    new = handling.reschedule_promise(
         session,
         t,
         old.id,
@@ -433,41 +442,43 @@ def test_resolving_keeps_promises_notifies_and_an_appeal_is_planned(session: Ses
     agent = make_agent(session)
     t = _complaint(session).ticket
     later = START + timedelta(hours=2)
-    service.resolve(
+    handling.resolve(
         session, t, "Devolución de 30 € hecha hoy.", user=agent, now=later, base_url=BASE
     )
     assert t.status == "resolved"
     assert t.notified_at == later
     assert t.resolved_at == later
-    states = {p.kind: p.state for p in service.promises_of(session, t.id)}
+    states = {p.kind: p.state for p in planning.promises_of(session, t.id)}
     assert states["resolution"] == "kept"
     assert states["first_response"] == "kept"
-    service.appeal(session, t, "No estoy de acuerdo", now=later + timedelta(hours=1), base_url=BASE)
+    handling.appeal(
+        session, t, "No estoy de acuerdo", now=later + timedelta(hours=1), base_url=BASE
+    )
     assert t.status == "appealed"
     assert t.appealed_at is not None
     appeal_promise = next(
-        p for p in service.pending_promises(session, t.id) if p.kind == "appeal_resolution"
+        p for p in planning.pending_promises(session, t.id) if p.kind == "appeal_resolution"
     )
     assert appeal_promise.due_at > later
     note = session.scalar(select(Notification).where(Notification.kind == "appeal_received"))
     assert note is not None
     assert t.number in note.body
     with pytest.raises(InvalidInput):
-        service.appeal(session, t, "otra vez", now=later, base_url=BASE)
+        handling.appeal(session, t, "otra vez", now=later, base_url=BASE)
 
 
 def test_escalation_and_breach_jobs_flag_the_promise_and_the_customer(
     session: Session, session_factory: sessionmaker[Session], settings: Settings
 ) -> None:
     make_org(session)
-    fault = service.open_ticket(
+    fault = opening.open_ticket(
         session,
-        service.Intake(channel="voice", kind="fault", description="Sin agua", phone="600111333"),
+        opening.Intake(channel="voice", kind="fault", description="Sin agua", phone="600111333"),
         now=START,
         base_url=BASE,
     ).ticket
     session.commit()
-    first = next(p for p in service.promises_of(session, fault.id) if p.kind == "first_response")
+    first = next(p for p in planning.promises_of(session, fault.id) if p.kind == "first_response")
     assert first.escalate_at is not None
     assert START < first.escalate_at < first.due_at
     clock = FrozenClock(first.escalate_at + timedelta(seconds=1))
@@ -492,16 +503,16 @@ def test_an_unrepaired_fault_becomes_a_complaint_with_the_same_number(
     o = make_org(
         session, profile="pe-osiptel", country="PE", subdivision=None, timezone="America/Lima"
     )
-    fault = service.open_ticket(
+    fault = opening.open_ticket(
         session,
-        service.Intake(
+        opening.Intake(
             channel="voice", kind="fault", description="Sin señal", phone="+51987654321"
         ),
         now=START,
         base_url=BASE,
     ).ticket
     session.commit()
-    repair = next(p for p in service.promises_of(session, fault.id) if p.kind == "repair")
+    repair = next(p for p in planning.promises_of(session, fault.id) if p.kind == "repair")
     assert repair.due_at == START + timedelta(days=1)
     run_due(session_factory, settings, FrozenClock(repair.due_at + timedelta(minutes=1)))
     session.expire_all()
@@ -511,16 +522,16 @@ def test_an_unrepaired_fault_becomes_a_complaint_with_the_same_number(
     assert t.topic == "quality"
     assert t.number == fault.number
     assert t.team_id == o.complaints.id
-    pending = {p.kind for p in service.pending_promises(session, t.id)}
+    pending = {p.kind for p in planning.pending_promises(session, t.id)}
     assert "resolution" in pending
 
 
 def test_the_inbox_is_ordered_by_the_next_promise_and_filters(session: Session) -> None:
     o = make_org(session)
     complaint = _complaint(session).ticket
-    query = service.open_ticket(
+    query = opening.open_ticket(
         session,
-        service.Intake(channel="voice", kind="query", description="Horario", phone="600000001"),
+        opening.Intake(channel="voice", kind="query", description="Horario", phone="600000001"),
         now=START,
         base_url=BASE,
     ).ticket
@@ -545,12 +556,12 @@ def test_the_customer_lookup_gives_nothing_for_an_unknown_number_or_a_wrong_code
 ) -> None:
     make_org(session)
     t: Ticket = _complaint(session).ticket
-    assert service.find_for_customer(session, t.number, t.verification_code) is t
+    assert status_page.find_for_customer(session, t.number, t.verification_code) is t
     spaced = " ".join(t.number.replace("-", ""))
-    assert service.find_for_customer(session, spaced, t.verification_code.lower()) is t
-    assert service.find_for_customer(session, t.number, "WRONG1") is None
-    assert service.find_for_customer(session, "2026-0999999-0", t.verification_code) is None
-    assert service.find_for_customer(session, "nonsense", "") is None
+    assert status_page.find_for_customer(session, spaced, t.verification_code.lower()) is t
+    assert status_page.find_for_customer(session, t.number, "WRONG1") is None
+    assert status_page.find_for_customer(session, "2026-0999999-0", t.verification_code) is None
+    assert status_page.find_for_customer(session, "nonsense", "") is None
 
 
 def test_the_complaints_register_lists_deadlines_resolutions_and_notifications(
@@ -560,16 +571,16 @@ def test_the_complaints_register_lists_deadlines_resolutions_and_notifications(
     agent = make_agent(session)
     a = _complaint(session).ticket
     b = _complaint(session, "Trato grosero", channel="voice", email="b@e.es").ticket
-    service.open_ticket(
+    opening.open_ticket(
         session,
-        service.Intake(channel="web", kind="query", description="Horario", email="c@e.es"),
+        opening.Intake(channel="web", kind="query", description="Horario", email="c@e.es"),
         now=START,
         base_url=BASE,
     )
-    service.resolve(
+    handling.resolve(
         session, a, "Abonado.", user=agent, now=START + timedelta(days=1), base_url=BASE
     )
-    rows = service.complaints_register(
+    rows = reporting.complaints_register(
         session, start=START - timedelta(days=1), end=START + timedelta(days=1)
     )
     assert [r["code"] for r in rows] == [a.number, b.number]
@@ -578,7 +589,7 @@ def test_the_complaints_register_lists_deadlines_resolutions_and_notifications(
     assert rows[1]["channel"] == "voice"
     assert rows[1]["deadline"]
     assert not rows[1]["resolved_at"]
-    text = service.register_csv(rows)
+    text = reporting.register_csv(rows)
     assert text.splitlines()[0].split(",")[:3] == ["code", "received_at", "channel"]
     assert len(text.splitlines()) == 3
 
@@ -587,10 +598,10 @@ def test_every_change_is_in_the_audit_trail(session: Session) -> None:
     o = make_org(session)
     agent = make_agent(session)
     t = _complaint(session).ticket
-    service.add_note(session, t, "nota", user=agent, now=START)
-    service.reassign(session, t, user=agent, now=START, team_id=o.care.id, assignee_id=agent.id)
-    service.change_status(session, t, "waiting_customer", user=agent, now=START)
-    service.add_customer_message(session, t, "más datos", now=START, channel="web")
+    handling.add_note(session, t, "nota", user=agent, now=START)
+    handling.reassign(session, t, user=agent, now=START, team_id=o.care.id, assignee_id=agent.id)
+    handling.change_status(session, t, "waiting_customer", user=agent, now=START)
+    handling.add_customer_message(session, t, "más datos", now=START, channel="web")
     actions = [e.action for e in audit.events_for(session, "ticket", t.id)]
     assert actions == [
         "ticket.created",
@@ -601,6 +612,6 @@ def test_every_change_is_in_the_audit_trail(session: Session) -> None:
     ]
     assert t.status == "open"
     assert audit.verify(session).ok
-    assert all(p.team == str(o.care.id) for p in service.pending_promises(session, t.id))
+    assert all(p.team == str(o.care.id) for p in planning.pending_promises(session, t.id))
     msgs = session.scalars(select(TicketMessage).where(TicketMessage.ticket_id == t.id)).all()
     assert any(m.subject == "reassigned" for m in msgs)

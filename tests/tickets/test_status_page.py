@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from escucha.app import create_app
 from escucha.clock import FrozenClock
 from escucha.config import Settings
-from escucha.tickets import service
+from escucha.tickets import handling, service
 from escucha.tickets.models import Ticket
 from escucha.tickets.rules import clean_text, format_ticket_number, visible_length
 from tests.conftest import START, csrf_from
@@ -200,8 +200,8 @@ def test_the_customer_never_sees_internal_notes_and_can_appeal_the_answer(
     number, _code, _ = _file(client, description="Trato grosero", email="m@e.es")
     agent = make_agent(session)
     ticket = service.get_ticket(session, number)
-    service.add_note(session, ticket, "Cliente conflictivo, ojo", user=agent, now=START)
-    service.resolve(
+    handling.add_note(session, ticket, "Cliente conflictivo, ojo", user=agent, now=START)
+    handling.resolve(
         session, ticket, "Hemos hablado con el equipo.", user=agent, now=START, base_url="http://x"
     )
     session.commit()

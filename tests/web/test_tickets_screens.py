@@ -18,7 +18,7 @@ from escucha.jobs.service import run_due
 from escucha.notifications.models import Notification
 from escucha.org.models import AgentProfile
 from escucha.promises.models import Promise
-from escucha.tickets import service
+from escucha.tickets import opening, planning, service
 from escucha.tickets.models import Ticket, TicketAttachment
 from tests.conftest import START, csrf_from, login
 from tests.factories import make_org, make_user
@@ -27,14 +27,14 @@ BASE = "http://testserver"
 
 
 def _open(session: Session, **kw: str) -> Ticket:
-    intake = service.Intake(
+    intake = opening.Intake(
         channel=kw.pop("channel", "web"),
         description=kw.pop("description", "Me han cobrado dos veces"),
         email=kw.pop("email", "rosa@example.es"),
         kind=kw.pop("kind", "complaint"),
         **kw,
     )
-    return service.open_ticket(session, intake, now=START, base_url=BASE).ticket
+    return opening.open_ticket(session, intake, now=START, base_url=BASE).ticket
 
 
 def _join(session: Session, team_id: int) -> None:
@@ -120,7 +120,7 @@ def test_an_agent_answers_from_the_ticket_and_sees_the_delivery(
     reply = service.thread(session, t.id)[-1]
     assert reply.author_kind == "agent"
     assert reply.work_s == pytest.approx(420.0)  # the time the reply took, for the estimate
-    first = next(p for p in service.promises_of(session, t.id) if p.kind == "first_response")
+    first = next(p for p in planning.promises_of(session, t.id) if p.kind == "first_response")
     assert first.state == "kept"
     page = agent_client.get(f"/tickets/{t.id}")
     assert 'data-delivery="pending"' in page.text
@@ -155,7 +155,7 @@ def test_notes_reassignment_and_a_new_promised_time_with_its_reason(
     ticket = session.get(Ticket, t.id)
     assert ticket is not None
     assert ticket.team_id == o.care.id
-    pending = [p for p in service.pending_promises(session, t.id) if p.kind == "resolution"]
+    pending = [p for p in planning.pending_promises(session, t.id) if p.kind == "resolution"]
     assert [p.due_at.isoformat() for p in pending] == ["2026-12-18T12:30:00+00:00"]  # Madrid
     told = session.scalar(select(Notification).where(Notification.kind == "promise_changed"))
     assert told is not None
@@ -186,7 +186,7 @@ def test_a_fault_that_reads_like_a_complaint_is_flagged_and_converted(
     assert ticket.kind == "complaint"
     assert ticket.team_id == o.complaints.id
     assert ticket.number == t.number
-    pending = [p.kind for p in service.pending_promises(session, t.id)]
+    pending = [p.kind for p in planning.pending_promises(session, t.id)]
     assert pending.count("first_response") == 1  # the fault's was replaced, not doubled
     assert pending.count("resolution") == 1
 
@@ -223,7 +223,7 @@ def test_supervisors_see_promises_at_risk_and_broken_by_team(
     make_user(session, username="luis", role="agent")
     fault = _open(session, kind="fault", channel="voice", email="", phone="600999888")
     session.commit()
-    first = next(p for p in service.promises_of(session, fault.id) if p.kind == "first_response")
+    first = next(p for p in planning.promises_of(session, fault.id) if p.kind == "first_response")
     run_due(session_factory, settings, FrozenClock(first.due_at + timedelta(seconds=5)))
     assert login(client, "luis", "correct-horse-battery").status_code == 303
     assert client.get("/promises", headers={"accept": "application/json"}).status_code == 403

@@ -36,19 +36,19 @@ def register(app: typer.Typer) -> None:
         """
         # Imported when the command runs, so the CLI starts fast.
         from escucha.org import home
-        from escucha.tickets import service
+        from escucha.tickets import reporting
 
         first, last = _day(start, "--from"), _day(end, "--to")
         if last < first:
             fail(f"--to ({last}) is before --from ({first})", code=2)
         with db_transaction() as session:
             zone = home.zone(session)
-            rows = service.complaints_register(
+            rows = reporting.complaints_register(
                 session,
                 start=datetime.combine(first, time(0), zone),
                 end=datetime.combine(last + timedelta(days=1), time(0), zone),
             )
-        text = service.register_csv(rows)
+        text = reporting.register_csv(rows)
         write_out(text, out, f"{len(rows)} complaints written to {out}")
 
     app.add_typer(complaints, name="complaints")

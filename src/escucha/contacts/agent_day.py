@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, and_, case, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from escucha.auth.models import User
-from escucha.callbacks.models import Callback
-from escucha.contacts import service as contacts
-from escucha.contacts.models import Contact, ContactEvent, Customer, Estimate
-from escucha.org import home
-from escucha.org import models as org
-from escucha.promises import service as promises
-from escucha.promises.models import Promise
-from escucha.routing.models import AgentStatus
-from escucha.tickets.models import Ticket
-
+from escucha.contacts.models import Contact
+from escucha.contacts.today import day_start, org_timezone, ratio
 
 REPEAT_WINDOW = timedelta(days=7)
-
-
-# --- the agent's day ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -44,7 +29,7 @@ class AgentDay:
     def fcr_rate(self) -> float | None:
         """First-contact resolution: resolved with no contact from the customer within 7 days
         after, over the contacts the agent wrapped up today."""
-        return _ratio(self.first_contact_resolved, self.handled)
+        return ratio(self.first_contact_resolved, self.handled)
 
 
 def agent_day(session: Session, user_id: int, *, now: datetime, tz: str | None = None) -> AgentDay:

@@ -3,29 +3,17 @@ hold so far, and a fingerprint that changes whenever the desk must be redrawn.""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
-from sqlalchemy import Integer, and_, case, func, or_, select
+from sqlalchemy import Integer, func, select
 from sqlalchemy.orm import Session
 
-from escucha.auth.models import User
-from escucha.callbacks.models import Callback
-from escucha.contacts import service as contacts
-from escucha.contacts.models import Contact, ContactEvent, Customer, Estimate
-from escucha.org import home
-from escucha.org import models as org
-from escucha.promises import service as promises
-from escucha.promises.models import Promise
+from escucha.contacts.models import Contact, ContactEvent
 from escucha.routing.models import AgentStatus
-from escucha.tickets.models import Ticket
 
-
-# --- the customer's situation, before answering -------------------------------------------------
+# --- the customer's phone and email, masked -----------------------------------------------------
 
 
 def mask_phone(phone: str | None) -> str:
@@ -43,6 +31,9 @@ def mask_email(email: str | None) -> str:
         return ""
     user, domain = email.split("@", 1)
     return f"{user[:1]}•••@{domain}"
+
+
+# --- talk and hold so far -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

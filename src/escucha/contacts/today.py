@@ -3,26 +3,12 @@ of counts that is ``None`` when there is nothing to count."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from escucha.auth.models import User
-from escucha.callbacks.models import Callback
-from escucha.contacts import service as contacts
-from escucha.contacts.models import Contact, ContactEvent, Customer, Estimate
 from escucha.org import home
-from escucha.org import models as org
-from escucha.promises import service as promises
-from escucha.promises.models import Promise
-from escucha.routing.models import AgentStatus
-from escucha.tickets.models import Ticket
 
 
 def org_timezone(session: Session) -> str:
@@ -37,5 +23,5 @@ def day_start(now: datetime, tz: str) -> datetime:
     return midnight.astimezone(UTC)
 
 
-def _ratio(part: int, whole: int) -> float | None:
+def ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None

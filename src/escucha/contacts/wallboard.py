@@ -27,24 +27,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from escucha.auth.models import User
 from escucha.callbacks.models import Callback
-from escucha.contacts import service as contacts
-from escucha.contacts.models import Contact, ContactEvent, Customer, Estimate
-from escucha.org import home
+from escucha.contacts.models import Contact, ContactEvent, Estimate
+from escucha.contacts.today import day_start, org_timezone, ratio
 from escucha.org import models as org
 from escucha.promises import service as promises
-from escucha.promises.models import Promise
 from escucha.routing.models import AgentStatus
-from escucha.tickets.models import Ticket
-
 
 Level = Literal["ok", "warn", "bad", "none"]
 
@@ -113,12 +108,12 @@ class QueueTile:
     @property
     def service_level(self) -> float | None:
         """Answered within ``sl_target_s`` over offered (short abandons excluded)."""
-        return _ratio(self.answered_in_target, self.offered)
+        return ratio(self.answered_in_target, self.offered)
 
     @property
     def abandon_rate(self) -> float | None:
         """Abandoned after the short-abandon threshold over offered."""
-        return _ratio(self.abandoned, self.offered)
+        return ratio(self.abandoned, self.offered)
 
     @property
     def wait_level(self) -> Level:

@@ -3,25 +3,20 @@ customer repeats nothing, gathered from contacts, callbacks, tickets and promise
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Integer, and_, case, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha.auth.models import User
 from escucha.callbacks.models import Callback
 from escucha.contacts import service as contacts
-from escucha.contacts.models import Contact, ContactEvent, Customer, Estimate
-from escucha.org import home
+from escucha.contacts.desk import HandleTime, handle_time, mask_email, mask_phone
+from escucha.contacts.models import Contact, Customer, Estimate
 from escucha.org import models as org
-from escucha.promises import service as promises
 from escucha.promises.models import Promise
-from escucha.routing.models import AgentStatus
 from escucha.tickets.models import Ticket
 
 

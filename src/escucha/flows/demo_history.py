@@ -44,7 +44,7 @@ from escucha.org import models as org
 from escucha.qa import reviews as qa
 from escucha.routing import service as routing
 from escucha.surveys import service as surveys
-from escucha.tickets import service as tickets
+from escucha.tickets import handling
 from escucha.tickets.models import Ticket
 
 #: The demo IVR's keys to each queue, and how often callers want each.
@@ -335,7 +335,7 @@ def _answer_cases(
             if ticket.kind != "complaint"
             else "Hemos estimado su reclamación y le devolvemos el importe en su próxima factura."
         )
-        tickets.resolve(session, ticket, text, user=admin, now=now, base_url="", channel=None)
+        handling.resolve(session, ticket, text, user=admin, now=now, base_url="", channel=None)
         summary.cases_answered += 1
 
 

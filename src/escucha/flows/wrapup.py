@@ -21,7 +21,7 @@ from escucha.org import home
 from escucha.promises import service as promises
 from escucha.promises.models import Promise
 from escucha.routing import service as routing
-from escucha.tickets import service as tickets
+from escucha.tickets import opening
 
 
 @dataclass(frozen=True)
@@ -142,4 +142,4 @@ def wrap_up_with_recap(
 def _ticket_opener() -> Callable[..., Any] | None:
     """How a case is opened for a contact not solved (replaced in tests to keep the promise
     alone)."""
-    return tickets.open_ticket_from_contact
+    return opening.open_ticket_from_contact

@@ -29,7 +29,7 @@ from escucha.auth.api import DB, AgentCaller, Caller, ClockDep, Public, Supervis
 from escucha.errors import InvalidInput
 from escucha.org import reach
 from escucha.promises.models import Promise
-from escucha.tickets import idempotency, service
+from escucha.tickets import handling, idempotency, opening, planning, reporting, service
 from escucha.tickets.models import Ticket
 
 router = APIRouter(tags=["tickets"])
@@ -231,10 +231,10 @@ def _promise_out(p: Promise) -> PromiseOut:
     )
 
 
-def _opened_out(request: Request, db: Session, opened: service.Opened) -> OpenedOut:
+def _opened_out(request: Request, db: Session, opened: opening.Opened) -> OpenedOut:
     t = opened.ticket
     note = opened.notification
-    reason, why = service.acknowledgment_state(db, t, note)
+    reason, why = opening.acknowledgment_state(db, t, note)
     return OpenedOut(
         id=t.id,
         number=t.number,
@@ -281,7 +281,7 @@ def _ticket_out(db: Session, t: Ticket, *, messages: bool = False) -> TicketOut:
         resolved_at=t.resolved_at,
         notified_at=t.notified_at,
         follow_up_reason=t.follow_up_reason,
-        promises=[_promise_out(p) for p in service.promises_of(db, t.id)],
+        promises=[_promise_out(p) for p in planning.promises_of(db, t.id)],
         messages=[
             MessageOut(
                 id=m.id,
@@ -303,7 +303,7 @@ def _ticket_out(db: Session, t: Ticket, *, messages: bool = False) -> TicketOut:
 
 def _intake(
     request: Request, caller: Caller, data: ComplaintIn, kind: str | None, key: str | None
-) -> service.Intake:
+) -> opening.Intake:
     request_key = request_hash = None
     if key:
         scope = idempotency.caller_scope(
@@ -315,7 +315,7 @@ def _intake(
         request_key = idempotency.scoped_key("api", scope, key)
         fields = data.model_dump(mode="json", exclude={"kind"})
         request_hash = idempotency.request_hash({**fields, "kind": kind})
-    return service.Intake(
+    return opening.Intake(
         channel=data.channel,
         description=data.description,
         kind=kind,
@@ -341,7 +341,7 @@ def create_complaint(
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
 ) -> OpenedOut:
     """Register a complaint and give its number at once (P5). Never refused for its content."""
-    opened = service.file_complaint(
+    opened = opening.file_complaint(
         db,
         _intake(request, caller, data, "complaint", idempotency_key),
         now=clock.now(),
@@ -405,7 +405,7 @@ def create_ticket(
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
 ) -> OpenedOut:
     """Open a ticket of any kind for a customer."""
-    opened = service.open_ticket(
+    opened = opening.open_ticket(
         db,
         _intake(request, caller, data, data.kind, idempotency_key),
         now=clock.now(),
@@ -419,7 +419,7 @@ def create_ticket(
 def promises_overview(_caller: SupervisorCaller, db: DB, clock: ClockDep) -> OverviewOut:
     """Promises at risk and broken (last 30 days) by team; kept rates; follow-ups (M4)."""
     now = clock.now()
-    teams, rates, follow = service.promise_overview(db, now=now, since=now - timedelta(days=30))
+    teams, rates, follow = reporting.promise_overview(db, now=now, since=now - timedelta(days=30))
     return OverviewOut(
         teams=[
             TeamPromisesOut(
@@ -448,9 +448,9 @@ def post_message(
     ticket = _ticket(db, caller, ref, lock=True)
     user = caller.need_user()
     if data.visibility == "internal":
-        msg = service.add_note(db, ticket, data.body, user=user, now=clock.now())
+        msg = handling.add_note(db, ticket, data.body, user=user, now=clock.now())
     else:
-        msg = service.reply_to_customer(
+        msg = handling.reply_to_customer(
             db,
             ticket,
             data.body,
@@ -476,7 +476,7 @@ def post_message(
 @router.post("/tickets/{ref}/assign", response_model=TicketOut)
 def assign(ref: str, data: AssignIn, caller: AgentCaller, db: DB, clock: ClockDep) -> TicketOut:
     ticket = _ticket(db, caller, ref, lock=True)
-    service.reassign(
+    handling.reassign(
         db,
         ticket,
         user=caller.need_user(),
@@ -490,7 +490,7 @@ def assign(ref: str, data: AssignIn, caller: AgentCaller, db: DB, clock: ClockDe
 @router.post("/tickets/{ref}/status", response_model=TicketOut)
 def set_status(ref: str, data: StatusIn, caller: AgentCaller, db: DB, clock: ClockDep) -> TicketOut:
     ticket = _ticket(db, caller, ref, lock=True)
-    service.change_status(db, ticket, data.status, user=caller.need_user(), now=clock.now())
+    handling.change_status(db, ticket, data.status, user=caller.need_user(), now=clock.now())
     return _ticket_out(db, ticket)
 
 
@@ -500,7 +500,7 @@ def resolve(
 ) -> TicketOut:
     """Resolve with the answer, sent to the customer by ``channel`` (none: told otherwise)."""
     ticket = _ticket(db, caller, ref, lock=True)
-    service.resolve(
+    handling.resolve(
         db,
         ticket,
         data.resolution,
@@ -518,7 +518,7 @@ def set_kind(
 ) -> TicketOut:
     """Change the kind (keeping the number); a complaint stays a complaint."""
     ticket = _ticket(db, caller, ref, lock=True)
-    service.change_kind(
+    handling.change_kind(
         db,
         ticket,
         data.kind,
@@ -544,7 +544,7 @@ def reschedule(
     if data.due_at.tzinfo is None:
         raise InvalidInput("due_at: give the time zone, e.g. 2026-11-30T12:00:00+01:00")
     ticket = _ticket(db, caller, ref, lock=True)
-    new = service.reschedule_promise(
+    new = handling.reschedule_promise(
         db,
         ticket,
         promise_id,

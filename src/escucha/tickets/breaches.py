@@ -5,54 +5,18 @@ consequence applied (a fault becomes a complaint, a complaint answered late is d
 
 from __future__ import annotations
 
-import hashlib
-import io
-import re
-import secrets
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any, cast
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
-from sqlalchemy import Table, case, exists, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from escucha import languages
-from escucha.audit import service as audit
-from escucha.auth.models import User
-from escucha.contacts import service as contacts
-from escucha.contacts.models import Contact, Customer
-from escucha.csvsafe import SafeDictWriter
-from escucha.errors import EscuchaError, InvalidInput, NotFound
-from escucha.jobs.service import enqueue
-from escucha.notifications import service as notifications
-from escucha.notifications.messages import find_vague_phrases, when_phrase
-from escucha.notifications.models import Notification
-from escucha.org import home
-from escucha.org import models as org
-from escucha.org.reach import Reach
-from escucha.promises import rules as prules
 from escucha.promises import service as promises
-from escucha.promises.calendars import years_around
 from escucha.promises.models import Promise
 from escucha.tickets import profiles as tprofiles
-from escucha.tickets import rules as trules
-from escucha.tickets.idempotency import IdempotencyKeyReused
-from escucha.tickets.models import (
-    Ticket,
-    TicketAttachment,
-    TicketContact,
-    TicketCounter,
-    TicketMerge,
-    TicketMessage,
-)
-from escucha.tickets.rules import TicketKind, TicketStatus
-
-
-# --- jobs: escalations and breaches ---------------------------------------------------------------
+from escucha.tickets.handling import change_kind
+from escucha.tickets.models import Ticket
+from escucha.tickets.planning import org_context
+from escucha.tickets.rules import TicketKind
+from escucha.tickets.service import OPEN_STATUSES, _audit, system_event
 
 
 def escalate_promise(session: Session, promise_id: int, *, now: datetime) -> bool:

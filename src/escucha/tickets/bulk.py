@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from escucha.auth.models import User
 from escucha.errors import Forbidden, InvalidInput
 from escucha.org.reach import Reach
-from escucha.tickets import service
+from escucha.tickets import handling, planning
 from escucha.tickets.models import Ticket
 
 MAX_BULK = 200
@@ -54,7 +54,7 @@ def assign(
     if team_id is None and assignee_id is None:
         raise InvalidInput("assignee: choose a team or an agent")
     for t in tickets:
-        service.reassign(session, t, user=user, now=now, team_id=team_id, assignee_id=assignee_id)
+        handling.reassign(session, t, user=user, now=now, team_id=team_id, assignee_id=assignee_id)
     return len(tickets)
 
 
@@ -78,12 +78,14 @@ def reschedule(
     moved: list[str] = []
     skipped: list[str] = []
     for t in tickets:
-        pending = [p for p in service.pending_promises(session, t.id) if p.kind != "acknowledgment"]
+        pending = [
+            p for p in planning.pending_promises(session, t.id) if p.kind != "acknowledgment"
+        ]
         if not pending:
             skipped.append(t.number)
             continue
         nxt = min(pending, key=lambda p: (p.due_at, p.id))
-        service.reschedule_promise(
+        handling.reschedule_promise(
             session, t, nxt.id, new_due, reason=reason, user=user, now=now, base_url=base_url
         )
         moved.append(t.number)

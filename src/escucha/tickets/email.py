@@ -46,7 +46,7 @@ from escucha.config import Settings
 from escucha.contacts.models import Customer
 from escucha.notifications.models import Notification
 from escucha.notifications.rules import SIGNED_IN_TEXT, signed_notification
-from escucha.tickets import merge, service
+from escucha.tickets import handling, merge, opening, service
 from escucha.tickets import rules as trules
 from escucha.tickets.models import InboundEmail, Ticket, TicketAttachment, TicketMessage
 
@@ -554,9 +554,9 @@ def _handle(
         return joined
     reason = parsed.automatic or ("sender over the rate" if over_rate else None)
     description, whole = _description(parsed)
-    opened = service.open_ticket(
+    opened = opening.open_ticket(
         session,
-        service.Intake(
+        opening.Intake(
             channel="email",
             description=description,
             subject=parsed.subject,
@@ -622,7 +622,7 @@ def _join(
             message_id=parsed.message_id,
         )
     else:
-        message = service.add_customer_message(
+        message = handling.add_customer_message(
             session,
             ticket,
             body,

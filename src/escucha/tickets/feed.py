@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from escucha.audit.models import AuditEvent
 from escucha.auth.models import User
-from escucha.tickets import service
+from escucha.tickets import planning, service
 from escucha.tickets.models import Ticket
 
 #: Audit actions already shown by a line of the thread.
@@ -87,7 +87,7 @@ def feed(session: Session, ticket: Ticket) -> list[FeedItem]:
             items.append(
                 FeedItem(m.created_at, "message", m.direction, who, m.body, {"channel": m.channel})
             )
-    for p in service.promises_of(session, ticket.id):
+    for p in planning.promises_of(session, ticket.id):
         items.append(
             FeedItem(p.created_at, "promise", "made", "", "", {"promise": p.kind, "due": p.due_at})
         )

@@ -7,20 +7,20 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from escucha.jobs.registry import JobContext, job, periodic
-from escucha.tickets import service
+from escucha.tickets import breaches
 from escucha.tickets.imap import poll_mailbox
 
 
 @job("tickets.escalate", max_attempts=5)
 def escalate(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
     """At a fraction of the allowance (75 % by default): flag the promise and tell the team."""
-    service.escalate_promise(session, int(payload["promise_id"]), now=ctx.now)
+    breaches.escalate_promise(session, int(payload["promise_id"]), now=ctx.now)
 
 
 @job("tickets.breach", max_attempts=5)
 def breach(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
     """Just after the due time: a promise not kept is broken, with the profile's consequence."""
-    service.handle_breach(
+    breaches.handle_breach(
         session,
         int(payload["promise_id"]),
         str(payload.get("on_breach", "escalate")),

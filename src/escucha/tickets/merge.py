@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from escucha.auth.models import User
 from escucha.errors import InvalidInput
 from escucha.promises import service as promises
-from escucha.tickets import service
+from escucha.tickets import planning, service
 from escucha.tickets.models import (
     Ticket,
     TicketAttachment,
@@ -66,8 +66,8 @@ def _move_promises(
     session: Session, survivor: Ticket, absorbed: Ticket, *, now: datetime
 ) -> tuple[int, int]:
     moved = cancelled = 0
-    kept = {p.kind: p for p in service.pending_promises(session, survivor.id)}
-    for p in service.pending_promises(session, absorbed.id):
+    kept = {p.kind: p for p in planning.pending_promises(session, survivor.id)}
+    for p in planning.pending_promises(session, absorbed.id):
         mine = kept.get(p.kind)
         if mine is not None and mine.due_at <= p.due_at:
             promises.cancel(session, p, now=now, reason=f"merged into {survivor.number}")

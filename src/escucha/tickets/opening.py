@@ -11,57 +11,72 @@ Due times. The organisation's regulatory profile plans the promises (acknowledgm
 response, resolution, repair, ...) on the team's calendar and on the legal calendar; a matching
 SLA policy of the organisation can make a first response or resolution *earlier*, never later
 than the regulation. Written requests (email, web) that are not complaints get a first response
-time estimated from the real backlog, see :func:`written_queue_eta`.
+time estimated from the real backlog, see
+:func:`escucha.tickets.estimates.written_queue_eta`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import secrets
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from datetime import datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, case, exists, func, insert, or_, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from escucha import languages
-from escucha.audit import service as audit
 from escucha.auth.models import User
 from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, Customer
-from escucha.csvsafe import SafeDictWriter
-from escucha.errors import EscuchaError, InvalidInput, NotFound
-from escucha.jobs.service import enqueue
+from escucha.errors import InvalidInput
 from escucha.notifications import service as notifications
-from escucha.notifications.messages import find_vague_phrases, when_phrase
+from escucha.notifications.messages import when_phrase
 from escucha.notifications.models import Notification
-from escucha.org import home
 from escucha.org import models as org
-from escucha.org.reach import Reach
 from escucha.promises import rules as prules
 from escucha.promises import service as promises
-from escucha.promises.calendars import years_around
 from escucha.promises.models import Promise
 from escucha.tickets import profiles as tprofiles
 from escucha.tickets import rules as trules
+from escucha.tickets.estimates import WrittenEta, _with_eta, written_queue_eta
 from escucha.tickets.idempotency import IdempotencyKeyReused
-from escucha.tickets.models import (
-    Ticket,
-    TicketAttachment,
-    TicketContact,
-    TicketCounter,
-    TicketMerge,
-    TicketMessage,
+from escucha.tickets.models import Ticket, TicketContact, TicketCounter, TicketMessage
+from escucha.tickets.planning import (
+    OrgContext,
+    _schedule_jobs,
+    org_context,
+    plan_for,
+    promise_label,
+    promises_of,
+    record_promises,
+    route,
+    team_calendar,
 )
 from escucha.tickets.rules import TicketKind, TicketStatus
-
+from escucha.tickets.service import (
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    MAX_SUBJECT,
+    WRITTEN_CHANNELS,
+    _audit,
+    _aware,
+    _customer,
+    _tell_customer,
+    actor_of,
+    add_message,
+    keep_whole_text,
+    one_line,
+    safe_text,
+    shown_part,
+    status_url,
+    system_event,
+)
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 

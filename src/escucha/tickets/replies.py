@@ -19,8 +19,8 @@ from escucha.auth.models import User
 from escucha.contacts.models import Customer
 from escucha.errors import InvalidInput, NotFound
 from escucha.notifications.messages import when_phrase
+from escucha.tickets import planning, service
 from escucha.tickets import rules as trules
-from escucha.tickets import service
 from escucha.tickets.models import CannedReply, Ticket
 
 PLACEHOLDERS = ("case_number", "promised_time", "customer_name", "agent_name")
@@ -136,8 +136,8 @@ def fill(
     """The reply's text with its placeholders filled for ``ticket``, in the reply's language."""
     lang = reply.language
     customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
-    nxt = service.next_promise(session, ticket.id)
-    tz = service.org_context(session).timezone
+    nxt = planning.next_promise(session, ticket.id)
+    tz = planning.org_context(session).timezone
     when = (
         when_phrase(nxt.due_at, now=now, tz=tz, lang=lang)
         if nxt is not None and nxt.due_at > now

@@ -16,51 +16,31 @@ complaints register :mod:`escucha.tickets.reporting`.
 from __future__ import annotations
 
 import hashlib
-import io
-import re
-import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
-from zoneinfo import ZoneInfo
+from typing import Any
 
-from sqlalchemy import Table, case, exists, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from escucha import languages
 from escucha.audit import service as audit
 from escucha.auth.models import User
-from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, Customer
-from escucha.csvsafe import SafeDictWriter
 from escucha.errors import EscuchaError, InvalidInput, NotFound
-from escucha.jobs.service import enqueue
 from escucha.notifications import service as notifications
-from escucha.notifications.messages import find_vague_phrases, when_phrase
 from escucha.notifications.models import Notification
-from escucha.org import home
 from escucha.org import models as org
 from escucha.org.reach import Reach
-from escucha.promises import rules as prules
-from escucha.promises import service as promises
-from escucha.promises.calendars import years_around
 from escucha.promises.models import Promise
-from escucha.tickets import profiles as tprofiles
 from escucha.tickets import rules as trules
-from escucha.tickets.idempotency import IdempotencyKeyReused
 from escucha.tickets.models import (
     Ticket,
     TicketAttachment,
     TicketContact,
-    TicketCounter,
     TicketMerge,
     TicketMessage,
 )
-from escucha.tickets.rules import TicketKind, TicketStatus
-
 
 MAX_DESCRIPTION = 5000
 """Characters of description a case shows (after cleaning); longer text is kept whole as an
@@ -224,6 +204,9 @@ def _tell_customer(
             notification_id=note.id,
         )
     return note
+
+
+# --- the text kept whole --------------------------------------------------------------------------
 
 
 def shown_part(text: str) -> str:
@@ -422,7 +405,7 @@ def _names(session: Session, model: Any, ids: set[int | None], attr: str) -> dic
     return {int(i): str(name or "") for i, name in rows}
 
 
-# --- working a ticket -----------------------------------------------------------------------------
+# --- the case's customer and what was sent to them ------------------------------------------------
 
 
 def _customer(session: Session, ticket: Ticket) -> Customer | None:

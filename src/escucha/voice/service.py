@@ -23,7 +23,7 @@ from escucha.auth.models import User
 from escucha.callbacks.models import Callback
 from escucha.config import Settings
 from escucha.contacts import service as contacts
-from escucha.contacts.live import mask_phone
+from escucha.contacts.desk import mask_phone
 from escucha.contacts.models import Contact
 from escucha.errors import Conflict, EscuchaError, Forbidden, InvalidInput
 from escucha.ivr import audio

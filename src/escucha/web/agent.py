@@ -33,11 +33,11 @@ from escucha.audit import service as audit
 from escucha.auth.api import DB, AgentCaller, ClockDep, SupervisorCaller, session_user
 from escucha.auth.models import User
 from escucha.callbacks import service as callbacks
-from escucha.contacts import live
+from escucha.contacts import agent_day, desk, today
 from escucha.contacts.models import Contact
 from escucha.db import changes
 from escucha.errors import Conflict, EscuchaError, InvalidInput, NotFound
-from escucha.flows import calls, wrapup
+from escucha.flows import briefing, calls, wrapup
 from escucha.org import models as org
 from escucha.routing import service as routing
 from escucha.routing.models import AgentStatus
@@ -255,10 +255,10 @@ def _desk_context(
     request: Request, db: Session, user: User, now: datetime, error: str | None = None
 ) -> dict[str, Any]:
     lang = pick_language(request)
-    tz = live.org_timezone(db)
+    tz = today.org_timezone(db)
     status = db.get(AgentStatus, user.id)
     contact = db.get(Contact, status.contact_id) if status and status.contact_id else None
-    situation = live.situation(db, contact, now=now, lang=lang) if contact is not None else None
+    situation = briefing.situation(db, contact, now=now, lang=lang) if contact is not None else None
     queues = list(db.scalars(select(org.Queue).order_by(org.Queue.name)))
     profile = db.scalar(select(org.AgentProfile).where(org.AgentProfile.user_id == user.id))
     complaint_queues = set(
@@ -295,7 +295,7 @@ def _desk_context(
         "since": status.since if status else None,
         "contact": contact,
         "s": situation,
-        "day": live.agent_day(db, user.id, now=now, tz=tz),
+        "day": agent_day.agent_day(db, user.id, now=now, tz=tz),
         "queues": queues,
         "queue_names": {q.name: q.display_name.get(lang) or q.name for q in queues},
         "skill_names": {s.name: s.label(lang) for s in db.scalars(select(org.Skill))},
@@ -319,7 +319,7 @@ def desk_key(session: Session, user_id: int) -> str:
     """The desk's fingerprint, with the consult the agent is in (a warm transfer)."""
     consult = voice.open_consult(session, user_id)
     extra = f"|c{consult.id}:{consult.answered_at is not None}" if consult is not None else ""
-    return live.desk_fingerprint(session, user_id) + extra
+    return desk.desk_fingerprint(session, user_id) + extra
 
 
 def _is_htmx(request: Request) -> bool:
@@ -502,7 +502,7 @@ def contact_action(
                 outcome=outcome,
                 resolved=solved,
                 recap=recap,
-                promised_at=_promised(promised_at, live.org_timezone(db)),
+                promised_at=_promised(promised_at, today.org_timezone(db)),
                 ticket_kind=ticket_kind,
                 next_state=next_state,
                 base_url=request.app.state.settings.public_url,

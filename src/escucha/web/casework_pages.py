@@ -18,13 +18,13 @@ from escucha.auth.api import UserView
 from escucha.auth.models import User
 from escucha.org import models as org
 from escucha.org import reach
-from escucha.tickets import feed, merge, replies, service, tags, views
+from escucha.tickets import feed, merge, planning, replies, tags, views
 from escucha.tickets.models import SavedView, Ticket
 from escucha.web.render import render
 
 
 def formatter(db: Session) -> Callable[[datetime | None], str]:
-    zone = ZoneInfo(service.org_context(db).timezone)
+    zone = ZoneInfo(planning.org_context(db).timezone)
 
     def fmt(at: datetime | None) -> str:
         return at.astimezone(zone).strftime("%d/%m/%Y %H:%M") if at is not None else ""
@@ -79,7 +79,7 @@ def casework_list(
             "filters": filters,
             "query": filters.query_string(),
             "can_share": user.role in ("supervisor", "admin"),
-            "tz": service.org_context(db).timezone,
+            "tz": planning.org_context(db).timezone,
             "fmt": formatter(db),
             "now": now,
             "error": error,

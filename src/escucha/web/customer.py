@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from escucha.auth import service as auth_service
 from escucha.auth.api import DB, Caller, ClockDep, Public
 from escucha.notifications.messages import greeting_phrase, when_phrase
-from escucha.tickets import idempotency, merge, service, uploads
+from escucha.tickets import handling, idempotency, merge, opening, service, status_page, uploads
 from escucha.tickets.models import Ticket
 from escucha.tickets.rules import check_digit_typo, speech_groups
 from escucha.web.i18n import gettext, pick_language
@@ -111,7 +111,7 @@ def _file(
         hashed = idempotency.request_hash(
             {k: v for k, v in values.items() if k != "form_key"} | {"kind": kind or ""}
         )
-    intake = service.Intake(
+    intake = opening.Intake(
         channel="web",
         description=values["description"],
         kind=kind,
@@ -126,9 +126,9 @@ def _file(
     base_url = request.app.state.settings.public_url
     try:
         if kind == "complaint":
-            opened = service.file_complaint(db, intake, now=now, base_url=base_url)
+            opened = opening.file_complaint(db, intake, now=now, base_url=base_url)
         else:
-            opened = service.open_ticket(db, intake, now=now, base_url=base_url, actor="customer")
+            opened = opening.open_ticket(db, intake, now=now, base_url=base_url, actor="customer")
         refused: list[uploads.Refused] = []
         if opened.created and sent:
             _kept, refused = uploads.keep_files(
@@ -259,7 +259,7 @@ def filed(request: Request, _caller: Public, db: DB, clock: ClockDep) -> Respons
     ticket = db.get(Ticket, int(info["id"])) if isinstance(info, dict) else None
     if ticket is None or not isinstance(info, dict):
         return RedirectResponse("/complaints/new", status_code=303)
-    view = service.customer_view(db, ticket)
+    view = status_page.customer_view(db, ticket)
     return render(
         request,
         "customer/complaint_done.html",
@@ -275,7 +275,7 @@ def filed(request: Request, _caller: Public, db: DB, clock: ClockDep) -> Respons
     )
 
 
-def _next_when(view: service.StatusView, now: datetime, lang: str) -> str | None:
+def _next_when(view: status_page.StatusView, now: datetime, lang: str) -> str | None:
     if view.next_due is None or view.next_due < now:
         return None
     return when_phrase(view.next_due, now=now, tz=view.timezone, lang=lang)
@@ -323,7 +323,7 @@ def status_lookup(
         return _status_form(
             request, number=service.one_line(number, 40), typo=True, status_code=422
         )
-    ticket = service.find_for_customer(db, number, code)
+    ticket = status_page.find_for_customer(db, number, code)
     if ticket is None:
         auth_service.record_failure(db, key, now=now)
         # The same page and status whether the number is unknown or the code is wrong.
@@ -345,7 +345,7 @@ def status_view(request: Request, _caller: Public, db: DB, clock: ClockDep) -> R
     ticket = _viewing(request, db)
     if ticket is None:
         return RedirectResponse("/status", status_code=303)
-    view = service.customer_view(db, ticket)
+    view = status_page.customer_view(db, ticket)
     now = clock.now()
     lang = _lang(request)
     context: dict[str, Any] = {
@@ -376,7 +376,7 @@ def status_message(
     text = service.safe_text(body)
     if text.strip():
         try:
-            service.add_customer_message(db, ticket, text, now=clock.now(), channel="web")
+            handling.add_customer_message(db, ticket, text, now=clock.now(), channel="web")
             db.commit()
         except (OperationalError, InternalError, InterfaceError, SQLAlchemyTimeout):
             return _kept_text(request, db, text, "/status/message")
@@ -418,7 +418,7 @@ def status_appeal(
     ticket = _viewing(request, db)
     if ticket is None:
         return RedirectResponse("/status", status_code=303)
-    service.appeal(
+    handling.appeal(
         db,
         ticket,
         service.safe_text(body),  # kept whole: a long appeal is attached as a file

@@ -27,6 +27,7 @@ from escucha.contacts.models import Customer
 from escucha.errors import EscuchaError
 from escucha.flows import customers as records
 from escucha.org import models as org
+from escucha.tickets import planning
 from escucha.tickets import service as tickets
 from escucha.voice.service import recordings_dir
 from escucha.web.i18n import gettext, pick_language
@@ -36,7 +37,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def _region(db: Session) -> str:
-    return tickets.org_context(db).region
+    return planning.org_context(db).region
 
 
 def _page(
@@ -48,7 +49,7 @@ def _page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    zone = ZoneInfo(tickets.org_context(db).timezone)
+    zone = ZoneInfo(planning.org_context(db).timezone)
     whole = records.history(db, customer.id)
     queues = {q.name: q.display_name for q in db.scalars(select(org.Queue))}
     return render(

@@ -1,6 +1,6 @@
 """The supervisor's home and the wallboard (W1, W2, W5, M1, P1), live over Server-Sent Events.
 
-The numbers come from :func:`escucha.contacts.live.wallboard` (their definitions are there and
+The numbers come from :func:`escucha.contacts.wallboard.wallboard` (their definitions are there and
 under "Definitions" on the page). The stream ``GET /supervisor/wallboard/events`` opens a short
 database session when the floor changes (at most once a second, ADR 25) or every ``TICK_S``
 for the times that grow by themselves, and pushes the tiles (event ``tiles``) only when they
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from escucha.auth.api import DB, ClockDep, SupervisorCaller
 from escucha.auth.models import User
-from escucha.contacts import live
+from escucha.contacts import wallboard
 from escucha.org import service as org_service
 from escucha.web.agent import event_stream, still_signed_in, time_helpers
 from escucha.web.render import render
@@ -33,7 +33,7 @@ AS_OF = "[[as-of]]"
 
 
 def _tiles_context(db: Session, now: datetime, as_of: str | None = None) -> dict[str, Any]:
-    board = live.wallboard(db, now)
+    board = wallboard.wallboard(db, now)
     helpers = time_helpers(board.timezone, now)
 
     def minutes(since: datetime) -> str:
@@ -46,13 +46,13 @@ def _tiles_context(db: Session, now: datetime, as_of: str | None = None) -> dict
         "wb": board,
         "as_of": as_of if as_of is not None else helpers["hhmmss"](now),
         "levels": {
-            "sl_amber_points": live.SL_AMBER_POINTS,
-            "abandon_amber": live.ABANDON_AMBER,
-            "abandon_red": live.ABANDON_RED,
-            "estimate_green": live.ESTIMATE_GREEN,
-            "estimate_amber": live.ESTIMATE_AMBER,
-            "hold_amber_s": live.HOLD_AMBER_S,
-            "hold_red_s": live.HOLD_RED_S,
+            "sl_amber_points": wallboard.SL_AMBER_POINTS,
+            "abandon_amber": wallboard.ABANDON_AMBER,
+            "abandon_red": wallboard.ABANDON_RED,
+            "estimate_green": wallboard.ESTIMATE_GREEN,
+            "estimate_amber": wallboard.ESTIMATE_AMBER,
+            "hold_amber_s": wallboard.HOLD_AMBER_S,
+            "hold_red_s": wallboard.HOLD_RED_S,
         },
         **helpers,
     }

@@ -28,8 +28,8 @@ from escucha.contacts.models import Customer
 from escucha.errors import InvalidInput, NotFound
 from escucha.org import models as org
 from escucha.org import reach
+from escucha.tickets import handling, planning, reporting, service
 from escucha.tickets import rules as trules
-from escucha.tickets import service
 from escucha.tickets.models import Ticket, TicketAttachment
 from escucha.web.casework_pages import case_context, casework_list
 from escucha.web.render import render
@@ -41,7 +41,7 @@ CHANNELS = ("voice", "callback", "email", "web", "sms", "voicemail", "in_person"
 
 
 def _formatter(db: Session) -> Callable[[datetime | None], str]:
-    zone = ZoneInfo(service.org_context(db).timezone)
+    zone = ZoneInfo(planning.org_context(db).timezone)
 
     def fmt(at: datetime | None) -> str:
         return at.astimezone(zone).strftime("%d/%m/%Y %H:%M") if at is not None else ""
@@ -117,7 +117,7 @@ def _ticket_page(
             "assignee": db.get(User, ticket.assignee_id) if ticket.assignee_id else None,
             "teams": _teams(db),
             "agents": agents,
-            "promises": service.promises_of(db, ticket.id),
+            "promises": planning.promises_of(db, ticket.id),
             "messages": messages,
             "authors": authors,
             "linked": linked,
@@ -136,7 +136,7 @@ def _ticket_page(
             "opened_at": now.isoformat(),
             "error": error,
             "now": now,
-            "tz": service.org_context(db).timezone,
+            "tz": planning.org_context(db).timezone,
         },
         status_code,
     )
@@ -247,7 +247,7 @@ def reply(
     opened_at: Annotated[str, Form()] = "",
 ) -> Response:
     return post.act(
-        lambda t: service.reply_to_customer(
+        lambda t: handling.reply_to_customer(
             post.db,
             t,
             body,
@@ -262,7 +262,7 @@ def reply(
 
 @router.post("/tickets/{ticket_id}/note")
 def note(post: TicketPost, body: Annotated[str, Form()] = "") -> Response:
-    return post.act(lambda t: service.add_note(post.db, t, body, user=post.user, now=post.now))
+    return post.act(lambda t: handling.add_note(post.db, t, body, user=post.user, now=post.now))
 
 
 @router.post("/tickets/{ticket_id}/assign")
@@ -272,7 +272,7 @@ def assign(
     assignee_id: Annotated[str, Form()] = "",
 ) -> Response:
     return post.act(
-        lambda t: service.reassign(
+        lambda t: handling.reassign(
             post.db,
             t,
             user=post.user,
@@ -286,7 +286,7 @@ def assign(
 @router.post("/tickets/{ticket_id}/status")
 def set_status(post: TicketPost, status: Annotated[str, Form()] = "") -> Response:
     return post.act(
-        lambda t: service.change_status(post.db, t, status, user=post.user, now=post.now)
+        lambda t: handling.change_status(post.db, t, status, user=post.user, now=post.now)
     )
 
 
@@ -297,7 +297,7 @@ def resolve(
     channel: Annotated[str, Form()] = "email",
 ) -> Response:
     return post.act(
-        lambda t: service.resolve(
+        lambda t: handling.resolve(
             post.db,
             t,
             resolution,
@@ -312,7 +312,7 @@ def resolve(
 @router.post("/tickets/{ticket_id}/notified")
 def notified(post: TicketPost, how: Annotated[str, Form()] = "letter") -> Response:
     return post.act(
-        lambda t: service.mark_notified(
+        lambda t: handling.mark_notified(
             post.db, t, user=post.user, now=post.now, how=how[:20] or "letter"
         )
     )
@@ -321,7 +321,7 @@ def notified(post: TicketPost, how: Annotated[str, Form()] = "letter") -> Respon
 @router.post("/tickets/{ticket_id}/kind")
 def set_kind(post: TicketPost, kind: Annotated[str, Form()] = "") -> Response:
     return post.act(
-        lambda t: service.change_kind(
+        lambda t: handling.change_kind(
             post.db, t, kind, now=post.now, base_url=post.base_url, user=post.user
         )
     )
@@ -333,7 +333,7 @@ def _local_due(db: Session, text: str) -> datetime:
         naive = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput("due: give a date and time") from None
-    zone = ZoneInfo(service.org_context(db).timezone)
+    zone = ZoneInfo(planning.org_context(db).timezone)
     return naive.replace(tzinfo=zone) if naive.tzinfo is None else naive
 
 
@@ -345,7 +345,7 @@ def reschedule(
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     return post.act(
-        lambda t: service.reschedule_promise(
+        lambda t: handling.reschedule_promise(
             post.db,
             t,
             promise_id,
@@ -367,7 +367,7 @@ def follow_up_done(
         ticket = _get(request, db, ticket_id, lock=True)
     except NotFound as exc:
         return _not_found(request, exc.message)
-    service.clear_follow_up(db, ticket, user=caller.need_user(), now=clock.now())
+    handling.clear_follow_up(db, ticket, user=caller.need_user(), now=clock.now())
     return RedirectResponse(request.headers.get("referer") or "/promises", status_code=303)
 
 
@@ -404,7 +404,7 @@ def promises_page(request: Request, _caller: SupervisorCaller, db: DB, clock: Cl
     """Promises at risk and broken by team; kept rates by team, kind and channel (P4, M4)."""
     now = clock.now()
     since = now - timedelta(days=30)
-    teams, rates, follow = service.promise_overview(db, now=now, since=since)
+    teams, rates, follow = reporting.promise_overview(db, now=now, since=since)
     return render(
         request,
         "tickets/promises.html",
