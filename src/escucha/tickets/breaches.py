@@ -16,7 +16,7 @@ from escucha.tickets.handling import change_kind
 from escucha.tickets.models import Ticket
 from escucha.tickets.planning import org_context
 from escucha.tickets.rules import TicketKind
-from escucha.tickets.service import OPEN_STATUSES, _audit, system_event
+from escucha.tickets.service import OPEN_STATUSES, audit_case, system_event
 
 
 def escalate_promise(session: Session, promise_id: int, *, now: datetime) -> bool:
@@ -36,7 +36,7 @@ def escalate_promise(session: Session, promise_id: int, *, now: datetime) -> boo
                 now=now,
                 detail=f"{p.kind}|{p.due_at.isoformat()}",
             )
-            _audit(
+            audit_case(
                 session,
                 ticket,
                 "promise.escalated",
@@ -70,7 +70,7 @@ def handle_breach(
     system_event(
         session, ticket, "promise_broken", now=now, detail=f"{p.kind}|{p.due_at.isoformat()}"
     )
-    _audit(session, ticket, "promise.broken", now=now, actor="system", promise=p.kind)
+    audit_case(session, ticket, "promise.broken", now=now, actor="system", promise=p.kind)
     try:
         action = tprofiles.BreachAction(on_breach)
     except ValueError:
@@ -96,6 +96,6 @@ def handle_breach(
     ):
         ticket.deemed_accepted = True
         system_event(session, ticket, "deemed_accepted", now=now, customer_visible=True)
-        _audit(session, ticket, "ticket.deemed_accepted", now=now, actor="system")
+        audit_case(session, ticket, "ticket.deemed_accepted", now=now, actor="system")
     session.flush()
     return True

@@ -19,7 +19,7 @@ from escucha.promises import rules as prules
 from escucha.tickets import profiles as tprofiles
 from escucha.tickets import rules as trules
 from escucha.tickets.models import Ticket, TicketMessage
-from escucha.tickets.planning import _LABELS
+from escucha.tickets.planning import PROMISE_LABELS
 from escucha.tickets.service import WRITTEN_CHANNELS
 
 AWAITING_TEAM: tuple[str, ...] = ("new", "open", "reopened", "appealed")
@@ -162,7 +162,7 @@ def written_queue_eta(
     )
 
 
-def _with_eta(
+def with_eta(
     planned: list[tprofiles.PlannedPromise],
     eta: WrittenEta,
     cal: prules.BusinessCalendar,
@@ -182,7 +182,7 @@ def _with_eta(
         else:
             out.append(p)
     if not found:
-        es, en = _LABELS["first_response"]
+        es, en = PROMISE_LABELS["first_response"]
         out.append(
             tprofiles.PlannedPromise(
                 kind=prules.PromiseKind.FIRST_RESPONSE,

@@ -26,8 +26,7 @@ from escucha.tickets import rules as trules
 from escucha.tickets.models import Ticket, TicketMessage
 from escucha.tickets.opening import acknowledge
 from escucha.tickets.planning import (
-    _fulfil,
-    _schedule_jobs,
+    fulfil_pending,
     legal_calendar,
     org_context,
     pending_promises,
@@ -35,24 +34,25 @@ from escucha.tickets.planning import (
     promise_label,
     record_promises,
     route,
+    schedule_jobs,
     team_calendar,
 )
 from escucha.tickets.rules import TicketKind, TicketStatus
 from escucha.tickets.service import (
     MAX_SUBJECT,
     WRITTEN_CHANNELS,
-    _audit,
-    _aware,
-    _customer,
-    _tell_customer,
     actor_of,
     add_message,
+    audit_case,
+    aware_utc,
+    customer_of,
     keep_whole_text,
     one_line,
     safe_text,
     shown_part,
     status_url,
     system_event,
+    tell_customer,
 )
 
 REPLY_PROMISES = ("first_response", "update")
@@ -144,7 +144,7 @@ def reply_to_customer(
         )
     if channel not in ("email", "sms"):
         raise InvalidInput("channel: email or sms")
-    customer = _customer(session, ticket)
+    customer = customer_of(session, ticket)
     if customer is None:
         raise InvalidInput("channel: the ticket has no customer to write to; call or note it")
     if not (customer.email if channel == "email" else customer.phone):
@@ -180,8 +180,8 @@ def reply_to_customer(
     _reopen_for_work(ticket, now=now)
     if ticket.assignee_id is None:
         ticket.assignee_id = user.id
-    _fulfil(session, ticket, REPLY_PROMISES, now=now)
-    _audit(
+    fulfil_pending(session, ticket, REPLY_PROMISES, now=now)
+    audit_case(
         session,
         ticket,
         "ticket.replied",
@@ -213,7 +213,7 @@ def add_note(
         channel="note",
         body=text,
     )
-    _audit(session, ticket, "ticket.noted", now=now, actor=actor_of(user), chars=len(text))
+    audit_case(session, ticket, "ticket.noted", now=now, actor=actor_of(user), chars=len(text))
     return msg
 
 
@@ -255,7 +255,7 @@ def add_customer_message(
         _move_status(ticket, TicketStatus.OPEN, now=now)
     elif ticket.status == TicketStatus.RESOLVED:
         _move_status(ticket, TicketStatus.REOPENED, now=now)
-    _audit(session, ticket, "ticket.customer_wrote", now=now, actor=actor, channel=channel)
+    audit_case(session, ticket, "ticket.customer_wrote", now=now, actor=actor, channel=channel)
     return msg
 
 
@@ -286,7 +286,7 @@ def reassign(
     if changes:
         ticket.updated_at = now
         system_event(session, ticket, "reassigned", now=now, detail=repr(changes))
-        _audit(session, ticket, "ticket.reassigned", now=now, actor=actor_of(user), **changes)
+        audit_case(session, ticket, "ticket.reassigned", now=now, actor=actor_of(user), **changes)
     return ticket
 
 
@@ -310,7 +310,7 @@ def change_status(
     if target is TicketStatus.CLOSED:
         ticket.closed_at = now
     system_event(session, ticket, f"status:{target.value}", now=now, customer_visible=True)
-    _audit(
+    audit_case(
         session, ticket, "ticket.status", now=now, actor=actor_of(user), old=old, new=target.value
     )
     return ticket
@@ -346,14 +346,14 @@ def resolve(
     ticket.resolution = text
     ticket.resolved_at = now
     kinds = (*RESOLVING_PROMISES, "appeal_resolution") if was_appealed else RESOLVING_PROMISES
-    _fulfil(session, ticket, kinds, now=now)
+    fulfil_pending(session, ticket, kinds, now=now)
     ctx = org_context(session)
     team = session.get(org.Team, ticket.team_id) if ticket.team_id else None
-    customer = _customer(session, ticket)
+    customer = customer_of(session, ticket)
     planned, cal = plan_for(session, ticket, team, ctx, at=now, anchor="resolved")
     record_promises(session, ticket, planned, now=now, cal=cal, customer=customer, ctx=ctx)
     system_event(session, ticket, "resolved", now=now, customer_visible=True, detail=text)
-    _audit(session, ticket, "ticket.resolved", now=now, actor=actor_of(user), chars=len(text))
+    audit_case(session, ticket, "ticket.resolved", now=now, actor=actor_of(user), chars=len(text))
     if (
         channel
         and customer is not None
@@ -374,8 +374,8 @@ def mark_notified(
     if ticket.resolved_at is None:
         raise InvalidInput("the ticket is not resolved yet")
     ticket.notified_at = now
-    _fulfil(session, ticket, ("notification",), now=now)
-    _audit(session, ticket, "ticket.notified", now=now, actor=actor_of(user), how=how)
+    fulfil_pending(session, ticket, ("notification",), now=now)
+    audit_case(session, ticket, "ticket.notified", now=now, actor=actor_of(user), how=how)
     return ticket
 
 
@@ -415,10 +415,10 @@ def appeal(
     if deadline is not None and now > deadline:
         system_event(session, ticket, "appeal_late", now=now, detail=deadline.isoformat())
     system_event(session, ticket, "appealed", now=now, customer_visible=True)
-    customer = _customer(session, ticket)
+    customer = customer_of(session, ticket)
     planned, cal = plan_for(session, ticket, team, ctx, at=now, anchor="appealed")
     made = record_promises(session, ticket, planned, now=now, cal=cal, customer=customer, ctx=ctx)
-    _audit(
+    audit_case(
         session,
         ticket,
         "ticket.appealed",
@@ -430,7 +430,7 @@ def appeal(
     if customer is not None and pending and (customer.email or customer.phone):
         lang = customer.language
         to = ctx.profile.appeal.to.get(lang) if ctx.profile.appeal is not None else None
-        _tell_customer(
+        tell_customer(
             session,
             ticket,
             customer,
@@ -476,7 +476,9 @@ def change_kind(
     ticket.updated_at = now
     who = actor or actor_of(user)
     system_event(session, ticket, "kind_changed", now=now, detail=f"{old} -> {target.value}")
-    _audit(session, ticket, "ticket.kind_changed", now=now, actor=who, old=old, new=target.value)
+    audit_case(
+        session, ticket, "ticket.kind_changed", now=now, actor=who, old=old, new=target.value
+    )
     for p in pending_promises(session, ticket.id):
         p.subject_kind = target.value
     if target is not TicketKind.COMPLAINT:
@@ -491,7 +493,7 @@ def change_kind(
     for p in pending_promises(session, ticket.id):
         if p.kind in replaced:
             promises.cancel(session, p, now=now, reason=f"the {old} became a complaint")
-    customer = _customer(session, ticket)
+    customer = customer_of(session, ticket)
     made = record_promises(session, ticket, planned, now=now, cal=cal, customer=customer, ctx=ctx)
     acknowledge(
         session,
@@ -523,7 +525,7 @@ def reschedule_promise(
         raise NotFound(f"promise {promise_id} not found on ticket {ticket.number}")
     if old.state != "pending":
         raise InvalidInput(f"promise: it is already {old.state}")
-    due = _aware(new_due, "due")
+    due = aware_utc(new_due, "due")
     if due <= now:
         raise InvalidInput("due: the new time must be in the future")
     why = one_line(reason, 500)
@@ -532,7 +534,7 @@ def reschedule_promise(
     vague = find_vague_phrases(why)
     if vague:
         raise InvalidInput(f"reason: promises no time ({', '.join(vague)})")
-    customer = _customer(session, ticket)
+    customer = customer_of(session, ticket)
     ctx = org_context(session)
     tz = customer.timezone if customer is not None else ctx.timezone
     lang = customer.language if customer is not None else ticket.language
@@ -549,7 +551,7 @@ def reschedule_promise(
     team = session.get(org.Team, ticket.team_id) if ticket.team_id else None
     cal = team_calendar(session, team, ctx, now)
     new.escalate_at = prules.escalation_times(cal, now, due, (0.75,))[0]
-    _schedule_jobs(session, new, [new.escalate_at], tprofiles.BreachAction.ESCALATE, now=now)
+    schedule_jobs(session, new, [new.escalate_at], tprofiles.BreachAction.ESCALATE, now=now)
     system_event(
         session,
         ticket,
@@ -558,7 +560,7 @@ def reschedule_promise(
         customer_visible=True,
         detail=f"{old.kind}|{previous.isoformat()}|{due.isoformat()}|{why}",
     )
-    _audit(
+    audit_case(
         session,
         ticket,
         "promise.rescheduled",
@@ -570,7 +572,7 @@ def reschedule_promise(
         reason=why,
     )
     if customer is not None and (customer.email or customer.phone):
-        _tell_customer(
+        tell_customer(
             session,
             ticket,
             customer,
@@ -592,7 +594,7 @@ def reschedule_promise(
 
 def clear_follow_up(session: Session, ticket: Ticket, *, user: User, now: datetime) -> Ticket:
     if ticket.follow_up_reason is not None:
-        _audit(
+        audit_case(
             session,
             ticket,
             "ticket.follow_up_done",

@@ -150,6 +150,6 @@ def merge(
         "promises_cancelled": cancelled,
     }
     for subject, action in ((survivor, "ticket.merged_from"), (absorbed, "ticket.merged_into")):
-        service._audit(session, subject, action, now=now, actor=service.actor_of(user), **facts)
+        service.audit_case(session, subject, action, now=now, actor=service.actor_of(user), **facts)
     session.flush()
     return record

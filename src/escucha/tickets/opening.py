@@ -44,18 +44,18 @@ from escucha.promises import service as promises
 from escucha.promises.models import Promise
 from escucha.tickets import profiles as tprofiles
 from escucha.tickets import rules as trules
-from escucha.tickets.estimates import WrittenEta, _with_eta, written_queue_eta
+from escucha.tickets.estimates import WrittenEta, with_eta, written_queue_eta
 from escucha.tickets.idempotency import IdempotencyKeyReused
 from escucha.tickets.models import Ticket, TicketContact, TicketCounter, TicketMessage
 from escucha.tickets.planning import (
     OrgContext,
-    _schedule_jobs,
     org_context,
     plan_for,
     promise_label,
     promises_of,
     record_promises,
     route,
+    schedule_jobs,
     team_calendar,
 )
 from escucha.tickets.rules import TicketKind, TicketStatus
@@ -64,18 +64,18 @@ from escucha.tickets.service import (
     MAX_NAME,
     MAX_SUBJECT,
     WRITTEN_CHANNELS,
-    _audit,
-    _aware,
-    _customer,
-    _tell_customer,
     actor_of,
     add_message,
+    audit_case,
+    aware_utc,
+    customer_of,
     keep_whole_text,
     one_line,
     safe_text,
     shown_part,
     status_url,
     system_event,
+    tell_customer,
 )
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
@@ -228,7 +228,7 @@ def acknowledge(
         else:
             message_kind = "ticket_ack"
     preferred = "email" if ticket.channel in WRITTEN_CHANNELS else "sms"
-    return _tell_customer(
+    return tell_customer(
         session,
         ticket,
         customer,
@@ -267,7 +267,7 @@ def open_ticket(
     was chosen. A description over :data:`MAX_DESCRIPTION` is shown cut and kept whole as an
     attached text file; an empty description is registered and the customer is asked for it.
     """
-    now = _aware(now, "now")
+    now = aware_utc(now, "now")
     if intake.request_key:
         found = session.scalar(select(Ticket).where(Ticket.request_key == intake.request_key))
         if found is not None:
@@ -374,9 +374,9 @@ def open_ticket(
     eta: WrittenEta | None = None
     if ticket.channel in WRITTEN_CHANNELS and kind is not TicketKind.COMPLAINT:
         eta = written_queue_eta(session, team, now=now, cal=cal, exclude_ticket_id=ticket.id)
-        planned = _with_eta(planned, eta, cal, now=now)
+        planned = with_eta(planned, eta, cal, now=now)
     made = record_promises(session, ticket, planned, now=now, cal=cal, customer=customer, ctx=ctx)
-    _audit(
+    audit_case(
         session,
         ticket,
         "ticket.created",
@@ -418,7 +418,7 @@ def acknowledgment_state(
     ``(None, "")`` when one did. Read from what was stored, so a retry answers the same."""
     if notification is not None:
         return None, ""
-    customer = _customer(session, ticket)
+    customer = customer_of(session, ticket)
     written = (ticket.contact_note or "").splitlines()
     if customer is None or not (customer.email or customer.phone):
         if any(line.startswith("email as written:") for line in written):
@@ -502,7 +502,7 @@ def open_ticket_from_contact(
     if ticket.assignee_id is None:
         ticket.assignee_id = user.id
     if promised_at is not None:
-        due = _aware(promised_at, "promised_at")
+        due = aware_utc(promised_at, "promised_at")
         if due <= now:
             raise InvalidInput("promised_at: the promised time must be in the future")
         kind_value = prules.PromiseKind(promised_kind).value
@@ -525,7 +525,7 @@ def open_ticket_from_contact(
             ticket_id=ticket.id,
             cal=cal,
         )
-        _schedule_jobs(
+        schedule_jobs(
             session,
             promise,
             [promise.escalate_at or due],
@@ -533,7 +533,7 @@ def open_ticket_from_contact(
             now=now,
         )
         opened.promises.append(promise)
-        _audit(
+        audit_case(
             session,
             ticket,
             "promise.made",

@@ -136,7 +136,7 @@ def route(
 
 # --- promises -------------------------------------------------------------------------------------
 
-_LABELS = {
+PROMISE_LABELS = {
     "acknowledgment": ("Número al momento", "Number at once"),
     "first_response": ("Primera respuesta", "First response"),
     "update": ("Próxima actualización", "Next update"),
@@ -150,7 +150,7 @@ _LABELS = {
 
 
 def promise_label(kind: str, lang: str) -> str:
-    es, en = _LABELS.get(kind, (kind, kind))
+    es, en = PROMISE_LABELS.get(kind, (kind, kind))
     return en if lang.lower().startswith("en") else es
 
 
@@ -168,7 +168,7 @@ def _policy_promise(
     except ValueError:
         return None
     due = prules.due_at(allowance, cal, at)
-    es, en = _LABELS[kind.value]
+    es, en = PROMISE_LABELS[kind.value]
     return tprofiles.PlannedPromise(
         kind=kind,
         due=due,
@@ -230,7 +230,7 @@ def _told_due(planned: tprofiles.PlannedPromise, tz: str) -> datetime:
     return prules.round_up_local(planned.due, tz, 5)
 
 
-def _schedule_jobs(
+def schedule_jobs(
     session: Session,
     promise: Promise,
     escalate_at: Sequence[datetime],
@@ -238,6 +238,7 @@ def _schedule_jobs(
     *,
     now: datetime,
 ) -> None:
+    """The promise's escalation jobs (one per time) and its breach job just after it is due."""
     for i, at in enumerate(sorted(set(escalate_at))):
         enqueue(
             session,
@@ -312,7 +313,7 @@ def record_promises(
         )
         escalations = [t for t in p.escalate_at if t < due] or [promise.escalate_at or due]
         promise.escalate_at = min(escalations)
-        _schedule_jobs(session, promise, escalations, p.on_breach, now=now)
+        schedule_jobs(session, promise, escalations, p.on_breach, now=now)
         out.append(promise)
     session.flush()
     return out
@@ -334,7 +335,10 @@ def next_promise(session: Session, ticket_id: int) -> Promise | None:
     return pending[0] if pending else None
 
 
-def _fulfil(session: Session, ticket: Ticket, kinds: Sequence[str], *, now: datetime) -> None:
+def fulfil_pending(
+    session: Session, ticket: Ticket, kinds: Sequence[str], *, now: datetime
+) -> None:
+    """Keep the case's pending promises of ``kinds`` (late ones are counted broken)."""
     for p in pending_promises(session, ticket.id):
         if p.kind in kinds:
             promises.fulfil(session, p, now=now)

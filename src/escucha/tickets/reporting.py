@@ -19,7 +19,7 @@ from escucha.promises import service as promises
 from escucha.promises.models import Promise
 from escucha.tickets.models import Ticket
 from escucha.tickets.rules import TicketKind
-from escucha.tickets.service import AT_RISK_WITHIN, _aware
+from escucha.tickets.service import AT_RISK_WITHIN, aware_utc
 
 # --- supervisor view ------------------------------------------------------------------------------
 
@@ -138,7 +138,7 @@ def complaints_register(
 
     ``deadline`` is the due time of the complaint's current resolution promise.
     """
-    start, end = _aware(start, "from"), _aware(end, "to")
+    start, end = aware_utc(start, "from"), aware_utc(end, "to")
     if end <= start:
         raise InvalidInput("to: must be after from")
     tickets = list(

@@ -77,7 +77,8 @@ def status_url(base_url: str, number: str) -> str:
     return f"{base_url.rstrip('/')}/status?number={number}"
 
 
-def _aware(value: datetime, name: str) -> datetime:
+def aware_utc(value: datetime, name: str) -> datetime:
+    """``value`` in UTC; a clear error naming ``name`` when it has no time zone."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(f"{name}: give a time with its time zone")
     return value.astimezone(UTC)
@@ -147,7 +148,7 @@ def system_event(
     )
 
 
-def _audit(
+def audit_case(
     session: Session,
     ticket: Ticket,
     action: str,
@@ -156,6 +157,7 @@ def _audit(
     actor: str,
     **data: Any,
 ) -> None:
+    """A line of the audit trail about the case, with its kind and status."""
     audit.record(
         session,
         action=action,
@@ -168,7 +170,7 @@ def _audit(
     )
 
 
-def _tell_customer(
+def tell_customer(
     session: Session,
     ticket: Ticket,
     customer: Customer,
@@ -408,7 +410,8 @@ def _names(session: Session, model: Any, ids: set[int | None], attr: str) -> dic
 # --- the case's customer and what was sent to them ------------------------------------------------
 
 
-def _customer(session: Session, ticket: Ticket) -> Customer | None:
+def customer_of(session: Session, ticket: Ticket) -> Customer | None:
+    """The case's customer, or ``None`` when it has none."""
     return session.get(Customer, ticket.customer_id) if ticket.customer_id else None
 
 

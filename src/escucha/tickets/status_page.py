@@ -14,7 +14,7 @@ from escucha.tickets import rules as trules
 from escucha.tickets.models import Ticket
 from escucha.tickets.planning import next_promise, org_context, promises_of
 from escucha.tickets.rules import TicketKind, TicketStatus
-from escucha.tickets.service import _customer, safe_text, thread
+from escucha.tickets.service import customer_of, safe_text, thread
 
 _DUMMY_CODE = "QQQQQQQQ"
 
@@ -65,7 +65,7 @@ class StatusView:
 
 def customer_view(session: Session, ticket: Ticket) -> StatusView:
     ctx = org_context(session)
-    customer = _customer(session, ticket)
+    customer = customer_of(session, ticket)
     items: list[HistoryItem] = []
     for m in thread(session, ticket.id, customer_only=True):
         if m.author_kind == "system" and m.channel == "system":

@@ -83,7 +83,7 @@ def remove(session: Session, ticket: Ticket, tag: str, *, user: User | None, now
 def _audit(
     session: Session, ticket: Ticket, action: str, tag: str, *, user: User | None, now: datetime
 ) -> None:
-    service._audit(session, ticket, action, now=now, actor=service.actor_of(user), tag=tag)
+    service.audit_case(session, ticket, action, now=now, actor=service.actor_of(user), tag=tag)
 
 
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -98,4 +98,6 @@ def set_priority(
         return
     old, ticket.priority, ticket.updated_at = ticket.priority, priority, now
     actor = service.actor_of(user)
-    service._audit(session, ticket, "ticket.priority", now=now, actor=actor, old=old, new=priority)
+    service.audit_case(
+        session, ticket, "ticket.priority", now=now, actor=actor, old=old, new=priority
+    )
