@@ -31,13 +31,11 @@ from starlette.concurrency import run_in_threadpool
 from escucha.audit import service as audit
 from escucha.auth.api import DB, AgentCaller, ClockDep, SupervisorCaller, session_user
 from escucha.auth.models import User
-from escucha.callbacks import service as callbacks
 from escucha.contacts import live
 from escucha.db import changes
 from escucha.errors import Conflict, EscuchaError, InvalidInput, NotFound
 from escucha.flows import calls, desk, wrapup
 from escucha.routing import service as routing
-from escucha.telephony import service as telephony
 from escucha.telephony import twilio as twilio_sdk
 from escucha.voice import rules as voice_rules
 from escucha.voice import service as voice
@@ -420,13 +418,10 @@ def contact_action(
         elif action == "decline":
             routing.decline(db, user.id, contact_id, now=now)
         elif action == "call":
-            _call_customer(request, db, user.id, contact_id, now=now)
+            settings = request.app.state.settings
+            calls.call_customer(db, user.id, contact_id, now=now, settings=settings)
         elif action == "no-answer":
-            cb = callbacks.for_contact(db, contact_id)
-            contact = voice.agent_contact(db, user.id, contact_id)
-            if cb is not None and cb.state != "dialing" and voice.web_caller_of(db, contact):
-                raise Conflict("call the customer first: no answer is recorded without a call")
-            callbacks.no_answer(db, user.id, contact_id, now=now)
+            calls.no_answer(db, user.id, contact_id, now=now)
         elif action == "hold":
             told = _yes(announced)
             if told is None:
@@ -496,27 +491,6 @@ def consult_action(
     except EscuchaError as exc:
         return _answer(request, db, user, now, error=exc)
     return _answer(request, db, user, now)
-
-
-def _call_customer(
-    request: Request, db: Session, user_id: int, contact_id: int, *, now: datetime
-) -> None:
-    """Ring the web caller's page if it is still open; otherwise dial through Twilio if set up.
-
-    Nothing is recorded as an attempt unless a call is really placed.
-    """
-    settings = request.app.state.settings
-    contact = voice.agent_contact(db, user_id, contact_id)
-    caller = voice.web_caller_of(db, contact)
-    if voice.is_alive(caller, now):
-        telephony.dial_callback(db, user_id, contact_id, now=now, settings=settings)
-        return
-    if not telephony.twilio_ready(settings):
-        raise Conflict(
-            "the customer's page is closed and no phone line is set up (Twilio): "
-            "the customer cannot be called from here"
-        )
-    telephony.dial_callback(db, user_id, contact_id, now=now, settings=settings, provider="twilio")
 
 
 # --- the softphone's signalling (ADR 16) -----------------------------------------------------
