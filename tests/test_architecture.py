@@ -338,6 +338,71 @@ def import_error_guards(tree: Mapping[str, Module]) -> list[str]:
     return out
 
 
+#: What a screen may take from SQLAlchemy: the session's type and the errors it raises. Queries
+#: (``select``, ``text``, ``func``, loader options...) belong to the services.
+SCREEN_SQLALCHEMY = {"sqlalchemy.orm.Session", "sqlalchemy.orm.sessionmaker", "sqlalchemy.exc"}
+#: What a screen may not ask a session: it passes the session to services, which ask.
+QUERY_METHODS = {"execute", "scalar", "scalars", "get", "query"}
+#: How a screen's session is typed (``DB`` is the request's session, ``escucha.auth.api``).
+SESSION_TYPES = {"Session", "DB"}
+
+
+def _session_names(tree: ast.Module) -> set[str]:
+    """The names a module gives its sessions: annotated ``Session``/``DB`` (parameters and
+    variables) or bound by ``with factory() as name``."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg | ast.AnnAssign) and node.annotation is not None:
+            target = node.arg if isinstance(node, ast.arg) else getattr(node.target, "id", "")
+            annotation = node.annotation
+            parts = [annotation]
+            if isinstance(annotation, ast.BinOp):  # ``Session | None``
+                parts = [annotation.left, annotation.right]
+            if any(isinstance(a, ast.Name) and a.id in SESSION_TYPES for a in parts):
+                names.add(target)
+        elif isinstance(node, ast.With):
+            for item in node.items:
+                if isinstance(item.context_expr, ast.Call) and isinstance(
+                    item.optional_vars, ast.Name
+                ):
+                    names.add(item.optional_vars.id)
+    return names
+
+
+def screen_queries(tree: Mapping[str, Module]) -> list[str]:
+    """Queries written in ``escucha.web``: an import of SQLAlchemy's query language, or a
+    session asked directly (``db.execute``, ``db.scalar``, ``db.scalars``, ``db.get``,
+    ``db.query``) instead of through a service."""
+    found = []
+    for name, module in sorted(tree.items()):
+        if not name.startswith("escucha.web."):
+            continue
+        sessions = _session_names(module.tree)
+        here: list[tuple[int, str]] = []
+        for node in ast.walk(module.tree):
+            if isinstance(node, ast.Import):
+                here.extend(
+                    (node.lineno, f"imports {a.name}")
+                    for a in node.names
+                    if a.name.split(".")[0] == "sqlalchemy" and a.name not in SCREEN_SQLALCHEMY
+                )
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    if node.module not in SCREEN_SQLALCHEMY and full not in SCREEN_SQLALCHEMY:
+                        here.append((node.lineno, f"imports {full}"))
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in QUERY_METHODS
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in sessions
+            ):
+                here.append((node.lineno, f"{node.func.value.id}.{node.func.attr}(...)"))
+        found.extend(f"{name}:{line}: {what}" for line, what in sorted(here))
+    return found
+
+
 # --- the project ----------------------------------------------------------------------------
 
 
@@ -369,6 +434,10 @@ def test_pure_modules_are_marked_and_the_marker_is_checked(project: dict[str, Mo
     # The engines are pure though neither file name says so.
     assert {"escucha.routing.engine", "escucha.routing.estimate"} <= pure
     assert {"escucha.numerics.erlang", "escucha.routing.rules"} <= pure
+
+
+def test_screens_ask_services_not_the_database(project: dict[str, Module]) -> None:
+    assert screen_queries(project) == []
 
 
 def test_domains_never_import_screens_cli_or_app(project: dict[str, Module]) -> None:
@@ -513,6 +582,59 @@ def test_the_checker_finds_import_error_guards(tmp_path: Path) -> None:
         },
     )
     assert import_error_guards(tree) == ["escucha.surveys.voc:2"]
+
+
+def test_the_checker_finds_queries_in_screens(tmp_path: Path) -> None:
+    tree = _write(
+        tmp_path,
+        {
+            "web/desk.py": (
+                "from sqlalchemy import func, select\n"
+                "import sqlalchemy as sa\n"
+                "from sqlalchemy.orm import Session, selectinload\n"
+                "from escucha.auth.api import DB\n"
+                "\n"
+                "def page(db: DB, user_id: int) -> None:\n"
+                "    db.get(User, user_id)\n"
+                "    db.scalars(select(User)).all()\n"
+                "\n"
+                "def stream(factory) -> None:\n"
+                "    with factory() as session:\n"
+                "        session.execute(sa.text('select 1'))\n"
+                "\n"
+                "def fragment(s: Session | None) -> None:\n"
+                "    s.scalar(select(func.count()))\n"
+                "    s.query(User)\n"
+            ),
+            # What a screen may do: type its session, catch the database's errors, hand the
+            # session to services, read its own cookie and dictionaries.
+            "web/fine.py": (
+                "from sqlalchemy.exc import SQLAlchemyError\n"
+                "from sqlalchemy.orm import Session, sessionmaker\n"
+                "from escucha.auth.api import DB\n"
+                "from escucha.org import service\n"
+                "\n"
+                "def page(request, db: DB, names: dict) -> None:\n"
+                "    service.queues(db)\n"
+                "    request.session.get('lang')\n"
+                "    names.get('x')\n"
+                "    db.rollback()\n"
+            ),
+            "org/service.py": "from sqlalchemy import select\n\ndef q(db: Session) -> None:\n"
+            "    db.scalars(select(Queue))\n",
+        },
+    )
+    assert screen_queries(tree) == [
+        "escucha.web.desk:1: imports sqlalchemy.func",
+        "escucha.web.desk:1: imports sqlalchemy.select",
+        "escucha.web.desk:2: imports sqlalchemy",
+        "escucha.web.desk:3: imports sqlalchemy.orm.selectinload",
+        "escucha.web.desk:7: db.get(...)",
+        "escucha.web.desk:8: db.scalars(...)",
+        "escucha.web.desk:12: session.execute(...)",
+        "escucha.web.desk:15: s.scalar(...)",
+        "escucha.web.desk:16: s.query(...)",
+    ]
 
 
 def _names(paths: Iterable[Path]) -> list[str]:

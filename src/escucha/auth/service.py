@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -488,3 +489,18 @@ def get_user(session: Session, user_id: int) -> User:
     if user is None:
         raise NotFound(f"user {user_id} not found")
     return user
+
+
+def users(
+    session: Session,
+    *,
+    active_only: bool = False,
+    by: Literal["username", "display_name"] = "username",
+) -> list[User]:
+    """Every user (only the active ones with ``active_only``), by username or by the name
+    people see."""
+    stmt = select(User)
+    if active_only:
+        stmt = stmt.where(User.active.is_(True))
+    order = User.display_name if by == "display_name" else User.username
+    return list(session.scalars(stmt.order_by(order)))

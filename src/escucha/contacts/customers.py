@@ -51,6 +51,12 @@ def get_customer(session: Session, customer_id: int) -> Customer:
     return customer
 
 
+def customer_of(session: Session, customer_id: int | None) -> Customer | None:
+    """The customer a row names (a contact's, a ticket's, a survey's), or ``None`` when it
+    names none."""
+    return session.get(Customer, customer_id) if customer_id is not None else None
+
+
 def points_of(session: Session, customer_id: int) -> list[CustomerPoint]:
     return list(
         session.scalars(

@@ -217,6 +217,33 @@ def teams(session: Session) -> list[m.Team]:
     return list(session.scalars(select(m.Team).order_by(m.Team.display_name)))
 
 
+def skills(session: Session) -> list[m.Skill]:
+    """Every skill, by name."""
+    return list(session.scalars(select(m.Skill).order_by(m.Skill.name)))
+
+
+def complaint_queues(session: Session) -> set[str]:
+    """The names of the queues whose team handles complaints."""
+    return set(
+        session.scalars(
+            select(m.Queue.name)
+            .join(m.Team, m.Team.id == m.Queue.team_id)
+            .where(m.Team.handles_complaints.is_(True))
+        )
+    )
+
+
+def agent_profile(session: Session, user_id: int) -> m.AgentProfile | None:
+    """The agent's team, skills and languages (``None`` for a user who is not an agent)."""
+    return session.scalar(select(m.AgentProfile).where(m.AgentProfile.user_id == user_id))
+
+
+def organisation_name(session: Session) -> str:
+    """The organisation's name (``""`` before one is configured)."""
+    name = session.scalar(select(m.Organisation.name).order_by(m.Organisation.id).limit(1))
+    return name or ""
+
+
 def export_org(session: Session) -> dict[str, Any]:
     """The organisation as a plain structure that ``apply`` accepts (passwords never leave)."""
     o = session.scalar(select(m.Organisation))

@@ -385,6 +385,26 @@ def _reviews_of(session: Session, contact_id: int, reviewer_id: int) -> list[Rev
     )
 
 
+def review_by(session: Session, contact_id: int, reviewer_id: int) -> Review | None:
+    """The reviewer's (first) review of the contact, if they started one."""
+    return next(iter(_reviews_of(session, contact_id, reviewer_id)), None)
+
+
+def check_may_see(session: Session, review: Review, user_id: int) -> None:
+    """Calibration is blind: while you score a contact you cannot see others' reviews of it."""
+    if review.reviewer_id == user_id:
+        return
+    own_draft = session.scalar(
+        select(Review.id).where(
+            Review.contact_id == review.contact_id,
+            Review.reviewer_id == user_id,
+            Review.status == "draft",
+        )
+    )
+    if own_draft is not None:
+        raise Forbidden("finish your own review of this contact first (calibration is blind)")
+
+
 def start_review(
     session: Session,
     contact_id: int,

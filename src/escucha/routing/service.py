@@ -196,6 +196,11 @@ def _persist(session: Session, matches: list[Assignment], *, now: datetime) -> l
 # --- agents ---------------------------------------------------------------------------------
 
 
+def status_of(session: Session, user_id: int) -> AgentStatus | None:
+    """The agent's state row as it is (``None`` before their first state: offline)."""
+    return session.get(AgentStatus, user_id)
+
+
 def agent_status(session: Session, user_id: int, *, now: datetime) -> AgentStatus:
     status = session.get(AgentStatus, user_id)
     if status is None:

@@ -269,6 +269,15 @@ def transcripts_of(session: Session, contact_id: int) -> list[SpeechTranscript]:
     )
 
 
+def transcript_of(session: Session, contact_id: int, recording_id: int) -> SpeechTranscript:
+    """One recording of the contact with its transcript (a recording of another contact is
+    not found)."""
+    row = session.get(SpeechTranscript, recording_id)
+    if row is None or row.contact_id != contact_id:
+        raise NotFound(f"recording {recording_id} of contact {contact_id} not found")
+    return row
+
+
 def prune(session: Session, settings: Settings, *, now: datetime) -> int:
     """Forget transcripts older than ``ESCUCHA_SPEECH_RETENTION_DAYS`` or whose recording was
     deleted (they follow the recording's retention): the row, the contact's QA transcript made

@@ -36,7 +36,7 @@ from escucha.errors import Conflict, InvalidInput, NotFound
 from escucha.notifications import service as notifications
 from escucha.notifications.models import Notification
 from escucha.notifications.service import channel_for
-from escucha.org.models import Organisation
+from escucha.org import service as org_service
 from escucha.surveys import rules
 from escucha.surveys.models import SURVEY_CHANNELS, SURVEY_KINDS, Survey
 
@@ -158,11 +158,6 @@ def queue_message(
 # --- offering -----------------------------------------------------------------------------
 
 
-def _organisation_name(session: Session) -> str:
-    name = session.scalar(select(Organisation.name).order_by(Organisation.id).limit(1))
-    return name or ""
-
-
 def survey_of(session: Session, contact_id: int) -> Survey | None:
     return session.scalar(select(Survey).where(Survey.contact_id == contact_id))
 
@@ -238,7 +233,7 @@ def offer_survey(
         url=survey_url(base_url, token),
         expires_at=survey.expires_at,
         tz=customer.timezone,
-        organisation=_organisation_name(session),
+        organisation=org_service.organisation_name(session),
     )
     note = queue_message(
         session,

@@ -37,6 +37,12 @@ def survivor_id(session: Session, ticket_id: int) -> int | None:
     )
 
 
+def merged_into(session: Session, ticket_id: int) -> Ticket | None:
+    """The case ``ticket_id`` was merged into (one hop), or ``None``."""
+    survivor = survivor_id(session, ticket_id)
+    return session.get(Ticket, survivor) if survivor is not None else None
+
+
 def surviving(session: Session, ticket: Ticket) -> Ticket:
     """The case that now holds ``ticket`` (itself when it was never merged)."""
     current = ticket

@@ -290,6 +290,12 @@ def visible_views(session: Session, user: User) -> list[SavedView]:
     return list(session.scalars(stmt))
 
 
+def visible_view(session: Session, user: User, view_id: int) -> SavedView | None:
+    """The saved view, when it is the user's own or shared (``None`` otherwise)."""
+    view = session.get(SavedView, view_id)
+    return view if view is not None and (view.shared or view.owner_id == user.id) else None
+
+
 def with_counts(
     session: Session, user: User, *, now: datetime, reach: Reach | None
 ) -> list[ViewCount]:

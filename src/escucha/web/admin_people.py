@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha import yamlio
@@ -15,7 +14,7 @@ from escucha.auth.api import DB, AdminCaller, ClockDep
 from escucha.auth.models import ROLES
 from escucha.errors import EscuchaError, InvalidInput
 from escucha.org import admin
-from escucha.org import models as org
+from escucha.org import service as org_service
 from escucha.web.i18n import pick_language
 from escucha.web.render import render
 
@@ -28,14 +27,15 @@ def _actor(caller: AdminCaller) -> str:
 
 
 def _choices(db: Session, lang: str) -> dict[str, Any]:
+    teams, skills = org_service.teams(db), org_service.skills(db)
     return {
         "roles": ROLES,
-        "teams": list(db.scalars(select(org.Team.name).order_by(org.Team.name))),
-        "skills": list(db.scalars(select(org.Skill.name).order_by(org.Skill.name))),
+        "teams": sorted(t.name for t in teams),
+        "skills": [s.name for s in skills],
         "languages": admin.LANGUAGES,
         # Shown by their names; the keys stay in the form values.
-        "team_names": {t.name: t.label(lang) for t in db.scalars(select(org.Team))},
-        "skill_names": {s.name: s.label(lang) for s in db.scalars(select(org.Skill))},
+        "team_names": {t.name: t.label(lang) for t in teams},
+        "skill_names": {s.name: s.label(lang) for s in skills},
     }
 
 

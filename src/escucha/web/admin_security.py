@@ -8,12 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha.auth import service as auth_service
 from escucha.auth.api import DB, AdminCaller, ClockDep
-from escucha.auth.models import SCOPES, User
+from escucha.auth.models import SCOPES
 from escucha.errors import EscuchaError
 from escucha.web.render import render
 
@@ -34,7 +33,7 @@ def _tokens_page(
         {"token": t, "username": name, "state": auth_service.token_state(t, now)}
         for t, name in auth_service.list_tokens(db)
     ]
-    users = list(db.scalars(select(User).where(User.active.is_(True)).order_by(User.username)))
+    users = auth_service.users(db, active_only=True)
     return render(
         request,
         "admin/tokens.html",
@@ -103,7 +102,7 @@ def logins(
     for e in events:
         by_pair[(e.username, e.address)] = by_pair.get((e.username, e.address), 0) + 1
     top = sorted(by_pair.items(), key=lambda kv: (-kv[1], kv[0]))[:20]
-    users = list(db.scalars(select(User).order_by(User.username)))
+    users = auth_service.users(db)
     return render(
         request,
         "admin/logins.html",

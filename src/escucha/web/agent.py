@@ -25,23 +25,17 @@ import anyio
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from escucha.audit import service as audit
 from escucha.auth.api import DB, AgentCaller, ClockDep, SupervisorCaller, session_user
 from escucha.auth.models import User
-from escucha.callbacks import service as callbacks
-from escucha.contacts import agent_day, desk, today
-from escucha.contacts.models import Contact
 from escucha.db import changes
 from escucha.errors import Conflict, EscuchaError, InvalidInput, NotFound
-from escucha.flows import briefing, calls, wrapup
-from escucha.org import models as org
+from escucha.flows import calls, desk, wrapup
+from escucha.org import home
 from escucha.routing import service as routing
-from escucha.routing.models import AgentStatus
-from escucha.telephony import service as telephony
 from escucha.telephony import twilio as twilio_sdk
 from escucha.voice import rules as voice_rules
 from escucha.voice import service as voice
@@ -255,71 +249,37 @@ def _desk_context(
     request: Request, db: Session, user: User, now: datetime, error: str | None = None
 ) -> dict[str, Any]:
     lang = pick_language(request)
-    tz = today.org_timezone(db)
-    status = db.get(AgentStatus, user.id)
-    contact = db.get(Contact, status.contact_id) if status and status.contact_id else None
-    situation = briefing.situation(db, contact, now=now, lang=lang) if contact is not None else None
-    queues = list(db.scalars(select(org.Queue).order_by(org.Queue.name)))
-    profile = db.scalar(select(org.AgentProfile).where(org.AgentProfile.user_id == user.id))
-    complaint_queues = set(
-        db.scalars(
-            select(org.Queue.name)
-            .join(org.Team, org.Team.id == org.Queue.team_id)
-            .where(org.Team.handles_complaints.is_(True))
-        )
-    )
-    local_now = now.astimezone(ZoneInfo(tz))
-    voice_of = voice.desk_voice(db, contact, now=now) if contact is not None else None
-    cb = (
-        callbacks.for_contact(db, contact.id) if contact and contact.channel == "callback" else None
-    )
-    consult = voice.open_consult(db, user.id)
-    peer = None
-    if consult is not None:
-        other = consult.to_user_id if consult.from_user_id == user.id else consult.from_user_id
-        peer = db.get(User, other)
+    d = desk.desk(db, user.id, now=now, lang=lang)
+    card, consult, tz = d.card, d.consult, d.timezone
     return {
-        "voice": voice_of,
+        "voice": card.voice if card is not None else None,
         "consult": consult,
-        "consult_peer": peer.display_name if peer is not None else "",
+        "consult_peer": d.consult_peer,
         "consult_role": (
             "from" if consult is not None and consult.from_user_id == user.id else "to"
         ),
-        "consult_targets": (
-            voice.consult_targets(db, user.id, now=now)
-            if contact is not None and contact.state == "on_hold" and consult is None
-            else []
-        ),
-        "callback_dialing": cb is not None and cb.state == "dialing",
-        "state": status.state if status else "offline",
-        "since": status.since if status else None,
-        "contact": contact,
-        "s": situation,
-        "day": agent_day.agent_day(db, user.id, now=now, tz=tz),
-        "queues": queues,
-        "queue_names": {q.name: q.display_name.get(lang) or q.name for q in queues},
-        "skill_names": {s.name: s.label(lang) for s in db.scalars(select(org.Skill))},
-        "profile": profile,
-        "fp": desk_key(db, user.id),
+        "consult_targets": d.consult_targets,
+        "callback_dialing": card is not None and card.callback_dialing,
+        "state": d.status.state if d.status else "offline",
+        "since": d.status.since if d.status else None,
+        "contact": card.contact if card is not None else None,
+        "s": card.situation if card is not None else None,
+        "day": d.day,
+        "queues": d.queues,
+        "queue_names": {q.name: q.display_name.get(lang) or q.name for q in d.queues},
+        "skill_names": {s.name: s.label(lang) for s in d.skills},
+        "profile": d.profile,
+        "fp": d.key,
         "error": error,
         "tz": tz,
         "now": now,
-        "min_promise": local_now.strftime("%Y-%m-%dT%H:%M"),
-        "default_kind": (
-            "complaint" if contact is not None and contact.queue in complaint_queues else "query"
-        ),
+        "min_promise": now.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%dT%H:%M"),
+        "default_kind": card.default_kind if card is not None else "query",
         "states": STATES,
         "outcomes": OUTCOMES,
         "ticket_kinds": wrapup.TICKET_KINDS,
         **time_helpers(tz, now),
     }
-
-
-def desk_key(session: Session, user_id: int) -> str:
-    """The desk's fingerprint, with the consult the agent is in (a warm transfer)."""
-    consult = voice.open_consult(session, user_id)
-    extra = f"|c{consult.id}:{consult.answered_at is not None}" if consult is not None else ""
-    return desk.desk_fingerprint(session, user_id) + extra
 
 
 def _is_htmx(request: Request) -> bool:
@@ -377,7 +337,7 @@ def desk_events(request: Request, caller: AgentCaller, clock: ClockDep) -> Strea
         user = still_signed_in(request, session, user_id)
         if user is None:
             return None
-        key = desk_key(session, user_id)
+        key = desk.desk_key(session, user_id)
         if key == last:
             return key, None
         request.state.user = user
@@ -458,13 +418,10 @@ def contact_action(
         elif action == "decline":
             routing.decline(db, user.id, contact_id, now=now)
         elif action == "call":
-            _call_customer(request, db, user.id, contact_id, now=now)
+            settings = request.app.state.settings
+            calls.call_customer(db, user.id, contact_id, now=now, settings=settings)
         elif action == "no-answer":
-            cb = callbacks.for_contact(db, contact_id)
-            contact = voice.agent_contact(db, user.id, contact_id)
-            if cb is not None and cb.state != "dialing" and voice.web_caller_of(db, contact):
-                raise Conflict("call the customer first: no answer is recorded without a call")
-            callbacks.no_answer(db, user.id, contact_id, now=now)
+            calls.no_answer(db, user.id, contact_id, now=now)
         elif action == "hold":
             told = _yes(announced)
             if told is None:
@@ -502,7 +459,7 @@ def contact_action(
                 outcome=outcome,
                 resolved=solved,
                 recap=recap,
-                promised_at=_promised(promised_at, today.org_timezone(db)),
+                promised_at=_promised(promised_at, home.zone_name(db)),
                 ticket_kind=ticket_kind,
                 next_state=next_state,
                 base_url=request.app.state.settings.public_url,
@@ -534,27 +491,6 @@ def consult_action(
     except EscuchaError as exc:
         return _answer(request, db, user, now, error=exc)
     return _answer(request, db, user, now)
-
-
-def _call_customer(
-    request: Request, db: Session, user_id: int, contact_id: int, *, now: datetime
-) -> None:
-    """Ring the web caller's page if it is still open; otherwise dial through Twilio if set up.
-
-    Nothing is recorded as an attempt unless a call is really placed.
-    """
-    settings = request.app.state.settings
-    contact = voice.agent_contact(db, user_id, contact_id)
-    caller = voice.web_caller_of(db, contact)
-    if voice.is_alive(caller, now):
-        telephony.dial_callback(db, user_id, contact_id, now=now, settings=settings)
-        return
-    if not telephony.twilio_ready(settings):
-        raise Conflict(
-            "the customer's page is closed and no phone line is set up (Twilio): "
-            "the customer cannot be called from here"
-        )
-    telephony.dial_callback(db, user_id, contact_id, now=now, settings=settings, provider="twilio")
 
 
 # --- the softphone's signalling (ADR 16) -----------------------------------------------------
@@ -628,7 +564,7 @@ def desk_beat(caller: AgentCaller, db: DB, clock: ClockDep, beat: DeskBeatIn) ->
     """The desk is open (every 2 s); an available agent whose desk went silent goes offline."""
     user = caller.need_user()
     voice.desk_beat(db, user.id, now=clock.now(), mic_ok=beat.mic_ok)
-    status = db.get(AgentStatus, user.id)
+    status = routing.status_of(db, user.id)
     return {"state": status.state if status else "offline"}
 
 

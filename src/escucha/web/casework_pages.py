@@ -11,15 +11,15 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from escucha.auth import service as auth_service
 from escucha.auth.api import UserView
 from escucha.auth.models import User
-from escucha.org import models as org
 from escucha.org import reach
+from escucha.org import service as org_service
 from escucha.tickets import feed, merge, planning, replies, tags, views
-from escucha.tickets.models import SavedView, Ticket
+from escucha.tickets.models import Ticket
 from escucha.web.render import render
 
 
@@ -40,8 +40,8 @@ def _filters(request: Request, db: Session, user: User) -> tuple[views.Filters, 
     if key in builtin:
         return builtin[key], key
     if key.isdigit() and len(key) < 10:
-        saved = db.get(SavedView, int(key))
-        if saved is not None and (saved.shared or saved.owner_id == user.id):
+        saved = views.visible_view(db, user, int(key))
+        if saved is not None:
             return views.Filters.from_mapping(saved.filters), key
     data: dict[str, Any] = dict(params)
     return views.Filters.from_mapping(data, tags=params.getlist("tag")), ""
@@ -61,7 +61,7 @@ def casework_list(
     filters, current = _filters(request, db, user)
     scope = reach.reach_of(db, user)
     rows = views.run(db, filters, now=now, user_id=user.id, reach=scope)
-    agents = db.scalars(select(User).where(User.active.is_(True)).order_by(User.display_name))
+    agents = auth_service.users(db, active_only=True, by="display_name")
     return render(
         request,
         "tickets/inbox.html",
@@ -69,8 +69,8 @@ def casework_list(
             "rows": rows,
             "views": views.with_counts(db, user, now=now, reach=scope),
             "current": current,
-            "teams": list(db.scalars(select(org.Team).order_by(org.Team.display_name))),
-            "agents": list(agents),
+            "teams": org_service.teams(db),
+            "agents": agents,
             "kinds": views.KINDS,
             "channels": views.CHANNELS,
             "statuses": views.STATUSES,
@@ -91,13 +91,12 @@ def casework_list(
 
 def case_context(db: Session, ticket: Ticket, user: UserView, now: datetime) -> dict[str, Any]:
     """Extra context for the case page."""
-    survivor = merge.survivor_id(db, ticket.id)
     return {
         "tags": tags.tags_of(db, [ticket.id]).get(ticket.id, []),
         "all_tags": tags.all_tags(db),
         "priorities": views.PRIORITIES,
         "canned": replies.for_ticket(db, ticket, agent_name=user.display_name, now=now),
-        "merged_into": db.get(Ticket, survivor) if survivor is not None else None,
+        "merged_into": merge.merged_into(db, ticket.id),
         "absorbed": merge.absorbed_numbers(db, ticket.id),
         "feed": feed.feed(db, ticket),
     }

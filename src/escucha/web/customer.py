@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from escucha.auth import service as auth_service
 from escucha.auth.api import DB, Caller, ClockDep, Public
+from escucha.errors import NotFound
 from escucha.notifications.messages import greeting_phrase, when_phrase
 from escucha.tickets import handling, idempotency, merge, opening, service, status_page, uploads
 from escucha.tickets.models import Ticket
@@ -256,7 +257,7 @@ def file_request(
 def filed(request: Request, _caller: Public, db: DB, clock: ClockDep) -> Response:
     """The number and code of what was just filed, with the next promised date."""
     info = request.session.get(_FILED)
-    ticket = db.get(Ticket, int(info["id"])) if isinstance(info, dict) else None
+    ticket = _ticket(db, info.get("id")) if isinstance(info, dict) else None
     if ticket is None or not isinstance(info, dict):
         return RedirectResponse("/complaints/new", status_code=303)
     view = status_page.customer_view(db, ticket)
@@ -334,9 +335,18 @@ def status_lookup(
     return RedirectResponse("/status/view", status_code=303)
 
 
+def _ticket(db: Session, ticket_id: object) -> Ticket | None:
+    """The case whose id this browser's session keeps (``None`` once it is gone)."""
+    if not isinstance(ticket_id, int):
+        return None
+    try:
+        return service.get_ticket(db, ticket_id)
+    except NotFound:
+        return None
+
+
 def _viewing(request: Request, db: Session) -> Ticket | None:
-    tid = request.session.get(_VIEWING)
-    return db.get(Ticket, tid) if isinstance(tid, int) else None
+    return _ticket(db, request.session.get(_VIEWING))
 
 
 @router.get("/status/view")

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha.auth.api import DB, AgentCaller, ClockDep, SupervisorCaller
@@ -26,7 +25,7 @@ from escucha.contacts import customers
 from escucha.contacts.models import Customer
 from escucha.errors import EscuchaError
 from escucha.flows import customers as records
-from escucha.org import models as org
+from escucha.org import service as org_service
 from escucha.tickets import planning
 from escucha.tickets import service as tickets
 from escucha.voice.service import recordings_dir
@@ -51,7 +50,7 @@ def _page(
 ) -> Response:
     zone = ZoneInfo(planning.org_context(db).timezone)
     whole = records.history(db, customer.id)
-    queues = {q.name: q.display_name for q in db.scalars(select(org.Queue))}
+    queues = {q.name: q.display_name for q in org_service.queues(db)}
     return render(
         request,
         "customers/customer.html",

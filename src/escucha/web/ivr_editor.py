@@ -21,7 +21,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -57,7 +56,8 @@ from escucha.ivr.rules import (
     speech_seconds,
     start,
 )
-from escucha.org.models import Organisation, Queue
+from escucha.ivr.stored import save_ivr, stored_ivr
+from escucha.org import service as org_service
 from escucha.web.i18n import pick_language
 from escucha.web.render import render
 from escucha.yamlio import dotted
@@ -160,12 +160,6 @@ def espeak_available() -> bool:
 def audio_cache_dir(request: Request) -> Path:
     """Rendered prompts are cached next to the outbox: ``<outbox>/../ivr-audio``."""
     return Path(request.app.state.settings.outbox_dir).parent / "ivr-audio"
-
-
-def _stored(db: Session) -> tuple[Organisation | None, dict[str, Any]]:
-    org = db.scalar(select(Organisation))
-    ivr = dict(org.ivr) if org is not None and org.ivr else {}
-    return org, ivr
 
 
 def _lang(request: Request) -> str:
@@ -317,7 +311,7 @@ def _editor_page(
         if checked.model is not None:
             tree, unreachable = menu_tree(checked.model, lang)
             types = {n.id: n.type for n in checked.model.nodes.values()}
-            known = db.scalars(select(Queue.name)).all()
+            known = [q.name for q in org_service.queues(db)]
             queue_problems = unknown_queues(checked.model, known)
             languages = list(checked.model.languages)
         views: list[FieldView] = ctx["views"]
@@ -360,13 +354,13 @@ def _option_targets(model: IvrModel | None) -> dict[tuple[str, int], str]:
 @router.get("/ivr")
 def editor(request: Request, _caller: SupervisorCaller, db: DB, saved: str = "") -> Response:
     """The editor: menu tree, texts per language, lint findings, audio."""
-    _org, stored = _stored(db)
+    stored = stored_ivr(db)
     notice = "saved" if saved == "1" else ""
     return _editor_page(request, db, stored, stored, notice=notice)
 
 
 def _lint(request: Request, db: Session, form: Mapping[str, str]) -> Response:
-    _org, stored = _stored(db)
+    stored = stored_ivr(db)
     if not stored:
         raise NotFound("the organisation has no IVR yet")
     draft = apply_edits(stored, form)
@@ -382,8 +376,8 @@ async def lint_draft(request: Request, _caller: SupervisorCaller, db: DB) -> Res
 
 
 def _save(request: Request, db: Session, form: Mapping[str, str], username: str) -> Response:
-    org, stored = _stored(db)
-    if org is None or not stored:
+    stored = stored_ivr(db)
+    if not stored:
         raise NotFound("the organisation has no IVR yet: add 'ivr:' and run escucha config apply")
     if form.get("base") != fingerprint(stored):
         try:
@@ -402,8 +396,7 @@ def _save(request: Request, db: Session, form: Mapping[str, str], username: str)
     checked = check_ivr(draft)
     if not checked.ok:
         return _editor_page(request, db, stored, draft, save_error="invalid", status_code=422)
-    org.ivr = draft
-    db.flush()
+    save_ivr(db, draft)
     log.info("ivr saved", extra={"user": username, "version": fingerprint(draft)})
     return RedirectResponse("/ivr?saved=1", status_code=303)
 
@@ -430,7 +423,7 @@ def prompt_audio(
 
 
 def _audio(request: Request, db: Session, node: str, lang: str, text: str) -> Response:
-    _org, stored = _stored(db)
+    stored = stored_ivr(db)
     checked = check_ivr(stored) if stored else None
     model = checked.model if checked is not None else None
     if model is None:
@@ -631,7 +624,7 @@ def _call_page(
 ) -> Response:
     queue_names: dict[str, str] = {}
     lang = _lang(request)
-    for q in db.scalars(select(Queue)):
+    for q in org_service.queues(db):
         names = q.display_name or {}
         queue_names[q.name] = str(names.get(lang) or names.get("es") or q.name)
     ctx = {
@@ -648,7 +641,7 @@ def _call_page(
 
 
 def _saved_model(db: Session) -> tuple[IvrModel | None, str]:
-    _org, stored = _stored(db)
+    stored = stored_ivr(db)
     if not stored:
         return None, ""
     return check_ivr(stored).model, fingerprint(stored)

@@ -11,7 +11,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from escucha.auth import service as auth_service
 from escucha.auth.api import (
@@ -27,7 +26,7 @@ from escucha.auth.api import (
 from escucha.errors import Unauthenticated
 from escucha.jobs import service as jobs_service
 from escucha.org import admin as org_admin
-from escucha.org import models as org
+from escucha.org import service as org_service
 from escucha.web.i18n import LANGUAGES
 from escucha.web.render import render
 
@@ -49,10 +48,7 @@ def home(request: Request, caller: Public, db: DB) -> Response:
     """The front door: what a customer can do here, with the staff login apart."""
     if caller.user is not None:
         return RedirectResponse(HOME[caller.user.role], status_code=303)
-    organisation = db.scalar(select(org.Organisation))
-    return render(
-        request, "home.html", {"organisation": organisation.name if organisation else None}
-    )
+    return render(request, "home.html", {"organisation": org_service.organisation_name(db)})
 
 
 @router.get("/login")

@@ -23,19 +23,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha.admission import CallRoute
 from escucha.app import CSP
 from escucha.auth import service as auth_service
 from escucha.auth.api import DB, AgentCaller, ClockDep, Public
-from escucha.auth.models import User
 from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact
 from escucha.errors import EscuchaError, InvalidInput, NotFound
 from escucha.ivr import audio
-from escucha.org.models import Organisation
+from escucha.org import service as org_service
 from escucha.telephony import rules as R
 from escucha.telephony import service as telephony
 from escucha.voice import rules as voice_rules
@@ -108,8 +106,7 @@ def _audio_url(request: Request, lines: list[list[str]]) -> str | None:
 
 
 def _agent_name(db: Session, agent_id: int | None) -> str:
-    user = db.get(User, agent_id) if agent_id else None
-    return user.display_name if user is not None else ""
+    return auth_service.display_names(db, [agent_id]).get(agent_id, "") if agent_id else ""
 
 
 def _web_caller(db: Session, request: Request) -> WebCaller | None:
@@ -159,7 +156,7 @@ def _caller_view(request: Request, db: Session, turn: R.Turn | None) -> dict[str
     # what the line said stays while it is true: in line, not once an agent has the call
     # (a greeting said on picking up a callback is shown the once)
     saying = phase in SAYING or (fresh and phase == "connected")
-    org = db.scalar(select(Organisation.name).limit(1)) or "escucha"
+    org = org_service.organisation_name(db) or "escucha"
     return {
         "call": call,
         "phase": phase,
@@ -438,10 +435,8 @@ def caller_signal(
 ) -> dict[str, int]:
     """A session description (or a hang-up of the sound) from the caller's page to the agent."""
     caller = _need_caller(db, request)
-    voice.caller_leg(db, caller, signal.contact_id)
-    contact = db.get(Contact, signal.contact_id)
-    if contact is None:
-        raise NotFound("no such call")
+    voice.caller_leg(db, caller, signal.contact_id)  # only a call this page is on
+    contact = contacts.get_contact(db, signal.contact_id)
     sent = voice.send(
         db, contact, sender="caller", kind=signal.kind, body=signal.body, now=clock.now()
     )

@@ -10,7 +10,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -18,8 +17,10 @@ from escucha.auth.api import DB, AgentCaller, ClockDep, SupervisorCaller
 from escucha.auth.models import User
 from escucha.auth.service import display_names
 from escucha.clock import Clock
-from escucha.contacts.models import Contact, Customer
-from escucha.errors import Forbidden, InvalidInput, NotFound
+from escucha.contacts import customers
+from escucha.contacts import service as contacts
+from escucha.contacts.models import Contact
+from escucha.errors import InvalidInput, NotFound
 from escucha.org import service as org_service
 from escucha.qa import reviews as qa
 from escucha.qa import rules
@@ -143,7 +144,7 @@ def _contact_context(db: Session, contact: Contact) -> dict[str, Any]:
     transcript = qa.transcript_of(db, contact.id)
     turns = qa.transcript_turns(transcript) if transcript is not None else []
     timeline = qa.contact_timeline(db, contact.id)
-    customer = db.get(Customer, contact.customer_id) if contact.customer_id else None
+    customer = customers.customer_of(db, contact.customer_id)
     names = display_names(db, [contact.agent_id, *(t.agent_id for t in timeline)])
     return {
         "contact": contact,
@@ -163,9 +164,7 @@ def _contact_context(db: Session, contact: Contact) -> dict[str, Any]:
 def contact_page(
     request: Request, contact_id: int, caller: SupervisorCaller, db: DB, clock: ClockDep
 ) -> Response:
-    contact = db.get(Contact, contact_id)
-    if contact is None:
-        raise NotFound(f"contact {contact_id} not found")
+    contact = contacts.get_contact(db, contact_id)
     context = _contact_context(db, contact)
     context["reviews"] = qa.list_reviews(db, contact_id=contact_id)
     context["qa"] = qa.auto_qa(context["transcript"])
@@ -200,25 +199,8 @@ async def upload_transcript(
 # --- the review screen --------------------------------------------------------------------
 
 
-def _visible(db: Session, review: Review, user: User) -> None:
-    """Calibration is blind: while you score a contact you cannot see others' reviews of it."""
-    if review.reviewer_id == user.id:
-        return
-    own_draft = db.scalar(
-        select(Review.id).where(
-            Review.contact_id == review.contact_id,
-            Review.reviewer_id == user.id,
-            Review.status == "draft",
-        )
-    )
-    if own_draft is not None:
-        raise Forbidden("finish your own review of this contact first (calibration is blind)")
-
-
 def _review_context(db: Session, review: Review, user: User) -> dict[str, Any]:
-    contact = db.get(Contact, review.contact_id)
-    if contact is None:  # pragma: no cover - foreign key
-        raise NotFound("contact not found")
+    contact = contacts.get_contact(db, review.contact_id)
     card = qa.review_scorecard(db, review)
     context = _contact_context(db, contact)
     auto = qa.auto_qa(context["transcript"])
@@ -260,7 +242,7 @@ def review_page(
 ) -> Response:
     user = caller.need_user()
     review = qa.get_review(db, review_id)
-    _visible(db, review, user)
+    qa.check_may_see(db, review, user.id)
     context = _review_context(db, review, user)
     context["saved"] = saved
     return page(request, db, "qa/review.html", context)
@@ -342,12 +324,8 @@ def calibration_page(
     request: Request, contact_id: int, caller: SupervisorCaller, db: DB
 ) -> Response:
     user = caller.need_user()
-    contact = db.get(Contact, contact_id)
-    if contact is None:
-        raise NotFound(f"contact {contact_id} not found")
-    mine = db.scalars(
-        select(Review).where(Review.contact_id == contact_id, Review.reviewer_id == user.id)
-    ).first()
+    contact = contacts.get_contact(db, contact_id)
+    mine = qa.review_by(db, contact_id, user.id)
     blind = mine is not None and mine.status == "draft"
     report = qa.calibration_report(db, contact_id)
     card = (

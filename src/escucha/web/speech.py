@@ -19,7 +19,6 @@ from escucha.admission import CallRoute
 from escucha.auth.api import DB, ClockDep, SupervisorCaller, Webhook
 from escucha.errors import InvalidInput, NotFound
 from escucha.speech import service as speech
-from escucha.speech.models import SpeechTranscript
 from escucha.telephony import service as telephony
 from escucha.telephony.twilio import TwilioParams
 
@@ -72,9 +71,7 @@ async def upload_recording(
 def recording_audio(
     contact_id: int, recording_id: int, caller: SupervisorCaller, db: DB
 ) -> Response:
-    row = db.get(SpeechTranscript, recording_id)
-    if row is None or row.contact_id != contact_id:
-        raise NotFound(f"recording {recording_id} of contact {contact_id} not found")
+    row = speech.transcript_of(db, contact_id, recording_id)
     path = speech.recording_path(row)
     if not path.is_file():
         raise NotFound(f"recording {recording_id}: the file is no longer kept")

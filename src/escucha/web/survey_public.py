@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from escucha.auth.api import DB, ClockDep, Public
-from escucha.contacts.models import Contact, Customer
+from escucha.contacts import customers
+from escucha.contacts import service as contacts
 from escucha.errors import Conflict, InvalidInput
 from escucha.org import home
 from escucha.surveys import service
@@ -46,8 +47,8 @@ def _page(
         text = gettext(lang, message)
         return text.format(**fields) if fields else text
 
-    customer = db.get(Customer, survey.customer_id) if survey.customer_id else None
-    contact = db.get(Contact, survey.contact_id)
+    customer = customers.customer_of(db, survey.customer_id)
+    contact = contacts.get_contact(db, survey.contact_id)
     tz = home.customer_zone(db, customer.timezone if customer is not None else None)
     return render(
         request,
@@ -62,9 +63,7 @@ def _page(
             "values": values or {},
             "until": service.expiry_phrase(survey.expires_at, lang=lang, tz=tz),
             "closed_day": service.moment_phrase(survey.expires_at, lang=lang, tz=tz),
-            "contact_day": service.moment_phrase(
-                contact.arrived_at if contact else survey.sent_at, lang=lang, tz=tz
-            ),
+            "contact_day": service.moment_phrase(contact.arrived_at, lang=lang, tz=tz),
             "scales": service.SCALES,
         },
         status_code=status_code,

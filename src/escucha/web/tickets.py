@@ -18,19 +18,19 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha.audit import service as audit
+from escucha.auth import service as auth_service
 from escucha.auth.api import DB, AgentCaller, ClockDep, SupervisorCaller
 from escucha.auth.models import User
-from escucha.contacts.models import Customer
+from escucha.contacts import customers
 from escucha.errors import InvalidInput, NotFound
-from escucha.org import models as org
 from escucha.org import reach
-from escucha.tickets import handling, planning, reporting, service
+from escucha.org import service as org_service
+from escucha.tickets import handling, planning, queries, reporting, service
 from escucha.tickets import rules as trules
-from escucha.tickets.models import Ticket, TicketAttachment
+from escucha.tickets.models import Ticket
 from escucha.web.casework_pages import case_context, casework_list
 from escucha.web.render import render
 
@@ -51,10 +51,6 @@ def _formatter(db: Session) -> Callable[[datetime | None], str]:
 
 def _int(value: str | None) -> int | None:
     return int(value) if value and value.strip().isdigit() else None
-
-
-def _teams(db: Session) -> list[org.Team]:
-    return list(db.scalars(select(org.Team).order_by(org.Team.display_name)))
 
 
 @router.get("/tickets")
@@ -88,20 +84,13 @@ def _ticket_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    customer = db.get(Customer, ticket.customer_id) if ticket.customer_id else None
+    customer = customers.customer_of(db, ticket.customer_id)
     notes = {n.id: n for n in service.delivery_states(db, ticket.id)}
     messages = service.thread(db, ticket.id)
-    authors = {
-        u.id: u.display_name
-        for u in db.scalars(
-            select(User).where(User.id.in_({m.author_id for m in messages if m.author_id}))
-        )
-    }
-    agents = list(db.scalars(select(User).where(User.active.is_(True)).order_by(User.display_name)))
+    authors = auth_service.display_names(db, (m.author_id for m in messages))
+    agents = auth_service.users(db, active_only=True, by="display_name")
     named = {m.body for m in messages if m.subject in LINKED_CODES and m.body}
-    query = select(Ticket.number, Ticket.id).where(Ticket.number.in_(named))
-    rows = list(db.execute(query)) if named else []
-    linked: dict[str, int] = {str(n): int(i) for n, i in rows}
+    teams = org_service.teams(db)
     nexts = sorted(
         s.value
         for s in trules.allowed_next_statuses(ticket.status, ticket.kind)
@@ -113,14 +102,16 @@ def _ticket_page(
         {
             "t": ticket,
             "customer": customer,
-            "team": db.get(org.Team, ticket.team_id) if ticket.team_id else None,
-            "assignee": db.get(User, ticket.assignee_id) if ticket.assignee_id else None,
-            "teams": _teams(db),
+            "team": next((team for team in teams if team.id == ticket.team_id), None),
+            "assignee": (
+                auth_service.get_user(db, ticket.assignee_id) if ticket.assignee_id else None
+            ),
+            "teams": teams,
             "agents": agents,
             "promises": planning.promises_of(db, ticket.id),
             "messages": messages,
             "authors": authors,
-            "linked": linked,
+            "linked": queries.ids_by_number(db, named),
             "linked_codes": LINKED_CODES,
             "notes": notes,
             "attachments": service.attachments_of(db, ticket.id),
@@ -377,8 +368,8 @@ def attachment(
 ) -> Response:
     """Download an attachment (always as a file, never shown inline)."""
     _get(request, db, ticket_id)
-    att = db.get(TicketAttachment, attachment_id)
-    if att is None or att.ticket_id != ticket_id:
+    att = queries.attachment_of(db, ticket_id, attachment_id)
+    if att is None:
         return _not_found(request, "attachment not found")
     return Response(
         att.data,
