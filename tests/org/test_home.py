@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha import languages
-from escucha.contacts import today
 from escucha.org import home
 from escucha.org import service as org_service
 from escucha.org.models import Organisation, Skill, Team
@@ -21,7 +20,6 @@ def test_before_an_organisation_the_catalog_defaults_hold(session: Session) -> N
     assert home.zone_name(session) == languages.DEFAULT_ZONE == "Europe/Madrid"
     assert home.default_language(session) == languages.DEFAULT_LANGUAGE == "es"
     # Every former reader agrees now (one said UTC, another Madrid).
-    assert today.org_timezone(session) == home.zone_name(session)
     assert planning.org_context(session).timezone == home.zone_name(session)
 
 
@@ -32,7 +30,6 @@ def test_the_organisation_zone_and_language_are_read_everywhere(session: Session
     assert home.zone_name(session) == "America/Lima"
     assert str(home.zone(session)) == "America/Lima"
     assert home.default_language(session) == "ca"
-    assert today.org_timezone(session) == "America/Lima"
     ctx = planning.org_context(session)
     assert (ctx.timezone, ctx.language) == ("America/Lima", "ca")
 

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha.contacts.models import Contact
-from escucha.contacts.today import day_start, org_timezone, ratio
+from escucha.contacts.today import day_start, ratio
+from escucha.org import home
 
 REPEAT_WINDOW = timedelta(days=7)
 
@@ -36,7 +37,7 @@ def agent_day(session: Session, user_id: int, *, now: datetime, tz: str | None =
     """The agent's contacts wrapped up today: first-contact resolution, repeat contacts (the
     customer had another contact in the 7 days before; the call a callback came from does not
     count) and mean talk-plus-hold time."""
-    start = day_start(now, tz or org_timezone(session))
+    start = day_start(now, tz or home.zone_name(session))
     mine = list(
         session.scalars(
             select(Contact).where(

@@ -6,15 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session
-
-from escucha.org import home
-
-
-def org_timezone(session: Session) -> str:
-    """The organisation's time zone (its one reader is :mod:`escucha.org.home`)."""
-    return home.zone_name(session)
-
 
 def day_start(now: datetime, tz: str) -> datetime:
     """Local midnight of ``now`` in ``tz``, as an aware UTC time."""

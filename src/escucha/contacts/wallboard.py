@@ -36,7 +36,8 @@ from sqlalchemy.orm import Session
 from escucha.auth.models import User
 from escucha.callbacks.models import Callback
 from escucha.contacts.models import Contact, ContactEvent, Estimate
-from escucha.contacts.today import day_start, org_timezone, ratio
+from escucha.contacts.today import day_start, ratio
+from escucha.org import home
 from escucha.org import models as org
 from escucha.promises import service as promises
 from escucha.routing.models import AgentStatus
@@ -301,7 +302,7 @@ def _sum_when(condition: Any) -> Any:
 
 def wallboard(session: Session, now: datetime) -> Wallboard:
     """Every number of the wallboard at ``now``, in a fixed number of SQL statements."""
-    tz = org_timezone(session)  # 1
+    tz = home.zone_name(session)  # 1
     start = day_start(now, tz)
     queues = list(session.scalars(select(org.Queue).order_by(org.Queue.name)))  # 2
 
