@@ -130,6 +130,23 @@ def answering_agent(session: Session, contact_id: int) -> int | None:
     )
 
 
+def bridge_agent(session: Session, bridge_id: str) -> int | None:
+    """The agent whose leg was in this bridge first (a recording is theirs after a warm
+    transfer handed the customer to a colleague in another bridge)."""
+    if not bridge_id:
+        return None
+    return session.scalar(
+        select(AriChannel.user_id)
+        .where(
+            AriChannel.bridge_id == bridge_id,
+            AriChannel.role == "agent",
+            AriChannel.user_id.is_not(None),
+        )
+        .order_by(AriChannel.id)
+        .limit(1)
+    )
+
+
 def open_channels(session: Session) -> list[AriChannel]:
     return list(
         session.scalars(
