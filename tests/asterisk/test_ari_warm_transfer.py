@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,6 +23,8 @@ from escucha.voice import service as voice
 from escucha.voice.models import VoiceConsult, VoiceRecording
 from tests.asterisk.conftest import NodeFactory, Said, talking_with_ana, wait_until
 from tests.asterisk.standin import AriStandIn
+from tests.conftest import login
+from tests.voice.test_warm_transfer import beat, post
 
 
 @dataclass
@@ -291,3 +295,40 @@ def test_a_colleague_who_hangs_up_after_talking_declines_and_the_customer_stays_
     routing.resume(session, users["ana"], c.contact_id, now=clock.now())
     session.commit()
     wait_until(lambda: _bridge_of(standin, c.caller) == {c.caller, c.ana_leg}, what="resumed")
+
+
+def test_the_desks_drive_a_warm_transfer_on_the_pbx(
+    node: AriConsumer,
+    app: FastAPI,
+    standin: AriStandIn,
+    session: Session,
+    said: Said,
+    clock: FrozenClock,
+    users: dict[str, int],
+) -> None:
+    """The same buttons as for a web call: hold (told), consult, hand over. The colleague's
+    desk says their phone rings (the phone answers, not a button) and marks the consult as the
+    PBX's, so the desks open no sound connection of their own (``voice-consult.js``)."""
+    caller, ana_leg, contact_id = talking_with_ana(standin, session, said, clock, users["ana"])
+    with TestClient(app) as ana, TestClient(app) as luis:
+        for client, name in ((ana, "ana"), (luis, "luis")):
+            assert login(client, name, "escucha-demo").status_code == 303
+            beat(client)
+        post(luis, "/agent/state", state="available")
+        post(ana, f"/agent/contacts/{contact_id}/hold", announced="yes")
+        post(ana, f"/agent/contacts/{contact_id}/consult", to_user=str(users["luis"]))
+        luis_leg = _colleague_leg(standin, Consult(caller, ana_leg, contact_id, 0))
+        desk = luis.get("/agent/desk").text
+        assert 'data-consult-line="pbx"' in desk
+        assert "Su teléfono está sonando" in desk
+        assert "/answer" not in desk
+        standin.answer_leg(luis_leg)
+        wait_until(lambda: _bridge_of(standin, luis_leg) == {ana_leg, luis_leg}, what="talking")
+        consult = session.scalar(select(VoiceConsult).where(VoiceConsult.contact_id == contact_id))
+        assert consult is not None
+        wait_until(lambda: _consult(session, consult.id).answered_at, what="answered")
+        post(ana, f"/agent/consults/{consult.id}/hand-over")
+        wait_until(
+            lambda: _bridge_of(standin, caller) == {caller, luis_leg}, what="handed over"
+        )
+    wait_until(lambda: _contact(session, contact_id).agent_id == users["luis"], what="Luis's")

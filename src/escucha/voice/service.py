@@ -468,6 +468,12 @@ def close_consult(session: Session, consult: VoiceConsult, outcome: str, *, now:
         routing.resume(session, consult.from_user_id, contact.id, now=now)
 
 
+def consult_on_pbx(session: Session, consult: VoiceConsult) -> bool:
+    """Whether the consult is about a call on the PBX (the phones carry it, not the desks)."""
+    contact = session.get(Contact, consult.contact_id)
+    return contact is not None and contact.provider == "asterisk"
+
+
 def contact_consult(session: Session, contact_id: int) -> VoiceConsult | None:
     """The open consult about this contact, if any."""
     return session.scalar(

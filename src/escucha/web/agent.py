@@ -282,6 +282,8 @@ def _desk_context(
         "voice": voice_of,
         "consult": consult,
         "consult_peer": peer.display_name if peer is not None else "",
+        # a consult about a call on the PBX: the agents talk through their phones (ADR 31)
+        "consult_pbx": consult is not None and voice.consult_on_pbx(db, consult),
         "consult_role": (
             "from" if consult is not None and consult.from_user_id == user.id else "to"
         ),
