@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from escucha.asterisk.consumer import AriConsumer
+from escucha.asterisk.lines import Speak
 from escucha.clock import Clock, FrozenClock
 from escucha.config import Settings
 from escucha.contacts.models import Contact
@@ -176,14 +177,20 @@ def make_node(
     started: list[AriConsumer] = []
 
     def make(
-        name: str = "node", *, settings: Settings | None = None, on: Clock | None = None
+        name: str = "node",
+        *,
+        settings: Settings | None = None,
+        on: Clock | None = None,
+        speak: Speak | None = None,
     ) -> AriConsumer:
+        """A node; ``speak``: how prompts become media (the tests' :class:`Said` unless
+        given; ``speaker(settings)`` is the real one)."""
         node = AriConsumer(
             session_factory,
             settings or ari_settings,
             on or clock,
             name=name,
-            speak=said,
+            speak=speak or said,
             poll_s=0.05,
             timeout_scale=0.1,
             tick_s=0.02,

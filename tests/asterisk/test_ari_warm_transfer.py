@@ -287,9 +287,7 @@ def test_a_colleague_who_hangs_up_after_talking_declines_and_the_customer_stays_
     wait_until(lambda: _bridge_of(standin, luis_leg) == {c.ana_leg, luis_leg})
     standin.hangup(luis_leg)
     wait_until(lambda: _consult(session, c.consult_id).outcome == "declined", what="declined")
-    wait_until(
-        lambda: _bridge_of(standin, c.ana_leg) == {c.ana_leg}, what="the agent back alone"
-    )
+    wait_until(lambda: _bridge_of(standin, c.ana_leg) == {c.ana_leg}, what="the agent back alone")
     assert standin.moh_on(c.caller)
     assert _contact(session, c.contact_id).state == "on_hold"
     routing.resume(session, users["ana"], c.contact_id, now=clock.now())
@@ -328,7 +326,5 @@ def test_the_desks_drive_a_warm_transfer_on_the_pbx(
         assert consult is not None
         wait_until(lambda: _consult(session, consult.id).answered_at, what="answered")
         post(ana, f"/agent/consults/{consult.id}/hand-over")
-        wait_until(
-            lambda: _bridge_of(standin, caller) == {caller, luis_leg}, what="handed over"
-        )
+        wait_until(lambda: _bridge_of(standin, caller) == {caller, luis_leg}, what="handed over")
     wait_until(lambda: _contact(session, contact_id).agent_id == users["luis"], what="Luis's")

@@ -401,7 +401,9 @@ class Driver:
 
     # --- a warm transfer: the consult with a colleague -------------------------------------
 
-    def _follow_consult(self, session: Session, line: Line, contact: Contact, *, now: datetime) -> bool:
+    def _follow_consult(
+        self, session: Session, line: Line, contact: Contact, *, now: datetime
+    ) -> bool:
         """Make the line follow the desk's consult; ``True`` when it handed the customer over."""
         if line.consult_id is None:
             if contact.state == "on_hold" and line.held and line.agent_channel is not None:
@@ -444,7 +446,9 @@ class Driver:
         if made is None and pbx.end_channel(session, leg, now=now, cause="failed"):
             self._colleague_gone(session, leg, line.contact_id, None, now=now)
 
-    def _colleague_answered(self, session: Session, leg: str, caller: str, *, now: datetime) -> None:
+    def _colleague_answered(
+        self, session: Session, leg: str, caller: str, *, now: datetime
+    ) -> None:
         """The colleague picked up: the agent leaves the customer's bridge to talk to them."""
         line = self.lines.get(caller)
         consult = session.get(VoiceConsult, line.consult_id) if line and line.consult_id else None
