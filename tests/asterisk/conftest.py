@@ -34,6 +34,7 @@ ENDPOINTS = {
 class Tally:
     calls: int = 0
     agent_legs: int = 0
+    consult_legs: int = 0
     prompts: int = 0
     reconnects: int = 0
     taken_up: int = 0
@@ -50,6 +51,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
         terminalreporter.write_line(
             f"ARI stand-in: {TALLY.calls} calls driven ({TALLY.agent_legs} agent legs, "
+            f"{TALLY.consult_legs} colleagues rung for a warm transfer, "
             f"{TALLY.prompts} prompts played), {TALLY.reconnects} reconnects survived, "
             f"{TALLY.taken_up} calls taken up after a restart or take-over{takeover}"
         )
@@ -204,6 +206,7 @@ def make_node(
         node.stop(release=False)
         TALLY.calls += node.driver.counters.calls
         TALLY.agent_legs += node.driver.counters.agent_legs
+        TALLY.consult_legs += node.driver.counters.consults
         TALLY.prompts += node.driver.counters.prompts
         TALLY.reconnects += node.reconnects
         TALLY.taken_up += node.driver.counters.reconciled

@@ -328,3 +328,33 @@ def test_the_desks_drive_a_warm_transfer_on_the_pbx(
         post(ana, f"/agent/consults/{consult.id}/hand-over")
         wait_until(lambda: _bridge_of(standin, caller) == {caller, luis_leg}, what="handed over")
     wait_until(lambda: _contact(session, contact_id).agent_id == users["luis"], what="Luis's")
+
+
+def test_a_node_that_restarts_during_a_consult_takes_it_up_and_hands_over(
+    make_node: NodeFactory,
+    standin: AriStandIn,
+    session: Session,
+    said: Said,
+    clock: FrozenClock,
+    users: dict[str, int],
+) -> None:
+    first = make_node("before")
+    wait_until(first.connected.is_set)
+    standin.auto_answer["PJSIP/luis"] = 0.02
+    c = _consulting(standin, session, said, clock, users)
+    luis_leg = _colleague_leg(standin, c)
+    wait_until(lambda: _bridge_of(standin, luis_leg) == {c.ana_leg, luis_leg})
+    wait_until(lambda: _consult(session, c.consult_id).answered_at, what="answered")
+    first.stop()  # escucha restarts: the PBX keeps the three legs up
+    second = make_node("after")
+    wait_until(lambda: second.driver.counters.reconciled == 1, what="the call taken up")
+    line = second.driver.lines[c.caller]
+    assert (line.consult_id, line.consult_leg) == (c.consult_id, luis_leg)
+    assert len([o for o in standin.originated() if o["endpoint"] == "PJSIP/luis"]) == 1
+    voice.hand_over(session, users["ana"], c.consult_id, now=clock.now())
+    session.commit()
+    wait_until(
+        lambda: _bridge_of(standin, c.caller) == {c.caller, luis_leg},
+        what="the customer in the colleague's bridge, by the new node",
+    )
+    wait_until(lambda: c.ana_leg not in standin.legs, what="the first agent's leg hung up")
