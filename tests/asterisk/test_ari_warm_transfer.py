@@ -121,6 +121,7 @@ def test_the_agent_talks_to_a_colleague_then_hands_the_customer_over(
     )
     wait_until(lambda: _consult(session, c.consult_id).answered_at, what="the consult answered")
     assert standin.moh_on(c.caller)  # the customer hears the music, not the agents
+    assert not standin.muted(c.ana_leg)  # muted alone on hold, heard by the colleague
     assert _bridge_of(standin, c.caller) is None
     assert _agent_state(session, users["luis"]) == "busy"
 
@@ -288,11 +289,13 @@ def test_a_colleague_who_hangs_up_after_talking_declines_and_the_customer_stays_
     standin.hangup(luis_leg)
     wait_until(lambda: _consult(session, c.consult_id).outcome == "declined", what="declined")
     wait_until(lambda: _bridge_of(standin, c.ana_leg) == {c.ana_leg}, what="the agent back alone")
+    wait_until(lambda: standin.muted(c.ana_leg), what="muted again while the customer waits")
     assert standin.moh_on(c.caller)
     assert _contact(session, c.contact_id).state == "on_hold"
     routing.resume(session, users["ana"], c.contact_id, now=clock.now())
     session.commit()
     wait_until(lambda: _bridge_of(standin, c.caller) == {c.caller, c.ana_leg}, what="resumed")
+    assert not standin.muted(c.ana_leg)
 
 
 def test_the_desks_drive_a_warm_transfer_on_the_pbx(

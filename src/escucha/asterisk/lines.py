@@ -22,7 +22,8 @@ Hangup              ``DELETE /channels/{id}``
 
 The agent's desk changes the call through the database (hold, resume, transfer to a queue, the
 end of the call); :meth:`Driver.tick` makes the line follow: hold takes the caller out of the
-bridge onto music on hold, resume brings them back, a transfer puts them back in line, the end
+bridge onto music on hold (the agent's leg muted meanwhile, so the bridge's recording keeps no
+aside), resume brings them back, a transfer puts them back in line, the end
 hangs up both legs.
 
 A warm transfer (ADR 24, on the PBX ADR 31) follows the desk's consult: with the customer on
@@ -466,6 +467,7 @@ class Driver:
         if line.agent_channel is not None:
             if line.bridge is not None:
                 self.client.remove_channel(line.bridge, line.agent_channel)
+            self.client.unmute(line.agent_channel)  # muted while alone on hold
             self.client.add_channel(bridge, line.agent_channel)
         self.client.add_channel(bridge, leg)
         if row is not None:
@@ -506,6 +508,8 @@ class Driver:
                 ):  # the customer's bridge went meanwhile (it was empty): made again
                     self.client.create_bridge(line.bridge)
                     self.client.add_channel(line.bridge, line.agent_channel)
+                if line.held:  # still on hold (declined): muted again until resumed
+                    self.client.mute(line.agent_channel)
             self.client.destroy_bridge(bridge)
 
     def _hand_over(self, session: Session, line: Line, *, now: datetime) -> None:
@@ -703,10 +707,14 @@ class Driver:
         if state == "on_hold" and not line.held:
             if line.bridge is not None:
                 self.client.remove_channel(line.bridge, line.channel)
+            if line.agent_channel is not None:  # the agent's aside stays out of the recording
+                self.client.mute(line.agent_channel)
             self.client.start_moh(line.channel)
             line.held = line.moh = True
         elif state == "connected" and line.held:
             self.client.stop_moh(line.channel)
+            if line.agent_channel is not None:
+                self.client.unmute(line.agent_channel)
             if line.bridge is not None:
                 self.client.add_channel(line.bridge, line.channel)
             line.held = line.moh = False
