@@ -59,6 +59,8 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     RouteLimit(
         re.compile(r"^/(complaints|requests)/new$"), "max_upload_bytes", FORM_OVERHEAD_BYTES
     ),
+    # A prompt recorded for the IVR (a WAV).
+    RouteLimit(re.compile(r"^/ivr/recorded/[^/]+$"), "max_upload_bytes", FORM_OVERHEAD_BYTES),
     # A call's transcript pasted or uploaded for quality review.
     RouteLimit(
         re.compile(r"^/qa/contacts/[0-9]+/transcript$"), "max_upload_bytes", FORM_OVERHEAD_BYTES

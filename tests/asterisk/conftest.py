@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from escucha.asterisk.consumer import AriConsumer
+from escucha.asterisk.lines import Speak
 from escucha.clock import Clock, FrozenClock
 from escucha.config import Settings
 from escucha.contacts.models import Contact
@@ -33,6 +34,7 @@ ENDPOINTS = {
 class Tally:
     calls: int = 0
     agent_legs: int = 0
+    consult_legs: int = 0
     prompts: int = 0
     reconnects: int = 0
     taken_up: int = 0
@@ -49,6 +51,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
         terminalreporter.write_line(
             f"ARI stand-in: {TALLY.calls} calls driven ({TALLY.agent_legs} agent legs, "
+            f"{TALLY.consult_legs} colleagues rung for a warm transfer, "
             f"{TALLY.prompts} prompts played), {TALLY.reconnects} reconnects survived, "
             f"{TALLY.taken_up} calls taken up after a restart or take-over{takeover}"
         )
@@ -176,14 +179,20 @@ def make_node(
     started: list[AriConsumer] = []
 
     def make(
-        name: str = "node", *, settings: Settings | None = None, on: Clock | None = None
+        name: str = "node",
+        *,
+        settings: Settings | None = None,
+        on: Clock | None = None,
+        speak: Speak | None = None,
     ) -> AriConsumer:
+        """A node; ``speak``: how prompts become media (the tests' :class:`Said` unless
+        given; ``speaker(settings)`` is the real one)."""
         node = AriConsumer(
             session_factory,
             settings or ari_settings,
             on or clock,
             name=name,
-            speak=said,
+            speak=speak or said,
             poll_s=0.05,
             timeout_scale=0.1,
             tick_s=0.02,
@@ -197,6 +206,7 @@ def make_node(
         node.stop(release=False)
         TALLY.calls += node.driver.counters.calls
         TALLY.agent_legs += node.driver.counters.agent_legs
+        TALLY.consult_legs += node.driver.counters.consults
         TALLY.prompts += node.driver.counters.prompts
         TALLY.reconnects += node.reconnects
         TALLY.taken_up += node.driver.counters.reconciled

@@ -2,7 +2,7 @@
 
 It implements the part of ARI escucha uses, with the paths, parameters, answers and event
 order of Asterisk's API definitions (``rest-api/api-docs/{channels,bridges,events,playbacks,
-recordings,applications,endpoints,asterisk}.json``): channels (answer, play, moh, record,
+recordings,applications,endpoints,asterisk}.json``): channels (answer, play, moh, mute, record,
 redirect, hang-up, originate into the application), bridges (mixing, add/remove channels,
 record), playbacks, stored recordings, endpoints and their PJSIP configuration, the application
 and ``/events`` (HTTP Basic credentials on both).
@@ -61,6 +61,8 @@ class Leg:
     args: list[str] = field(default_factory=list)
     bridge: str | None = None
     moh: bool = False
+    #: Directions muted (``in``: what the phone sends reaches no bridge; ``out``).
+    muted: set[str] = field(default_factory=set)
     recording: str | None = None
     answered: bool = False
     redirected_to: str | None = None
@@ -261,6 +263,12 @@ class AriStandIn:
         with self.lock:
             leg = self.legs.get(cid)
             return bool(leg and leg.moh)
+
+    def muted(self, cid: str) -> bool:
+        """Whether what the channel's phone sends is kept out of its bridge."""
+        with self.lock:
+            leg = self.legs.get(cid)
+            return bool(leg and "in" in leg.muted)
 
     def calls(self, method: str, path_part: str) -> list[dict[str, str]]:
         with self.lock:
@@ -562,6 +570,24 @@ class AriStandIn:
             if leg is None:
                 return gone()
             leg.moh = False
+            return Response(status_code=204)
+
+        @api.post("/ari/channels/{cid}/mute")
+        def mute(cid: str, direction: str = "both") -> Any:
+            leg = leg_or_none(cid)
+            if leg is None:
+                return gone()
+            with me.lock:
+                leg.muted |= {"in", "out"} if direction == "both" else {direction}
+            return Response(status_code=204)
+
+        @api.delete("/ari/channels/{cid}/mute")
+        def unmute(cid: str, direction: str = "both") -> Any:
+            leg = leg_or_none(cid)
+            if leg is None:
+                return gone()
+            with me.lock:
+                leg.muted -= {"in", "out"} if direction == "both" else {direction}
             return Response(status_code=204)
 
         @api.post("/ari/channels/{cid}/record")

@@ -119,9 +119,11 @@ def test_an_agent_is_reached_by_originate_and_a_bridge_and_the_call_is_recorded(
     session.commit()
     wait_until(lambda: standin.moh_on(cid), what="music on hold for the held customer")
     assert cid not in bridge["channels"]
+    wait_until(lambda: standin.muted(leg), what="the agent's aside kept out of the recording")
     routing.resume(session, users["ana"], contact.id, now=clock.now())
     session.commit()
     wait_until(lambda: cid in bridge["channels"] and not standin.moh_on(cid), what="resume")
+    assert not standin.muted(leg)
     held = session.scalar(
         select(ContactEvent).where(
             ContactEvent.contact_id == contact.id, ContactEvent.event == "hold_started"

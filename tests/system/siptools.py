@@ -94,6 +94,7 @@ modparam("rr", "enable_double_rr", 1)
 
 request_route {{
   if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
+  if (is_method("INVITE")) {{ xlog("L_NOTICE", "escucha-invite $ci\n"); }}
   if (nat_uac_test(64)) {{
     force_rport();
     if (is_method("REGISTER")) {{ fix_nated_register(); }}

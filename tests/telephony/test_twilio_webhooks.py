@@ -6,7 +6,9 @@ Request bodies carry Twilio's documented parameters; signatures are computed wit
 
 from __future__ import annotations
 
+import io
 import re
+import wave
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -22,6 +24,7 @@ from escucha.callbacks.models import Callback
 from escucha.clock import FrozenClock
 from escucha.config import Settings
 from escucha.contacts.models import Contact, ContactEvent
+from escucha.ivr import audio
 from escucha.routing import service as routing
 from tests.conftest import START
 
@@ -366,3 +369,27 @@ def test_with_rest_credentials_the_line_waits_in_silence_and_the_woken_fetch_con
             signature=sign("http://testserver/telephony/twilio/wait", twilio_body("wait")),
         )
         assert forged.status_code == 403  # the query is part of what Twilio signs
+
+
+def test_a_prompt_recorded_in_the_ivr_editor_is_played_instead_of_said(
+    twilio: Twilio, twilio_settings: Settings, users: dict[str, int]
+) -> None:
+    first = twilio.post("/telephony/twilio/voice", twilio_body("voice")).text
+    said = re.findall(r'<Say language="es-ES">([^<]+)</Say>', first)
+    menu = next(t for t in said if t.startswith("Para una fuga"))
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x10\x00\xf0\xff" * 4000)
+    kept = audio.store_recorded(out.getvalue(), menu, "es", audio.recorded_dir(twilio_settings))
+    again = twilio.post("/telephony/twilio/voice", twilio_body("voice", CallSid="CA" + "c" * 32))
+    url = f"{twilio_settings.public_url}/telephony/recorded/{kept.path.name}"
+    assert f"<Play>{url}</Play>" in again.text
+    assert menu not in again.text
+    assert "Aguas del Manzanares" in again.text  # the greeting changes with the hour: said
+    fetched = twilio.client.get(f"/telephony/recorded/{kept.path.name}")
+    assert fetched.status_code == 200
+    assert fetched.content == kept.path.read_bytes()
+    assert twilio.client.get(f"/telephony/recorded/{'0' * 32}.wav").status_code == 404

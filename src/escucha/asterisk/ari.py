@@ -120,6 +120,13 @@ class AriClient:
     def stop_moh(self, channel: str) -> None:
         self.request("DELETE", f"/channels/{channel}/moh")
 
+    def mute(self, channel: str, direction: str = "in") -> None:
+        """``in``: what the channel's phone sends reaches no bridge (nor its recording)."""
+        self.request("POST", f"/channels/{channel}/mute", params={"direction": direction})
+
+    def unmute(self, channel: str, direction: str = "in") -> None:
+        self.request("DELETE", f"/channels/{channel}/mute", params={"direction": direction})
+
     def record(self, channel: str, name: str, *, max_s: int) -> bool:
         params = {
             "name": name,

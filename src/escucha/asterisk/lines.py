@@ -22,8 +22,18 @@ Hangup              ``DELETE /channels/{id}``
 
 The agent's desk changes the call through the database (hold, resume, transfer to a queue, the
 end of the call); :meth:`Driver.tick` makes the line follow: hold takes the caller out of the
-bridge onto music on hold, resume brings them back, a transfer puts them back in line, the end
+bridge onto music on hold (the agent's leg muted meanwhile, so the bridge's recording keeps no
+aside), resume brings them back, a transfer puts them back in line, the end
 hangs up both legs.
+
+A warm transfer (ADR 24, on the PBX ADR 31) follows the desk's consult: with the customer on
+hold (music on hold, out of the bridge), the colleague's phone is rung (``consult,<caller>``);
+when it answers, the agent's leg leaves the customer's bridge for a new one with the
+colleague. Handed over, the agent's leg hangs up and the customer joins the colleague's bridge;
+cancelled or declined, the agent's leg goes back to the customer's bridge. A colleague's phone
+that does not answer cancels the consult (the customer is back with the agent), and a customer
+who hangs up meanwhile ends it; the agent hanging up after the colleague answered hands over,
+as on a PBX's attended transfer.
 
 Events can repeat and come late: each is taken once (its type, time and object); a channel
 that is gone answers 404, which is normal; the end of a channel is written once.
@@ -49,6 +59,8 @@ from escucha.contacts.models import Contact
 from escucha.routing import service as routing
 from escucha.telephony import rules as R
 from escucha.telephony import service as telephony
+from escucha.voice import service as voice
+from escucha.voice.models import VoiceConsult
 
 log = logging.getLogger("escucha.asterisk")
 
@@ -82,12 +94,17 @@ class Line:
     held: bool = False
     plays: int = 0
     legs: int = 0
+    #: A warm transfer: the consult, the colleague's leg and the bridge of the two agents.
+    consult_id: int | None = None
+    consult_leg: str | None = None
+    consult_bridge: str | None = None
 
 
 @dataclass
 class Counters:
     calls: int = 0
     agent_legs: int = 0
+    consults: int = 0
     prompts: int = 0
     keys: int = 0
     repeats: int = 0
@@ -118,6 +135,8 @@ class Driver:
         self.lines: dict[str, Line] = {}
         #: The agent's leg -> the caller's channel.
         self.legs: dict[str, str] = {}
+        #: The leg of a colleague asked in a consult -> the caller's channel.
+        self.consults: dict[str, str] = {}
         self.seen_events: OrderedDict[str, None] = OrderedDict()
         self.counters = Counters()
 
@@ -167,6 +186,8 @@ class Driver:
         cid = str(channel.get("id", ""))
         if args[:1] == ["agent"] and len(args) > 1:
             self._agent_answered(session, cid, args[1], now=now)
+        elif args[:1] == ["consult"] and len(args) > 1:
+            self._colleague_answered(session, cid, args[1], now=now)
         elif args[:1] == ["callback"]:
             self._customer_answered(session, cid, now=now)
         elif cid and cid not in self.lines:
@@ -359,6 +380,13 @@ class Driver:
         line = self.lines.get(caller or "")
         if line is None or line.agent_channel != leg:
             return
+        consult = session.get(VoiceConsult, line.consult_id) if line.consult_id else None
+        if consult is not None and consult.ended_at is None and consult.answered_at is not None:
+            # the agent hangs up while talking to the colleague: the customer goes to them
+            voice.hand_over(session, consult.from_user_id, consult.id, now=now)
+            self._hand_over(session, line, now=now)
+            return
+        self._drop_consult(session, line, "lost", now=now)
         line.agent_channel = None
         contact = session.get(Contact, line.contact_id)
         if contact is not None and contact.state in ("connected", "on_hold") and contact.agent_id:
@@ -372,11 +400,174 @@ class Driver:
             bridge, line.bridge = line.bridge, None
             self.client.destroy_bridge(bridge)
 
+    # --- a warm transfer: the consult with a colleague -------------------------------------
+
+    def _follow_consult(
+        self, session: Session, line: Line, contact: Contact, *, now: datetime
+    ) -> bool:
+        """Make the line follow the desk's consult; ``True`` when it handed the customer over."""
+        if line.consult_id is None:
+            if contact.state == "on_hold" and line.held and line.agent_channel is not None:
+                consult = voice.contact_consult(session, contact.id)
+                if consult is not None:
+                    self._ring_colleague(session, line, consult, now=now)
+            return False
+        consult = session.get(VoiceConsult, line.consult_id)
+        if consult is None or consult.ended_at is None:
+            return False
+        if consult.outcome == "handed_over":
+            self._hand_over(session, line, now=now)
+            return True
+        self._back_from_consult(session, line, now=now)
+        return False
+
+    def _ring_colleague(
+        self, session: Session, line: Line, consult: VoiceConsult, *, now: datetime
+    ) -> None:
+        """The colleague's phone rings; the customer keeps the music on hold."""
+        line.legs += 1
+        leg = f"{line.channel}-c{line.legs}"
+        line.consult_id = consult.id
+        line.consult_leg = leg
+        self.consults[leg] = line.channel
+        pbx.add_channel(
+            session, leg, line.contact_id, "consult", now=now, user_id=consult.to_user_id
+        )
+        self.counters.consults += 1
+        try:
+            made = self.client.originate(
+                pbx.agent_endpoint(session, consult.to_user_id),
+                channel_id=leg,
+                app_args=f"consult,{line.channel}",
+                timeout_s=RING_S,
+            )
+        except AriError as exc:
+            log.warning("the colleague's phone cannot be rung: %s", exc)
+            made = None
+        if made is None and pbx.end_channel(session, leg, now=now, cause="failed"):
+            self._colleague_gone(session, leg, line.contact_id, None, now=now)
+
+    def _colleague_answered(
+        self, session: Session, leg: str, caller: str, *, now: datetime
+    ) -> None:
+        """The colleague picked up: the agent leaves the customer's bridge to talk to them."""
+        line = self.lines.get(caller)
+        consult = session.get(VoiceConsult, line.consult_id) if line and line.consult_id else None
+        if line is None or line.consult_leg != leg or consult is None or consult.ended_at:
+            if pbx.end_channel(session, leg, now=now, cause="consult_over"):
+                self.client.hangup(leg)  # a consult that ended while the phone rang
+            return
+        voice.answer_consult(session, consult.to_user_id, consult.id, now=now)
+        row = pbx.channel_row(session, leg)
+        if row is not None:
+            row.answered_at = now
+        bridge = f"{BRIDGE_PREFIX}{line.contact_id}-c{leg.rsplit('-c', 1)[-1]}"
+        self.client.create_bridge(bridge)
+        line.consult_bridge = bridge
+        if line.agent_channel is not None:
+            if line.bridge is not None:
+                self.client.remove_channel(line.bridge, line.agent_channel)
+            self.client.unmute(line.agent_channel)  # muted while alone on hold
+            self.client.add_channel(bridge, line.agent_channel)
+        self.client.add_channel(bridge, leg)
+        if row is not None:
+            row.bridge_id = bridge
+
+    def _colleague_gone(
+        self,
+        session: Session,
+        leg: str,
+        contact_id: int,
+        answered_at: datetime | None,
+        *,
+        now: datetime,
+    ) -> None:
+        """The colleague's leg ended: unanswered (the customer is back with the agent) or the
+        colleague hung up after talking (declined: the customer stays on hold)."""
+        caller = self.consults.pop(leg, None)
+        consult = voice.contact_consult(session, contact_id)
+        if consult is not None:
+            if answered_at is None:
+                voice.close_consult(session, consult, "unanswered", now=now)
+            else:
+                voice.close_consult(session, consult, "declined", now=now)
+        line = self.lines.get(caller or "")
+        if line is not None and line.consult_leg == leg:
+            self._back_from_consult(session, line, now=now)
+
+    def _back_from_consult(self, session: Session, line: Line, *, now: datetime) -> None:
+        """The consult ended without a hand-over: the agent's leg goes back to the customer's
+        bridge (the customer comes off hold when the contact is resumed)."""
+        self._end_consult_leg(session, line, now=now)
+        if line.consult_bridge is not None:
+            bridge, line.consult_bridge = line.consult_bridge, None
+            if line.agent_channel is not None:
+                self.client.remove_channel(bridge, line.agent_channel)
+                if line.bridge is not None and not self.client.add_channel(
+                    line.bridge, line.agent_channel
+                ):  # the customer's bridge went meanwhile (it was empty): made again
+                    self.client.create_bridge(line.bridge)
+                    self.client.add_channel(line.bridge, line.agent_channel)
+                if line.held:  # still on hold (declined): muted again until resumed
+                    self.client.mute(line.agent_channel)
+            self.client.destroy_bridge(bridge)
+
+    def _hand_over(self, session: Session, line: Line, *, now: datetime) -> None:
+        """Handed over: the agent's leg hangs up and the customer joins the colleague's bridge."""
+        first, new = line.agent_channel, line.consult_leg
+        if first is not None:
+            self.legs.pop(first, None)
+            if pbx.end_channel(session, first, now=now, cause="handed_over"):
+                self.client.hangup(first)
+        self._close_bridge(line)
+        line.consult_id = None
+        line.consult_leg = None
+        line.agent_channel = new
+        line.bridge, line.consult_bridge = line.consult_bridge, None
+        if new is not None:
+            self.consults.pop(new, None)
+            self.legs[new] = line.channel
+            row = pbx.channel_row(session, new)
+            if row is not None:
+                row.role = "agent"  # from now on the colleague's leg is the call's agent
+        if line.moh:
+            self.client.stop_moh(line.channel)
+        line.moh = line.held = False
+        if line.bridge is not None:
+            self.client.add_channel(line.bridge, line.channel)
+            found = pbx.channel_row(session, line.channel)
+            if found is not None:
+                found.bridge_id = line.bridge
+
+    def _drop_consult(self, session: Session, line: Line, outcome: str, *, now: datetime) -> None:
+        """The call ends during a consult: the consult ends with ``outcome`` and the
+        colleague's leg and the agents' bridge go."""
+        if line.consult_id is None:
+            return
+        consult = session.get(VoiceConsult, line.consult_id)
+        if consult is not None and consult.ended_at is None:
+            voice.close_consult(session, consult, outcome, now=now)
+        self._end_consult_leg(session, line, now=now)
+        if line.consult_bridge is not None:
+            bridge, line.consult_bridge = line.consult_bridge, None
+            self.client.destroy_bridge(bridge)
+
+    def _end_consult_leg(self, session: Session, line: Line, *, now: datetime) -> None:
+        leg, line.consult_leg = line.consult_leg, None
+        line.consult_id = None
+        if leg is not None:
+            self.consults.pop(leg, None)
+            if pbx.end_channel(session, leg, now=now, cause="consult_over"):
+                self.client.hangup(leg)
+
     # --- the end of a channel --------------------------------------------------------------
 
     def _gone(self, session: Session, cid: str, cause: int, *, now: datetime) -> None:
         row = pbx.channel_row(session, cid)
         if row is None or not pbx.end_channel(session, cid, now=now, cause=str(cause)):
+            return
+        if row.role == "consult":
+            self._colleague_gone(session, cid, row.contact_id, row.answered_at, now=now)
             return
         if row.role == "agent":
             if row.answered_at is None:
@@ -390,6 +581,8 @@ class Driver:
             else A.cause_status(cause)
         )
         line = self.lines.pop(cid, None)
+        if line is not None:
+            self._drop_consult(session, line, "customer_left", now=now)
         telephony.call_ended(session, PROVIDER, cid, status, now=now)
         if line is not None:
             if line.agent_channel is not None:
@@ -425,7 +618,12 @@ class Driver:
             data = self.client.stored_recording(name)
             if contact is None or data is None:
                 return
-            user = contact.agent_id or pbx.answering_agent(session, contact.id)
+            target = str(recording.get("target_uri", "")).removeprefix("bridge:")
+            user = (
+                pbx.bridge_agent(session, target)
+                or contact.agent_id
+                or pbx.answering_agent(session, contact.id)
+            )
             if user is not None:
                 pbx.attach_recording(
                     session, contact, data, user_id=user, now=now, settings=self.settings
@@ -495,6 +693,8 @@ class Driver:
         contact = session.get(Contact, line.contact_id)
         if contact is None:
             return
+        if self._follow_consult(session, line, contact, now=now):
+            return
         state = contact.state
         if line.mode == "ringing":
             if state == "queued" and line.agent_channel is not None:  # declined on the desk
@@ -507,14 +707,19 @@ class Driver:
         if state == "on_hold" and not line.held:
             if line.bridge is not None:
                 self.client.remove_channel(line.bridge, line.channel)
+            if line.agent_channel is not None:  # the agent's aside stays out of the recording
+                self.client.mute(line.agent_channel)
             self.client.start_moh(line.channel)
             line.held = line.moh = True
         elif state == "connected" and line.held:
             self.client.stop_moh(line.channel)
+            if line.agent_channel is not None:
+                self.client.unmute(line.agent_channel)
             if line.bridge is not None:
                 self.client.add_channel(line.bridge, line.channel)
             line.held = line.moh = False
         elif state == "queued":  # transferred to another queue: back in line
+            self._drop_consult(session, line, "lost", now=now)
             if line.agent_channel is not None:
                 leg, line.agent_channel = line.agent_channel, None
                 self.legs.pop(leg, None)
@@ -527,13 +732,14 @@ class Driver:
             )
             self.run(session, line, turn, now=now)
         elif state in ("wrap_up", "ended"):  # the agent ended the call on the desk
+            self._drop_consult(session, line, "lost", now=now)
             line.mode = "done"
             if line.agent_channel is not None:
                 self.client.hangup(line.agent_channel)
             self.client.hangup(line.channel)
 
     def alive(self) -> list[str]:
-        return [*self.lines, *self.legs]
+        return [*self.lines, *self.legs, *self.consults]
 
     # --- after a (re)connection ------------------------------------------------------------
 
@@ -551,7 +757,9 @@ class Driver:
             cause = 16 if row.answered_at is not None or row.role == "caller" else 19
             self._gone(session, row.channel_id, cause, now=row.seen_at)
         for row in rows:
-            if row.role == "agent" or row.channel_id not in live or row.channel_id in self.lines:
+            if row.role in ("agent", "consult") or row.channel_id not in live:
+                continue
+            if row.channel_id in self.lines:
                 continue
             if row.ended_at is not None:
                 continue
@@ -604,5 +812,26 @@ class Driver:
             else:
                 line.mode = "ringing"
                 line.moh = True
+            self._take_up_consult(session, line, rows, live)
             return
         self.run(session, line, telephony.current_turn(session, contact, now=now), now=now)
+
+    def _take_up_consult(
+        self, session: Session, line: Line, rows: list[Any], live: dict[str, Any]
+    ) -> None:
+        """A consult under way when this node took the line up: its leg and bridge."""
+        consult = voice.contact_consult(session, line.contact_id)
+        leg = next(
+            (
+                r
+                for r in rows
+                if r.role == "consult" and r.contact_id == line.contact_id and r.channel_id in live
+            ),
+            None,
+        )
+        if consult is None or leg is None or leg.ended_at is not None:
+            return
+        line.consult_id = consult.id
+        line.consult_leg = leg.channel_id
+        line.consult_bridge = leg.bridge_id
+        self.consults[leg.channel_id] = line.channel

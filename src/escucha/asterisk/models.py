@@ -16,8 +16,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from escucha.db.base import Base
 
-#: What a channel is to its contact.
-ROLES = ("caller", "agent", "customer")
+#: What a channel is to its contact (``consult``: a colleague's leg in a warm transfer; it
+#: becomes ``agent`` when the customer is handed over).
+ROLES = ("caller", "agent", "customer", "consult")
 
 
 class AriLease(Base):

@@ -3,14 +3,10 @@ and prompts rendered as audio a PBX can play (ADR 22)."""
 
 from __future__ import annotations
 
-import wave
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from math import gcd
 from pathlib import Path
 
-import numpy as np
-from scipy.signal import resample_poly
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -130,6 +126,23 @@ def answering_agent(session: Session, contact_id: int) -> int | None:
     )
 
 
+def bridge_agent(session: Session, bridge_id: str) -> int | None:
+    """The agent whose leg was in this bridge first (a recording is theirs after a warm
+    transfer handed the customer to a colleague in another bridge)."""
+    if not bridge_id:
+        return None
+    return session.scalar(
+        select(AriChannel.user_id)
+        .where(
+            AriChannel.bridge_id == bridge_id,
+            AriChannel.role == "agent",
+            AriChannel.user_id.is_not(None),
+        )
+        .order_by(AriChannel.id)
+        .limit(1)
+    )
+
+
 def open_channels(session: Session) -> list[AriChannel]:
     return list(
         session.scalars(
@@ -242,38 +255,16 @@ def prompts_dir(settings: Settings) -> Path:
 
 
 def render_prompt(text: str, language: str, settings: Settings) -> Prompt:
-    """``text`` spoken (espeak-ng, as the IVR's audio) and written as 8 kHz mono WAV, cached."""
-    rendered = audio.render_text(
-        text,
-        language,
-        rate_wps=PROMPT_RATE_WPS,
-        cache_dir=Path(settings.outbox_dir).parent / "ivr-audio",
-    )
+    """``text`` as the PBX plays it, 8 kHz mono WAV, cached: the prompt recorded in the IVR
+    editor when there is one, else spoken by espeak-ng (as the IVR's audio)."""
+    source = audio.prompt_audio(text, language, rate_wps=PROMPT_RATE_WPS, settings=settings)
     folder = prompts_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / rendered.path.name
+    target = folder / source.path.name
     if not target.exists():
-        with wave.open(str(rendered.path), "rb") as src:
-            rate = src.getframerate()
-            width = src.getsampwidth()
-            channels = src.getnchannels()
-            frames = src.readframes(src.getnframes())
-        if width != 2:
-            raise InvalidInput(f"prompt {rendered.path.name}: {8 * width}-bit audio, not 16-bit")
-        samples = np.frombuffer(frames, dtype="<i2").astype(np.float64)
-        if channels > 1:
-            samples = samples.reshape(-1, channels).mean(axis=1)
-        g = gcd(PBX_RATE, rate)
-        out = resample_poly(samples, PBX_RATE // g, rate // g) if rate != PBX_RATE else samples
-        pcm = np.clip(np.round(out), -32768, 32767).astype("<i2").tobytes()
-        tmp = target.with_suffix(".tmp")
-        with wave.open(str(tmp), "wb") as dst:
-            dst.setnchannels(1)
-            dst.setsampwidth(2)
-            dst.setframerate(PBX_RATE)
-            dst.writeframes(pcm)
-        tmp.replace(target)
-    return Prompt(target.name, target, rendered.duration_s)
+        samples, rate = audio.read_mono(source.path)
+        audio.write_wav(target, audio.resampled(samples, rate, PBX_RATE), PBX_RATE)
+    return Prompt(target.name, target, source.duration_s)
 
 
 def prompt_media(prompt: Prompt, settings: Settings) -> str:

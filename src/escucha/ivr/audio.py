@@ -3,6 +3,13 @@
 The lint and the journey test use these measured durations instead of a word-rate estimate
 (requirement C1: "listen to the greeting"). Files are cached by a hash of text, voice and rate,
 so rendering an IVR again only synthesises what changed. WAV plays in any browser.
+
+A prompt can also be *recorded*: a WAV uploaded in the IVR editor for one sentence in one
+language (:func:`store_recorded`). Every line that says that sentence (the browser phone, a
+PBX) plays the recording instead of the synthesised voice (:func:`prompt_audio`); once the text
+changes, the recording no longer applies and the voice says it until it is recorded again.
+Recordings are kept by their content's hash, so a new recording has a new name (a PBX's cache
+of the old one is never played for it).
 """
 
 from __future__ import annotations
@@ -15,10 +22,16 @@ import subprocess
 import tempfile
 import wave
 from dataclasses import dataclass
+from math import gcd
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.signal import resample_poly
 
 from escucha import languages
-from escucha.errors import ConfigurationError, EscuchaError
+from escucha.config import Settings
+from escucha.errors import ConfigurationError, EscuchaError, InvalidInput
 from escucha.ivr.rules import IvrModel, Loc, spoken_texts
 
 ESPEAK = "espeak-ng"
@@ -157,3 +170,147 @@ def export(rendered: list[RenderedPrompt], out_dir: Path, *, title: str = "IVR")
     index = out_dir / "index.html"
     index.write_text(page, encoding="utf-8")
     return index
+
+
+# --- WAV as samples -------------------------------------------------------------------------
+
+
+def read_mono(path: Path) -> tuple[np.ndarray[Any, Any], int]:
+    """A 16-bit PCM WAV as mono samples (float, the channels averaged) and its rate."""
+    with wave.open(str(path), "rb") as src:
+        rate = src.getframerate()
+        width = src.getsampwidth()
+        channels = src.getnchannels()
+        frames = src.readframes(src.getnframes())
+    if width != 2:
+        raise InvalidInput(f"{path.name}: {8 * width}-bit audio, not 16-bit")
+    samples = np.frombuffer(frames, dtype="<i2").astype(np.float64)
+    if channels > 1:
+        samples = samples[: len(samples) // channels * channels].reshape(-1, channels).mean(axis=1)
+    return samples, rate
+
+
+def resampled(samples: np.ndarray[Any, Any], rate: int, to: int) -> np.ndarray[Any, Any]:
+    if rate == to:
+        return samples
+    g = gcd(to, rate)
+    return np.asarray(resample_poly(samples, to // g, rate // g))
+
+
+def write_wav(path: Path, samples: np.ndarray[Any, Any], rate: int) -> None:
+    """Mono 16-bit PCM, written whole or not at all."""
+    pcm = np.clip(np.round(samples), -32768, 32767).astype("<i2").tobytes()
+    tmp = path.with_suffix(".tmp")
+    with wave.open(str(tmp), "wb") as dst:
+        dst.setnchannels(1)
+        dst.setsampwidth(2)
+        dst.setframerate(rate)
+        dst.writeframes(pcm)
+    tmp.replace(path)
+
+
+# --- recorded prompts -----------------------------------------------------------------------
+
+#: A recorded prompt is at most this long (the upload's size is bounded at the door).
+RECORDED_MAX_S = 120.0
+RECORDED_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
+def recorded_dir(settings: Settings) -> Path:
+    """Where recorded prompts are kept (beside the outbox, like the rendered ones)."""
+    return Path(settings.outbox_dir).parent / "ivr-recorded"
+
+
+def rendered_dir(settings: Settings) -> Path:
+    """Where espeak-ng's renderings are cached (shared by the editor and the phones)."""
+    return Path(settings.outbox_dir).parent / "ivr-audio"
+
+
+def recorded_key(text: str, language: str) -> str:
+    """The name a recording of this sentence is found by."""
+    return hashlib.sha256(f"recorded\x00{language}\x00{text}".encode()).hexdigest()[:32]
+
+
+def recorded(text: str, language: str, folder: Path) -> Path | None:
+    """The recording of this sentence in this language, if one was uploaded."""
+    pointer = folder / f"{recorded_key(text, language)}.txt"
+    try:
+        name = pointer.read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+    path = folder / name
+    return path if len(name) == 36 and path.is_file() else None
+
+
+def recordable(text: str) -> bool:
+    """Whether calls say this text the same every time (``{greeting}`` and the like change
+    with the hour or the caller: the voice says those)."""
+    return bool(text.strip()) and "{" not in text
+
+
+def store_recorded(data: bytes, text: str, language: str, folder: Path) -> Rendered:
+    """Keep ``data`` (a PCM WAV) as the recording of ``text`` in ``language``: stored as mono
+    16-bit at its own rate, named by its content. A bad file is refused with the reason."""
+    if not text.strip():
+        raise InvalidInput("the prompt says nothing: write its text and save it first")
+    if not recordable(text):
+        raise InvalidInput("this text changes from call to call (a {…} in it): the voice says it")
+    if not data:
+        raise InvalidInput("file: choose a WAV file to upload")
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(suffix=".upload", dir=folder)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        tmp.write_bytes(data)
+        try:
+            samples, rate = read_mono(tmp)
+        except (wave.Error, EOFError) as exc:
+            raise InvalidInput(f"file: not a PCM WAV file ({exc})") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    if rate not in RECORDED_RATES:
+        raise InvalidInput(f"file: a sample rate of {rate} Hz; use 8000 to 48000 Hz")
+    seconds = len(samples) / rate
+    if seconds < 0.2 or seconds > RECORDED_MAX_S:
+        raise InvalidInput(
+            f"file: {seconds:.1f} s long; a prompt lasts 0.2 to {RECORDED_MAX_S:g} s"
+        )
+    digest = hashlib.sha256(data).hexdigest()[:32]
+    target = folder / f"{digest}.wav"
+    if not target.exists():
+        write_wav(target, samples, rate)
+    pointer = folder / f"{recorded_key(text, language)}.txt"
+    pointer.with_suffix(".tmp").write_text(target.name, encoding="ascii")
+    pointer.with_suffix(".tmp").replace(pointer)
+    return Rendered(target, wav_duration_s(target), language, text, "recorded", 0)
+
+
+def forget_recorded(text: str, language: str, folder: Path) -> bool:
+    """The sentence is said by the voice again; ``False`` when it had no recording."""
+    pointer = folder / f"{recorded_key(text, language)}.txt"
+    if not pointer.exists():
+        return False
+    pointer.unlink()
+    return True
+
+
+def prompt_audio(text: str, language: str, *, rate_wps: float, settings: Settings) -> Rendered:
+    """What a line plays for this sentence: its recording when one was uploaded, else
+    espeak-ng's rendering."""
+    found = recorded(text, language, recorded_dir(settings))
+    if found is not None:
+        return Rendered(found, wav_duration_s(found), language, text, "recorded", 0)
+    return render_text(text, language, rate_wps=rate_wps, cache_dir=rendered_dir(settings))
+
+
+def joined(parts: list[Rendered], folder: Path) -> Path:
+    """Several prompts one after another as one WAV (at the first one's rate), cached."""
+    key = hashlib.sha256("\x00".join(p.path.name for p in parts).encode()).hexdigest()[:32]
+    target = folder / f"{key}.wav"
+    if not target.exists():
+        rate = read_mono(parts[0].path)[1]
+        pieces = [resampled(*read_mono(p.path), rate) for p in parts]
+        folder.mkdir(parents=True, exist_ok=True)
+        write_wav(target, np.concatenate(pieces), rate)
+    return target

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from twilio.jwt.access_token import AccessToken
@@ -28,18 +29,33 @@ PREFIX = "/telephony/twilio"
 SIGNATURE_HEADER = "x-twilio-signature"
 
 
-def twiml(turn: R.Turn, *, base_url: str = "", woken: bool = False) -> str:
+def twiml(
+    turn: R.Turn,
+    *,
+    base_url: str = "",
+    woken: bool = False,
+    recorded: Callable[[R.Say], str | None] | None = None,
+) -> str:
     """The TwiML of a turn. URLs are absolute on ``base_url`` when given, else host-relative.
 
     ``woken``: escucha redirects the call through Twilio's REST API when an agent is chosen
     (``telephony.wake``), so the wait loop stays silent until the next announcement is due
-    instead of coming back every ``POLL_S`` seconds.
+    instead of coming back every ``POLL_S`` seconds. ``recorded``: the URL of a sentence's
+    recording (uploaded in the IVR editor), played instead of saying it.
     """
     base = base_url.rstrip("/") + PREFIX
     response = VoiceResponse()
+
+    def say(verb: Any, action: R.Say) -> None:
+        url = recorded(action) if recorded is not None else None
+        if url:
+            verb.play(url)
+        else:
+            verb.say(action.text, language=R.speech_language(action.language))
+
     for action in turn.actions:
         if isinstance(action, R.Say):
-            response.say(action.text, language=R.speech_language(action.language))
+            say(response, action)
         elif isinstance(action, R.Gather) and action.kind == "menu":
             gather = response.gather(
                 input="dtmf speech" if action.speech else "dtmf",
@@ -53,8 +69,8 @@ def twiml(turn: R.Turn, *, base_url: str = "", woken: bool = False) -> str:
                 hints=", ".join(action.hints) or None,
                 speech_timeout="auto" if action.speech else None,
             )
-            for say in action.prompts:
-                gather.say(say.text, language=R.speech_language(say.language))
+            for prompt in action.prompts:
+                say(gather, prompt)
         elif isinstance(action, R.Gather):
             gather = response.gather(
                 input="dtmf",
@@ -63,8 +79,8 @@ def twiml(turn: R.Turn, *, base_url: str = "", woken: bool = False) -> str:
                 num_digits=1,
                 timeout=max(1, math.ceil(action.timeout_s)),
             )
-            for say in action.prompts:
-                gather.say(say.text, language=R.speech_language(say.language))
+            for prompt in action.prompts:
+                say(gather, prompt)
             pause_s = max(action.pause_s, action.quiet_s) if woken else action.pause_s
             if pause_s > 0:
                 gather.pause(length=max(1, math.ceil(pause_s)))

@@ -141,5 +141,6 @@ class VoiceConsult(Base):
     started_at: Mapped[datetime]
     answered_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
-    #: handed_over, cancelled, declined, lost (a desk went silent), or "" while open.
+    #: handed_over, cancelled, declined, lost (a desk went silent), unanswered (the colleague's
+    #: phone on the PBX did not answer), customer_left (hung up meanwhile), or "" while open.
     outcome: Mapped[str] = mapped_column(String(20), default="")

@@ -449,12 +449,39 @@ def end_consult(session: Session, user_id: int, consult_id: int, *, now: datetim
     """Cancelled by the agent who asked (back to the customer) or declined by the colleague."""
     consult = _consult(session, consult_id, user_id)
     outcome = "cancelled" if consult.from_user_id == user_id else "declined"
+    close_consult(session, consult, outcome, now=now)
+    return outcome
+
+
+#: Outcomes that bring the customer back to the agent who asked.
+BACK_TO_CUSTOMER = ("cancelled", "unanswered")
+
+
+def close_consult(session: Session, consult: VoiceConsult, outcome: str, *, now: datetime) -> None:
+    """End an open consult without a hand-over: cancelled, declined, ``unanswered`` (the
+    colleague's phone did not answer) or ``customer_left``. The colleague is free again;
+    cancelled and unanswered bring the customer back to the agent who asked."""
     _finish(session, consult, outcome, now=now)
     routing.end_reservation(session, consult.to_user_id, now=now)
     contact = session.get(Contact, consult.contact_id)
-    if outcome == "cancelled" and contact is not None and contact.state == "on_hold":
-        routing.resume(session, user_id, contact.id, now=now)
-    return outcome
+    if outcome in BACK_TO_CUSTOMER and contact is not None and contact.state == "on_hold":
+        routing.resume(session, consult.from_user_id, contact.id, now=now)
+
+
+def consult_on_pbx(session: Session, consult: VoiceConsult) -> bool:
+    """Whether the consult is about a call on the PBX (the phones carry it, not the desks)."""
+    contact = session.get(Contact, consult.contact_id)
+    return contact is not None and contact.provider == "asterisk"
+
+
+def contact_consult(session: Session, contact_id: int) -> VoiceConsult | None:
+    """The open consult about this contact, if any."""
+    return session.scalar(
+        select(VoiceConsult)
+        .where(VoiceConsult.contact_id == contact_id, VoiceConsult.ended_at.is_(None))
+        .order_by(VoiceConsult.id.desc())
+        .limit(1)
+    )
 
 
 def hand_over(session: Session, user_id: int, consult_id: int, *, now: datetime) -> Contact:

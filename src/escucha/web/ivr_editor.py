@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from escucha.auth.api import DB, ClockDep, SupervisorCaller
 from escucha.errors import EscuchaError, InvalidInput, NotFound
@@ -335,6 +336,7 @@ def _editor_page(
             "base": fingerprint(saved),
             "notice": notice,
             "save_error": save_error,
+            "recorded_prompts": _recorded_prompts(request, saved),
         }
     )
     return render(request, "ivr/editor.html", ctx, status_code=status_code)
@@ -352,10 +354,12 @@ def _option_targets(model: IvrModel | None) -> dict[tuple[str, int], str]:
 
 
 @router.get("/ivr")
-def editor(request: Request, _caller: SupervisorCaller, db: DB, saved: str = "") -> Response:
+def editor(
+    request: Request, _caller: SupervisorCaller, db: DB, saved: str = "", recorded: str = ""
+) -> Response:
     """The editor: menu tree, texts per language, lint findings, audio."""
     stored = stored_ivr(db)
-    notice = "saved" if saved == "1" else ""
+    notice = "saved" if saved == "1" else "recorded" if recorded == "1" else ""
     return _editor_page(request, db, stored, stored, notice=notice)
 
 
@@ -439,12 +443,108 @@ def _audio(request: Request, db: Session, node: str, lang: str, text: str) -> Re
         raise NotFound(f"{node!r} says nothing in {lang!r}")
     if len(said) > 2000:
         raise InvalidInput("the text is longer than 2000 characters")
+    found = audio.recorded(said, lang, audio.recorded_dir(request.app.state.settings))
+    if found is not None:  # what calls hear: the recording uploaded for this text
+        return FileResponse(found, media_type="audio/wav")
     if not espeak_available():
         raise NotFound("espeak-ng is not installed on the server")
     rendered = audio.render_text(
         said, lang, rate_wps=model.rate_wps(lang), cache_dir=audio_cache_dir(request)
     )
     return FileResponse(rendered.path, media_type="audio/wav")
+
+
+# --------------------------------------------------------------------------------------------
+# Recorded prompts: a WAV per saved sentence, played by calls instead of the voice
+# --------------------------------------------------------------------------------------------
+
+
+def _saved_views(stored: Mapping[str, Any]) -> list[FieldView]:
+    """The saved IVR's audible sentences (what a recording can be uploaded for)."""
+    model = check_ivr(stored).model if stored else None
+    if model is None:
+        return []
+    views = said_texts(text_fields(stored, model), model, {})
+    return [v for v in views if v.field.audible and v.said.strip()]
+
+
+def _recorded_prompts(request: Request, stored: Mapping[str, Any]) -> list[dict[str, Any]]:
+    folder = audio.recorded_dir(request.app.state.settings)
+    return [
+        {
+            "view": v,
+            "recorded": audio.recorded(v.said, v.field.language, folder) is not None,
+            "varies": not audio.recordable(v.said),
+        }
+        for v in _saved_views(stored)
+    ]
+
+
+def _saved_view(db: Session, name: str) -> FieldView:
+    stored = stored_ivr(db)
+    for view in _saved_views(stored):
+        if view.field.name == name:
+            return view
+    raise NotFound(f"the saved IVR has no sentence {name!r}: save the IVR first")
+
+
+@router.post("/ivr/recorded/{name}")
+async def upload_recorded(
+    request: Request, name: str, caller: SupervisorCaller, db: DB
+) -> Response:
+    """A WAV recording of one saved sentence: calls play it instead of the voice."""
+    form = await request.form()
+    try:
+        upload = form.get("file")
+        data = await upload.read() if isinstance(upload, UploadFile) else b""
+    finally:
+        await form.close()
+    settings = request.app.state.settings
+    username = caller.need_user().username
+
+    def store() -> Response:
+        view = _saved_view(db, name)
+        if len(data) > settings.max_upload_bytes:
+            raise InvalidInput(f"file: at most {settings.max_upload_bytes} bytes")
+        kept = audio.store_recorded(
+            data, view.said, view.field.language, audio.recorded_dir(settings)
+        )
+        log.info(
+            "prompt recorded",
+            extra={"user": username, "prompt": name, "seconds": round(kept.duration_s, 1)},
+        )
+        return RedirectResponse("/ivr?recorded=1#recorded", status_code=303)
+
+    return await run_in_threadpool(_guarded, request, store)
+
+
+@router.post("/ivr/recorded/{name}/forget")
+def forget_recorded(request: Request, name: str, caller: SupervisorCaller, db: DB) -> Response:
+    """The sentence is said by the voice again."""
+
+    def forget() -> Response:
+        view = _saved_view(db, name)
+        folder = audio.recorded_dir(request.app.state.settings)
+        if audio.forget_recorded(view.said, view.field.language, folder):
+            log.info("prompt recording removed", extra={"user": caller.need_user().username})
+        return RedirectResponse("/ivr#recorded", status_code=303)
+
+    return _guarded(request, forget)
+
+
+@router.get("/ivr/recorded/{name}.wav")
+def recorded_audio(request: Request, name: str, _caller: SupervisorCaller, db: DB) -> Response:
+    """The recording calls play for this sentence."""
+
+    def serve() -> Response:
+        view = _saved_view(db, name)
+        folder = audio.recorded_dir(request.app.state.settings)
+        found = audio.recorded(view.said, view.field.language, folder)
+        if found is None:
+            raise NotFound(f"{name!r} has no recording")
+        return FileResponse(found, media_type="audio/wav")
+
+    return _guarded(request, serve)
 
 
 def _saved_text(model: IvrModel, stored: Mapping[str, Any], node: str, lang: str) -> str:

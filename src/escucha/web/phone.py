@@ -92,17 +92,30 @@ def _remember(request: Request, turn: R.Turn) -> None:
 
 
 def _audio_url(request: Request, lines: list[list[str]]) -> str | None:
-    if not lines or not espeak_available():
+    """One WAV of what the line says: espeak-ng's rendering of the sentences, or, when some
+    were recorded in the IVR editor, each sentence as it is heard (recorded or spoken)."""
+    if not lines:
         return None
-    text = " ".join(t for t, _ in lines)
+    settings = request.app.state.settings
+    folder = audio.recorded_dir(settings)
+    any_recorded = any(audio.recorded(t, lang, folder) is not None for t, lang in lines)
+    if not any_recorded and not espeak_available():
+        return None
     try:
-        rendered = audio.render_text(
-            text, lines[0][1], rate_wps=2.6, cache_dir=audio_cache_dir(request)
-        )
+        if any_recorded:
+            parts = [
+                audio.prompt_audio(t, lang, rate_wps=2.6, settings=settings) for t, lang in lines
+            ]
+            path = audio.joined(parts, audio_cache_dir(request))
+        else:
+            text = " ".join(t for t, _ in lines)
+            path = audio.render_text(
+                text, lines[0][1], rate_wps=2.6, cache_dir=audio_cache_dir(request)
+            ).path
     except EscuchaError as exc:
         log.warning("the browser phone could not render a prompt: %s", exc.message)
         return None
-    return f"/phone/audio/{rendered.path.name}"
+    return f"/phone/audio/{path.name}"
 
 
 def _agent_name(db: Session, agent_id: int | None) -> str:

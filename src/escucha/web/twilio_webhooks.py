@@ -17,6 +17,7 @@ from escucha.errors import InvalidInput
 from escucha.telephony import rules as R
 from escucha.telephony import service as telephony
 from escucha.telephony.twilio import TwilioParams, twiml
+from escucha.web.pbx_audio import recorded_url
 
 router = APIRouter(prefix="/telephony/twilio", include_in_schema=False, route_class=CallRoute)
 
@@ -28,7 +29,12 @@ def _xml(request: Request, turn: R.Turn | None) -> Response:
         body = '<?xml version="1.0" encoding="UTF-8"?><Response />'
     else:
         settings = request.app.state.settings
-        body = twiml(turn, base_url=settings.base_url, woken=telephony.twilio_rest_ready(settings))
+        body = twiml(
+            turn,
+            base_url=settings.base_url,
+            woken=telephony.twilio_rest_ready(settings),
+            recorded=recorded_url(settings),
+        )
     return Response(body, media_type="application/xml")
 
 

@@ -3,6 +3,8 @@
 // the session descriptions (/agent/voice/consult-signal) and nothing else. On hand-over the
 // consult closes, and the second agent's desk gives the customer its own sound (an offer to
 // the caller's page, as for any call it takes); on cancel the first agent is back with them.
+// A consult about a call on the PBX (data-consult-line="pbx") goes through the agents' phones,
+// bridged by escucha over ARI: the desks then carry no sound of their own.
 (function () {
   "use strict";
   var V = window.EscuchaVoice;
@@ -56,7 +58,7 @@
     var id = d.consultId ? parseInt(d.consultId, 10) : null;
     var answered = d.consultAnswered === "yes";
     if (id !== state.id) { stop(); state.id = id; state.role = d.consultRole || null; }
-    if (!id) { return; }
+    if (!id || d.consultLine === "pbx") { return; }
     var ringing = state.role === "to" && !answered;
     if (ringing && !state.stopRing) { state.stopRing = V.ring(); }
     if (!ringing && state.stopRing) { state.stopRing(); state.stopRing = null; }

@@ -6,7 +6,8 @@
 //   var phone = EscuchaVoice.transports.sip({account, iceServers, getMic})
 //   phone.register() / phone.unregister()
 //   phone.registration()           "registering" | "registered" | "unregistered" | "failed"
-//   and the functions every transport has (voice.js): contact, start, hold, mute, dtmf,
+//   and the functions every transport has (voice.js): contact, start, hold (shown only: the PBX
+//   holds the customer), mute, dtmf,
 //   hangup, quality, on("remote" | "state" | "registration" | "message", fn).
 //
 // At the end of this file, the desk hook: when escucha says the agent's phone is this
@@ -95,10 +96,12 @@
       answered: function () { return Promise.resolve(); },
       pc: function () { return session ? session.connection : null; },
       live: function () { return !!session; },
+      // Hold is escucha's (ADR 31): the PBX takes the customer out of the bridge onto music on
+      // hold over ARI, so the phone sends no re-INVITE and its media path stays as it is.
       hold: function (on) {
-        if (!session || !session.isEstablished() || !!on === holding) { return; }
+        if (!!on === holding) { return; }
         holding = !!on;
-        if (holding) { session.hold({ useUpdate: false }); } else { session.unhold({ useUpdate: false }); }
+        if (session && session.isEstablished()) { emit("state", "connected"); }
       },
       holding: function () { return holding; },
       mute: function (on) {
@@ -205,7 +208,7 @@
         status.textContent = T.ended;
       }
     });
-    // Hold follows the desk: the contact on hold puts the PBX call on hold (a re-INVITE).
+    // The desk's hold is shown here; the PBX plays the hold to the customer (no re-INVITE).
     var live = document.getElementById("desk-live");
     function follow() {
       var el = document.querySelector("#desk-live .desk");
