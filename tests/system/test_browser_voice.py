@@ -118,6 +118,7 @@ async (b64) => {
     seconds: buf.duration,
     caller: 2 * power(440) / energy,
     agent: 2 * power(660) / energy,
+    colleague: 2 * power(880) / energy,
     neither: 2 * power(550) / energy,
   };
 }

@@ -741,8 +741,7 @@ def add_chunk(
         raise Forbidden(f"leg {leg} of contact {contact_id} is not a recording of yours")
     if base != rec.content_type:
         raise InvalidInput(f"content-type: this leg is recorded as {rec.content_type}")
-    contact = session.get(Contact, contact_id)
-    assert contact is not None  # a recording's contact is never deleted
+    contact = session.get_one(Contact, contact_id)  # a recording's contact is never deleted
     ours = contact.agent_id == user_id and contact.state in AGENT_SIGNAL
     if not ours and (now - rec.updated_at).total_seconds() > R.LEG_TAIL_S:
         raise Forbidden(f"contact {contact_id} is not a call of yours")
