@@ -221,3 +221,6 @@ def test_ana_talks_to_luis_first_then_the_caller_talks_with_luis(
     )
     assert warm is not None
     assert warm.data["warm"] is True
+    # Ana's last piece, given as the call left her desk, was kept in her leg
+    assert first.updated_at >= warm.at
+    assert second.started_at >= warm.at
