@@ -170,6 +170,65 @@ def test_spanish_without_a_speech_server_fails_with_the_settings_to_set(
     assert "ESCUCHA_SPEECH_ENGINE_ES" in (row.error or "")
 
 
+def test_the_legs_of_a_transferred_call_are_read_by_automatic_qa_joined_in_order(
+    settings: Settings,
+    session: Session,
+    session_factory: sessionmaker[Session],
+    clock: FrozenClock,
+    short_en: tuple[Path, synth.Truth],
+    tmp_path: Path,
+) -> None:
+    """Each agent's leg is its own recording and transcript; automatic QA reads the call whole,
+    the first leg first, whichever was transcribed first."""
+    path, truth = short_en
+    contact_id = _contact(session)
+    second = {i: f"second agent {t['text']}" for i, t in enumerate(truth.turns)}
+    # the second leg happens to be transcribed first (the first one's job comes later)
+    script = Script(_script(truth, second).items + _script(truth).items)
+    with _speech_settings(settings, tmp_path, script) as conf:
+        for name, at in (
+            ("leg2.wav", START - timedelta(minutes=2)),
+            ("leg1.wav", START - timedelta(minutes=5)),
+        ):
+            leg = tmp_path / name
+            leg.write_bytes(path.read_bytes())
+            speech.request_transcription(
+                session,
+                contact_id=contact_id,
+                uri=str(leg),
+                sha256=speech.sha256_of(leg.read_bytes()),
+                language="en",
+                now=at,
+                source="voice",
+            )
+            session.commit()
+            assert run_due(session_factory, conf, clock) == 1
+            session.expire_all()
+            alone = qa.transcript_of(session, contact_id)
+            assert alone is not None
+            if name == "leg2.wav":
+                assert qa.transcript_turns(alone)[0].text.startswith("second agent")
+    session.expire_all()
+    rows = session.scalars(select(SpeechTranscript).order_by(SpeechTranscript.created_at)).all()
+    assert [r.status for r in rows] == ["done", "done"]
+    assert "second agent" not in str(rows[0].turns)
+    assert "second agent" in str(rows[1].turns)
+    qa_row = qa.transcript_of(session, contact_id)
+    assert qa_row is not None
+    turns = qa.transcript_turns(qa_row)
+    spoken = [t for t in turns if t.speaker != "hold"]
+    assert len(spoken) == 2 * len([t for t in truth.turns if str(t["text"]).strip()])
+    half = len(spoken) // 2
+    assert not any(t.text.startswith("second agent") for t in spoken[:half])
+    assert all(t.text.startswith("second agent") for t in spoken[half:])
+    # the second leg's times follow the first's length
+    duration = rows[0].duration_s or 0.0
+    assert spoken[half].start_s == pytest.approx(spoken[0].start_s + duration, abs=0.05)
+    result = qa.auto_qa(qa_row)
+    assert result is not None
+    assert result.hold_count == 2  # a silence in each leg
+
+
 def test_a_recording_changed_after_it_was_submitted_is_not_transcribed(
     settings: Settings,
     session: Session,
