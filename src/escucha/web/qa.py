@@ -186,6 +186,7 @@ def recorded_legs(
             rec, voice_rules.holds_within(rec.started_at, rec.updated_at, rec.user_id, holds)
         )
         for rec in voice_service.recordings_of(db, contact_id)
+        if rec.chunks  # a leg begun and never sent a piece (a desk closed at once) plays nothing
     ]
 
 
