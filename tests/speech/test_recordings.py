@@ -8,7 +8,7 @@ import base64
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,22 @@ def _contact(session: Session) -> int:
     contact = make_ended_contact(session, agent_id=agent.id, arrived=START - timedelta(hours=1))
     session.commit()
     return int(contact.id)
+
+
+def _submit_copy(
+    session: Session, contact_id: int, wav: Path, copy: Path, *, now: datetime
+) -> Path:
+    """A copy of ``wav`` at ``copy``, asked to be transcribed as a voice recording in English."""
+    copy.write_bytes(wav.read_bytes())
+    speech.request_transcription(
+        session,
+        contact_id=contact_id,
+        uri=str(copy),
+        sha256=speech.sha256_of(copy.read_bytes()),
+        language="en",
+        now=now,
+    )
+    return copy
 
 
 def test_an_uploaded_recording_is_transcribed_masked_and_scored(
@@ -190,17 +206,7 @@ def test_the_legs_of_a_transferred_call_are_read_by_automatic_qa_joined_in_order
             ("leg2.wav", START - timedelta(minutes=2)),
             ("leg1.wav", START - timedelta(minutes=5)),
         ):
-            leg = tmp_path / name
-            leg.write_bytes(path.read_bytes())
-            speech.request_transcription(
-                session,
-                contact_id=contact_id,
-                uri=str(leg),
-                sha256=speech.sha256_of(leg.read_bytes()),
-                language="en",
-                now=at,
-                source="voice",
-            )
+            _submit_copy(session, contact_id, path, tmp_path / name, now=at)
             session.commit()
             assert run_due(session_factory, conf, clock) == 1
             session.expire_all()
@@ -238,16 +244,7 @@ def test_a_recording_changed_after_it_was_submitted_is_not_transcribed(
     tmp_path: Path,
 ) -> None:
     contact_id = _contact(session)
-    copy = tmp_path / "call.wav"
-    copy.write_bytes(short_en[0].read_bytes())
-    speech.request_transcription(
-        session,
-        contact_id=contact_id,
-        uri=str(copy),
-        sha256=speech.sha256_of(copy.read_bytes()),
-        language="en",
-        now=START,
-    )
+    copy = _submit_copy(session, contact_id, short_en[0], tmp_path / "call.wav", now=START)
     session.commit()
     copy.write_bytes(copy.read_bytes() + b"\0\0")
     run_due(session_factory, settings, clock)
