@@ -26,6 +26,7 @@ from escucha.config import Settings
 from escucha.contacts.models import Contact, ContactEvent
 from escucha.org import service as org_service
 from escucha.routing.models import AgentStatus
+from escucha.voice import rules as voice_rules
 from escucha.voice.models import VoiceLeg, VoiceRecording
 from tests.conftest import START
 from tests.system.conftest import (
@@ -376,6 +377,57 @@ def test_the_caller_and_the_agent_hear_each_other_hold_and_mute_silence_the_agen
         # message puts some speech there)
         assert heard["caller"] > max(0.05, 5 * heard["neither"])
         assert heard["agent"] > max(0.05, 5 * heard["neither"])
+
+
+def test_a_caller_page_reloaded_mid_call_is_recorded_on_in_a_new_leg(
+    demo_open: None,
+    recording_server: LiveServer,
+    playwright: Any,
+    tmp_path: Path,
+    session: Session,
+    settings: Settings,
+) -> None:
+    """The desk's recorder follows the connection: a reload of the caller's page brings a new
+    one, and the desk records it as the call's next leg instead of the old, silent stream."""
+    url = recording_server.url
+    caller_wav = tone_wav(tmp_path / "caller-440.wav", CALLER_HZ)
+    agent_wav = tone_wav(tmp_path / "agent-660.wav", AGENT_HZ)
+
+    def legs() -> list[VoiceRecording]:
+        session.expire_all()
+        return list(
+            session.scalars(
+                select(VoiceRecording)
+                .where(VoiceRecording.contact_id == contact.id)
+                .order_by(VoiceRecording.leg)
+            )
+        )
+
+    with chromium(playwright, caller_wav) as cb, chromium(playwright, agent_wav) as ab:
+        caller, agent = _page(cb, url), _page(ab, url)
+        contact = _talking(caller, agent, url, session)
+        wait_heard(agent, CALLER_HZ)
+        _wait(lambda: [r.chunks >= 1 for r in legs()] == [True], 20, "a piece of the first leg")
+        caller.reload()
+        _wait(lambda: [r.chunks >= 1 for r in legs()] == [True, True], 30, "the second leg")
+        wait_heard(agent, CALLER_HZ)
+        agent.locator("section.contact").get_by_role("button", name="Terminar la llamada").click()
+        agent.evaluate("() => window.EscuchaVoice.recorded")
+    first, second = legs()
+    assert first.user_id == second.user_id == contact.agent_id
+    folder = settings.outbox_dir.parent / "recordings" / str(contact.id)
+    data = b"".join(
+        (folder / voice_rules.piece_name(2, i)).read_bytes() for i in range(second.chunks)
+    )
+    with chromium(playwright, caller_wav) as cb:
+        heard = _page(cb, url).evaluate(DECODE, base64.b64encode(data).decode())
+    figure(
+        f"recording after the caller's page reloaded: second leg {heard['seconds']:.1f} s, "
+        f"caller tone {heard['caller']:.2f}, agent tone {heard['agent']:.2f}, "
+        f"550 Hz {heard['neither']:.4f}"
+    )
+    assert heard["caller"] > max(0.05, 5 * heard["neither"])
+    assert heard["agent"] > max(0.05, 5 * heard["neither"])
 
 
 def test_a_closed_caller_tab_is_an_abandon_within_10_s_and_is_never_offered(

@@ -122,7 +122,7 @@
     var type = MediaRecorder.isTypeSupported("audio/webm;codecs=opus") ? "audio/webm;codecs=opus" : "audio/webm";
     var rec = new MediaRecorder(mix.stream, { mimeType: type });
     var seq = 0, chain = startLeg(contact, type, 3);
-    recording = { rec: rec, contact: contact, micGain: parts[1] || null, done: null };
+    recording = { rec: rec, contact: contact, remote: remote, micGain: parts[1] || null, done: null };
     rec.ondataavailable = function (e) {
       if (!e.data || !e.data.size) { return; }
       var n = seq++;
@@ -183,7 +183,12 @@
       remoteAudio.srcObject = stream;
       if (remoteLevel) { remoteLevel.stop(); }
       remoteLevel = V.level(stream, remoteMeter);
-      if (desk.contact) { startRecording(desk.contact, stream); recordHold(desk.state === "on_hold"); }
+      if (desk.contact) {
+        // a new connection (the caller's page was reloaded) brings a new stream: a new leg
+        if (recording && recording.remote !== stream) { stopRecording(); }
+        startRecording(desk.contact, stream);
+        recordHold(desk.state === "on_hold");
+      }
     });
     call.on("state", function (s) {
       if (s === "connected") { say(desk.state === "on_hold" ? T.hold : (muted ? T.muted : T.talking)); }
