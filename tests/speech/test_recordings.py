@@ -390,18 +390,9 @@ def test_a_transcript_goes_when_its_recording_is_deleted(
 ) -> None:
     path, truth = short_en
     contact_id = _contact(session)
-    voice_file = tmp_path / "voice" / "call.wav"
-    voice_file.parent.mkdir()
-    voice_file.write_bytes(path.read_bytes())
+    (tmp_path / "voice").mkdir()
+    voice_file = _submit_copy(session, contact_id, path, tmp_path / "voice" / "call.wav", now=START)
     with _speech_settings(settings, tmp_path, _script(truth)) as conf:
-        speech.request_transcription(
-            session,
-            contact_id=contact_id,
-            uri=str(voice_file),
-            sha256=speech.sha256_of(voice_file.read_bytes()),
-            language="en",
-            now=START,
-        )
         session.commit()
         run_due(session_factory, conf, clock)
     session.expire_all()

@@ -126,6 +126,17 @@ async (b64) => {
 """
 
 
+def recorded_tones(page: Any, settings: Settings, rec: VoiceRecording) -> dict[str, float]:
+    """Each tone's share of a recorded leg's energy: its pieces joined, decoded in ``page``."""
+    folder = settings.outbox_dir.parent / "recordings" / str(rec.contact_id)
+    data = b"".join(
+        (folder / voice_rules.piece_name(rec.leg, i)).read_bytes() for i in range(rec.chunks)
+    )
+    assert len(data) == rec.bytes
+    found: dict[str, float] = page.evaluate(DECODE, base64.b64encode(data).decode())
+    return found
+
+
 def figure(line: str) -> None:
     """A measured figure, appended to ``test-artifacts/voice-figures.txt`` with the load."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -365,10 +376,7 @@ def test_the_caller_and_the_agent_hear_each_other_hold_and_mute_silence_the_agen
         rec = session.scalar(select(VoiceRecording).where(VoiceRecording.contact_id == contact.id))
         assert rec is not None
         assert rec.chunks >= 2  # pieces of 5 s, sent while the call went on
-        folder = settings.outbox_dir.parent / "recordings" / str(contact.id)
-        data = b"".join((folder / f"{i:06d}.part").read_bytes() for i in range(rec.chunks))
-        assert len(data) == rec.bytes
-        heard = caller.evaluate(DECODE, base64.b64encode(data).decode())
+        heard = recorded_tones(caller, settings, rec)
         figure(
             f"recording: {heard['seconds']:.1f} s, caller tone {heard['caller']:.2f}, "
             f"agent tone {heard['agent']:.2f}, 550 Hz {heard['neither']:.4f} of its energy"
@@ -415,12 +423,8 @@ def test_a_caller_page_reloaded_mid_call_is_recorded_on_in_a_new_leg(
         agent.evaluate("() => window.EscuchaVoice.recorded")
     first, second = legs()
     assert first.user_id == second.user_id == contact.agent_id
-    folder = settings.outbox_dir.parent / "recordings" / str(contact.id)
-    data = b"".join(
-        (folder / voice_rules.piece_name(2, i)).read_bytes() for i in range(second.chunks)
-    )
     with chromium(playwright, caller_wav) as cb:
-        heard = _page(cb, url).evaluate(DECODE, base64.b64encode(data).decode())
+        heard = recorded_tones(_page(cb, url), settings, second)
     figure(
         f"recording after the caller's page reloaded: second leg {heard['seconds']:.1f} s, "
         f"caller tone {heard['caller']:.2f}, agent tone {heard['agent']:.2f}, "

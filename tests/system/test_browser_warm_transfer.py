@@ -10,7 +10,6 @@ desk records the caller and Ana, Luis's desk the caller and Luis once he takes t
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +20,12 @@ from sqlalchemy.orm import Session
 from escucha.auth.models import User
 from escucha.config import Settings
 from escucha.contacts.models import ContactEvent
-from escucha.voice import rules as voice_rules
 from escucha.voice.models import VoiceConsult, VoiceRecording
 from tests.system.conftest import LiveServer, screenshot
 from tests.system.test_browser_voice import (
     AGENT_HZ,
     ANALYSE,
     CALLER_HZ,
-    DECODE,
     HEARD,
     _ana_id,
     _contact,
@@ -41,6 +38,7 @@ from tests.system.test_browser_voice import (
     figure,
     hear,
     playwright,  # noqa: F401 - a fixture
+    recorded_tones,
     recording_server,  # noqa: F401 - a fixture
     tone_wav,
     wait_heard,
@@ -82,17 +80,6 @@ def _legs(session: Session, contact_id: int) -> list[VoiceRecording]:
             .order_by(VoiceRecording.leg)
         )
     )
-
-
-def _tones(page: Any, settings: Settings, rec: VoiceRecording) -> dict[str, float]:
-    """Each tone's share of a recorded leg's energy, decoded in the page."""
-    folder = settings.outbox_dir.parent / "recordings" / str(rec.contact_id)
-    data = b"".join(
-        (folder / voice_rules.piece_name(rec.leg, i)).read_bytes() for i in range(rec.chunks)
-    )
-    assert len(data) == rec.bytes
-    found: dict[str, float] = page.evaluate(DECODE, base64.b64encode(data).decode())
-    return found
 
 
 def test_ana_talks_to_luis_first_then_the_caller_talks_with_luis(
@@ -175,7 +162,7 @@ def test_ana_talks_to_luis_first_then_the_caller_talks_with_luis(
             luis_id,
         )
         assert first.started_at < second.started_at
-        heard = [_tones(caller, settings, rec) for rec in (first, second)]
+        heard = [recorded_tones(caller, settings, rec) for rec in (first, second)]
         figure(
             "warm transfer recording, share of each leg's energy: "
             + "; ".join(
