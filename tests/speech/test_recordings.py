@@ -8,7 +8,7 @@ import base64
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,22 @@ def _contact(session: Session) -> int:
     contact = make_ended_contact(session, agent_id=agent.id, arrived=START - timedelta(hours=1))
     session.commit()
     return int(contact.id)
+
+
+def _submit_copy(
+    session: Session, contact_id: int, wav: Path, copy: Path, *, now: datetime
+) -> Path:
+    """A copy of ``wav`` at ``copy``, asked to be transcribed as a voice recording in English."""
+    copy.write_bytes(wav.read_bytes())
+    speech.request_transcription(
+        session,
+        contact_id=contact_id,
+        uri=str(copy),
+        sha256=speech.sha256_of(copy.read_bytes()),
+        language="en",
+        now=now,
+    )
+    return copy
 
 
 def test_an_uploaded_recording_is_transcribed_masked_and_scored(
@@ -170,6 +186,55 @@ def test_spanish_without_a_speech_server_fails_with_the_settings_to_set(
     assert "ESCUCHA_SPEECH_ENGINE_ES" in (row.error or "")
 
 
+def test_the_legs_of_a_transferred_call_are_read_by_automatic_qa_joined_in_order(
+    settings: Settings,
+    session: Session,
+    session_factory: sessionmaker[Session],
+    clock: FrozenClock,
+    short_en: tuple[Path, synth.Truth],
+    tmp_path: Path,
+) -> None:
+    """Each agent's leg is its own recording and transcript; automatic QA reads the call whole,
+    the first leg first, whichever was transcribed first."""
+    path, truth = short_en
+    contact_id = _contact(session)
+    second = {i: f"second agent {t['text']}" for i, t in enumerate(truth.turns)}
+    # the second leg happens to be transcribed first (the first one's job comes later)
+    script = Script(_script(truth, second).items + _script(truth).items)
+    with _speech_settings(settings, tmp_path, script) as conf:
+        for name, at in (
+            ("leg2.wav", START - timedelta(minutes=2)),
+            ("leg1.wav", START - timedelta(minutes=5)),
+        ):
+            _submit_copy(session, contact_id, path, tmp_path / name, now=at)
+            session.commit()
+            assert run_due(session_factory, conf, clock) == 1
+            session.expire_all()
+            alone = qa.transcript_of(session, contact_id)
+            assert alone is not None
+            if name == "leg2.wav":
+                assert qa.transcript_turns(alone)[0].text.startswith("second agent")
+    session.expire_all()
+    rows = session.scalars(select(SpeechTranscript).order_by(SpeechTranscript.created_at)).all()
+    assert [r.status for r in rows] == ["done", "done"]
+    assert "second agent" not in str(rows[0].turns)
+    assert "second agent" in str(rows[1].turns)
+    qa_row = qa.transcript_of(session, contact_id)
+    assert qa_row is not None
+    turns = qa.transcript_turns(qa_row)
+    spoken = [t for t in turns if t.speaker != "hold"]
+    assert len(spoken) == 2 * len([t for t in truth.turns if str(t["text"]).strip()])
+    half = len(spoken) // 2
+    assert not any(t.text.startswith("second agent") for t in spoken[:half])
+    assert all(t.text.startswith("second agent") for t in spoken[half:])
+    # the second leg's times follow the first's length
+    duration = rows[0].duration_s or 0.0
+    assert spoken[half].start_s == pytest.approx(spoken[0].start_s + duration, abs=0.05)
+    result = qa.auto_qa(qa_row)
+    assert result is not None
+    assert result.hold_count == 2  # a silence in each leg
+
+
 def test_a_recording_changed_after_it_was_submitted_is_not_transcribed(
     settings: Settings,
     session: Session,
@@ -179,16 +244,7 @@ def test_a_recording_changed_after_it_was_submitted_is_not_transcribed(
     tmp_path: Path,
 ) -> None:
     contact_id = _contact(session)
-    copy = tmp_path / "call.wav"
-    copy.write_bytes(short_en[0].read_bytes())
-    speech.request_transcription(
-        session,
-        contact_id=contact_id,
-        uri=str(copy),
-        sha256=speech.sha256_of(copy.read_bytes()),
-        language="en",
-        now=START,
-    )
+    copy = _submit_copy(session, contact_id, short_en[0], tmp_path / "call.wav", now=START)
     session.commit()
     copy.write_bytes(copy.read_bytes() + b"\0\0")
     run_due(session_factory, settings, clock)
@@ -334,18 +390,9 @@ def test_a_transcript_goes_when_its_recording_is_deleted(
 ) -> None:
     path, truth = short_en
     contact_id = _contact(session)
-    voice_file = tmp_path / "voice" / "call.wav"
-    voice_file.parent.mkdir()
-    voice_file.write_bytes(path.read_bytes())
+    (tmp_path / "voice").mkdir()
+    voice_file = _submit_copy(session, contact_id, path, tmp_path / "voice" / "call.wav", now=START)
     with _speech_settings(settings, tmp_path, _script(truth)) as conf:
-        speech.request_transcription(
-            session,
-            contact_id=contact_id,
-            uri=str(voice_file),
-            sha256=speech.sha256_of(voice_file.read_bytes()),
-            language="en",
-            now=START,
-        )
         session.commit()
         run_due(session_factory, conf, clock)
     session.expire_all()

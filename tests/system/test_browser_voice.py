@@ -26,6 +26,7 @@ from escucha.config import Settings
 from escucha.contacts.models import Contact, ContactEvent
 from escucha.org import service as org_service
 from escucha.routing.models import AgentStatus
+from escucha.voice import rules as voice_rules
 from escucha.voice.models import VoiceLeg, VoiceRecording
 from tests.conftest import START
 from tests.system.conftest import (
@@ -118,10 +119,22 @@ async (b64) => {
     seconds: buf.duration,
     caller: 2 * power(440) / energy,
     agent: 2 * power(660) / energy,
+    colleague: 2 * power(880) / energy,
     neither: 2 * power(550) / energy,
   };
 }
 """
+
+
+def recorded_tones(page: Any, settings: Settings, rec: VoiceRecording) -> dict[str, float]:
+    """Each tone's share of a recorded leg's energy: its pieces joined, decoded in ``page``."""
+    folder = settings.outbox_dir.parent / "recordings" / str(rec.contact_id)
+    data = b"".join(
+        (folder / voice_rules.piece_name(rec.leg, i)).read_bytes() for i in range(rec.chunks)
+    )
+    assert len(data) == rec.bytes
+    found: dict[str, float] = page.evaluate(DECODE, base64.b64encode(data).decode())
+    return found
 
 
 def figure(line: str) -> None:
@@ -363,10 +376,7 @@ def test_the_caller_and_the_agent_hear_each_other_hold_and_mute_silence_the_agen
         rec = session.scalar(select(VoiceRecording).where(VoiceRecording.contact_id == contact.id))
         assert rec is not None
         assert rec.chunks >= 2  # pieces of 5 s, sent while the call went on
-        folder = settings.outbox_dir.parent / "recordings" / str(contact.id)
-        data = b"".join((folder / f"{i:06d}.part").read_bytes() for i in range(rec.chunks))
-        assert len(data) == rec.bytes
-        heard = caller.evaluate(DECODE, base64.b64encode(data).decode())
+        heard = recorded_tones(caller, settings, rec)
         figure(
             f"recording: {heard['seconds']:.1f} s, caller tone {heard['caller']:.2f}, "
             f"agent tone {heard['agent']:.2f}, 550 Hz {heard['neither']:.4f} of its energy"
@@ -375,6 +385,53 @@ def test_the_caller_and_the_agent_hear_each_other_hold_and_mute_silence_the_agen
         # message puts some speech there)
         assert heard["caller"] > max(0.05, 5 * heard["neither"])
         assert heard["agent"] > max(0.05, 5 * heard["neither"])
+
+
+def test_a_caller_page_reloaded_mid_call_is_recorded_on_in_a_new_leg(
+    demo_open: None,
+    recording_server: LiveServer,
+    playwright: Any,
+    tmp_path: Path,
+    session: Session,
+    settings: Settings,
+) -> None:
+    """The desk's recorder follows the connection: a reload of the caller's page brings a new
+    one, and the desk records it as the call's next leg instead of the old, silent stream."""
+    url = recording_server.url
+    caller_wav = tone_wav(tmp_path / "caller-440.wav", CALLER_HZ)
+    agent_wav = tone_wav(tmp_path / "agent-660.wav", AGENT_HZ)
+
+    def legs() -> list[VoiceRecording]:
+        session.expire_all()
+        return list(
+            session.scalars(
+                select(VoiceRecording)
+                .where(VoiceRecording.contact_id == contact.id)
+                .order_by(VoiceRecording.leg)
+            )
+        )
+
+    with chromium(playwright, caller_wav) as cb, chromium(playwright, agent_wav) as ab:
+        caller, agent = _page(cb, url), _page(ab, url)
+        contact = _talking(caller, agent, url, session)
+        wait_heard(agent, CALLER_HZ)
+        _wait(lambda: [r.chunks >= 1 for r in legs()] == [True], 20, "a piece of the first leg")
+        caller.reload()
+        _wait(lambda: [r.chunks >= 1 for r in legs()] == [True, True], 30, "the second leg")
+        wait_heard(agent, CALLER_HZ)
+        agent.locator("section.contact").get_by_role("button", name="Terminar la llamada").click()
+        agent.evaluate("() => window.EscuchaVoice.recorded")
+    first, second = legs()
+    assert first.user_id == second.user_id == contact.agent_id
+    with chromium(playwright, caller_wav) as cb:
+        heard = recorded_tones(_page(cb, url), settings, second)
+    figure(
+        f"recording after the caller's page reloaded: second leg {heard['seconds']:.1f} s, "
+        f"caller tone {heard['caller']:.2f}, agent tone {heard['agent']:.2f}, "
+        f"550 Hz {heard['neither']:.4f}"
+    )
+    assert heard["caller"] > max(0.05, 5 * heard["neither"])
+    assert heard["agent"] > max(0.05, 5 * heard["neither"])
 
 
 def test_a_closed_caller_tab_is_an_abandon_within_10_s_and_is_never_offered(

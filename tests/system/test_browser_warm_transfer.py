@@ -4,7 +4,8 @@ The caller plays 440 Hz, Ana 660 Hz and Luis 880 Hz, each from its own fake micr
 puts the caller on hold and talks to Luis first: they hear each other while the caller hears
 only the hold music; then Ana hands over and the caller and Luis hear each other. What each page
 receives is measured in the page (an ``AnalyserNode``), as in ``test_browser_voice``; each check
-waits for the sound to be there, never for a fixed time.
+waits for the sound to be there, never for a fixed time. The call is recorded leg by leg: Ana's
+desk records the caller and Ana, Luis's desk the caller and Luis once he takes the call.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha.auth.models import User
+from escucha.config import Settings
 from escucha.contacts.models import ContactEvent
-from escucha.voice.models import VoiceConsult
+from escucha.voice.models import VoiceConsult, VoiceRecording
 from tests.system.conftest import LiveServer, screenshot
 from tests.system.test_browser_voice import (
     AGENT_HZ,
     ANALYSE,
     CALLER_HZ,
     HEARD,
+    _ana_id,
     _contact,
     _log_in,
     _page,
@@ -35,6 +38,8 @@ from tests.system.test_browser_voice import (
     figure,
     hear,
     playwright,  # noqa: F401 - a fixture
+    recorded_tones,
+    recording_server,  # noqa: F401 - a fixture
     tone_wav,
     wait_heard,
 )
@@ -66,20 +71,33 @@ def wait_consult(page: Any, hz: float, timeout_s: float = 20.0) -> dict[str, flo
     return last[0]
 
 
+def _legs(session: Session, contact_id: int) -> list[VoiceRecording]:
+    session.expire_all()
+    return list(
+        session.scalars(
+            select(VoiceRecording)
+            .where(VoiceRecording.contact_id == contact_id)
+            .order_by(VoiceRecording.leg)
+        )
+    )
+
+
 def test_ana_talks_to_luis_first_then_the_caller_talks_with_luis(
     demo_open: None,  # noqa: F811 - the fixture imported above
-    live_server: LiveServer,
+    recording_server: LiveServer,  # noqa: F811
     playwright: Any,  # noqa: F811
     tmp_path: Path,
     session: Session,
+    settings: Settings,
 ) -> None:
     assert ANALYSE_CONSULT != ANALYSE
-    url = live_server.url
+    url = recording_server.url
     wavs = {
         hz: tone_wav(tmp_path / f"tone-{int(hz)}.wav", hz)
         for hz in (CALLER_HZ, AGENT_HZ, COLLEAGUE_HZ)
     }
     luis_id = session.scalar(select(User.id).where(User.username == "luis"))
+    assert luis_id is not None
     with (
         chromium(playwright, wavs[CALLER_HZ]) as cb,
         chromium(playwright, wavs[AGENT_HZ]) as ab,
@@ -126,8 +144,60 @@ def test_ana_talks_to_luis_first_then_the_caller_talks_with_luis(
             f"{at_caller['share']:.3f}, colleague {at_colleague['share']:.3f}"
         )
 
+        # Luis's desk records his part as a second leg; Ana's keeps hers whole
+        _wait(
+            lambda: [r.chunks >= 1 for r in _legs(session, contact.id)] == [True, True],
+            20,
+            f"a piece of each leg: {[(r.leg, r.chunks) for r in _legs(session, contact.id)]}",
+        )
+        luis.locator("section.contact").get_by_role("button", name="Terminar la llamada").click()
+        caller.locator("#phone.phase-ended").wait_for()
+        luis.evaluate("() => window.EscuchaVoice.recorded")
+        ana.evaluate("() => window.EscuchaVoice.recorded")
+        first, second = _legs(session, contact.id)
+        assert (first.leg, first.user_id, second.leg, second.user_id) == (
+            1,
+            _ana_id(session),
+            2,
+            luis_id,
+        )
+        assert first.started_at < second.started_at
+        heard = [recorded_tones(caller, settings, rec) for rec in (first, second)]
+        figure(
+            "warm transfer recording, share of each leg's energy: "
+            + "; ".join(
+                f"leg {i + 1} {h['seconds']:.1f} s caller {h['caller']:.2f} ana {h['agent']:.2f} "
+                f"luis {h['colleague']:.2f} 550 Hz {h['neither']:.4f}"
+                for i, h in enumerate(heard)
+            )
+        )
+        # Ana's leg: the caller and Ana; none of the consult (Luis) reached the recording
+        assert heard[0]["caller"] > max(0.05, 5 * heard[0]["neither"])
+        assert heard[0]["agent"] > max(0.05, 5 * heard[0]["neither"])
+        assert heard[0]["colleague"] < 0.01
+        # Luis's leg: the caller and Luis, and no Ana
+        assert heard[1]["caller"] > max(0.05, 5 * heard[1]["neither"])
+        assert heard[1]["colleague"] > max(0.05, 5 * heard[1]["neither"])
+        assert heard[1]["agent"] < 0.01
+
+        # the review page plays both legs, in order, each named by its agent
+        review = _page(cb, url)
+        review.goto(f"{url}/login?next=/qa/contacts/{contact.id}")
+        review.fill("input[name=username]", "sofia")
+        review.fill("input[name=password]", "escucha-demo")
+        review.get_by_role("button", name="Iniciar sesión").click()
+        review.wait_for_url(f"{url}/qa/contacts/{contact.id}")
+        legs = review.locator("[data-recording-leg]")
+        assert legs.count() == 2
+        assert "Ana" in legs.nth(0).inner_text()
+        assert "Espera en el" in legs.nth(0).inner_text()  # the consult's hold is in Ana's leg
+        assert "Luis" in legs.nth(1).inner_text()
+        sources = [legs.nth(i).locator("audio").get_attribute("src") for i in range(legs.count())]
+        assert sources == [f"/voice/recordings/{contact.id}/1", f"/voice/recordings/{contact.id}/2"]
+        screenshot(review, "voice-08-review-two-legs")
+
     moved = _contact(session, contact.id)
-    assert (moved.state, moved.agent_id) == ("connected", luis_id)
+    assert (moved.state, moved.agent_id) == ("wrap_up", luis_id)
     consult = session.scalar(select(VoiceConsult).where(VoiceConsult.contact_id == contact.id))
     assert consult is not None
     assert consult.outcome == "handed_over"
@@ -138,3 +208,6 @@ def test_ana_talks_to_luis_first_then_the_caller_talks_with_luis(
     )
     assert warm is not None
     assert warm.data["warm"] is True
+    # Ana's last piece, given as the call left her desk, was kept in her leg
+    assert first.updated_at >= warm.at
+    assert second.started_at >= warm.at

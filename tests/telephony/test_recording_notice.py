@@ -159,13 +159,13 @@ def test_a_web_caller_hears_the_notice_refuses_and_the_desk_does_not_record(
         f"/agent/contacts/{contact.id}/answer", data={"csrf_token": token}, headers=hx
     ).text
     assert 'data-voice-record="no"' in desk
-    piece = agent.post(
-        f"/agent/voice/recording/{contact.id}/0",
-        content=b"\x1aE\xdf\xa3 webm",
-        headers={"Content-Type": "audio/webm", "X-CSRF-Token": token},
+    leg = agent.post(
+        f"/agent/voice/recording/{contact.id}",
+        json={"type": "audio/webm"},
+        headers={"X-CSRF-Token": token},
     )
-    assert piece.status_code == 409
-    assert "refused the recording" in piece.text
+    assert leg.status_code == 409
+    assert "refused the recording" in leg.text
 
 
 def test_a_web_caller_who_presses_nothing_is_recorded(

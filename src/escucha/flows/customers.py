@@ -291,6 +291,7 @@ def export(session: Session, customer: Customer, *, now: datetime, actor: str) -
         "recordings": [
             {
                 "contact_id": r.contact_id,
+                "leg": r.leg,
                 "started_at": _iso(r.started_at),
                 "bytes": r.bytes,
                 "deleted_at": _iso(r.deleted_at),

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from escucha import languages
@@ -28,6 +28,9 @@ from escucha.speech.engines import engine_for
 from escucha.speech.models import SpeechTranscript
 
 SOURCES = ("upload", "twilio", "voice", "cli")
+#: Sources whose recordings of one contact are the legs of its call (a recording per agent it
+#: reached): automatic QA reads them joined, in order. An upload stands alone and replaces.
+LEG_SOURCES = ("twilio", "voice")
 QA_SOURCE = "speech"
 
 
@@ -240,11 +243,14 @@ def transcribe_row(
     row.status = "done"
     row.error = None
     row.transcribed_at = now
-    if recording.turns:
+    whole = whole_call(session, row, recording)
+    if whole is not recording:
+        findings, _events = T.audio_findings(whole, _options(settings, row.agent_channel))
+    if whole.turns:
         reviews.store_transcript(
             session,
             row.contact_id,
-            qa_text(recording),
+            qa_text(whole),
             now=now,
             fmt="json",
             language=row.language,
@@ -252,6 +258,38 @@ def transcribe_row(
             extra_findings=findings,
         )
     session.flush()
+
+
+def whole_call(session: Session, row: SpeechTranscript, recording: T.Recording) -> T.Recording:
+    """What automatic QA reads of the call ``row`` (just transcribed as ``recording``) is part
+    of: with the other legs of its call transcribed so far, in the order they were recorded."""
+    if row.source not in LEG_SOURCES:
+        return recording
+    rows = session.scalars(
+        select(SpeechTranscript)
+        .where(
+            SpeechTranscript.contact_id == row.contact_id,
+            SpeechTranscript.source == row.source,
+            or_(SpeechTranscript.status == "done", SpeechTranscript.id == row.id),
+        )
+        .order_by(SpeechTranscript.created_at, SpeechTranscript.id)
+    ).all()
+    return T.joined(
+        [
+            recording
+            if r.id == row.id
+            else T.stored(
+                recording.lang,
+                engine=r.engine or "",
+                channels=r.channels or 1,
+                duration_s=r.duration_s or 0.0,
+                turns=r.turns,
+                events=(r.audio or {}).get("events", []),
+                masked=r.masked,
+            )
+            for r in rows
+        ]
+    )
 
 
 def _fail(row: SpeechTranscript, message: str) -> None:

@@ -9,9 +9,9 @@ else the speaker is ``unknown``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -223,6 +223,82 @@ def transcribe_audio(
         masked=masked,
         speakers_guessed=guessed,
         warnings=tuple(warnings),
+    )
+
+
+# --- The legs of one call -------------------------------------------------------------------
+
+
+def stored(
+    lang: rules.Lang,
+    *,
+    engine: str,
+    channels: int,
+    duration_s: float,
+    turns: Sequence[dict[str, Any]],
+    events: Sequence[dict[str, Any]],
+    masked: int,
+) -> Recording:
+    """A recording as its transcript keeps it (turns, and the silences and overlaps the
+    detectors heard), to be joined with the other legs of its call."""
+
+    def segments(detector: str) -> tuple[A.Segment, ...]:
+        return tuple(
+            A.Segment(float(e["start_s"]), float(e["end_s"]))
+            for e in events
+            if e.get("detector") == detector
+        )
+
+    return Recording(
+        lang=lang,
+        engine=engine,
+        channels=channels,
+        rate=A.ENGINE_RATE,
+        subtype="",
+        duration_s=duration_s,
+        clipped_share=0.0,
+        level_dbfs=float("-inf"),
+        turns=tuple(
+            SpeechTurn(t["speaker"], float(t["start_s"]), float(t["end_s"]), str(t["text"]))
+            for t in turns
+        ),
+        silences=segments("silence"),
+        overlaps=segments("overlap"),
+        masked=masked,
+        speakers_guessed=False,
+    )
+
+
+def joined(legs: Sequence[Recording]) -> Recording:
+    """The legs of one call (a recording per agent it reached), one after the other: each
+    leg's times move on by the lengths of the legs before it."""
+    if len(legs) == 1:
+        return legs[0]
+    turns: list[SpeechTurn] = []
+    silences: list[A.Segment] = []
+    overlaps: list[A.Segment] = []
+    at = 0.0
+    for leg in legs:
+        turns += [SpeechTurn(t.speaker, t.start_s + at, t.end_s + at, t.text) for t in leg.turns]
+        silences += [A.Segment(x.start_s + at, x.end_s + at) for x in leg.silences]
+        overlaps += [A.Segment(x.start_s + at, x.end_s + at) for x in leg.overlaps]
+        at += leg.duration_s
+    first = legs[0]
+    return Recording(
+        lang=first.lang,
+        engine=first.engine,
+        channels=max(leg.channels for leg in legs),
+        rate=first.rate,
+        subtype=first.subtype,
+        duration_s=round(at, 2),
+        clipped_share=max(leg.clipped_share for leg in legs),
+        level_dbfs=max(leg.level_dbfs for leg in legs),
+        turns=tuple(turns),
+        silences=tuple(silences),
+        overlaps=tuple(overlaps),
+        masked=sum(leg.masked for leg in legs),
+        speakers_guessed=any(leg.speakers_guessed for leg in legs),
+        warnings=tuple(w for leg in legs for w in leg.warnings),
     )
 
 

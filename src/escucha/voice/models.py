@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from escucha.db.base import Base
@@ -82,12 +82,17 @@ class AgentDesk(Base):
 
 
 class VoiceRecording(Base):
-    """A web call recorded in the agent's desk (ADR 15): chunks of WebM/Opus, in order."""
+    """One agent's leg of a web call, recorded in that agent's desk (ADR 15): chunks of
+    WebM/Opus, in order. A call handed from one agent to another has a leg per agent, numbered
+    from 1 in the order they began; an agent who takes the customer back begins a new leg."""
 
     __tablename__ = "voice_recordings"
+    __table_args__ = (UniqueConstraint("contact_id", "leg"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), unique=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    leg: Mapped[int] = mapped_column(default=1)
+    #: The agent whose desk recorded this leg (the customer and that agent are heard).
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     content_type: Mapped[str] = mapped_column(String(60))
     chunks: Mapped[int] = mapped_column(default=0)

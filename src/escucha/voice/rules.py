@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +23,10 @@ AGENT_IDLE_GRACE_S = 30.0
 SWEEP_EVERY_S = 2.0
 #: Signals are kept this long (a page that reconnects reads what it missed meanwhile).
 SIGNAL_RETENTION_S = 3600.0
+
+#: Once the call has left an agent (handed over, ended), the pieces of their leg of the
+#: recording still in flight are taken this long after the last one arrived.
+LEG_TAIL_S = 60.0
 
 #: What each side may send: a session description, and the end of its leg.
 CALLER_KINDS = frozenset({"answer", "ready", "bye"})
@@ -218,3 +224,48 @@ def sip_offline(
     if registration == "registered":
         return False
     return changed_at is None or silent_for(changed_at, now) > AGENT_IDLE_GRACE_S
+
+
+# --- recordings (ADR 15) --------------------------------------------------------------------
+
+
+def piece_name(leg: int, seq: int | None) -> str:
+    """The file of piece ``seq`` of a leg in the contact's folder (``None``: a glob of all of
+    them). The first leg keeps the names of the time when a call had one recording.
+
+    >>> piece_name(1, 3), piece_name(2, 0), piece_name(2, None)
+    ('000003.part', 'leg2-000000.part', 'leg2-??????.part')
+    """
+    number = "??????" if seq is None else f"{seq:06d}"
+    return f"{number}.part" if leg == 1 else f"leg{leg}-{number}.part"
+
+
+@dataclass(frozen=True)
+class LegHold:
+    """A hold within one recorded leg: where it starts in that leg's recording."""
+
+    offset_s: float
+    length_s: float | None  # None: never resumed
+    announced: bool
+
+
+def holds_within(
+    start: datetime,
+    end: datetime,
+    agent_id: int,
+    holds: Iterable[tuple[datetime, int | None, float | None, bool]],
+) -> list[LegHold]:
+    """The holds (``(started, agent, length_s, announced)``) this agent began while their leg
+    was recorded, placed in that leg's recording.
+
+    >>> from datetime import datetime as d
+    >>> holds_within(d(2026, 1, 1, 10), d(2026, 1, 1, 10, 5), 7,
+    ...              [(d(2026, 1, 1, 10, 2), 7, 30.0, True), (d(2026, 1, 1, 10, 6), 7, 5.0, False),
+    ...               (d(2026, 1, 1, 10, 3), 8, 5.0, False)])
+    [LegHold(offset_s=120.0, length_s=30.0, announced=True)]
+    """
+    return [
+        LegHold((at - start).total_seconds(), length_s, announced)
+        for at, agent, length_s, announced in holds
+        if agent == agent_id and start <= at <= end
+    ]

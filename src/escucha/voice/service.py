@@ -684,48 +684,94 @@ def recordings_dir(settings: Settings) -> Path:
     return Path(settings.outbox_dir).parent / "recordings"
 
 
-def recording_of(session: Session, contact_id: int) -> VoiceRecording | None:
-    return session.scalar(
-        select(VoiceRecording).where(
-            VoiceRecording.contact_id == contact_id, VoiceRecording.deleted_at.is_(None)
+def recordings_of(session: Session, contact_id: int) -> list[VoiceRecording]:
+    """The contact's recorded legs still kept, in the order they began."""
+    return list(
+        session.scalars(
+            select(VoiceRecording)
+            .where(VoiceRecording.contact_id == contact_id, VoiceRecording.deleted_at.is_(None))
+            .order_by(VoiceRecording.leg)
         )
     )
 
 
+def recording_of(session: Session, contact_id: int, leg: int = 1) -> VoiceRecording | None:
+    return session.scalar(
+        select(VoiceRecording).where(
+            VoiceRecording.contact_id == contact_id,
+            VoiceRecording.leg == leg,
+            VoiceRecording.deleted_at.is_(None),
+        )
+    )
+
+
+def _recording_type(content_type: str) -> str:
+    base = content_type.split(";", 1)[0].strip().lower()
+    if base not in RECORDING_TYPES:
+        raise InvalidInput(f"content-type: one of {', '.join(RECORDING_TYPES)}")
+    return base
+
+
+def start_leg(
+    session: Session, contact: Contact, *, user_id: int, content_type: str, now: datetime
+) -> VoiceRecording:
+    """A new leg of the call's recording: the agent's desk began recording the customer and
+    itself (each agent a call reaches records their own part; a desk reloaded mid-call
+    begins another leg). Legs are numbered from 1 in the order they begin."""
+    base = _recording_type(content_type)
+    if telephony.recording_refused(session, contact):
+        raise Conflict("the caller refused the recording of this call")
+    last = session.scalar(
+        select(func.max(VoiceRecording.leg)).where(VoiceRecording.contact_id == contact.id)
+    )
+    rec = VoiceRecording(
+        contact_id=contact.id,
+        leg=int(last or 0) + 1,
+        user_id=user_id,
+        content_type=base,
+        started_at=now,
+        updated_at=now,
+    )
+    session.add(rec)
+    session.flush()
+    return rec
+
+
 def add_chunk(
     session: Session,
-    contact: Contact,
+    contact_id: int,
     *,
     user_id: int,
+    leg: int,
     seq: int,
     data: bytes,
     content_type: str,
     now: datetime,
     settings: Settings,
 ) -> VoiceRecording:
-    """The next piece of a call's recording, from the agent's desk (a resent piece is kept once).
+    """The next piece of an agent's leg of a call's recording (a resent piece is kept once).
 
     Each piece is its own file, written before the row counts it: a crash loses at most the
-    pieces the desk had not sent yet.
+    pieces the desk had not sent yet. Only the leg's own agent sends its pieces: while the call
+    is theirs, and for :data:`R.LEG_TAIL_S` after their last piece once it is not (the desk's
+    recorder gives its last piece when the call has just left it, handed over or ended).
     """
-    base = content_type.split(";", 1)[0].strip().lower()
-    if base not in RECORDING_TYPES:
-        raise InvalidInput(f"content-type: one of {', '.join(RECORDING_TYPES)}")
+    base = _recording_type(content_type)
     if not data or len(data) > MAX_CHUNK_BYTES:
         raise InvalidInput(f"a recording piece is 1 to {MAX_CHUNK_BYTES} bytes")
     rec = session.scalar(
-        select(VoiceRecording).where(VoiceRecording.contact_id == contact.id).with_for_update()
+        select(VoiceRecording)
+        .where(VoiceRecording.contact_id == contact_id, VoiceRecording.leg == leg)
+        .with_for_update()
     )
-    if rec is None:
-        rec = VoiceRecording(
-            contact_id=contact.id,
-            user_id=user_id,
-            content_type=base,
-            started_at=now,
-            updated_at=now,
-        )
-        session.add(rec)
-        session.flush()
+    if rec is None or rec.user_id != user_id:
+        raise Forbidden(f"leg {leg} of contact {contact_id} is not a recording of yours")
+    if base != rec.content_type:
+        raise InvalidInput(f"content-type: this leg is recorded as {rec.content_type}")
+    contact = session.get_one(Contact, contact_id)  # a recording's contact is never deleted
+    ours = contact.agent_id == user_id and contact.state in AGENT_SIGNAL
+    if not ours and (now - rec.updated_at).total_seconds() > R.LEG_TAIL_S:
+        raise Forbidden(f"contact {contact_id} is not a call of yours")
     if rec.deleted_at is not None:
         raise Conflict("this recording was deleted")
     if telephony.recording_refused(session, contact):
@@ -736,7 +782,7 @@ def add_chunk(
         raise Conflict(f"recording piece {rec.chunks} is missing: send the pieces in order")
     folder = recordings_dir(settings) / str(contact.id)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{seq:06d}.part").write_bytes(data)
+    (folder / R.piece_name(leg, seq)).write_bytes(data)
     rec.chunks += 1
     rec.bytes += len(data)
     rec.updated_at = now
@@ -746,11 +792,12 @@ def add_chunk(
 
 def recording_pieces(rec: VoiceRecording, settings: Settings) -> list[Path]:
     folder = recordings_dir(settings) / str(rec.contact_id)
-    return [folder / f"{i:06d}.part" for i in range(rec.chunks)]
+    return [folder / R.piece_name(rec.leg, i) for i in range(rec.chunks)]
 
 
 def delete_old_recordings(session: Session, *, now: datetime, settings: Settings) -> int:
-    """Recordings older than the retention period are deleted (the row keeps the trace)."""
+    """Recorded legs older than the retention period are deleted, each with its pieces (the
+    row keeps the trace); a contact's folder goes with its last leg."""
     cutoff = now - timedelta(days=settings.recording_retention_days)
     old = session.scalars(
         select(VoiceRecording).where(
@@ -758,6 +805,12 @@ def delete_old_recordings(session: Session, *, now: datetime, settings: Settings
         )
     ).all()
     for rec in old:
-        shutil.rmtree(recordings_dir(settings) / str(rec.contact_id), ignore_errors=True)
+        folder = recordings_dir(settings) / str(rec.contact_id)
+        for piece in folder.glob(R.piece_name(rec.leg, None)):
+            piece.unlink(missing_ok=True)
         rec.deleted_at = now
+    session.flush()
+    for contact_id in {rec.contact_id for rec in old}:
+        if not recordings_of(session, contact_id):
+            shutil.rmtree(recordings_dir(settings) / str(contact_id), ignore_errors=True)
     return len(old)

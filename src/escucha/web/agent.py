@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from escucha.audit import service as audit
 from escucha.auth.api import DB, AgentCaller, ClockDep, SupervisorCaller, session_user
 from escucha.auth.models import User
+from escucha.config import Settings
 from escucha.db import changes
 from escucha.errors import Conflict, EscuchaError, InvalidInput, NotFound
 from escucha.flows import calls, desk, wrapup
@@ -595,48 +596,89 @@ def ice_servers(request: Request) -> list[dict[str, Any]]:
     return voice_rules.parse_ice_servers(request.app.state.settings.ice_servers)
 
 
-@router.post("/agent/voice/recording/{contact_id}/{seq}")
-async def recording_piece(
-    request: Request, contact_id: int, seq: int, caller: AgentCaller, db: DB, clock: ClockDep
+class RecordingLegIn(BaseModel):
+    #: What the desk's recorder makes (``audio/webm;codecs=opus``); every piece is sent as it.
+    type: str = Field(max_length=100)
+
+
+def _recording_on(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    if not settings.record_calls:
+        raise Conflict("calls are not recorded here (ESCUCHA_RECORD_CALLS)")
+    return settings
+
+
+@router.post("/agent/voice/recording/{contact_id}")
+def recording_leg(
+    request: Request,
+    contact_id: int,
+    caller: AgentCaller,
+    db: DB,
+    clock: ClockDep,
+    body: RecordingLegIn,
 ) -> dict[str, int]:
-    """The next piece of the call's recording, made in the desk (ADR 15)."""
+    """The desk begins recording its part of the call (ADR 15): a new leg, whose number its
+    pieces are sent under. Each agent a transferred call reaches records their own leg."""
+    user = caller.need_user()
+    _recording_on(request)
+    contact = voice.agent_contact(db, user.id, contact_id)
+    rec = voice.start_leg(db, contact, user_id=user.id, content_type=body.type, now=clock.now())
+    return {"leg": rec.leg}
+
+
+@router.post("/agent/voice/recording/{contact_id}/{leg}/{seq}")
+async def recording_piece(
+    request: Request,
+    contact_id: int,
+    leg: int,
+    seq: int,
+    caller: AgentCaller,
+    db: DB,
+    clock: ClockDep,
+) -> dict[str, int]:
+    """The next piece of the desk's leg of the call's recording (ADR 15)."""
     user = caller.need_user()
     length = request.headers.get("content-length", "")
     if not length.isdigit() or int(length) > voice.MAX_CHUNK_BYTES:
         raise InvalidInput(f"a recording piece has a length of at most {voice.MAX_CHUNK_BYTES}")
-    if seq < 0:
-        raise InvalidInput("seq: 0 or more")
+    if seq < 0 or leg < 1:
+        raise InvalidInput("leg: 1 or more; seq: 0 or more")
     data = await request.body()
-    settings = request.app.state.settings
-    if not settings.record_calls:
-        raise Conflict("calls are not recorded here (ESCUCHA_RECORD_CALLS)")
+    settings = _recording_on(request)
 
     def store() -> dict[str, int]:
-        contact = voice.agent_contact(db, user.id, contact_id)
         rec = voice.add_chunk(
             db,
-            contact,
+            contact_id,
             user_id=user.id,
+            leg=leg,
             seq=seq,
             data=data,
             content_type=request.headers.get("content-type", ""),
             now=clock.now(),
             settings=settings,
         )
-        return {"chunks": rec.chunks}
+        return {"leg": rec.leg, "chunks": rec.chunks}
 
     return await run_in_threadpool(store)
 
 
 @router.get("/voice/recordings/{contact_id}")
+@router.get("/voice/recordings/{contact_id}/{leg}")
 def play_recording(
-    request: Request, contact_id: int, caller: SupervisorCaller, db: DB, clock: ClockDep
+    request: Request,
+    contact_id: int,
+    caller: SupervisorCaller,
+    db: DB,
+    clock: ClockDep,
+    leg: int = 1,
 ) -> StreamingResponse:
-    """A call's recording, for quality review; every listen is written to the audit trail."""
+    """One agent's leg of a call's recording (the first without a number), for quality
+    review; every listen is written to the audit trail."""
     user = caller.need_user()
-    rec = voice.recording_of(db, contact_id)
+    rec = voice.recording_of(db, contact_id, leg)
     if rec is None:
-        raise NotFound(f"contact {contact_id} has no recording")
+        raise NotFound(f"contact {contact_id} has no recording of leg {leg}")
     audit.record(
         db,
         action="recording.listened",
@@ -644,7 +686,7 @@ def play_recording(
         subject_kind="contact",
         subject_id=contact_id,
         now=clock.now(),
-        data={"chunks": rec.chunks, "bytes": rec.bytes},
+        data={"leg": rec.leg, "agent_id": rec.user_id, "chunks": rec.chunks, "bytes": rec.bytes},
     )
     pieces = voice.recording_pieces(rec, request.app.state.settings)
     missing = [p.name for p in pieces if not p.is_file()]

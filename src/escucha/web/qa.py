@@ -5,6 +5,8 @@ and reviewer drift, disputes, the agent's own reviews, and the scorecard editor.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -28,7 +30,9 @@ from escucha.qa.models import Review
 from escucha.qa.schemas import Scorecard
 from escucha.speech.service import transcripts_of
 from escucha.surveys.service import survey_of
+from escucha.voice import rules as voice_rules
 from escucha.voice import service as voice_service
+from escucha.voice.models import VoiceRecording
 from escucha.web._quality import page
 from escucha.yamlio import YamlFileError
 
@@ -160,6 +164,33 @@ def _contact_context(db: Session, contact: Contact) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class RecordedLeg:
+    """One agent's leg of the call's recording, with the holds that agent made in it."""
+
+    recording: VoiceRecording
+    holds: list[voice_rules.LegHold]
+
+
+def recorded_legs(
+    db: Session, contact_id: int, timeline: Sequence[qa.TimelineItem]
+) -> list[RecordedLeg]:
+    """The call's recorded legs in the order they began (a transferred call has one per
+    agent), each with its holds placed in its own recording."""
+    holds = [
+        (t.at, t.agent_id, t.hold_s, bool(t.announced))
+        for t in timeline
+        if t.event == "hold_started"
+    ]
+    return [
+        RecordedLeg(
+            rec, voice_rules.holds_within(rec.started_at, rec.updated_at, rec.user_id, holds)
+        )
+        for rec in voice_service.recordings_of(db, contact_id)
+        if rec.chunks  # a leg begun and never sent a piece (a desk closed at once) plays nothing
+    ]
+
+
 @router.get("/qa/contacts/{contact_id}")
 def contact_page(
     request: Request, contact_id: int, caller: SupervisorCaller, db: DB, clock: ClockDep
@@ -169,7 +200,8 @@ def contact_page(
     context["reviews"] = qa.list_reviews(db, contact_id=contact_id)
     context["qa"] = qa.auto_qa(context["transcript"])
     context["card"] = qa.scorecard_of(qa.current_scorecard(db, now=clock.now()))
-    context["recording"] = voice_service.recording_of(db, contact_id)
+    context["legs"] = recorded_legs(db, contact_id, context["timeline"])
+    context["names"].update(display_names(db, [leg.recording.user_id for leg in context["legs"]]))
     return page(request, db, "qa/contact.html", context)
 
 

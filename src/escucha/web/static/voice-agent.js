@@ -99,6 +99,9 @@
   micSel.addEventListener("change", function () { micOk = false; micResult.textContent = T.mic_untested; });
 
   // --- the recording (ADR 15): both sides mixed here, sent in 5 s pieces as they come ------
+  // Each recorder this desk starts is a leg of the call's recording: the server numbers it,
+  // and its pieces go under that number. A call handed over is recorded on, as a new leg, by
+  // the desk that takes it.
 
   var recording = null;
 
@@ -118,25 +121,43 @@
     });
     var type = MediaRecorder.isTypeSupported("audio/webm;codecs=opus") ? "audio/webm;codecs=opus" : "audio/webm";
     var rec = new MediaRecorder(mix.stream, { mimeType: type });
-    var seq = 0, chain = Promise.resolve();
-    recording = { rec: rec, contact: contact, micGain: parts[1] || null, done: null };
+    var seq = 0, chain = startLeg(contact, type, 3);
+    recording = { rec: rec, contact: contact, remote: remote, micGain: parts[1] || null, done: null };
     rec.ondataavailable = function (e) {
       if (!e.data || !e.data.size) { return; }
       var n = seq++;
-      chain = chain.then(function () { return sendPiece(contact, n, e.data, type, 3); });
+      chain = chain.then(function (leg) {
+        return leg ? sendPiece(contact, leg, n, e.data, type, 3).then(function () { return leg; }) : null;
+      });
     };
     recording.done = new Promise(function (resolve) { rec.onstop = function () { chain.then(resolve, resolve); }; });
     rec.start(5000);
   }
 
-  function sendPiece(contact, n, blob, type, tries) {
-    return fetch("/agent/voice/recording/" + contact + "/" + n, {
+  function retry(tries, again) {
+    if (tries <= 1) { return null; }
+    return new Promise(function (ok) { setTimeout(ok, 1000); }).then(again);
+  }
+
+  function startLeg(contact, type, tries) {
+    // resolves to the leg's number, or null when the server records nothing of this call
+    return fetch("/agent/voice/recording/" + contact, {
+      method: "POST", credentials: "same-origin", body: JSON.stringify({ type: type }),
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": V.csrf() },
+    }).then(function (r) {
+      if (r.ok) { return r.json().then(function (body) { return body.leg; }); }
+      return r.status >= 500 ? retry(tries, function () { return startLeg(contact, type, tries - 1); }) : null;
+    }).catch(function () { return retry(tries, function () { return startLeg(contact, type, tries - 1); }); });
+  }
+
+  function sendPiece(contact, leg, n, blob, type, tries) {
+    return fetch("/agent/voice/recording/" + contact + "/" + leg + "/" + n, {
       method: "POST", credentials: "same-origin", body: blob,
       headers: { "Content-Type": type, "X-CSRF-Token": V.csrf() },
     }).then(function (r) {
-      if (!r.ok && r.status >= 500 && tries > 1) { return sendPiece(contact, n, blob, type, tries - 1); }
+      if (!r.ok && r.status >= 500 && tries > 1) { return sendPiece(contact, leg, n, blob, type, tries - 1); }
     }).catch(function () {
-      if (tries > 1) { return new Promise(function (ok) { setTimeout(ok, 1000); }).then(function () { return sendPiece(contact, n, blob, type, tries - 1); }); }
+      return retry(tries, function () { return sendPiece(contact, leg, n, blob, type, tries - 1); });
     });
   }
 
@@ -162,7 +183,12 @@
       remoteAudio.srcObject = stream;
       if (remoteLevel) { remoteLevel.stop(); }
       remoteLevel = V.level(stream, remoteMeter);
-      if (desk.contact) { startRecording(desk.contact, stream); recordHold(desk.state === "on_hold"); }
+      if (desk.contact) {
+        // a new connection (the caller's page was reloaded) brings a new stream: a new leg
+        if (recording && recording.remote !== stream) { stopRecording(); }
+        startRecording(desk.contact, stream);
+        recordHold(desk.state === "on_hold");
+      }
     });
     call.on("state", function (s) {
       if (s === "connected") { say(desk.state === "on_hold" ? T.hold : (muted ? T.muted : T.talking)); }
