@@ -8,44 +8,36 @@ the voicemail box (:data:`~.turns.VOICEMAIL_NODE`), whose message ends the call.
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
-from functools import cache, lru_cache
-from typing import Any, Literal, Protocol
+from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha.callbacks import service as callbacks
-from escucha.callbacks.models import Callback
-from escucha.config import Settings
 from escucha.contacts import service as contacts
-from escucha.contacts.models import Contact, ContactEvent, Customer, Estimate
-from escucha.db.session import xact_lock
-from escucha.errors import ConfigurationError, Conflict, EscuchaError, InvalidInput, NotFound
+from escucha.contacts.models import Contact
+from escucha.errors import EscuchaError
 from escucha.ivr import rules as ivr
-from escucha.ivr.schemas import validate_ivr
-from escucha.ivr.service import example_path, load_ivr
-from escucha.jobs.service import enqueue
-from escucha.notifications.messages import at_phrase, when_phrase
-from escucha.notifications.senders import twilio_rest_client
-from escucha.org import home
-from escucha.org.models import Calendar, Organisation, Queue
+from escucha.notifications.messages import at_phrase
+from escucha.org.models import Queue
 from escucha.promises import rules as prules
 from escucha.promises import service as promises
-from escucha.routing import service as routing
 from escucha.telephony import rules as R
-from escucha.yamlio import YamlFileError
-
-log = logging.getLogger("escucha.telephony")
-
-
-# --------------------------------------------------------------------------------------------
-# Closed queues and voicemail (W6)
-# --------------------------------------------------------------------------------------------
+from escucha.telephony.turns import (
+    AFTER_HOURS,
+    CLOSED_NODE,
+    VOICEMAIL_NODE,
+    _callback_said,
+    _customer_of,
+    _end,
+    _no_queue,
+    _queue_row,
+    _retries,
+    _turn,
+    _when,
+    _zone,
+    callback_number,
+)
 
 
 def _first_slot(session: Session, queue: Queue, *, now: datetime) -> prules.Slot | None:

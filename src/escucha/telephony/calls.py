@@ -1,4 +1,4 @@
-"""The internal telephony interface: calls in, the IVR, waiting, callbacks out (W1, W2, W6, C1).
+"""The internal telephony interface: a call comes in, walks the IVR, waits, ends (W1, W2, C1).
 
 Every provider speaks to escucha through these functions: the Twilio webhooks
 (``escucha.web.twilio_webhooks``) and the built-in browser phone (``escucha.web.phone``). Each
@@ -12,40 +12,62 @@ answer the next webhook. Every caller input is numbered: the turn tells the numb
 input must carry (``Turn.seq``) and each input is written with the event-log key
 ``"<provider_ref>:input:<n>"``; an input that arrives twice (a retried webhook) changes nothing
 the second time and is answered with what the caller hears now.
+
+A queue closed by its calendar and the voicemail box are :mod:`escucha.telephony.after_hours`
+(W6); the calls escucha places itself (callbacks dialled, Twilio lines redirected) are
+:mod:`escucha.telephony.dialer`; the pieces all three build turns from are
+:mod:`escucha.telephony.turns`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import cache, lru_cache
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha.callbacks import service as callbacks
 from escucha.callbacks.models import Callback
-from escucha.config import Settings
 from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, ContactEvent, Customer, Estimate
 from escucha.db.session import xact_lock
-from escucha.errors import ConfigurationError, Conflict, EscuchaError, InvalidInput, NotFound
+from escucha.errors import InvalidInput, NotFound
 from escucha.ivr import rules as ivr
 from escucha.ivr.schemas import validate_ivr
 from escucha.ivr.service import example_path, load_ivr
-from escucha.jobs.service import enqueue
-from escucha.notifications.messages import at_phrase, when_phrase
-from escucha.notifications.senders import twilio_rest_client
 from escucha.org import home
-from escucha.org.models import Calendar, Organisation, Queue
+from escucha.org.models import Calendar, Organisation
 from escucha.promises import rules as prules
 from escucha.promises import service as promises
 from escucha.routing import service as routing
 from escucha.telephony import rules as R
+from escucha.telephony.after_hours import (
+    _closed,
+    _closed_input,
+    _closed_offer,
+    _finish_voicemail,
+    _voicemail,
+)
+from escucha.telephony.turns import (
+    CLOSED_NODE,
+    NOTICE_NODE,
+    VOICEMAIL_NODE,
+    _callback_said,
+    _customer_of,
+    _end,
+    _inputs,
+    _no_queue,
+    _queue_row,
+    _retries,
+    _turn,
+    call_key,
+    callback_number,
+)
 from escucha.yamlio import YamlFileError
 
 log = logging.getLogger("escucha.telephony")
@@ -130,6 +152,7 @@ def path_for_agent(session: Session, contact: Contact, language: str) -> list[st
         model = _model_from_json(json.dumps(dict(org.ivr), sort_keys=True, default=str))
     return R.path_steps(model, contact.ivr_path or [], language)
 
+
 # --------------------------------------------------------------------------------------------
 # Finding calls
 # --------------------------------------------------------------------------------------------
@@ -182,6 +205,7 @@ def _answer(session: Session, agent: int, contact: Contact, *, now: datetime) ->
     :func:`escucha.flows.calls.answer` does for the screens)."""
     routing.answer(session, agent, contact.id, now=now)
     callbacks.reached_if_callback(session, contact, now=now)
+
 
 # --------------------------------------------------------------------------------------------
 # A call comes in and walks the IVR
@@ -390,6 +414,7 @@ def _after_step(
     _end(session, contact, now=now, reason="ivr")
     return _turn(session, contact, "ended", (*said, R.Hangup()))
 
+
 # --------------------------------------------------------------------------------------------
 # Queues, the wait loop, callbacks
 # --------------------------------------------------------------------------------------------
@@ -587,6 +612,7 @@ def _ivr_callback(
         (*said, _callback_said(session, contact, cb, now=now), R.Hangup()),
     )
 
+
 # --------------------------------------------------------------------------------------------
 # A message left (W6)
 # --------------------------------------------------------------------------------------------
@@ -619,6 +645,7 @@ def leave_voicemail(
             ).strip()
         return _turn(session, contact, "ended", (saved, R.Hangup()))
     return current_turn(session, contact, now=now)
+
 
 # --------------------------------------------------------------------------------------------
 # What the caller hears now, the end of a call, the agent's leg
@@ -737,6 +764,7 @@ def agent_leg(
     if contact.state in ("connected", "on_hold") and agent is not None:
         routing.end_call(session, agent, contact.id, now=now, ended_by="customer")
     return _turn(session, contact, "ended", (R.Hangup(),))
+
 
 # --------------------------------------------------------------------------------------------
 # A callback answered

@@ -9,37 +9,22 @@ time in words, and the end of a call.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
-from functools import cache, lru_cache
-from typing import Any, Literal, Protocol
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from escucha.callbacks import service as callbacks
 from escucha.callbacks.models import Callback
-from escucha.config import Settings
 from escucha.contacts import service as contacts
-from escucha.contacts.models import Contact, ContactEvent, Customer, Estimate
-from escucha.db.session import xact_lock
-from escucha.errors import ConfigurationError, Conflict, EscuchaError, InvalidInput, NotFound
-from escucha.ivr import rules as ivr
-from escucha.ivr.schemas import validate_ivr
-from escucha.ivr.service import example_path, load_ivr
-from escucha.jobs.service import enqueue
-from escucha.notifications.messages import at_phrase, when_phrase
-from escucha.notifications.senders import twilio_rest_client
+from escucha.contacts.models import Contact, ContactEvent, Customer
+from escucha.errors import InvalidInput
+from escucha.notifications.messages import when_phrase
 from escucha.org import home
-from escucha.org.models import Calendar, Organisation, Queue
-from escucha.promises import rules as prules
-from escucha.promises import service as promises
-from escucha.routing import service as routing
+from escucha.org.models import Queue
 from escucha.telephony import rules as R
-from escucha.yamlio import YamlFileError
 
 log = logging.getLogger("escucha.telephony")
 

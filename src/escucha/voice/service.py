@@ -29,7 +29,7 @@ from escucha.errors import Conflict, EscuchaError, Forbidden, InvalidInput
 from escucha.ivr import audio
 from escucha.routing import service as routing
 from escucha.routing.models import AgentStatus
-from escucha.telephony import service as telephony
+from escucha.telephony import calls as telephony
 from escucha.voice import rules as R
 from escucha.voice.models import (
     AgentDesk,

@@ -41,7 +41,7 @@ from escucha.flows import calls, wrapup
 from escucha.org import models as org
 from escucha.routing import service as routing
 from escucha.routing.models import AgentStatus
-from escucha.telephony import service as telephony
+from escucha.telephony import dialer
 from escucha.telephony import twilio as twilio_sdk
 from escucha.voice import rules as voice_rules
 from escucha.voice import service as voice
@@ -547,14 +547,14 @@ def _call_customer(
     contact = voice.agent_contact(db, user_id, contact_id)
     caller = voice.web_caller_of(db, contact)
     if voice.is_alive(caller, now):
-        telephony.dial_callback(db, user_id, contact_id, now=now, settings=settings)
+        dialer.dial_callback(db, user_id, contact_id, now=now, settings=settings)
         return
-    if not telephony.twilio_ready(settings):
+    if not dialer.twilio_ready(settings):
         raise Conflict(
             "the customer's page is closed and no phone line is set up (Twilio): "
             "the customer cannot be called from here"
         )
-    telephony.dial_callback(db, user_id, contact_id, now=now, settings=settings, provider="twilio")
+    dialer.dial_callback(db, user_id, contact_id, now=now, settings=settings, provider="twilio")
 
 
 # --- the softphone's signalling (ADR 16) -----------------------------------------------------

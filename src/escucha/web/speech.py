@@ -20,7 +20,7 @@ from escucha.auth.api import DB, ClockDep, SupervisorCaller, Webhook
 from escucha.errors import InvalidInput, NotFound
 from escucha.speech import service as speech
 from escucha.speech.models import SpeechTranscript
-from escucha.telephony import service as telephony
+from escucha.telephony import calls as telephony
 from escucha.telephony.twilio import TwilioParams
 
 router = APIRouter(include_in_schema=False)
