@@ -15,15 +15,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 
-from escucha.analytics.figures import (
-    Figure,
-    finite,
-    fmt_pct,
-    fmt_s,
-    hazard_bars,
-    survival_grid,
-    wait_labels,
-)
+from escucha.analytics.charts import Figure, hazard_bars, survival_grid, wait_labels
+from escucha.analytics.figures import finite, fmt_pct, fmt_s
 from escucha.analytics.figures import fmt_num as fmt_n
 from escucha.analytics.schemas import SL_VARIANTS, AnalysisResult, Row
 from escucha.numerics.patience import PatienceSummary
