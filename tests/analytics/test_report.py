@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from escucha.analytics.report import fmt_n, fmt_pct, fmt_s, fmt_time
+from escucha.analytics import report
+from escucha.analytics.report import DEFINITIONS, fmt_n, fmt_pct, fmt_s, fmt_time
 from escucha.analytics.schemas import AnalysisOptions
 from escucha.analytics.service import analyze_files, render_report
+from escucha.i18n import catalog
 
 DATA = Path(__file__).parent / "data"
 
@@ -85,6 +87,16 @@ def test_formatters() -> None:
     assert fmt_n("x") == "—"
     assert fmt_time(0) == "1970-01-01 00:00"
     assert fmt_time(None) == "—"
+
+
+def test_every_report_text_has_a_spanish_translation() -> None:
+    """The report speaks through the Babel catalogs, as the screens do: every message id of its
+    template and of its definitions has its Spanish text."""
+    template = Path(report.__file__).parent / "templates" / "analytics_report.html"
+    ids = set(re.findall(r'_\(\s*"([^"]+)"', template.read_text(encoding="utf-8")))
+    ids |= {text for pair in DEFINITIONS for text in pair}
+    assert len(ids) > 50
+    assert sorted(i for i in ids if i not in catalog("es")) == []
 
 
 @pytest.mark.browser
