@@ -131,8 +131,11 @@ def _fail(err: Console, message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _pct(x: Any) -> str:
-    return "—" if x is None else f"{100 * float(x):.1f} %"
+def _pct(x: Any, lang: Lang) -> str:
+    # Imported when a table is printed, so the CLI starts fast.
+    from escucha.analytics.figures import fmt_pct
+
+    return fmt_pct(x, 1, lang.value)
 
 
 def _secs(x: Any) -> str:
@@ -247,12 +250,12 @@ def _print_summary(result: AnalysisResult, lang: Lang) -> None:
     rows: list[tuple[str, str]] = [
         ("Llamadas" if es else "Calls", str(ov.get("calls"))),
         ("En cola" if es else "Queued", str(ov.get("offered"))),
-        ("Abandono" if es else "Abandonment", _pct(ov.get("abandon_rate"))),
-        ("Nivel de servicio" if es else "Service level", _pct(ov.get("service_level"))),
+        ("Abandono" if es else "Abandonment", _pct(ov.get("abandon_rate"), lang)),
+        ("Nivel de servicio" if es else "Service level", _pct(ov.get("service_level"), lang)),
         ("ASA", _secs(ov.get("asa_s"))),
         ("AHT", _secs(ov.get("aht_s"))),
-        ("FCR", _pct(ov.get("fcr"))),
-        ("180 s (ES)", _pct(ov.get("spain_180s"))),
+        ("FCR", _pct(ov.get("fcr"), lang)),
+        ("180 s (ES)", _pct(ov.get("spain_180s"), lang)),
     ]
     if p is not None:
         rows.append(
@@ -321,7 +324,7 @@ def patience(
     table.add_column("Supervivencia" if es else "Survival")
     surv = doc["km_survival"]
     for key, share in doc["abandon_by_wait"].items():
-        table.add_row(key, _pct(share), _pct(surv.get(key)))
+        table.add_row(key, _pct(share, lang), _pct(surv.get(key), lang))
     console = Console()
     console.print(table)
     console.print(
