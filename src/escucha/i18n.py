@@ -11,7 +11,7 @@ Spanish), then to the English id.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -41,11 +41,20 @@ def gettext(lang: str, message: str) -> str:
     return catalog(fallback).get(message, message) if fallback else message
 
 
-def translator(lang: str) -> Callable[..., str]:
-    """``_(message, **fields)`` in ``lang``: the catalog's text, its ``{field}`` filled in."""
+@dataclass(frozen=True)
+class Translator:
+    """``_(message, **fields)`` in ``lang``: the catalog's text, its ``{field}`` filled in.
 
-    def _(message: str, **fields: Any) -> str:
-        text = gettext(lang, message)
+    It knows its language, so what it words can also write numbers the language's way (the
+    charts' decimal and thousands marks)."""
+
+    lang: str
+
+    def __call__(self, message: str, **fields: Any) -> str:
+        text = gettext(self.lang, message)
         return text.format(**fields) if fields else text
 
-    return _
+
+def translator(lang: str) -> Translator:
+    """The translation function of ``lang``."""
+    return Translator(lang)

@@ -21,8 +21,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from babel.numbers import get_decimal_symbol, get_group_symbol
 
+from escucha import languages
 from escucha.analytics.schemas import AnalysisResult
+from escucha.i18n import Translator
 from escucha.numerics.cost import CostCurve
 from escucha.numerics.patience import PatienceSummary
 
@@ -82,8 +85,17 @@ def plotly_js() -> str:
     return js
 
 
-def layout(title: str, **extra: Any) -> dict[str, Any]:
-    """The common layout: title, margins, legend below, unified hover."""
+@cache
+def separators(lang: str) -> str:
+    """Plotly's ``separators`` of a language: its decimal mark, then its thousands mark
+    (``",."`` in Spanish and Catalan, ``".,"`` in English), from the language's Babel locale."""
+    locale = languages.get(lang).locale
+    return get_decimal_symbol(locale) + get_group_symbol(locale)
+
+
+def layout(tr: Translate, title: str, **extra: Any) -> dict[str, Any]:
+    """The common layout: title, margins, legend below, unified hover, and numbers on the axes
+    and in the hover written with the marks of ``tr``'s language."""
     base: dict[str, Any] = {
         "title": {"text": title, "font": {"size": 16}},
         "margin": {"l": 64, "r": 64, "t": 48, "b": 64},
@@ -93,6 +105,8 @@ def layout(title: str, **extra: Any) -> dict[str, Any]:
         "plot_bgcolor": "#fafbfc",
         "font": {"family": "system-ui, sans-serif", "size": 13},
     }
+    if isinstance(tr, Translator):
+        base["separators"] = separators(tr.lang)
     base.update(extra)
     return base
 
@@ -180,6 +194,7 @@ def service_level_figure(
     return {
         "data": data,
         "layout": layout(
+            tr,
             tr("Service level by agents on the phone"),
             xaxis={"title": {"text": tr("Agents on the phone")}, "dtick": _dtick(agents)},
             yaxis={"tickformat": ".0%", "range": [0, 1.02]},
@@ -225,6 +240,7 @@ def cost_figure(tr: Translate, curve: CostCurve, *, currency: str, chosen: int |
             },
         ],
         "layout": layout(
+            tr,
             tr("Cost per hour by agents on the phone"),
             barmode="stack",
             xaxis={"title": {"text": tr("Agents on the phone")}},
@@ -279,6 +295,7 @@ def day_plan_figure(
             },
         ],
         "layout": layout(
+            tr,
             tr("Required and scheduled agents per interval"),
             barmode="stack",
             xaxis={"title": {"text": tr("Interval")}, "type": "category"},
@@ -353,6 +370,7 @@ def abandonment_by_wait_figure(tr: Translate, p: PatienceSummary) -> Figure:
             },
         ],
         "layout": layout(
+            tr,
             tr("Abandonment by wait"),
             barmode="group",
             yaxis={"tickformat": ".0%", "rangemode": "tozero"},
@@ -415,6 +433,7 @@ def survival_figure(tr: Translate, p: PatienceSummary) -> Figure:
     return {
         "data": data,
         "layout": layout(
+            tr,
             tr("Customers' patience"),
             xaxis={"title": {"text": tr("Wait (s)")}, "rangemode": "tozero"},
             yaxis={"tickformat": ".0%", "range": [0, 1.02]},
@@ -470,6 +489,7 @@ def volume_figure(tr: Translate, labels: Sequence[str], rows: Iterable[dict[str,
             },
         ],
         "layout": layout(
+            tr,
             tr("Volume by interval"),
             barmode="stack",
             xaxis={"type": "category"},
@@ -510,6 +530,7 @@ def sl_asa_figure(
             },
         ],
         "layout": layout(
+            tr,
             tr("Service level and ASA by interval"),
             xaxis={"type": "category"},
             yaxis={"tickformat": ".0%", "range": [0, 1.05]},
@@ -555,6 +576,7 @@ def erlang_check_figure(
             line(tr("Abandonment, Erlang A"), abandon_predicted, COLOURS["red"], "dot"),
         ],
         "layout": layout(
+            tr,
             tr("Erlang A check"),
             xaxis={"type": "category"},
             yaxis={"tickformat": ".0%", "range": [0, 1.05]},
