@@ -13,10 +13,11 @@ from starlette.concurrency import run_in_threadpool
 from escucha.auth.api import DB, ClockDep, Public
 from escucha.contacts.models import Contact, Customer
 from escucha.errors import Conflict, InvalidInput
+from escucha.i18n import translator
 from escucha.org import home
 from escucha.surveys import service
 from escucha.surveys.models import Survey
-from escucha.web.i18n import LANGUAGES, gettext
+from escucha.web.i18n import LANGUAGES
 from escucha.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -42,9 +43,7 @@ def _page(
 ) -> Response:
     lang = _language(request, survey)
 
-    def _(message: str, **fields: Any) -> str:
-        text = gettext(lang, message)
-        return text.format(**fields) if fields else text
+    _ = translator(lang)
 
     customer = db.get(Customer, survey.customer_id) if survey.customer_id else None
     contact = db.get(Contact, survey.contact_id)
