@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from escucha.cli.common import pct, words
 from escucha.errors import EscuchaError
 
 if TYPE_CHECKING:
@@ -110,19 +110,11 @@ def _points(text: str) -> tuple[float, ...]:
     return values
 
 
-def _words(lang: Lang) -> Callable[..., str]:
-    """``_(message, **fields)`` from the Babel catalogs in ``lang``."""
-    # Imported when a command runs, so the CLI starts fast.
-    from escucha.i18n import translator
-
-    return translator(lang.value)
-
-
 def _report_bad_rows(result: AnalysisResult, err: Console, show: int, lang: Lang) -> None:
     for bad in result.bad_rows[:show]:
         err.print(str(bad), markup=False, highlight=False, soft_wrap=True)
     if result.bad_row_count:
-        _ = _words(lang)
+        _ = words(lang.value)
         files = sum(1 for i in result.imports if i.bad_rows)
         err.print(
             _(
@@ -144,10 +136,7 @@ def _fail(err: Console, message: str, code: int = 1) -> typer.Exit:
 
 
 def _pct(x: Any, lang: Lang) -> str:
-    # Imported when a table is printed, so the CLI starts fast.
-    from escucha.analytics.figures import fmt_pct
-
-    return fmt_pct(x, 1, lang.value)
+    return pct(x, 1, lang.value)
 
 
 def _secs(x: Any) -> str:
@@ -233,7 +222,7 @@ def analyze(
     finally:
         progress.stop()
     _report_bad_rows(result, err, show_bad, lang)
-    _ = _words(lang)
+    _ = words(lang.value)
     if result.summary["calls"] == 0:
         raise _fail(err, _("No calls to analyse."))
     if out is not None:
@@ -249,7 +238,7 @@ def analyze(
 
 
 def _print_summary(result: AnalysisResult, lang: Lang) -> None:
-    _ = _words(lang)
+    _ = words(lang.value)
     ov = result.kpis.overall
     p = result.patience
     table = Table(title="escucha — " + _("summary"), show_header=False)
@@ -310,7 +299,7 @@ def patience(
     except EscuchaError as exc:
         raise _fail(err, exc.message) from exc
     _report_bad_rows(result, err, show_bad, lang)
-    _ = _words(lang)
+    _ = words(lang.value)
     if doc["queued"] == 0:
         raise _fail(err, _("No queued calls."))
     if as_json:
