@@ -75,6 +75,18 @@ def test_report_without_queued_calls_has_no_patience_charts(tmp_path: Path) -> N
     assert not {"abandon", "survival"} & set(_figures(html))
 
 
+def test_chart_numbers_follow_the_report_language() -> None:
+    """Axis ticks and hover numbers use the language's marks, as the tables do ("81,3 %")."""
+    spanish = _figures(render_report(analyze_files([DATA / "queue_log"])))
+    english = _figures(
+        render_report(analyze_files([DATA / "queue_log"], options=AnalysisOptions(lang="en")))
+    )
+    for name, figure in spanish.items():
+        assert figure["layout"]["separators"] == ",.", name  # type: ignore[index]
+    for name, figure in english.items():
+        assert figure["layout"]["separators"] == ".,", name  # type: ignore[index]
+
+
 def test_formatters() -> None:
     assert fmt_pct(0.1234) == "12.3%"
     assert fmt_pct(0.1234, lang="es") == "12,3\u00a0%"
