@@ -165,7 +165,8 @@ OWN_WORDINGS = {
     "notifications/messages.py": "date patterns and words around dates beside the message "
     "templates of each language (ADR 29)",
     "speech/masking.py": "the token that stands for a masked number in a transcript",
-    "web/ivr_editor.py": "the IVR editor's names for the IVR model's kinds",
+    "web/ivr_editor.py": "the IVR editor's names for the IVR model's kinds (to move to the "
+    "catalogs with the rework of web/ that takes its queries out)",
 }
 
 _FIELD = re.compile(r"\{(\w*)[^{}]*\}")
