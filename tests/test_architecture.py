@@ -59,6 +59,7 @@ FOUNDATION_MODULES = {
     "escucha.logs",
     "escucha.yamlio",
     "escucha.discovery",
+    "escucha.i18n",
 }
 FOUNDATION_PACKAGES = ("escucha.db",)
 #: Modules that must declare ``__pure__ = True`` (the marker is what the checks go by; these

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ from babel import Locale
 from babel.messages.pofile import read_po
 
 from escucha import languages
+from escucha.i18n import catalog
 from escucha.ivr import rules as ivr_rules
 from escucha.notifications.messages import TEMPLATES_DIR, MessageKind
 from escucha.routing.estimate import announce_bound
@@ -150,3 +153,119 @@ def test_catalan_catalog_has_every_customer_string_and_keeps_placeholders() -> N
         assert msgid in es, f"{msgid!r} is in Catalan but not in Spanish"
         for slot in ("{organisation}", "{agent}", "{address}", "{n}", "{s}", "{days}", "{date}"):
             assert (slot in msgid) == (slot in text), (msgid, text)
+
+
+# --- one way to translate: the Babel catalogs -------------------------------------------------
+
+#: Modules that keep texts keyed by language code, each with its reason. Anything else that
+#: shows words translates them through the Babel catalogs (``escucha.i18n``).
+OWN_WORDINGS = {
+    "ivr/rules.py": "the IVR's own sentences and key names, said by a pure engine (ADR 29)",
+    "telephony/rules.py": "the call's spoken sentences and IVR path words, in a pure module",
+    "notifications/messages.py": "date patterns and words around dates beside the message "
+    "templates of each language (ADR 29)",
+    "speech/masking.py": "the token that stands for a masked number in a transcript",
+    "web/ivr_editor.py": "the IVR editor's names for the IVR model's kinds (to move to the "
+    "catalogs with the rework of web/ that takes its queries out)",
+}
+
+_FIELD = re.compile(r"\{(\w*)[^{}]*\}")
+
+
+def _is_text(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Constant) and isinstance(node.value, str)) or isinstance(
+        node, ast.JoinedStr
+    )
+
+
+def _is_code(node: ast.AST) -> bool:
+    """A language code written out: ``"es"`` or ``Lang.es``."""
+    if isinstance(node, ast.Constant):
+        return node.value in languages.CODES
+    return isinstance(node, ast.Attribute) and node.attr in languages.CODES
+
+
+def inline_translations(source: str) -> list[str]:
+    """Where ``source`` translates on its own instead of through the catalogs: a function
+    taking a text per language (``def tr(es, en)``), texts keyed by language code
+    (``{"es": "Hola", "en": "Hello"}``), or a wording chosen by comparing with a language code
+    (``"Hola" if lang == "es" else "Hello"``)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            a = node.args
+            names = {p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs)}
+            if len(names & set(languages.CODES)) >= 2:
+                found.append(f"{node.lineno}: a text per language as parameters")
+        elif isinstance(node, ast.Dict):
+            codes = [k for k in node.keys if k is not None and _is_code(k)]
+            texts = [
+                v
+                for v in node.values
+                if _is_text(v) or (isinstance(v, ast.Dict) and any(map(_is_text, v.values)))
+            ]
+            if len(codes) >= 2 and texts:
+                found.append(f"{node.lineno}: texts keyed by language")
+        elif isinstance(node, ast.IfExp):
+            test = node.test
+            compared = isinstance(test, ast.Compare) and any(
+                map(_is_code, (test.left, *test.comparators))
+            )
+            chosen = [b for b in (node.body, node.orelse) if _is_text(b) and not _is_code(b)]
+            if compared and len(chosen) == 2:
+                found.append(f"{node.lineno}: a wording chosen by language")
+    return found
+
+
+def test_the_inline_translation_check_finds_each_kind() -> None:
+    sample = """
+def tr(self, es: str, en: str) -> str:
+    return es if self.lang == "es" else en
+GREETING = {"es": "Hola", "en": "Hello"}
+WORDS = {"es": {"yes": "sí"}, "en": {"yes": "yes"}}
+title = "Resumen" if lang is Lang.es else "Summary"
+note = f"{n} filas" if lang == "es" else f"{n} rows"
+narrowed = "en" if lang == "en" else "es"
+voices = {"es": ("es", 50), "en": ("en-gb", 50)}
+"""
+    assert inline_translations(sample) == [
+        "2: a text per language as parameters",
+        "4: texts keyed by language",
+        "5: texts keyed by language",
+        "6: a wording chosen by language",
+        "7: a wording chosen by language",
+    ]
+
+
+def test_words_are_translated_through_the_catalogs_only() -> None:
+    """One mechanism: no module but those of :data:`OWN_WORDINGS` keeps its own translations."""
+    offenders = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        if rel not in OWN_WORDINGS:
+            offenders += [f"{rel}:{o}" for o in inline_translations(path.read_text("utf-8"))]
+    assert offenders == []
+    for rel in OWN_WORDINGS:  # a reason that no longer holds is taken off
+        assert inline_translations((SRC / rel).read_text("utf-8")), rel
+
+
+def test_every_message_written_in_python_has_its_spanish_text() -> None:
+    """Message ids passed to ``_``, ``tr`` or an import's ``ctx.text`` in Python code are in the
+    Spanish catalog, with the same ``{fields}``."""
+    es = catalog("es")
+    missing = []
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if not (isinstance(node, ast.Call) and node.args and _is_text(node.args[0])):
+                continue
+            if ast.unparse(node.func) not in ("_", "tr", "ctx.text"):
+                continue
+            if not isinstance(node.args[0], ast.Constant):
+                continue
+            message = node.args[0].value
+            where = f"{path.relative_to(SRC)}:{node.lineno}"
+            if message not in es:
+                missing.append(f"{where}: {message!r}")
+            elif set(_FIELD.findall(message)) != set(_FIELD.findall(es[message])):
+                missing.append(f"{where}: {message!r} has other fields in Spanish")
+    assert missing == []

@@ -226,7 +226,6 @@ class Admission:
 
 async def _busy(scope: Scope, send: Send, retry_after_s: int) -> None:
     """``503`` with ``Retry-After``: the other lane is full."""
-    es = "el servicio está ocupado atendiendo llamadas; vuelva a intentarlo en unos segundos"
-    en = "the service is busy answering calls; try again in a few seconds"
+    message = "the service is busy answering calls; try again in a few seconds"
     retry = [(b"retry-after", str(retry_after_s).encode())]
-    await answer_at_door(scope, send, 503, "busy", es, en, retry)
+    await answer_at_door(scope, send, 503, "busy", message, retry)

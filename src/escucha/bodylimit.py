@@ -25,7 +25,9 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from escucha import languages
 from escucha.config import Settings
+from escucha.i18n import translator
 
 log = logging.getLogger("escucha.http")
 
@@ -161,10 +163,11 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _refuse(scope: Scope, send: Send, limit: int) -> None:
-    es = f"el cuerpo de la petición supera el límite de {limit} bytes"
-    en = f"the request body is larger than the limit of {limit} bytes"
+    message = "the request body is larger than the limit of {limit} bytes"
     # the unread rest of the body must not be taken for the next request
-    await answer_at_door(scope, send, 413, "too_large", es, en, [(b"connection", b"close")])
+    await answer_at_door(
+        scope, send, 413, "too_large", message, [(b"connection", b"close")], limit=limit
+    )
 
 
 async def answer_at_door(
@@ -172,17 +175,21 @@ async def answer_at_door(
     send: Send,
     status: int,
     code: str,
-    es: str,
-    en: str,
+    message: str,
     headers: list[tuple[bytes, bytes]],
+    **fields: object,
 ) -> None:
     """A short answer before the application runs: JSON for the API and webhooks (and anyone
-    who asks for it), else plain text in Spanish and English."""
+    who asks for it), else plain text in the default language and English (no language has
+    been chosen yet). ``message`` is a message id of the Babel catalogs, ``fields`` its
+    ``{field}`` values."""
+    en = message.format(**fields)
     if _is_api(scope):
         body = json.dumps({"error": code, "detail": en}).encode()
         ctype = b"application/json"
     else:
-        body = f"{status}: {es} / {en}\n".encode()
+        said = translator(languages.DEFAULT_LANGUAGE)(message, **fields)
+        body = f"{status}: {said} / {en}\n".encode()
         ctype = b"text/plain; charset=utf-8"
     await send(
         {

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from escucha.analytics.report import fmt_n, fmt_pct, fmt_s, fmt_time
+from escucha.analytics import report
+from escucha.analytics.report import DEFINITIONS, fmt_n, fmt_pct, fmt_s, fmt_time
 from escucha.analytics.schemas import AnalysisOptions
 from escucha.analytics.service import analyze_files, render_report
+from escucha.i18n import catalog
 
 DATA = Path(__file__).parent / "data"
 
@@ -73,6 +75,18 @@ def test_report_without_queued_calls_has_no_patience_charts(tmp_path: Path) -> N
     assert not {"abandon", "survival"} & set(_figures(html))
 
 
+def test_chart_numbers_follow_the_report_language() -> None:
+    """Axis ticks and hover numbers use the language's marks, as the tables do ("81,3 %")."""
+    spanish = _figures(render_report(analyze_files([DATA / "queue_log"])))
+    english = _figures(
+        render_report(analyze_files([DATA / "queue_log"], options=AnalysisOptions(lang="en")))
+    )
+    for name, figure in spanish.items():
+        assert figure["layout"]["separators"] == ",.", name  # type: ignore[index]
+    for name, figure in english.items():
+        assert figure["layout"]["separators"] == ".,", name  # type: ignore[index]
+
+
 def test_formatters() -> None:
     assert fmt_pct(0.1234) == "12.3%"
     assert fmt_pct(0.1234, lang="es") == "12,3\u00a0%"
@@ -85,6 +99,16 @@ def test_formatters() -> None:
     assert fmt_n("x") == "—"
     assert fmt_time(0) == "1970-01-01 00:00"
     assert fmt_time(None) == "—"
+
+
+def test_every_report_text_has_a_spanish_translation() -> None:
+    """The report speaks through the Babel catalogs, as the screens do: every message id of its
+    template and of its definitions has its Spanish text."""
+    template = Path(report.__file__).parent / "templates" / "analytics_report.html"
+    ids = set(re.findall(r'_\(\s*"([^"]+)"', template.read_text(encoding="utf-8")))
+    ids |= {text for pair in DEFINITIONS for text in pair}
+    assert len(ids) > 50
+    assert sorted(i for i in ids if i not in catalog("es")) == []
 
 
 @pytest.mark.browser

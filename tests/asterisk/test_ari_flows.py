@@ -21,7 +21,7 @@ from escucha.contacts.models import Contact, ContactEvent
 from escucha.ivr.orgcheck import storable_ivr
 from escucha.org.models import Organisation
 from escucha.routing import service as routing
-from escucha.telephony import service as telephony
+from escucha.telephony import dialer
 from escucha.voice.models import VoiceRecording
 from tests.asterisk.conftest import (
     Said,
@@ -206,9 +206,7 @@ def test_the_callback_key_keeps_the_place_and_the_callback_is_dialled_through_th
     assert contact.state == "offered"
     standin.auto_answer["PJSIP/34600111222@carrier"] = 0.05
     standin.auto_answer["PJSIP/ana"] = 0.05
-    telephony.dial_callback(
-        session, users["ana"], contact.id, now=clock.now(), settings=ari_settings
-    )
+    dialer.dial_callback(session, users["ana"], contact.id, now=clock.now(), settings=ari_settings)
     session.commit()
     wait_until(lambda: standin.originated(), what="the customer dialled")
     dialled = standin.originated()[0]

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 
 from escucha.contacts.models import Contact
 from escucha.notifications.messages import at_phrase, when_phrase
+from escucha.telephony import calls as tel
 from escucha.telephony import rules as R
-from escucha.telephony import service as tel
 from tests.conftest import START
 from tests.factories import demo
 

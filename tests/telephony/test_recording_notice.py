@@ -21,7 +21,7 @@ from escucha.contacts.models import Contact, ContactEvent
 from escucha.ivr import lint
 from escucha.ivr import rules as ivr
 from escucha.ivr.schemas import IvrSpec
-from escucha.telephony import service as telephony
+from escucha.telephony import calls as telephony
 from tests.conftest import csrf_from, login
 from tests.factories import RECORDING_NOTICE, recording_notice
 from tests.telephony.test_twilio_webhooks import SID, Twilio, _seq, twilio_body, twilio_settings

@@ -21,8 +21,10 @@ from escucha.errors import Conflict
 from escucha.jobs.service import run_due
 from escucha.org.models import Organisation
 from escucha.routing import service as routing
+from escucha.telephony import calls as tel
+from escucha.telephony import dialer as tel_dialer
 from escucha.telephony import rules as R
-from escucha.telephony import service as tel
+from escucha.telephony import turns
 from tests.conftest import PG_URL, START
 from tests.factories import demo
 
@@ -253,7 +255,7 @@ def test_a_closed_queue_offers_a_callback_at_a_stated_time(session: Session) -> 
     assert cb.mode == "slot"
     assert cb.not_before > HOLIDAY
     assert "mañana antes de las" in _said(taken)
-    assert contact.ivr_path[-1] == {"node": tel.AFTER_HOURS, "key": "1"}
+    assert contact.ivr_path[-1] == {"node": turns.AFTER_HOURS, "key": "1"}
 
 
 def test_a_closed_queue_takes_a_message(session: Session) -> None:
@@ -372,11 +374,11 @@ def test_an_agent_calls_a_browser_phone_customer_back(session: Session, settings
     users = demo(session)
     contact = _offered_callback(session, users)
     now = START + timedelta(seconds=12)
-    tel.dial_callback(session, users["ana"], contact.id, now=now, settings=settings)
+    tel_dialer.dial_callback(session, users["ana"], contact.id, now=now, settings=settings)
     assert contact.provider == "browser"
     assert contact.provider_ref is not None
     assert contact.customer_id is not None
-    assert tel.ringing_callback(session, contact.customer_id) is contact
+    assert tel_dialer.ringing_callback(session, contact.customer_id) is contact
     ref = contact.provider_ref.split(":", 1)[1]
     turn = tel.callback_answered(session, "browser", ref, now=now + timedelta(seconds=4))
     assert turn.phase == "connected"
@@ -394,7 +396,7 @@ def test_an_unanswered_browser_callback_is_tried_again(
 ) -> None:
     users = demo(session)
     contact = _offered_callback(session, users)
-    tel.dial_callback(session, users["ana"], contact.id, now=START, settings=settings)
+    tel_dialer.dial_callback(session, users["ana"], contact.id, now=START, settings=settings)
     assert contact.provider_ref is not None
     ref = contact.provider_ref.split(":", 1)[1]
     tel.call_ended(session, "browser", ref, "no-answer", now=START + timedelta(seconds=30))
@@ -437,15 +439,17 @@ def test_a_twilio_callback_is_dialled_by_a_job_through_the_rest_client(
     routing.set_agent_state(session, users["ana"], "available", now=START + timedelta(seconds=9))
     cb = session.scalar(select(Callback))
     assert cb is not None
-    tel.dial_callback(session, users["ana"], cb.contact_id, now=START, settings=twilio_settings)
+    tel_dialer.dial_callback(
+        session, users["ana"], cb.contact_id, now=START, settings=twilio_settings
+    )
     session.commit()
     calls = FakeCalls()
-    dialer = tel.TwilioDialer(
+    dialer = tel_dialer.TwilioDialer(
         type("Client", (), {"calls": calls})(),
         from_number="+34910000000",
         base_url="https://escucha.example.org",
     )
-    monkeypatch.setattr(tel, "twilio_dialer", lambda _settings: dialer)
+    monkeypatch.setattr(tel_dialer, "twilio_dialer", lambda _settings: dialer)
     run_due(session_factory, twilio_settings, clock)
     assert len(calls.made) == 1
     made = calls.made[0]
@@ -464,7 +468,7 @@ def test_dialling_someone_elses_callback_is_refused(session: Session, settings: 
     users = demo(session)
     contact = _offered_callback(session, users)
     with pytest.raises(Conflict):
-        tel.dial_callback(session, users["luis"], contact.id, now=START, settings=settings)
+        tel_dialer.dial_callback(session, users["luis"], contact.id, now=START, settings=settings)
 
 
 def test_the_agent_sees_the_path_with_labels(session: Session) -> None:

@@ -21,8 +21,8 @@ from escucha.contacts.models import Contact
 from escucha.jobs.models import Job
 from escucha.jobs.service import run_due
 from escucha.routing import service as routing
+from escucha.telephony import calls as tel
 from escucha.telephony import rules as R
-from escucha.telephony import service as tel
 from escucha.telephony import twilio
 from tests.conftest import START, csrf_from, login
 from tests.telephony.test_twilio_webhooks import (

@@ -318,7 +318,7 @@ def test_a_twilio_callback_the_customer_answers_is_put_through(
     session: Session,
     clock: FrozenClock,
 ) -> None:
-    from escucha.telephony import service as tel
+    from escucha.telephony import calls as tel
 
     first = twilio.post("/telephony/twilio/voice", twilio_body("voice"))
     twilio.post(f"/telephony/twilio/gather?n={_seq(first.text)}", twilio_body("gather", Digits="2"))

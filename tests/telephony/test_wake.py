@@ -24,8 +24,9 @@ from escucha.contacts.models import Contact
 from escucha.jobs import models as jobs
 from escucha.jobs.service import run_due
 from escucha.routing import service as routing
+from escucha.telephony import calls as tel
+from escucha.telephony import dialer
 from escucha.telephony import rules as R
-from escucha.telephony import service as tel
 from escucha.telephony.twilio import twiml
 from tests.conftest import START
 from tests.factories import demo
@@ -143,12 +144,12 @@ def test_nothing_is_sent_without_credentials_or_once_the_offer_is_gone(
     no_rest = settings.model_copy(update={"twilio_api_url": twilio_api.url})
     rest = _rest_settings(settings, twilio_api)
     soon = START + timedelta(seconds=10)
-    assert tel.wake_line(session, contact_id, settings=no_rest, now=soon) is False
+    assert dialer.wake_line(session, contact_id, settings=no_rest, now=soon) is False
     # too late: the caller's own pass of the wait loop connects by now
     late = START + timedelta(seconds=9 + R.WAKE_WITHIN_S)
-    assert tel.wake_line(session, contact_id, settings=rest, now=late) is False
+    assert dialer.wake_line(session, contact_id, settings=rest, now=late) is False
     routing.decline(session, users["ana"], contact_id, now=soon)
-    assert tel.wake_line(session, contact_id, settings=rest, now=soon) is False
+    assert dialer.wake_line(session, contact_id, settings=rest, now=soon) is False
     assert twilio_api.requests == []
 
 
@@ -159,11 +160,11 @@ def test_a_call_twilio_says_has_ended_is_left_to_its_status_webhook(
     twilio_api.status = 400
     soon = START + timedelta(seconds=10)
     rest = _rest_settings(settings, twilio_api)
-    assert tel.wake_line(session, contact_id, settings=rest, now=soon) is False
+    assert dialer.wake_line(session, contact_id, settings=rest, now=soon) is False
     assert len(twilio_api.requests) == 1
     # nobody answering at all: logged, not raised (the wait loop connects by itself)
     gone = rest.model_copy(update={"twilio_api_url": f"http://127.0.0.1:{_closed_port()}"})
-    assert tel.wake_line(session, contact_id, settings=gone, now=soon) is False
+    assert dialer.wake_line(session, contact_id, settings=gone, now=soon) is False
 
 
 def _closed_port() -> int:

@@ -14,7 +14,8 @@ from escucha.config import Settings
 from escucha.contacts.models import Contact, ContactEvent
 from escucha.routing import service as routing
 from escucha.routing.models import AgentStatus
-from escucha.telephony import service as telephony
+from escucha.telephony import calls as telephony
+from escucha.telephony import dialer
 from escucha.voice import rules as R
 from escucha.voice import service as voice
 from escucha.voice.models import VoiceSignal, WebCaller
@@ -150,7 +151,7 @@ def test_a_callback_rings_only_the_page_that_asked_for_it(
     offered = session.get(Contact, cb.contact_id)
     assert offered is not None
     assert offered.agent_id == ana
-    telephony.dial_callback(session, ana, offered.id, now=START + 4 * S, settings=settings)
+    dialer.dial_callback(session, ana, offered.id, now=START + 4 * S, settings=settings)
     assert voice.ringing_for(session, asker) == offered
     assert voice.ringing_for(session, stranger) is None
     # the page closes while it rings: a real attempt, not answered
@@ -198,7 +199,7 @@ def test_a_callback_promise_is_kept_only_by_an_answered_call(
     ana = users["ana"]
     voice.caller_beat(session, asker, now=START + 2 * S, media="none")
     routing.set_agent_state(session, ana, "available", now=START + 2 * S)
-    telephony.dial_callback(session, ana, cb.contact_id, now=START + 3 * S, settings=settings)
+    dialer.dial_callback(session, ana, cb.contact_id, now=START + 3 * S, settings=settings)
     promise = session.get(Promise, cb.promise_id)
     assert promise is not None
     assert promise.state == "pending"

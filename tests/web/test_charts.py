@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from escucha.analytics.charts import figure_json
 from escucha.discovery import import_all, package_modules
 from escucha.web import charts
 from tests.conftest import login
@@ -45,7 +46,7 @@ def test_plotly_comes_from_the_package_with_a_long_cache(client: TestClient) -> 
 
 
 def test_figure_json_cannot_close_its_script_element() -> None:
-    text = charts.figure_json({"data": [{"name": "</script><b>", "y": [1.0, float("nan")]}]})
+    text = figure_json({"data": [{"name": "</script><b>", "y": [1.0, float("nan")]}]})
     assert "</" not in text
     assert json.loads(text)["data"][0] == {"name": "</script><b>", "y": [1.0, None]}
 

@@ -1,31 +1,16 @@
-"""What the offline report and the web's chart pages share: number formats and curve sampling.
-
-Both draw Plotly figures (as plain JSON) from the same KPIs and patience summaries; each keeps
-its own colours and wording, and takes from here the parts that must not differ between them.
+"""Numbers as people read them: percentages in the reader's language (the one formatter of
+every screen and report), seconds and counts; missing or infinite values as a dash.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from functools import cache
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 from babel import Locale
 from babel.numbers import format_percent
-
-from escucha.numerics.patience import PatienceSummary
-
-Figure = dict[str, Any]
-
-MAX_CURVE_POINTS = 1500
-"""At most this many points of a survival curve go into a figure."""
-
-LAST_HAZARD_BAND_S = 60.0
-"""Width drawn for the open-ended last band of the hazard."""
 
 
 def finite(x: Any) -> float | None:
@@ -73,36 +58,3 @@ def fmt_num(x: Any, digits: int = 0) -> str:
     if v is None:
         return "—"
     return f"{v:,.{digits}f}".replace(",", "\u202f")
-
-
-def wait_labels(p: PatienceSummary) -> list[str]:
-    """The labels of the abandonment-by-wait bars: ``"≤ 10 s"``, ``"≤ 20 s"``, ..."""
-    return [f"≤ {v:g} s" for v in p.by_wait.points_s]
-
-
-def survival_grid(p: PatienceSummary) -> npt.NDArray[np.float64]:
-    """The waits (s) at which to draw the patience curve: its steps (thinned to at most
-    :data:`MAX_CURVE_POINTS`) from 0 to the longest wait seen."""
-    c = p.curve
-    if c.time_s.size > MAX_CURVE_POINTS:
-        grid = np.linspace(0.0, float(c.time_s[-1]), MAX_CURVE_POINTS)
-    else:
-        grid = np.concatenate(([0.0], c.time_s))
-    if c.max_wait_s > grid[-1]:
-        grid = np.concatenate((grid, [c.max_wait_s]))
-    return grid
-
-
-def hazard_bars(p: PatienceSummary) -> tuple[list[float], list[float]]:
-    """Middles and widths (s) of the hazard's bands, the open-ended last one drawn
-    :data:`LAST_HAZARD_BAND_S` wide."""
-    edges = p.hazard.edges_s
-    mids = [
-        float((a + b) / 2) if math.isfinite(b) else float(a + LAST_HAZARD_BAND_S / 2)
-        for a, b in itertools.pairwise(edges)
-    ]
-    widths = [
-        float(b - a) if math.isfinite(b) else LAST_HAZARD_BAND_S
-        for a, b in itertools.pairwise(edges)
-    ]
-    return mids, widths

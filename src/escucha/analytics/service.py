@@ -43,6 +43,7 @@ from escucha.analytics.schemas import (
     KpiTables,
 )
 from escucha.errors import InvalidInput
+from escucha.i18n import translator
 from escucha.numerics import erlang
 from escucha.numerics import patience as pt
 
@@ -143,8 +144,9 @@ def analyze_sources(
 ) -> AnalysisResult:
     """Import ``sources`` into one call table and compute KPIs, patience and the Erlang check."""
     o = options or AnalysisOptions()
+    _ = translator(o.lang)
     for source in sources:  # from their first kilobytes, before any work is spent on them
-        refuse_non_text(source, lambda es, en: _tr(o, es, en))
+        refuse_non_text(source, o.lang)
     tmp = tempfile.mkdtemp(prefix="escucha-analytics-")
     con = _connect(o, tmp)
     try:
@@ -160,22 +162,20 @@ def analyze_sources(
             imports.append(import_source(ctx, source, fmt, mapping))
         finish_calls_view(ctx)
         if progress is not None:
-            progress.stage(_tr(o, "indicadores", "KPIs"))
+            progress.stage(_("KPIs"))
         sp = kpi.span(con)
         interval = kpi.choose_interval_min(sp, o)
         tables = kpi.compute_kpis(con, o, interval, calls=sp.calls, extras=frozenset(ctx.extras))
         if progress is not None:
-            progress.stage(_tr(o, "paciencia", "patience"))
+            progress.stage(_("patience"))
         patience = _patience(con, tables, o)
         notes: list[str] = []
         if interval != o.interval_min:
             notes.append(
-                _tr(
-                    o,
-                    f"Intervalo ampliado a {interval} min para no pasar de "
-                    f"{o.max_intervals} intervalos.",
-                    f"Interval widened to {interval} min to stay within "
-                    f"{o.max_intervals} intervals.",
+                _(
+                    "Interval widened to {interval} min to stay within {max_intervals} intervals.",
+                    interval=interval,
+                    max_intervals=o.max_intervals,
                 )
             )
         staffed = kpi.staffed_agents_by_interval(con, interval) if tables.has_agent_states else {}
@@ -189,7 +189,7 @@ def analyze_sources(
             ).fetchall()
         ]
         if progress is not None:
-            progress.stage(_tr(o, "informe", "report"))
+            progress.stage(_("report"))
         return AnalysisResult(
             options=o,
             imports=imports,
@@ -205,10 +205,6 @@ def analyze_sources(
     finally:
         con.close()
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _tr(o: AnalysisOptions, es: str, en: str) -> str:
-    return es if o.lang == "es" else en
 
 
 def _patience(
@@ -297,14 +293,11 @@ def _erlang_check(
     o: AnalysisOptions,
 ) -> tuple[list[ErlangCheckRow] | None, str | None]:
     """Erlang A with the measured arrivals, AHT, staffing and patience, next to what happened."""
+    _ = translator(o.lang)
     mean_patience = patience.mean_total_wait_s
     aht_all = tables.overall.get("aht_s")
     if mean_patience is None or mean_patience <= 0 or aht_all is None or aht_all <= 0:
-        return None, _tr(
-            o,
-            "Sin abandonos o sin tiempo de gestión no hay paciencia ni AHT para Erlang A.",
-            "Without abandons or handle times there is no patience or AHT for Erlang A.",
-        )
+        return None, _("Without abandons or handle times there is no patience or AHT for Erlang A.")
     hours = tables.interval_min / 60.0
     rows = []
     for r in tables.by_interval:
@@ -316,9 +309,7 @@ def _erlang_check(
             continue
         rows.append((r, max(round(float(agents)), 1)))
     if not rows:
-        return None, _tr(
-            o, "Ningún intervalo con agentes conocidos.", "No interval with known agents."
-        )
+        return None, _("No interval with known agents.")
     agents_arr = np.array([a for _, a in rows], dtype=np.int64)
     arrivals = np.array([r["offered"] / hours for r, _ in rows])
     aht = np.array([r["aht_s"] if r["aht_s"] else aht_all for r, _ in rows])
@@ -347,13 +338,9 @@ def _erlang_check(
             )
         )
     basis = (
-        _tr(o, "agentes conectados y no en pausa", "agents logged in and not paused")
+        _("agents logged in and not paused")
         if staffed
-        else _tr(
-            o,
-            "agentes que atendieron alguna llamada en el intervalo (aproximación)",
-            "agents who answered a call in the interval (an approximation)",
-        )
+        else _("agents who answered a call in the interval (an approximation)")
     )
     return out, basis
 

@@ -57,8 +57,9 @@ from escucha.asterisk.ari import AriClient, AriError
 from escucha.config import Settings
 from escucha.contacts.models import Contact
 from escucha.routing import service as routing
+from escucha.telephony import calls as telephony
+from escucha.telephony import dialer, turns
 from escucha.telephony import rules as R
-from escucha.telephony import service as telephony
 from escucha.voice import service as voice
 from escucha.voice.models import VoiceConsult
 
@@ -633,10 +634,10 @@ class Driver:
 
     def dial_callbacks(self, session: Session, *, now: datetime) -> None:
         """Ring the customers of callbacks an agent asked to dial through the PBX's trunk."""
-        for contact, cb in telephony.asterisk_dials(session):
+        for contact, cb in dialer.asterisk_dials(session):
             template = pbx.trunk(session)
             leg = f"escucha-cb-{cb.id}-{cb.attempts}"
-            contact.provider_ref = telephony.call_key(PROVIDER, leg)
+            contact.provider_ref = turns.call_key(PROVIDER, leg)
             pbx.add_channel(session, leg, contact.id, "customer", now=now)
             made = None
             if template:

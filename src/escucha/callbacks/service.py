@@ -12,6 +12,7 @@ from escucha.contacts import lifecycle
 from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, Customer, Estimate
 from escucha.errors import Conflict, InvalidInput, NotFound
+from escucha.i18n import translator
 from escucha.jobs.service import enqueue
 from escucha.notifications import service as notifications
 from escucha.org import models as org
@@ -294,9 +295,9 @@ def no_answer(session: Session, user_id: int, contact_id: int, *, now: datetime)
                 callback_id=cb.id,
                 due=reopen,
                 previous_due=cb.due_at,
-                reason=f"no pudimos localizarle tras {cb.attempts} intentos"
-                if cb.language == "es"
-                else f"we could not reach you after {cb.attempts} attempts",
+                reason=translator(cb.language)(
+                    "we could not reach you after {attempts} attempts", attempts=cb.attempts
+                ),
             )
     else:
         cb.state = "pending"

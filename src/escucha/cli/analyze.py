@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from escucha.cli.common import pct, words
 from escucha.errors import EscuchaError
 
 if TYPE_CHECKING:
@@ -109,15 +110,18 @@ def _points(text: str) -> tuple[float, ...]:
     return values
 
 
-def _report_bad_rows(result: AnalysisResult, err: Console, show: int, lang: str) -> None:
+def _report_bad_rows(result: AnalysisResult, err: Console, show: int, lang: Lang) -> None:
     for bad in result.bad_rows[:show]:
         err.print(str(bad), markup=False, highlight=False, soft_wrap=True)
     if result.bad_row_count:
+        _ = words(lang.value)
         files = sum(1 for i in result.imports if i.bad_rows)
         err.print(
-            f"{result.bad_row_count} filas con errores en {files} fichero(s) (se omiten)"
-            if lang == "es"
-            else f"{result.bad_row_count} bad rows in {files} file(s) (left out)",
+            _(
+                "{count} bad rows in {files} file(s) (left out)",
+                count=result.bad_row_count,
+                files=files,
+            ),
             markup=False,
             highlight=False,
         )
@@ -131,8 +135,8 @@ def _fail(err: Console, message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _pct(x: Any) -> str:
-    return "—" if x is None else f"{100 * float(x):.1f} %"
+def _pct(x: Any, lang: Lang) -> str:
+    return pct(x, 1, lang.value)
 
 
 def _secs(x: Any) -> str:
@@ -217,22 +221,16 @@ def analyze(
         raise _fail(err, exc.message) from exc
     finally:
         progress.stop()
-    _report_bad_rows(result, err, show_bad, lang.value)
+    _report_bad_rows(result, err, show_bad, lang)
+    _ = words(lang.value)
     if result.summary["calls"] == 0:
-        raise _fail(
-            err,
-            "No hay llamadas que analizar." if lang is Lang.es else "No calls to analyse.",
-        )
+        raise _fail(err, _("No calls to analyse."))
     if out is not None:
         try:
             out.write_text(service.render_report(result), encoding="utf-8")
         except OSError as exc:
             raise _fail(err, f"{out}: {exc.strerror or exc}") from exc
-        err.print(
-            f"Informe escrito en {out}" if lang is Lang.es else f"Report written to {out}",
-            markup=False,
-            highlight=False,
-        )
+        err.print(_("Report written to {path}", path=out), markup=False, highlight=False)
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
     else:
@@ -240,27 +238,22 @@ def analyze(
 
 
 def _print_summary(result: AnalysisResult, lang: Lang) -> None:
-    es = lang is Lang.es
+    _ = words(lang.value)
     ov = result.kpis.overall
     p = result.patience
-    table = Table(title="escucha — " + ("resumen" if es else "summary"), show_header=False)
+    table = Table(title="escucha — " + _("summary"), show_header=False)
     rows: list[tuple[str, str]] = [
-        ("Llamadas" if es else "Calls", str(ov.get("calls"))),
-        ("En cola" if es else "Queued", str(ov.get("offered"))),
-        ("Abandono" if es else "Abandonment", _pct(ov.get("abandon_rate"))),
-        ("Nivel de servicio" if es else "Service level", _pct(ov.get("service_level"))),
+        (_("Calls"), str(ov.get("calls"))),
+        (_("Queued"), str(ov.get("offered"))),
+        (_("Abandonment"), _pct(ov.get("abandon_rate"), lang)),
+        (_("Service level"), _pct(ov.get("service_level"), lang)),
         ("ASA", _secs(ov.get("asa_s"))),
         ("AHT", _secs(ov.get("aht_s"))),
-        ("FCR", _pct(ov.get("fcr"))),
-        ("180 s (ES)", _pct(ov.get("spain_180s"))),
+        ("FCR", _pct(ov.get("fcr"), lang)),
+        ("180 s (ES)", _pct(ov.get("spain_180s"), lang)),
     ]
     if p is not None:
-        rows.append(
-            (
-                "Objetivo de respuesta" if es else "Answer target",
-                _secs(p.target.target_s),
-            )
-        )
+        rows.append((_("Answer target"), _secs(p.target.target_s)))
     for label, value in rows:
         table.add_row(label, value)
     Console().print(table)
@@ -305,32 +298,26 @@ def patience(
         doc, result = service.patience_of_files(files, fmt.value, options=options, mapping=mapping)
     except EscuchaError as exc:
         raise _fail(err, exc.message) from exc
-    _report_bad_rows(result, err, show_bad, lang.value)
+    _report_bad_rows(result, err, show_bad, lang)
+    _ = words(lang.value)
     if doc["queued"] == 0:
-        raise _fail(
-            err,
-            "No hay llamadas en cola." if lang is Lang.es else "No queued calls.",
-        )
+        raise _fail(err, _("No queued calls."))
     if as_json:
         typer.echo(json.dumps(doc, ensure_ascii=False))
         return
-    es = lang is Lang.es
-    table = Table(title=("Paciencia" if es else "Patience"))
+    table = Table(title=_("Patience"))
     table.add_column("t (s)")
-    table.add_column("Abandonó ≤ t" if es else "Abandoned ≤ t")
-    table.add_column("Supervivencia" if es else "Survival")
+    table.add_column(_("Abandoned ≤ t"))
+    table.add_column(_("Survival"))
     surv = doc["km_survival"]
     for key, share in doc["abandon_by_wait"].items():
-        table.add_row(key, _pct(share), _pct(surv.get(key)))
+        table.add_row(key, _pct(share, lang), _pct(surv.get(key), lang))
     console = Console()
     console.print(table)
     console.print(
-        ("Mediana" if es else "Median")
-        + f": {_secs(doc['km_median_s'])} · "
-        + ("Media" if es else "Mean")
-        + f": {_secs(doc['mean_s'])} · "
-        + ("Objetivo de respuesta" if es else "Answer target")
-        + f": {_secs(doc['recommended_target_s'])}",
+        f"{_('Median')}: {_secs(doc['km_median_s'])} · "
+        f"{_('Mean')}: {_secs(doc['mean_s'])} · "
+        f"{_('Answer target')}: {_secs(doc['recommended_target_s'])}",
         markup=False,
         highlight=False,
     )

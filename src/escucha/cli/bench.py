@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from escucha.cli.common import pct
 from escucha.routing.rules import AgentPolicy
 
 if TYPE_CHECKING:
@@ -265,7 +266,7 @@ def _print_estimate(result: EstimateBenchResult, as_json: bool) -> None:
             s.predictor,
             str(s.count),
             "-" if s.mae_s is None else f"{s.mae_s:.1f}",
-            "-" if s.within_25 is None else f"{100 * s.within_25:.1f} %",
+            pct(s.within_25, 1, "en"),
             "-" if s.bias_s is None else f"{s.bias_s:+.1f}",
         )
     console = Console()
@@ -273,5 +274,5 @@ def _print_estimate(result: EstimateBenchResult, as_json: bool) -> None:
     if result.bound_kept is not None and result.mean_wait_s is not None:
         console.print(
             f"Mean wait of these callers: {result.mean_wait_s:.1f} s; "
-            f"waits under the announced bound: {100 * result.bound_kept:.1f} %"
+            f"waits under the announced bound: {pct(result.bound_kept, 1, 'en')}"
         )

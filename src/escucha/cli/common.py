@@ -6,15 +6,16 @@ database are imported when a command asks for them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
 from escucha.clock import SystemClock
 from escucha.errors import EscuchaError
+from escucha.languages import DEFAULT_LANGUAGE
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -36,6 +37,23 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``message`` on stderr and leave with ``code``."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def pct(share: Any, digits: int = 1, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A share as a percentage in ``lang`` (``"81,3 %"``, ``"81.3%"``): the one formatter of
+    every screen and report (:func:`escucha.analytics.figures.fmt_pct`)."""
+    # Imported when a number is written, so the CLI starts fast (Babel).
+    from escucha.analytics.figures import fmt_pct
+
+    return fmt_pct(share, digits, lang)
+
+
+def words(lang: str) -> Callable[..., str]:
+    """``_(message, **fields)``: the Babel catalogs' wording in ``lang`` (:mod:`escucha.i18n`)."""
+    # Imported when a command speaks, so the CLI starts fast (Babel).
+    from escucha.i18n import translator
+
+    return translator(lang)
 
 
 def write_out(text: str, out: Path | None, done: str) -> None:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from escucha.analytics.replay_log import ReplayReport
 
 from escucha.cli.analyze import InputFormat, Lang
+from escucha.cli.common import pct
 
 __all__ = ["estimate_app", "register"]
 
@@ -46,8 +47,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(estimate_app, name="estimate")
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f} %"
+#: The language of the replay's tables (their words are English).
+ENGLISH = "en"
 
 
 def _secs(x: float | None, signed: bool = False) -> str:
@@ -147,9 +148,9 @@ def _table(title: str, result: ReplayResult) -> Table:
             label,
             str(s.callers),
             _secs(s.mae_s),
-            _pct(s.within_25pct),
+            pct(s.within_25pct, 1, ENGLISH),
             _secs(s.bias_s, signed=True),
-            _pct(result.bound_kept) if name == "escucha" else "",
+            pct(result.bound_kept, 1, ENGLISH) if name == "escucha" else "",
         )
     return table
 
@@ -181,7 +182,8 @@ def _print_report(report: ReplayReport, *, by_queue: bool) -> None:
     console.print(
         "Errors are measured on the callers who reached an agent. Callers who hung up are "
         "censored (their wait would have been longer): they count only for whether they had "
-        f"waited less than escucha's bound when they left: {_pct(o.abandoned_within_bound)}.\n"
+        "waited less than escucha's bound when they left: "
+        f"{pct(o.abandoned_within_bound, 1, ENGLISH)}.\n"
         f"Mean wait of the callers scored: {_secs(o.mean_wait_s)} s. Agents on duty: "
         f"{staffing}. Callers of the first {report.options.warmup_s:.0f} s are replayed but "
         "not scored.",

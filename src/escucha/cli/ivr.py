@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from escucha.cli.common import pct, words
 from escucha.errors import EscuchaError
 
 if TYPE_CHECKING:
@@ -73,14 +74,17 @@ def lint_command(
     if as_json:
         _emit_json(report.as_json(lang))
     else:
+        _ = words(lang)
         for f in report.findings:
             where = f"{f.file}:{f.line}" if f.line is not None else str(f.file)
             typer.echo(f"{where}: {f.severity} [{f.rule}] {dotted(f.path)}: {f.message(lang)}")
-            typer.echo(f"    {'arreglo' if lang == 'es' else 'fix'}: {f.fix(lang)}")
-        if lang == "es":
-            typer.echo(f"{report.file}: {report.errors} errores, {report.warnings} avisos")
-        else:
-            typer.echo(f"{report.file}: {report.errors} errors, {report.warnings} warnings")
+            typer.echo(f"    {_('fix')}: {f.fix(lang)}")
+        counts = _(
+            "{errors} errors, {warnings} warnings",
+            errors=report.errors,
+            warnings=report.warnings,
+        )
+        typer.echo(f"{report.file}: {counts}")
     if not report.ok:
         raise typer.Exit(1)
 
@@ -109,7 +113,7 @@ def rules_command(as_json: JsonOpt = False, lang: LangOpt = "es") -> None:
         key = lang if lang in r.title else "en"
         typer.echo(f"{r.id} ({r.severity}): {r.title[key]}")
         typer.echo(f"    {r.explanation[key]}")
-        typer.echo(f"    {'arreglo' if key == 'es' else 'fix'}: {r.fix[key]}")
+        typer.echo(f"    {words(key)('fix')}: {r.fix[key]}")
 
 
 @ivr_app.command("test")
@@ -157,11 +161,11 @@ def journey_command(
         if report.calls is not None:
             c = report.calls
             typer.echo(
-                f"calls: {c.calls}; zero-out to a person {c.zero_out_share:.1%}; "
-                f"hung up in the IVR {c.hung_up_share:.1%}"
+                f"calls: {c.calls}; zero-out to a person {pct(c.zero_out_share, 1, 'en')}; "
+                f"hung up in the IVR {pct(c.hung_up_share, 1, 'en')}"
             )
             for p in c.paths:
-                typer.echo(f"  {p.share:6.1%} {p.calls:>7} {p.path or '(no choice)'}")
+                typer.echo(f"  {pct(p.share, 1, 'en'):>6} {p.calls:>7} {p.path or '(no choice)'}")
     if not report.ok:
         raise typer.Exit(1)
 

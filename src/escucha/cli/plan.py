@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from escucha.cli.common import pct
 from escucha.cli.targets import (
     AsJson,
     MaxAbandon,
@@ -157,7 +158,8 @@ def _render(doc: dict[str, Any]) -> None:
     if err is not None:
         console.print(
             f"Error del pronóstico en la última semana / forecast error on the last week: "
-            f"WAPE {100 * err['wape']:.1f} %, sesgo / bias {100 * err['bias']:+.1f} %"
+            f"WAPE {pct(err['wape'])}, sesgo / bias {'+' if err['bias'] > 0 else ''}"
+            f"{pct(err['bias'])}"
         )
     table = Table(title="Plan del día / Day plan")
     for col in (

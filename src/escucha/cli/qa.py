@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from escucha.cli.common import words
 from escucha.errors import EscuchaError
 
 if TYPE_CHECKING:
@@ -87,11 +88,8 @@ def score(
     lang_code = result.lang
     by_detector = {c.detector: c for c in card.criteria() if c.detector}
     table = Table(title=str(transcript))
-    for column in (
-        "criterio" if lang_code == "es" else "criterion",
-        "",
-        "turnos" if lang_code == "es" else "turns",
-    ):
+    _ = words(lang_code)
+    for column in (_("criterion"), "", _("turns")):
         table.add_column(column)
     for name, finding in result.criteria.items():
         criterion = by_detector.get(name)

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from escucha.cli.common import pct
 from escucha.errors import EscuchaError
 
 if TYPE_CHECKING:
@@ -163,18 +164,15 @@ def _render(doc: dict[str, Any]) -> None:
     table.add_column("Erlang A", justify="right")
     exact = doc.get("erlang_a", {})
 
-    def pct(v: float) -> str:
-        return f"{100.0 * v:.2f} %"
-
     table.add_row(
         "Abandono / Abandonment",
-        f"{pct(doc['p_abandon'])} ± {pct(doc['p_abandon_ci95'])}",
-        pct(exact["p_abandon"]) if exact else "-",
+        f"{pct(doc['p_abandon'], 2)} ± {pct(doc['p_abandon_ci95'], 2)}",
+        pct(exact["p_abandon"], 2) if exact else "-",
     )
     table.add_row(
         f"Nivel de servicio {doc['target_time_s']:g} s / Service level",
-        f"{pct(doc['service_level'])} ± {pct(doc['service_level_ci95'])}",
-        pct(exact["service_level"]) if exact else "-",
+        f"{pct(doc['service_level'], 2)} ± {pct(doc['service_level_ci95'], 2)}",
+        pct(exact["service_level"], 2) if exact else "-",
     )
     table.add_row(
         "ASA",

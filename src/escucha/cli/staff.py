@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from escucha.cli.common import pct
 from escucha.cli.targets import (
     AsJson,
     MaxAbandon,
@@ -240,9 +241,6 @@ def _render(doc: dict[str, Any]) -> None:
     table.add_column("Medida / Measure")
     table.add_column("Valor / Value", justify="right")
 
-    def pct(v: float) -> str:
-        return f"{100.0 * v:.2f} %"
-
     def secs(v: float | None) -> str:
         return "∞ (inestable / unstable)" if v is None else f"{v:.1f} s"
 
@@ -252,15 +250,15 @@ def _render(doc: dict[str, Any]) -> None:
         ("Carga ofrecida / Offered load", f"{doc['load_erl']:.2f} Erl"),
         (
             f"Nivel de servicio en {doc['target_time_s']:g} s / Service level",
-            pct(doc["service_level"]),
+            pct(doc["service_level"], 2),
         ),
         ("Tiempo medio de respuesta / ASA", secs(doc["asa_s"])),
-        ("Probabilidad de espera / P(wait)", pct(doc["p_wait"])),
-        ("Abandono / Abandonment", pct(doc["p_abandon"])),
-        ("Ocupación / Occupancy", pct(doc["occupancy"])),
+        ("Probabilidad de espera / P(wait)", pct(doc["p_wait"], 2)),
+        ("Abandono / Abandonment", pct(doc["p_abandon"], 2)),
+        ("Ocupación / Occupancy", pct(doc["occupancy"], 2)),
     ]
     rows += [
-        (f"NS {100 * s['share_target']:g}/{s['within_s']:g} s", pct(s["service_level"]))
+        (f"NS {100 * s['share_target']:g}/{s['within_s']:g} s", pct(s["service_level"], 2))
         for s in doc["service_levels"]
     ]
     for name, value in rows:

@@ -13,7 +13,7 @@ from escucha.config import Settings
 from escucha.contacts.models import Contact
 from escucha.errors import Conflict
 from escucha.routing import service as routing
-from escucha.telephony import service as telephony
+from escucha.telephony import dialer
 from escucha.voice import service as voice
 
 
@@ -34,14 +34,14 @@ def call_customer(
     contact = voice.agent_contact(session, user_id, contact_id)
     caller = voice.web_caller_of(session, contact)
     if voice.is_alive(caller, now):
-        telephony.dial_callback(session, user_id, contact_id, now=now, settings=settings)
+        dialer.dial_callback(session, user_id, contact_id, now=now, settings=settings)
         return
-    if not telephony.twilio_ready(settings):
+    if not dialer.twilio_ready(settings):
         raise Conflict(
             "the customer's page is closed and no phone line is set up (Twilio): "
             "the customer cannot be called from here"
         )
-    telephony.dial_callback(
+    dialer.dial_callback(
         session, user_id, contact_id, now=now, settings=settings, provider="twilio"
     )
 

@@ -147,28 +147,14 @@ def response_rate(sent: int, answered: int) -> float | None:
 
 # --- Word-of-mouth risk (M4) -------------------------------------------------------------
 
-#: Reason codes of :func:`assess_risk`, with the text a supervisor reads.
-RISK_REASONS: dict[str, dict[str, str]] = {
-    "long_wait": {
-        "es": "Esperó demasiado para ser atendido",
-        "en": "Waited too long to be answered",
-    },
-    "broken_promise": {
-        "es": "Le incumplimos una promesa (llamada, respuesta o resolución)",
-        "en": "We broke a promise (callback, answer or resolution)",
-    },
-    "low_score": {
-        "es": "Puntuación baja en una encuesta",
-        "en": "Low survey score",
-    },
-    "open_complaint": {
-        "es": "Tiene una reclamación sin resolver",
-        "en": "Has an unresolved complaint",
-    },
-    "repeat_contacts": {
-        "es": "Ha tenido que contactar varias veces por lo mismo",
-        "en": "Had to contact us several times about the same thing",
-    },
+#: Reason codes of :func:`assess_risk`, with the text a supervisor reads (message ids of the
+#: Babel catalogs).
+RISK_REASONS: dict[str, str] = {
+    "long_wait": "Waited too long to be answered",
+    "broken_promise": "We broke a promise (callback, answer or resolution)",
+    "low_score": "Low survey score",
+    "open_complaint": "Has an unresolved complaint",
+    "repeat_contacts": "Had to contact us several times about the same thing",
 }
 
 

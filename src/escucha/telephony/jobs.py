@@ -7,12 +7,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from escucha.jobs.registry import JobContext, job
-from escucha.telephony import service
+from escucha.telephony import dialer
 
 
 @job("telephony.dial", max_attempts=3, backoff_base_s=5.0)
 def dial(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
-    service.dial_now(
+    dialer.dial_now(
         session,
         int(payload["callback_id"]),
         int(payload["attempt"]),
@@ -24,10 +24,10 @@ def dial(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
 @job("telephony.wake", max_attempts=1)
 def wake(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
     """Best effort, once: a line not woken connects by itself (``rules.connect_now``)."""
-    service.wake_line(session, int(payload["contact_id"]), settings=ctx.settings, now=ctx.now)
+    dialer.wake_line(session, int(payload["contact_id"]), settings=ctx.settings, now=ctx.now)
 
 
 @job("telephony.hold", max_attempts=1)
 def hold(session: Session, payload: dict[str, Any], ctx: JobContext) -> None:
     """A Twilio caller put on hold or resumed from the desk: the line follows (TwiML)."""
-    service.hold_line(session, int(payload["contact_id"]), settings=ctx.settings)
+    dialer.hold_line(session, int(payload["contact_id"]), settings=ctx.settings)

@@ -3,7 +3,7 @@
 A :class:`Turn` is a short, provider-neutral list of actions (:class:`Say`, :class:`Gather`,
 :class:`Poll`, :class:`Connect`, :class:`Transfer`, :class:`Record`, :class:`Hangup`). The
 Twilio adapter renders it as TwiML; the browser phone renders it as a page. Both drive the same
-service (``escucha.telephony.service``), which decides the turn; this module only holds the
+service (``escucha.telephony.calls``), which decides the turn; this module only holds the
 vocabulary, the sentences in Spanish and English, and small decisions that need no database.
 
 Standard library only, plus the pure IVR runtime; it never reads the clock.

@@ -18,6 +18,7 @@ from escucha.audit import service as audit
 from escucha.auth.models import User
 from escucha.contacts.models import Customer
 from escucha.errors import InvalidInput, NotFound
+from escucha.i18n import translator
 from escucha.notifications.messages import when_phrase
 from escucha.tickets import planning, service
 from escucha.tickets import rules as trules
@@ -28,8 +29,9 @@ LANGUAGES = languages.CODES
 MAX_TITLE = 120
 MAX_BODY = 5000
 _FIELD = re.compile(r"\{([^{}]*)\}")
-_NO_DATE = {"es": "en la fecha que le confirmaremos", "en": "on the date we will confirm"}
-_NO_NAME = {"es": "cliente", "en": "customer"}
+#: What stands for a promised time not yet set, and for a customer without a name.
+_NO_DATE = "on the date we will confirm"
+_NO_NAME = "customer"
 
 
 def check_body(body: str) -> str:
@@ -135,18 +137,19 @@ def fill(
 ) -> str:
     """The reply's text with its placeholders filled for ``ticket``, in the reply's language."""
     lang = reply.language
+    _ = translator(lang)
     customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
     nxt = planning.next_promise(session, ticket.id)
     tz = planning.org_context(session).timezone
     when = (
         when_phrase(nxt.due_at, now=now, tz=tz, lang=lang)
         if nxt is not None and nxt.due_at > now
-        else _NO_DATE[lang]
+        else _(_NO_DATE)
     )
     values = {
         "case_number": ticket.number,
         "promised_time": when,
-        "customer_name": (customer.name if customer is not None else "") or _NO_NAME[lang],
+        "customer_name": (customer.name if customer is not None else "") or _(_NO_NAME),
         "agent_name": agent_name,
     }
     return _FIELD.sub(lambda m: values.get(m.group(1), m.group(0)), reply.body)

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from escucha import languages
 from escucha.auth.models import User
 from escucha.callbacks.models import Callback
 from escucha.config import Settings
@@ -26,10 +27,11 @@ from escucha.contacts import service as contacts
 from escucha.contacts.desk import mask_phone
 from escucha.contacts.models import Contact
 from escucha.errors import Conflict, EscuchaError, Forbidden, InvalidInput
+from escucha.i18n import translator
 from escucha.ivr import audio
 from escucha.routing import service as routing
 from escucha.routing.models import AgentStatus
-from escucha.telephony import service as telephony
+from escucha.telephony import calls as telephony
 from escucha.voice import rules as R
 from escucha.voice.models import (
     AgentDesk,
@@ -49,12 +51,9 @@ CALLER_LIVE = ("ivr", "queued", "offered", "connected", "on_hold")
 AGENT_SIGNAL = ("offered", "connected", "on_hold", "wrap_up")
 TALKING = ("connected", "on_hold")
 
+#: What the caller's page shows and plays, by reason (message ids of the Babel catalogs).
 MESSAGES = {
-    "agent_lost": {
-        "es": "Se ha cortado la comunicación con el agente. No cuelgue: vuelve a estar el "
-        "primero de la cola.",
-        "en": "We lost the connection to the agent. Please hold: you are first in line again.",
-    },
+    "agent_lost": "We lost the connection to the agent. Please hold: you are first in line again.",
 }
 
 
@@ -574,8 +573,8 @@ def desk_voice(session: Session, contact: Contact, *, now: datetime) -> DeskVoic
 
 def _say(settings: Settings, key: str, language: str) -> dict[str, str]:
     """A message the caller's page shows and plays (espeak-ng's rendering when installed)."""
-    lang = "en" if language.startswith("en") else "es"
-    text = MESSAGES[key][lang]
+    lang = languages.resolve(language)
+    text = translator(lang)(MESSAGES[key])
     out = {"reason": key, "text": text}
     if shutil.which(audio.ESPEAK) is not None:
         cache = Path(settings.outbox_dir).parent / "ivr-audio"

@@ -1,68 +1,46 @@
-"""Charts for the screens: Plotly's JS served from the package, and figure dictionaries.
+"""Charts on the screens: Plotly's JS served from the package, and the chart pages' policy.
 
 Plotly's JS comes from the installed ``plotly`` package (``GET /static-charts/plotly.min.js``),
 never from a CDN, so the charts work offline. A page embeds each figure's JSON in a
-``<script type="application/json" class="chart-data">`` data island (:func:`figure_json`),
-and ``static/charts.js`` draws every ``[data-figure]`` element with ``Plotly.newPlot``.
+``<script type="application/json" class="chart-data">`` data island
+(:func:`escucha.analytics.charts.figure_json`), and ``static/charts.js`` draws every
+``[data-figure]`` element with ``Plotly.newPlot``.
 
 Plotly adds ``<style>`` elements and style attributes while drawing, so chart pages send
 :data:`CHART_CSP` (``'unsafe-inline'`` in ``style-src`` only; scripts stay ``'self'``): see
 ``docs/adr/0008-chart-pages-allow-inline-styles.md``.
 
-The figure builders below take ``tr`` (the page's translation function) and plain numbers;
-they never compute a queue measure themselves.
+The figures themselves are built by :mod:`escucha.analytics.charts`, for these pages and the
+offline report alike; a page gives them ``tr`` (:func:`translator`) and renders them.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import json
-import math
-from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse
 
-from escucha.analytics.figures import (
-    Figure,
-    fmt_num,
-    fmt_s,
-    hazard_bars,
-    survival_grid,
-    wait_labels,
-)
+from escucha.analytics import charts
+from escucha.analytics.figures import fmt_num, fmt_s
 from escucha.app import CSP
 from escucha.auth.api import Public
-from escucha.numerics.cost import CostCurve
-from escucha.numerics.patience import PatienceSummary
+from escucha.i18n import translator as translator_in
 from escucha.org import home
-from escucha.web.i18n import gettext, pick_language
+from escucha.web.i18n import pick_language
 
 router = APIRouter(include_in_schema=False)
-
-Translate = Callable[[str], str]
 
 PLOTLY_PATH = "/static-charts/plotly.min.js"
 CHART_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 """The app's policy with inline styles allowed (Plotly sets them); scripts stay ``'self'``."""
-
-COLOURS = {
-    "blue": "#0b5cad",
-    "green": "#1d7a3a",
-    "orange": "#c46a00",
-    "red": "#b3261e",
-    "grey": "#5a6472",
-    "purple": "#6b3fa0",
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -81,9 +59,8 @@ class _Asset:
 @cache
 def _plotly() -> _Asset:
     import plotly
-    from plotly.offline import get_plotlyjs
 
-    body = get_plotlyjs().encode("utf-8")
+    body = charts.plotly_js().encode("utf-8")
     return _Asset(
         body=body,
         gzipped=gzip.compress(body, compresslevel=6, mtime=0),
@@ -123,14 +100,10 @@ def allow_chart_styles(response: HTMLResponse) -> HTMLResponse:
     return response
 
 
-def translator(request: Request) -> tuple[str, Translate]:
+def translator(request: Request) -> tuple[str, charts.Translate]:
     """The page's language and its translation function (for text built in Python)."""
     lang = pick_language(request)
-
-    def tr(message: str) -> str:
-        return gettext(lang, message)
-
-    return lang, tr
+    return lang, translator_in(lang)
 
 
 def org_zone(session: Session) -> ZoneInfo:
@@ -140,481 +113,3 @@ def org_zone(session: Session) -> ZoneInfo:
 
 FORMATTERS: dict[str, Any] = {"pct_digits": 1, "secs": fmt_s, "num": fmt_num}
 """Template helpers of the chart pages (percentages with one decimal there)."""
-
-
-# --------------------------------------------------------------------------------------------
-# Figure JSON
-# --------------------------------------------------------------------------------------------
-
-
-def clean(value: Any) -> Any:
-    """Plain JSON values: NumPy scalars and arrays to Python, NaN and infinities to ``None``."""
-    if isinstance(value, np.ndarray):
-        return [clean(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        return clean(value.item())
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    return value
-
-
-def figure_json(figure: Figure) -> str:
-    """JSON of a figure that is safe inside a ``<script type="application/json">`` element."""
-    text = json.dumps(clean(figure), allow_nan=False, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def layout(title: str, **extra: Any) -> dict[str, Any]:
-    """The common layout: title, margins, legend below, unified hover."""
-    base: dict[str, Any] = {
-        "title": {"text": title, "font": {"size": 16}},
-        "margin": {"l": 64, "r": 64, "t": 48, "b": 64},
-        "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"},
-        "hovermode": "x unified",
-        "paper_bgcolor": "#ffffff",
-        "plot_bgcolor": "#fafbfc",
-        "font": {"family": "system-ui, sans-serif", "size": 13},
-    }
-    base.update(extra)
-    return base
-
-
-def _vline(x: float, colour: str, dash: str = "dot") -> dict[str, Any]:
-    return {
-        "type": "line",
-        "xref": "x",
-        "yref": "paper",
-        "x0": x,
-        "x1": x,
-        "y0": 0,
-        "y1": 1,
-        "line": {"dash": dash, "color": colour, "width": 2},
-    }
-
-
-def _hline(y: float, colour: str, dash: str = "dash") -> dict[str, Any]:
-    return {
-        "type": "line",
-        "xref": "paper",
-        "yref": "y",
-        "x0": 0,
-        "x1": 1,
-        "y0": y,
-        "y1": y,
-        "line": {"dash": dash, "color": colour, "width": 1.5},
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# Planning figures
-# --------------------------------------------------------------------------------------------
-
-
-def service_level_figure(
-    tr: Translate,
-    agents: Sequence[int],
-    service_level: Sequence[float],
-    *,
-    target_share: float | None,
-    within_s: float,
-    p_abandon: Sequence[float] | None = None,
-    occupancy: Sequence[float] | None = None,
-    chosen: int | None = None,
-) -> Figure:
-    """Service level (and abandonment, occupancy) against agents on the phone."""
-    data: list[dict[str, Any]] = [
-        {
-            "type": "scatter",
-            "mode": "lines+markers",
-            "name": tr("Service level within {t} s").replace("{t}", f"{within_s:g}"),
-            "x": list(agents),
-            "y": list(service_level),
-            "line": {"color": COLOURS["blue"]},
-        }
-    ]
-    if p_abandon is not None:
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "lines+markers",
-                "name": tr("Abandonment"),
-                "x": list(agents),
-                "y": list(p_abandon),
-                "line": {"color": COLOURS["red"]},
-            }
-        )
-    if occupancy is not None:
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": tr("Occupancy"),
-                "x": list(agents),
-                "y": list(occupancy),
-                "line": {"color": COLOURS["grey"], "dash": "dot"},
-            }
-        )
-    shapes = []
-    if target_share is not None:
-        shapes.append(_hline(target_share, COLOURS["green"]))
-    if chosen is not None:
-        shapes.append(_vline(chosen, COLOURS["orange"]))
-    return {
-        "data": data,
-        "layout": layout(
-            tr("Service level by agents on the phone"),
-            xaxis={"title": {"text": tr("Agents on the phone")}, "dtick": _dtick(agents)},
-            yaxis={"tickformat": ".0%", "range": [0, 1.02]},
-            shapes=shapes,
-        ),
-    }
-
-
-def _dtick(values: Sequence[int]) -> int:
-    span = (max(values) - min(values)) if values else 1
-    return max(1, math.ceil(span / 20))
-
-
-def cost_figure(tr: Translate, curve: CostCurve, *, currency: str, chosen: int | None) -> Figure:
-    """The hourly cost of each staffing level, split into its parts, with the cheapest marked."""
-    x = curve.agents.tolist()
-
-    def bar(name: str, values: Any, colour: str) -> dict[str, Any]:
-        return {
-            "type": "bar",
-            "name": name,
-            "x": x,
-            "y": clean(values),
-            "marker": {"color": colour},
-        }
-
-    best = curve.best_agents
-    shapes = [_vline(best, COLOURS["green"], "dash")]
-    if chosen is not None and chosen != best:
-        shapes.append(_vline(chosen, COLOURS["orange"]))
-    return {
-        "data": [
-            bar(tr("Agents"), curve.agent_cost_per_h, COLOURS["blue"]),
-            bar(tr("Abandoned calls"), curve.abandon_cost_per_h, COLOURS["red"]),
-            bar(tr("Minutes waited"), curve.wait_cost_per_h, COLOURS["orange"]),
-            {
-                "type": "scatter",
-                "mode": "lines+markers",
-                "name": tr("Total"),
-                "x": x,
-                "y": clean(curve.total_per_h),
-                "line": {"color": "#1b1f24"},
-            },
-        ],
-        "layout": layout(
-            tr("Cost per hour by agents on the phone"),
-            barmode="stack",
-            xaxis={"title": {"text": tr("Agents on the phone")}},
-            yaxis={"title": {"text": f"{currency}/h"}, "rangemode": "tozero"},
-            shapes=shapes,
-        ),
-    }
-
-
-def day_plan_figure(
-    tr: Translate,
-    labels: Sequence[str],
-    *,
-    required: Sequence[int],
-    on_phone: Sequence[int],
-    on_break: Sequence[int],
-    calls: Sequence[float],
-) -> Figure:
-    """Agents required against agents scheduled on the phone per interval, with breaks."""
-    return {
-        "data": [
-            {
-                "type": "bar",
-                "name": tr("On the phone"),
-                "x": list(labels),
-                "y": list(on_phone),
-                "marker": {"color": COLOURS["blue"]},
-            },
-            {
-                "type": "bar",
-                "name": tr("On a break"),
-                "x": list(labels),
-                "y": list(on_break),
-                "marker": {"color": "#9ec3e6"},
-            },
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": tr("Required"),
-                "x": list(labels),
-                "y": list(required),
-                "line": {"color": COLOURS["red"], "shape": "hv", "width": 3},
-            },
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": tr("Forecast calls"),
-                "x": list(labels),
-                "y": clean(list(calls)),
-                "yaxis": "y2",
-                "line": {"color": COLOURS["grey"], "dash": "dot"},
-            },
-        ],
-        "layout": layout(
-            tr("Required and scheduled agents per interval"),
-            barmode="stack",
-            xaxis={"title": {"text": tr("Interval")}, "type": "category"},
-            yaxis={"title": {"text": tr("Agents")}, "rangemode": "tozero"},
-            yaxis2={
-                "title": {"text": tr("Calls")},
-                "overlaying": "y",
-                "side": "right",
-                "rangemode": "tozero",
-                "showgrid": False,
-            },
-        ),
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# Patience figures (Planning and Reports)
-# --------------------------------------------------------------------------------------------
-
-
-def abandonment_by_wait_figure(tr: Translate, p: PatienceSummary) -> Figure:
-    """Share of queued callers who hung up within 10, 20, 30, 60, 90, 120 s (W3)."""
-    labels = wait_labels(p)
-    return {
-        "data": [
-            {
-                "type": "bar",
-                "name": tr("Hung up within (of all queued)"),
-                "x": labels,
-                "y": clean(p.by_wait.share),
-                "marker": {"color": COLOURS["red"]},
-            },
-            {
-                "type": "bar",
-                "name": tr("Hung up in the band (of those still waiting)"),
-                "x": labels,
-                "y": clean(p.by_wait.conditional_share),
-                "marker": {"color": COLOURS["orange"]},
-            },
-        ],
-        "layout": layout(
-            tr("Abandonment by wait"),
-            barmode="group",
-            yaxis={"tickformat": ".0%", "rangemode": "tozero"},
-        ),
-    }
-
-
-def survival_figure(tr: Translate, p: PatienceSummary) -> Figure:
-    """Kaplan-Meier patience survival with its confidence band, the hazard, and the target."""
-    c = p.curve
-    grid = survival_grid(p)
-    lower, upper = c.band_at(grid)
-    x = grid.tolist()
-    data: list[dict[str, Any]] = [
-        {
-            "type": "scatter",
-            "mode": "lines",
-            "line": {"shape": "hv", "width": 0},
-            "x": x,
-            "y": clean(upper),
-            "name": tr("Confidence band"),
-            "showlegend": False,
-            "hoverinfo": "skip",
-        },
-        {
-            "type": "scatter",
-            "mode": "lines",
-            "line": {"shape": "hv", "width": 0},
-            "x": x,
-            "y": clean(lower),
-            "fill": "tonexty",
-            "fillcolor": "rgba(11,92,173,0.18)",
-            "name": tr("Confidence band"),
-        },
-        {
-            "type": "scatter",
-            "mode": "lines",
-            "line": {"shape": "hv", "color": COLOURS["blue"], "width": 2.5},
-            "x": x,
-            "y": clean(c.survival_at(grid)),
-            "name": tr("Still willing to wait"),
-        },
-    ]
-    mids, widths = hazard_bars(p)
-    data.append(
-        {
-            "type": "bar",
-            "name": tr("Hang-ups per second of waiting"),
-            "x": mids,
-            "width": widths,
-            "y": clean(p.hazard.hazard_per_s),
-            "yaxis": "y2",
-            "opacity": 0.35,
-            "marker": {"color": COLOURS["orange"]},
-        }
-    )
-    shapes = []
-    if p.target.target_s is not None:
-        shapes.append(_vline(p.target.target_s, COLOURS["red"]))
-    return {
-        "data": data,
-        "layout": layout(
-            tr("Customers' patience"),
-            xaxis={"title": {"text": tr("Wait (s)")}, "rangemode": "tozero"},
-            yaxis={"tickformat": ".0%", "range": [0, 1.02]},
-            yaxis2={
-                "title": {"text": tr("Hang-ups per second of waiting")},
-                "overlaying": "y",
-                "side": "right",
-                "rangemode": "tozero",
-                "showgrid": False,
-            },
-            shapes=shapes,
-        ),
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# Report figures
-# --------------------------------------------------------------------------------------------
-
-
-def volume_figure(tr: Translate, labels: Sequence[str], rows: Iterable[dict[str, Any]]) -> Figure:
-    """Answered, abandoned and other queued calls per interval (stacked)."""
-    rows = list(rows)
-    answered = [r.get("answered_queued") or 0 for r in rows]
-    abandoned = [r.get("abandoned") or 0 for r in rows]
-    other = [
-        max((r.get("offered") or 0) - a - b, 0)
-        for r, a, b in zip(rows, answered, abandoned, strict=True)
-    ]
-    x = list(labels)
-    return {
-        "data": [
-            {
-                "type": "bar",
-                "name": tr("Answered calls"),
-                "x": x,
-                "y": answered,
-                "marker": {"color": COLOURS["green"]},
-            },
-            {
-                "type": "bar",
-                "name": tr("Abandoned"),
-                "x": x,
-                "y": abandoned,
-                "marker": {"color": COLOURS["red"]},
-            },
-            {
-                "type": "bar",
-                "name": tr("Other (callback, still open)"),
-                "x": x,
-                "y": other,
-                "marker": {"color": COLOURS["grey"]},
-            },
-        ],
-        "layout": layout(
-            tr("Volume by interval"),
-            barmode="stack",
-            xaxis={"type": "category"},
-            yaxis={"title": {"text": tr("Calls")}, "rangemode": "tozero"},
-        ),
-    }
-
-
-def sl_asa_figure(
-    tr: Translate,
-    labels: Sequence[str],
-    rows: Iterable[dict[str, Any]],
-    *,
-    target: float,
-    threshold_s: float,
-) -> Figure:
-    """Service level (left axis) and ASA (right axis) per interval, with the goal."""
-    rows = list(rows)
-    x = list(labels)
-    return {
-        "data": [
-            {
-                "type": "scatter",
-                "mode": "lines+markers",
-                "name": tr("Service level within {t} s").replace("{t}", f"{threshold_s:g}"),
-                "x": x,
-                "y": clean([r.get("service_level") for r in rows]),
-                "line": {"color": COLOURS["blue"]},
-            },
-            {
-                "type": "scatter",
-                "mode": "lines+markers",
-                "name": tr("ASA (s)"),
-                "x": x,
-                "y": clean([r.get("asa_s") for r in rows]),
-                "yaxis": "y2",
-                "line": {"color": COLOURS["orange"]},
-            },
-        ],
-        "layout": layout(
-            tr("Service level and ASA by interval"),
-            xaxis={"type": "category"},
-            yaxis={"tickformat": ".0%", "range": [0, 1.05]},
-            yaxis2={
-                "title": {"text": tr("ASA (s)")},
-                "overlaying": "y",
-                "side": "right",
-                "rangemode": "tozero",
-                "showgrid": False,
-            },
-            shapes=[_hline(target, COLOURS["green"])],
-        ),
-    }
-
-
-def erlang_check_figure(
-    tr: Translate,
-    labels: Sequence[str],
-    *,
-    sl_measured: Sequence[float],
-    sl_predicted: Sequence[float],
-    abandon_measured: Sequence[float],
-    abandon_predicted: Sequence[float],
-) -> Figure:
-    """Erlang A's prediction next to what happened, per interval."""
-    x = list(labels)
-
-    def line(name: str, values: Sequence[float], colour: str, dash: str | None) -> dict[str, Any]:
-        return {
-            "type": "scatter",
-            "mode": "lines+markers",
-            "name": name,
-            "x": x,
-            "y": clean(list(values)),
-            "line": {"color": colour, **({"dash": dash} if dash else {})},
-        }
-
-    return {
-        "data": [
-            line(tr("Service level, measured"), sl_measured, COLOURS["blue"], None),
-            line(tr("Service level, Erlang A"), sl_predicted, COLOURS["blue"], "dot"),
-            line(tr("Abandonment, measured"), abandon_measured, COLOURS["red"], None),
-            line(tr("Abandonment, Erlang A"), abandon_predicted, COLOURS["red"], "dot"),
-        ],
-        "layout": layout(
-            tr("Erlang A check"),
-            xaxis={"type": "category"},
-            yaxis={"tickformat": ".0%", "range": [0, 1.05]},
-        ),
-    }
-
-
-def interval_label(at: datetime, *, with_day: bool) -> str:
-    """An interval's label on a chart axis: ``"23/11 09:30"``, or ``"09:30"`` within one day."""
-    return at.strftime("%d/%m %H:%M") if with_day else at.strftime("%H:%M")

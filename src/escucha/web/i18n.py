@@ -1,43 +1,20 @@
-"""Screens in every language of the catalog (:mod:`escucha.languages`), from Babel ``.po``
-catalogs.
-
-Catalogs are read from the package at start (no compiled files to keep in step). Message ids
-are English; a string a catalog lacks falls back to the language's fallback (Catalan to
-Spanish), then to the English id.
+"""Screens in every language of the catalog (:mod:`escucha.languages`): the language a request
+is shown in. The Babel catalogs themselves are read by :mod:`escucha.i18n` (named here for the
+screens).
 """
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
-from babel.messages.pofile import read_po
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 
 from escucha import languages
+from escucha.i18n import CATALOGS as CATALOGS
+from escucha.i18n import catalog as catalog
+from escucha.i18n import gettext as gettext
 from escucha.org import home
 
 LANGUAGES = languages.CODES
-CATALOGS = Path(__file__).parent / "translations"
-
-
-@cache
-def catalog(lang: str) -> dict[str, str]:
-    path = CATALOGS / lang / "LC_MESSAGES" / "messages.po"
-    if not path.exists():
-        return {}
-    with path.open("rb") as fh:
-        cat = read_po(fh, locale=lang)
-    return {str(msg.id): str(msg.string) for msg in cat if msg.id and msg.string}
-
-
-def gettext(lang: str, message: str) -> str:
-    text = catalog(lang).get(message)
-    if text is not None:
-        return text
-    fallback = languages.CATALOG[lang].fallback if lang in languages.CATALOG else None
-    return catalog(fallback).get(message, message) if fallback else message
 
 
 def pick_language(request: Request) -> str:

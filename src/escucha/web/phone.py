@@ -3,7 +3,7 @@
 ``/phone`` calls the organisation from the browser: the IVR's prompts and the queue's
 announcements are heard (espeak-ng's rendering) and shown, keys work, a callback can be asked
 for, and when an agent answers on ``/agent`` the two talk over WebRTC (``escucha.voice``, ADR 16).
-It speaks the same internal telephony interface as Twilio (``escucha.telephony.service``,
+It speaks the same internal telephony interface as Twilio (``escucha.telephony.calls``,
 provider ``"browser"``). The call lives in the session cookie, and the page's voice token binds
 it: the page signals only its own calls, and a callback rings only the page that asked for it.
 
@@ -34,8 +34,8 @@ from escucha.contacts.models import Contact
 from escucha.errors import EscuchaError, InvalidInput, NotFound
 from escucha.ivr import audio
 from escucha.org import service as org_service
+from escucha.telephony import calls as telephony
 from escucha.telephony import rules as R
-from escucha.telephony import service as telephony
 from escucha.voice import rules as voice_rules
 from escucha.voice import service as voice
 from escucha.voice.models import WebCaller

@@ -22,6 +22,14 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import HTMLResponse
 
+from escucha.analytics.charts import (
+    abandonment_by_wait_figure,
+    cost_figure,
+    day_plan_figure,
+    figure_json,
+    service_level_figure,
+    survival_figure,
+)
 from escucha.auth.api import DB, ClockDep, SupervisorCaller
 from escucha.contacts.waits import live_waits
 from escucha.errors import InvalidInput
@@ -322,8 +330,8 @@ def compute_staffing(values: dict[str, str], tr: Callable[[str], str]) -> StaffV
             target_time_s=report_t,
             sl_definition=sl_def,
         )
-        view.figures["service_level"] = charts.figure_json(
-            charts.service_level_figure(
+        view.figures["service_level"] = figure_json(
+            service_level_figure(
                 tr,
                 agents.tolist(),
                 metrics.service_level.tolist(),
@@ -334,8 +342,8 @@ def compute_staffing(values: dict[str, str], tr: Callable[[str], str]) -> StaffV
                 chosen=chosen,
             )
         )
-        view.figures["cost"] = charts.figure_json(
-            charts.cost_figure(tr, curve, currency=view.currency, chosen=chosen)
+        view.figures["cost"] = figure_json(
+            cost_figure(tr, curve, currency=view.currency, chosen=chosen)
         )
     return view
 
@@ -474,8 +482,8 @@ def compute_day_plan(
         if plan.scheduled_required[i] or sp.on_phone[i] or sp.on_break[i]
     ]
     lo, hi = (max(0, busy[0] - 1), min(len(local), busy[-1] + 2)) if busy else (0, len(local))
-    view.figures["day"] = charts.figure_json(
-        charts.day_plan_figure(
+    view.figures["day"] = figure_json(
+        day_plan_figure(
             tr,
             [x["start"] for x in view.intervals[lo:hi]],
             required=plan.scheduled_required[lo:hi].tolist(),
@@ -514,8 +522,8 @@ def queue_patience(
         return QueuePatience(name, queued, abandoned, None, {})
     summary = pt.summarize_patience(wait, ab, survival_level=level)
     figures = {
-        "survival": charts.figure_json(charts.survival_figure(tr, summary)),
-        "abandon": charts.figure_json(charts.abandonment_by_wait_figure(tr, summary)),
+        "survival": figure_json(survival_figure(tr, summary)),
+        "abandon": figure_json(abandonment_by_wait_figure(tr, summary)),
     }
     return QueuePatience(name, queued, abandoned, summary, figures)
 

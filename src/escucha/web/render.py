@@ -15,8 +15,9 @@ from escucha import languages
 from escucha.analytics.figures import fmt_pct
 from escucha.auth.api import csrf_token
 from escucha.auth.rules import allows
+from escucha.i18n import translator
 from escucha.org import home
-from escucha.web.i18n import LANGUAGES, gettext, pick_language
+from escucha.web.i18n import LANGUAGES, pick_language
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -63,9 +64,7 @@ def render(
     lang = pick_language(request)
     user = getattr(request.state, "user", None)
 
-    def _(message: str, **fields: Any) -> str:
-        text = gettext(lang, message)
-        return text.format(**fields) if fields else text
+    _ = translator(lang)
 
     nav = (
         [(path, _(label)) for role, path, label in NAV if allows(user.role, role)]

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from escucha.analytics.charts import Translate, analysis_figures, figure_json
 from escucha.analytics.replay import ReplayOptions
 from escucha.analytics.replay_log import ReplayReport, replay_event_rows
 from escucha.analytics.schemas import SL_VARIANTS, AnalysisOptions, AnalysisResult
@@ -110,39 +111,10 @@ def _agent_names(session: Session, result: AnalysisResult) -> dict[str, str]:
 
 
 def _figures(
-    result: AnalysisResult, tr: charts.Translate, zone: ZoneInfo, period: Period
+    result: AnalysisResult, tr: Translate, zone: ZoneInfo, period: Period
 ) -> dict[str, str]:
-    o = result.options
-    rows = result.kpis.by_interval
-    out: dict[str, str] = {}
-    with_day = period.first != period.last
-
-    def label(epoch_s: float) -> str:
-        return charts.interval_label(datetime.fromtimestamp(epoch_s, tz=zone), with_day=with_day)
-
-    if rows:
-        labels = [label(r["interval_start_s"]) for r in rows]
-        out["volume"] = charts.figure_json(charts.volume_figure(tr, labels, rows))
-        out["sl_asa"] = charts.figure_json(
-            charts.sl_asa_figure(tr, labels, rows, target=o.sl_target, threshold_s=o.sl_threshold_s)
-        )
-    p = result.patience
-    if p is not None and p.queued > 0:
-        out["abandon"] = charts.figure_json(charts.abandonment_by_wait_figure(tr, p))
-        out["survival"] = charts.figure_json(charts.survival_figure(tr, p))
-    if result.erlang_check:
-        check = result.erlang_check
-        out["erlang"] = charts.figure_json(
-            charts.erlang_check_figure(
-                tr,
-                [label(r.interval_start_s) for r in check],
-                sl_measured=[r.sl_measured for r in check],
-                sl_predicted=[r.sl_predicted for r in check],
-                abandon_measured=[r.p_abandon_measured for r in check],
-                abandon_predicted=[r.p_abandon_predicted for r in check],
-            )
-        )
-    return out
+    figures = analysis_figures(result, tr, zone=zone, with_day=period.first != period.last)
+    return {name: figure_json(figure) for name, figure in figures.items()}
 
 
 @router.get("/reports")

@@ -19,7 +19,7 @@ from escucha.admission import CallRoute
 from escucha.auth.api import DB, ClockDep, SupervisorCaller, Webhook
 from escucha.errors import InvalidInput, NotFound
 from escucha.speech import service as speech
-from escucha.telephony import service as telephony
+from escucha.telephony import calls as telephony
 from escucha.telephony.twilio import TwilioParams
 
 router = APIRouter(include_in_schema=False)

@@ -14,10 +14,11 @@ from escucha.auth.api import DB, ClockDep, Public
 from escucha.contacts import customers
 from escucha.contacts import service as contacts
 from escucha.errors import Conflict, InvalidInput
+from escucha.i18n import translator
 from escucha.org import home
 from escucha.surveys import service
 from escucha.surveys.models import Survey
-from escucha.web.i18n import LANGUAGES, gettext
+from escucha.web.i18n import LANGUAGES
 from escucha.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -43,9 +44,7 @@ def _page(
 ) -> Response:
     lang = _language(request, survey)
 
-    def _(message: str, **fields: Any) -> str:
-        text = gettext(lang, message)
-        return text.format(**fields) if fields else text
+    _ = translator(lang)
 
     customer = customers.customer_of(db, survey.customer_id)
     contact = contacts.get_contact(db, survey.contact_id)

@@ -14,8 +14,9 @@ from fastapi.responses import Response
 from escucha.admission import CallRoute
 from escucha.auth.api import DB, ClockDep, Webhook
 from escucha.errors import InvalidInput
+from escucha.telephony import calls as telephony
+from escucha.telephony import dialer
 from escucha.telephony import rules as R
-from escucha.telephony import service as telephony
 from escucha.telephony.twilio import TwilioParams, twiml
 from escucha.web.pbx_audio import recorded_url
 
@@ -32,7 +33,7 @@ def _xml(request: Request, turn: R.Turn | None) -> Response:
         body = twiml(
             turn,
             base_url=settings.base_url,
-            woken=telephony.twilio_rest_ready(settings),
+            woken=dialer.twilio_rest_ready(settings),
             recorded=recorded_url(settings),
         )
     return Response(body, media_type="application/xml")
@@ -92,7 +93,7 @@ def wait(
     """One pass of the wait loop; ``Digits`` may carry the callback key; ``woken=1`` marks the
     fetch caused by escucha's redirect when an agent was chosen (ADR 12)."""
     woken = None
-    if telephony.twilio_rest_ready(request.app.state.settings):
+    if dialer.twilio_rest_ready(request.app.state.settings):
         woken = request.query_params.get("woken") == "1"
     turn = telephony.wait_turn(
         db, PROVIDER, _sid(params), now=clock.now(), digits=params.get("Digits"), woken=woken

@@ -8,8 +8,6 @@ Bad rows are reported as ``file:line: column: reason`` and never stop an import.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from escucha.analytics.importers import anonymous_bank, asterisk, escucha_log
 from escucha.analytics.importers._base import ImportContext, Source, refuse_binary
 from escucha.analytics.importers.calls_table import import_parquet
@@ -39,10 +37,10 @@ __all__ = [
 PARQUET_MAGIC = b"PAR1"
 
 
-def refuse_non_text(source: Source, tr: Callable[[str, str], str]) -> None:
+def refuse_non_text(source: Source, lang: str) -> None:
     """Refuse a binary or sparse source (Parquet aside) before anything reads a line of it."""
     if not source.head(len(PARQUET_MAGIC)).startswith(PARQUET_MAGIC):
-        refuse_binary(source, tr)
+        refuse_binary(source, lang)
 
 
 def detect_format(source: Source, *, has_mapping: bool = False) -> str:

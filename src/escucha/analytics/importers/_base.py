@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from escucha.analytics.schemas import DUCKDB_TYPES, BadRow, ImportSummary
 from escucha.errors import InvalidInput
+from escucha.i18n import translator
 
 BATCH_ROWS = 50_000
 
@@ -106,34 +107,36 @@ SNIFF_BYTES = 64 * 1024
 MAX_LINE_BYTES = 1 << 20
 
 
-def _binary_at(ctx_tr: Callable[[str, str], str], name: str, offset: int) -> InvalidInput:
+def _binary_at(lang: str, name: str, offset: int) -> InvalidInput:
+    _ = translator(lang)
     return InvalidInput(
-        ctx_tr(
-            f"{name}: el fichero es binario (byte nulo en la posición {offset}), no un registro "
-            "de llamadas de texto; si es texto UTF-16, guárdelo como UTF-8",
-            f"{name}: the file is binary (NUL byte at offset {offset}), not a text call log; "
+        _(
+            "{name}: the file is binary (NUL byte at offset {offset}), not a text call log; "
             "if it is UTF-16 text, save it as UTF-8",
+            name=name,
+            offset=offset,
         )
     )
 
 
-def refuse_binary(source: Source, tr: Callable[[str, str], str]) -> None:
+def refuse_binary(source: Source, lang: str) -> None:
     """Refuse a binary or sparse file from its first kilobytes, before reading it all.
 
     Call logs are text: a NUL byte in the first :data:`SNIFF_BYTES`, or a hole anywhere in a
     sparse file (a gigabyte of zeros costs no disk), means it is not one.
     """
+    _ = translator(lang)
     nul = source.head(SNIFF_BYTES).find(b"\0")
     if nul >= 0:
-        raise _binary_at(tr, source.name, nul)
+        raise _binary_at(lang, source.name, nul)
     hole = source.first_hole()
     if hole is not None:
         raise InvalidInput(
-            tr(
-                f"{source.name}: el fichero tiene un hueco de ceros en la posición {hole} "
-                "(fichero disperso o binario), no es un registro de llamadas de texto",
-                f"{source.name}: the file has a hole of zeros at offset {hole} (a sparse or "
-                "binary file), not a text call log",
+            _(
+                "{name}: the file has a hole of zeros at offset {hole} (a sparse or binary file), "
+                "not a text call log",
+                name=source.name,
+                hole=hole,
             )
         )
 
@@ -166,9 +169,10 @@ class ImportContext:
             "CREATE OR REPLACE TEMP MACRO shown(x) AS '''' || left(coalesce(x, ''), 60) || ''''"
         )
 
-    def tr(self, es: str, en: str) -> str:
-        """The Spanish or English wording, as the report language says."""
-        return es if self.lang == "es" else en
+    @property
+    def text(self) -> Callable[..., str]:
+        """``_(message, **fields)``: the Babel catalog's wording in the report's language."""
+        return translator(self.lang)
 
     def new_src(self) -> int:
         self._next_src += 1
@@ -229,7 +233,7 @@ def _line_chunks(
             ctx.progress(len(block))
         nul = block.find(b"\0")
         if nul >= 0:
-            raise _binary_at(ctx.tr, name, offset + nul)
+            raise _binary_at(ctx.lang, name, offset + nul)
         offset += len(block)
         if block:
             data = rest + block
@@ -238,11 +242,12 @@ def _line_chunks(
             if len(rest) > MAX_LINE_BYTES:
                 at = line_no + (data.count(b"\n") if cut >= 0 else 0)
                 raise InvalidInput(
-                    ctx.tr(
-                        f"{name}:{at}: más de {MAX_LINE_BYTES} bytes sin fin de línea; "
-                        "no parece un registro de llamadas de texto",
-                        f"{name}:{at}: more than {MAX_LINE_BYTES} bytes without an end "
-                        "of line; this does not look like a text call log",
+                    ctx.text(
+                        "{name}:{at}: more than {limit} bytes without an end of line; "
+                        "this does not look like a text call log",
+                        name=name,
+                        at=at,
+                        limit=MAX_LINE_BYTES,
                     )
                 )
             if cut < 0:
@@ -263,7 +268,7 @@ def _line_chunks(
                 try:
                     lines.append(raw.decode("utf-8"))
                 except UnicodeDecodeError as exc:
-                    reason = ctx.tr("no es UTF-8 válido", "not valid UTF-8") + f" ({exc})"
+                    reason = ctx.text("not valid UTF-8") + f" ({exc})"
                     bad.append((line_no + k, "<line>", reason))
                     lines.append("")
         lines.pop()  # the empty string after the last newline
@@ -289,9 +294,7 @@ def _csv_records(
         except StopIteration:
             return
         except csv.Error as exc:
-            bad.append(
-                (previous + 1, "<line>", ctx.tr("CSV ilegible", "unreadable CSV") + f": {exc}")
-            )
+            bad.append((previous + 1, "<line>", ctx.text("unreadable CSV") + f": {exc}"))
             previous = reader.line_num
             continue
         start = previous + 1
@@ -347,9 +350,7 @@ def load_raw(
                 ctx, stream, table, delimiter, ncols, has_header, check_header, bad
             )
     if has_header and raw.header is None:
-        raise InvalidInput(
-            ctx.tr(f"{source.name}: el fichero está vacío", f"{source.name}: the file is empty")
-        )
+        raise InvalidInput(ctx.text("{name}: the file is empty", name=source.name))
     ctx.add_bad(src, [BadRow(source.name, line, col, reason) for line, col, reason in bad])
     # Lines that could not even be read are rows too (reported above).
     raw.rows += len(bad)
@@ -540,9 +541,7 @@ def validate_fields(
         raw,
         checks,
         shape_ok=f"nf = {fields}",
-        shape_reason=sql_str(
-            ctx.tr(f"se esperaban {fields} campos, hay ", f"expected {fields} fields, found ")
-        )
+        shape_reason=sql_str(ctx.text("expected {fields} fields, found", fields=fields) + " ")
         + " || nf",
         ok_table=ok_table,
     )

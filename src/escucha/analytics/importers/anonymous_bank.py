@@ -88,7 +88,8 @@ def import_anonymous_bank(ctx: ImportContext, source: Source) -> ImportSummary:
         if fields != HEADER:
             raise InvalidInput(
                 f"{source.name}:{line}: header: "
-                + ctx.tr("se esperaba la cabecera ", "expected the header ")
+                + ctx.text("expected the header")
+                + " "
                 + " ".join(HEADER)
             )
 
@@ -104,27 +105,25 @@ def import_anonymous_bank(ctx: ImportContext, source: Source) -> ImportSummary:
         check_header=check_header,
     )
     c = COL
-    tr = ctx.tr
+    _ = ctx.text
     checks = [
-        Check("call_id", f"trim({c['call_id']}) = ''", sql_str(tr("vacío", "empty"))),
+        Check("call_id", f"trim({c['call_id']}) = ''", sql_str(_("empty"))),
         Check(
             "customer_id",
             not_uint(c["customer_id"]),
-            sql_str(tr("no es un número entero: ", "not a whole number: "))
-            + f" || shown({c['customer_id']})",
+            sql_str(_("not a whole number") + ": ") + f" || shown({c['customer_id']})",
         ),
         Check(
             "priority",
             f"trim({c['priority']}) NOT IN ('0', '1', '2')",
-            sql_str(tr("no es 0, 1 ni 2: ", "not 0, 1 or 2: ")) + f" || shown({c['priority']})",
+            sql_str(_("not 0, 1 or 2") + ": ") + f" || shown({c['priority']})",
         ),
-        Check("type", f"trim({c['type']}) = ''", sql_str(tr("vacío", "empty"))),
+        Check("type", f"trim({c['type']}) = ''", sql_str(_("empty"))),
         Check(
             "date",
             f"NOT regexp_full_match(trim({c['date']}), '[0-9]{{6}}') "
             f"OR TRY_STRPTIME(trim({c['date']}), '%y%m%d') IS NULL",
-            sql_str(tr("no es una fecha AAMMDD: ", "not a date YYMMDD: "))
-            + f" || shown({c['date']})",
+            sql_str(_("not a date YYMMDD") + ": ") + f" || shown({c['date']})",
         ),
     ]
     for name in TIME_FIELDS:
@@ -134,8 +133,7 @@ def import_anonymous_bank(ctx: ImportContext, source: Source) -> ImportSummary:
                 name,
                 f"NOT regexp_full_match(trim({col}), '{TIME_RE}') "
                 f"OR TRY_CAST(split_part(trim({col}), ':', 1) AS INTEGER) > 23",
-                sql_str(tr("no es una hora H:MM:SS: ", "not a time H:MM:SS: "))
-                + f" || shown({col})",
+                sql_str(_("not a time H:MM:SS") + ": ") + f" || shown({col})",
             )
         )
     for name in SECONDS_FIELDS:
@@ -144,29 +142,22 @@ def import_anonymous_bank(ctx: ImportContext, source: Source) -> ImportSummary:
             Check(
                 name,
                 not_uint(col),
-                sql_str(tr("no es un número entero de segundos: ", "not whole seconds: "))
-                + f" || shown({col})",
+                sql_str(_("not whole seconds") + ": ") + f" || shown({col})",
             )
         )
     checks += [
         Check(
             "outcome",
             f"trim({c['outcome']}) NOT IN ('AGENT', 'HANG', 'PHANTOM')",
-            sql_str(tr("no es AGENT, HANG ni PHANTOM: ", "not AGENT, HANG or PHANTOM: "))
-            + f" || shown({c['outcome']})",
+            sql_str(_("not AGENT, HANG or PHANTOM") + ": ") + f" || shown({c['outcome']})",
         ),
         Check(
             "ser_start",
             f"trim({c['outcome']}) = 'AGENT' AND regexp_full_match(trim({c['ser_start']}), "
             f"'0?0:00:00')",
-            sql_str(
-                tr(
-                    "la llamada atendida (AGENT) no tiene hora de inicio de servicio",
-                    "an answered (AGENT) call has no service start",
-                )
-            ),
+            sql_str(_("an answered (AGENT) call has no service start")),
         ),
-        Check("server", f"trim({c['server']}) = ''", sql_str(tr("vacío", "empty"))),
+        Check("server", f"trim({c['server']}) = ''", sql_str(_("empty"))),
     ]
     validate_fields(ctx, source, src, raw, checks, fields=len(HEADER), ok_table="ab_ok")
     queued = f"NOT regexp_full_match(trim({c['q_start']}), '0?0:00:00')"
@@ -208,10 +199,7 @@ def import_anonymous_bank(ctx: ImportContext, source: Source) -> ImportSummary:
     count_rows(ctx, summary, src, raw, calls=calls)
     if phantom:
         summary.notes.append(
-            tr(
-                f"{phantom} filas PHANTOM (registros sin llamada real) quedan fuera",
-                f"{phantom} PHANTOM rows (records of no real call) left out",
-            )
+            _("{phantom} PHANTOM rows (records of no real call) left out", phantom=phantom)
         )
     drop_tables(ctx, "ab_raw", "ab_ok")
     return summary

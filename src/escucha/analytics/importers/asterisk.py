@@ -110,7 +110,7 @@ def looks_like(head: bytes) -> bool:
 def import_asterisk(ctx: ImportContext, source: Source) -> ImportSummary:
     """Import one queue_log into ``calls_rows``, ``agent_states`` and ``agent_ring_no_answer``."""
     src = ctx.new_src()
-    tr = ctx.tr
+    _ = ctx.text
     summary = ImportSummary(file=source.name, format="asterisk")
     raw = load_raw(
         ctx,
@@ -128,29 +128,29 @@ def import_asterisk(ctx: ImportContext, source: Source) -> ImportSummary:
         Check(
             "time",
             f"{not_number('c0')} OR TRY_CAST(trim(c0) AS DOUBLE) > {MAX_UNIX_S}",
-            sql_str(tr("no es una hora Unix: ", "not a Unix time: ")) + " || shown(c0)",
+            sql_str(_("not a Unix time") + ": ") + " || shown(c0)",
         ),
-        Check("event", f"{ev} = ''", sql_str(tr("vacío", "empty"))),
+        Check("event", f"{ev} = ''", sql_str(_("empty"))),
         Check(
             "event",
             f"{ev} <> '' AND {ev} NOT IN {sql_in(KNOWN_EVENTS)}",
-            sql_str(tr("evento desconocido: ", "unknown event: ")) + " || shown(c4)",
+            sql_str(_("unknown event") + ": ") + " || shown(c4)",
         ),
         Check(
             "callid",
             f"{call_ev} AND trim(c1) IN ('', 'NONE')",
-            sql_str(tr("un evento de llamada necesita su id", "a call event needs a call id")),
+            sql_str(_("a call event needs a call id")),
         ),
         Check(
             "queue",
             f"{call_ev} AND trim(c2) IN ('', 'NONE')",
-            sql_str(tr("un evento de llamada necesita la cola", "a call event needs a queue")),
+            sql_str(_("a call event needs a queue")),
         ),
         Check(
             "agent",
             f"{ev} IN {sql_in((*AGENT_EVENTS, *ANSWERS, 'RINGNOANSWER'))} "
             "AND trim(c3) IN ('', 'NONE')",
-            sql_str(tr("falta el agente", "the agent is missing")),
+            sql_str(_("the agent is missing")),
         ),
     ]
     for events, k, name, required in NUMBER_FIELDS:
@@ -164,8 +164,7 @@ def import_asterisk(ctx: ImportContext, source: Source) -> ImportSummary:
             Check(
                 f"{name} (data{k})",
                 bad,
-                sql_str(tr("no es un número entero: ", "not a whole number: "))
-                + f" || shown({col})",
+                sql_str(_("not a whole number") + ": ") + f" || shown({col})",
             )
         )
     validate(
@@ -176,10 +175,7 @@ def import_asterisk(ctx: ImportContext, source: Source) -> ImportSummary:
         checks,
         shape_ok="nf BETWEEN 5 AND 10",
         shape_reason=sql_str(
-            tr(
-                "se esperaban de 5 a 10 campos (hora|llamada|cola|agente|evento|datos...), hay ",
-                "expected 5 to 10 fields (time|callid|queue|agent|event|data...), found ",
-            )
+            _("expected 5 to 10 fields (time|callid|queue|agent|event|data...), found") + " "
         )
         + " || nf",
         ok_table="ast_ok",
@@ -302,34 +298,28 @@ def import_asterisk(ctx: ImportContext, source: Source) -> ImportSummary:
     count_rows(ctx, summary, src, raw, calls=calls)
     if waiting:
         summary.notes.append(
-            tr(
-                f"{waiting} llamadas sin desenlace al final del registro (aún en cola) "
-                "quedan fuera",
-                f"{waiting} calls with no outcome by the end of the log (still queued) left out",
+            _(
+                "{waiting} calls with no outcome by the end of the log (still queued) left out",
+                waiting=waiting,
             )
         )
     if unknown_wait:
         summary.notes.append(
-            tr(
-                f"{unknown_wait} llamadas sin ENTERQUEUE ni tiempo de espera quedan fuera",
-                f"{unknown_wait} calls with neither ENTERQUEUE nor a wait time left out",
+            _(
+                "{unknown_wait} calls with neither ENTERQUEUE nor a wait time left out",
+                unknown_wait=unknown_wait,
             )
         )
     if open_talk:
         summary.notes.append(
-            tr(
-                f"{open_talk} llamadas atendidas sin fin registrado (conversación desconocida)",
-                f"{open_talk} answered calls with no recorded end (talk time unknown)",
+            _(
+                "{open_talk} answered calls with no recorded end (talk time unknown)",
+                open_talk=open_talk,
             )
         )
     if ignored:
         listed = ", ".join(f"{e} {n}" for e, n in ignored)
-        summary.notes.append(
-            tr(
-                f"líneas válidas sin uso en el informe: {listed}",
-                f"valid lines the report does not use: {listed}",
-            )
-        )
+        summary.notes.append(_("valid lines the report does not use: {listed}", listed=listed))
     drop_tables(ctx, "ast_raw", "ast_ok", "ast_ev", "ast_calls", "ast_out")
     return summary
 

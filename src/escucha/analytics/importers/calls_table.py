@@ -29,24 +29,20 @@ def import_parquet(ctx: ImportContext, source: Source) -> ImportSummary:
     if source.path is None:
         raise InvalidInput(f"{source.name}: Parquet must be a file")
     src = ctx.new_src()
-    tr = ctx.tr
+    _ = ctx.text
     summary = ImportSummary(file=source.name, format="calls")
     scan = f"read_parquet({sql_str(str(source.path))}, file_row_number = true)"
     try:
         described = ctx.con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()  # noqa: S608
     except Exception as exc:  # duckdb raises IOException/InvalidInputException for bad files
         raise InvalidInput(
-            f"{source.name}: "
-            + tr("no es un Parquet legible", "not a readable Parquet file")
-            + f" ({exc})"
+            f"{source.name}: " + _("not a readable Parquet file") + f" ({exc})"
         ) from exc
     present = {str(r[0]) for r in described}
     missing = [c for c in REQUIRED if c not in present]
     if missing:
         raise InvalidInput(
-            f"{source.name}: "
-            + tr("faltan columnas de la tabla de llamadas: ", "missing call-table columns: ")
-            + ", ".join(missing)
+            f"{source.name}: " + _("missing call-table columns") + ": " + ", ".join(missing)
         )
     exprs = []
     for name, typ in DUCKDB_TYPES.items():
@@ -59,20 +55,20 @@ def import_parquet(ctx: ImportContext, source: Source) -> ImportSummary:
         (
             "wait_s",
             "wait_s IS NULL OR NOT isfinite(wait_s) OR wait_s < 0",
-            tr("falta o es negativo", "missing or negative"),
+            _("missing or negative"),
         ),
-        ("queued", "queued IS NULL", tr("falta", "missing")),
-        ("abandoned", "abandoned IS NULL", tr("falta", "missing")),
-        ("answered", "answered IS NULL", tr("falta", "missing")),
+        ("queued", "queued IS NULL", _("missing")),
+        ("abandoned", "abandoned IS NULL", _("missing")),
+        ("answered", "answered IS NULL", _("missing")),
         (
             "abandoned/answered",
             "abandoned AND answered",
-            tr("abandonada y atendida a la vez", "both abandoned and answered"),
+            _("both abandoned and answered"),
         ),
         (
             "service_s",
             "service_s < 0 OR hold_s < 0 OR wrap_s < 0",
-            tr("duración negativa", "negative duration"),
+            _("negative duration"),
         ),
     ]
     typed = f"(SELECT file_row_number, {selected} FROM {scan})"  # noqa: S608
@@ -97,9 +93,7 @@ def import_parquet(ctx: ImportContext, source: Source) -> ImportSummary:
         ctx.con.execute("DROP TABLE pq_bad")
     except Exception as exc:  # a column of a type that does not cast
         raise InvalidInput(
-            f"{source.name}: "
-            + tr("columnas con tipos inesperados", "columns of unexpected types")
-            + f" ({exc})"
+            f"{source.name}: " + _("columns of unexpected types") + f" ({exc})"
         ) from exc
     view = f"pq_{src}"
     names = ", ".join(DUCKDB_TYPES)
@@ -118,8 +112,5 @@ def import_parquet(ctx: ImportContext, source: Source) -> ImportSummary:
     summary.calls = summary.rows_read - summary.bad_rows
     absent = [c for c in CALL_COLUMNS if c not in present and c not in REQUIRED]
     if absent:
-        summary.notes.append(
-            tr("columnas ausentes, con valores por defecto: ", "absent columns, defaulted: ")
-            + ", ".join(absent)
-        )
+        summary.notes.append(_("absent columns, defaulted") + ": " + ", ".join(absent))
     return summary

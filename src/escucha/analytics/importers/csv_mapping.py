@@ -152,7 +152,7 @@ def _literal(name: str, value: str | float | bool) -> str:
 def import_csv(ctx: ImportContext, source: Source, mapping: LoadedMapping | None) -> ImportSummary:
     """Import one CSV file into ``calls_rows`` through ``mapping`` (or its own header names)."""
     src = ctx.new_src()
-    tr = ctx.tr
+    _ = ctx.text
     delimiter = mapping.mapping.delimiter if mapping is not None else ","
     summary = ImportSummary(file=source.name, format="csv")
     raw = load_raw(
@@ -170,12 +170,10 @@ def import_csv(ctx: ImportContext, source: Source, mapping: LoadedMapping | None
         found = identity_mapping(header)
         if found is None:
             raise InvalidInput(
-                tr(
-                    f"{source.name}: la cabecera no usa nombres de columnas de llamadas "
-                    "(wait_s y abandoned o answered); indique un fichero de correspondencia "
-                    "con --mapping",
-                    f"{source.name}: the header does not use call-record column names "
+                _(
+                    "{name}: the header does not use call-record column names "
                     "(wait_s and abandoned or answered); give a mapping file with --mapping",
+                    name=source.name,
                 )
             )
         mapping = LoadedMapping(mapping=found)
@@ -193,9 +191,10 @@ def import_csv(ctx: ImportContext, source: Source, mapping: LoadedMapping | None
         if spec.column is None or spec.column not in index:
             raise InvalidInput(
                 f"{mapping.line_of(name)}: columns.{name}: "
-                + tr(
-                    f"la columna {spec.column!r} no está en la cabecera de {source.name}",
-                    f"column {spec.column!r} is not in the header of {source.name}",
+                + _(
+                    "column {column!r} is not in the header of {name}",
+                    column=spec.column,
+                    name=source.name,
                 )
             )
         col = f"c{index[spec.column]}"
@@ -217,15 +216,15 @@ def import_csv(ctx: ImportContext, source: Source, mapping: LoadedMapping | None
                     label,
                     bad,
                     sql_str(
-                        tr("no es un número no negativo: ", "not a non-negative number: ")
+                        _("not a non-negative number") + ": "
                         if typ == "DOUBLE"
-                        else tr("no es un número entero: ", "not a whole number: ")
+                        else _("not a whole number") + ": "
                     )
                     + f" || shown({col})",
                 )
             )
             if name == "wait_s":
-                checks.append(Check(label, f"{value} IS NULL", sql_str(tr("vacío", "empty"))))
+                checks.append(Check(label, f"{value} IS NULL", sql_str(_("empty"))))
         elif typ == "BOOLEAN":
             if spec.true_values is not None:
                 trues = "(" + ", ".join(sql_str(v) for v in spec.true_values) + ")"
@@ -238,8 +237,7 @@ def import_csv(ctx: ImportContext, source: Source, mapping: LoadedMapping | None
                     Check(
                         label,
                         f"{value} IS NOT NULL AND lower({value}) NOT IN {words}",
-                        sql_str(tr("no es sí/no ni true/false: ", "not yes/no or true/false: "))
-                        + f" || shown({col})",
+                        sql_str(_("not yes/no or true/false") + ": ") + f" || shown({col})",
                     )
                 )
         else:  # TIMESTAMPTZ
@@ -256,8 +254,7 @@ def import_csv(ctx: ImportContext, source: Source, mapping: LoadedMapping | None
                 Check(
                     label,
                     f"{value} IS NULL OR {ts} IS NULL",
-                    sql_str(tr("no es una fecha y hora ", "not a time ") + f"({fmt}): ")
-                    + f" || shown({col})",
+                    sql_str(_("not a time ({format})", format=fmt) + ": ") + f" || shown({col})",
                 )
             )
     if "abandoned" in exprs and "answered" in exprs:
@@ -265,7 +262,7 @@ def import_csv(ctx: ImportContext, source: Source, mapping: LoadedMapping | None
             Check(
                 "abandoned/answered",
                 f"({exprs['abandoned']}) AND ({exprs['answered']})",
-                sql_str(tr("abandonada y atendida a la vez", "both abandoned and answered")),
+                sql_str(_("both abandoned and answered")),
             )
         )
     ctx.extras.update(c for c in EXTRA_COLUMNS if c in exprs)

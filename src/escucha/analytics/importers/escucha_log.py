@@ -86,14 +86,15 @@ def looks_like(head: bytes) -> bool:
 def import_escucha_log(ctx: ImportContext, source: Source) -> ImportSummary:
     """Import one contact event log into ``calls_rows``."""
     src = ctx.new_src()
-    tr = ctx.tr
+    _ = ctx.text
     summary = ImportSummary(file=source.name, format="escucha")
 
     def check_header(header: list[str], line: int) -> None:
         if tuple(header) != HEADER:
             raise InvalidInput(
                 f"{source.name}:{line}: header: "
-                + tr("se esperaba la cabecera ", "expected the header ")
+                + _("expected the header")
+                + " "
                 + ",".join(HEADER)
             )
 
@@ -121,58 +122,52 @@ def import_escucha_log(ctx: ImportContext, source: Source) -> ImportSummary:
 
     ev = "trim(c1)"
     checks = [
-        Check("contact_id", "trim(c0) = ''", sql_str(tr("vacío", "empty"))),
+        Check("contact_id", "trim(c0) = ''", sql_str(_("empty"))),
         Check(
             "event",
             f"{ev} NOT IN {sql_in(EVENTS)}",
-            sql_str(tr("evento desconocido: ", "unknown event: ")) + " || shown(c1)",
+            sql_str(_("unknown event") + ": ") + " || shown(c1)",
         ),
         Check(
             "at",
             "TRY_CAST(trim(c2) AS TIMESTAMPTZ) IS NULL",
-            sql_str(tr("no es una fecha y hora ISO 8601: ", "not an ISO 8601 time: "))
-            + " || shown(c2)",
+            sql_str(_("not an ISO 8601 time") + ": ") + " || shown(c2)",
         ),
         Check(
             "data",
             f"trim(c7) <> '' AND NOT {data_ok}",
-            sql_str(tr("no es un objeto JSON: ", "not a JSON object: ")) + " || shown(c7)",
+            sql_str(_("not a JSON object") + ": ") + " || shown(c7)",
         ),
         Check(
             "data",
             f"{ev} = 'estimate_given' AND (TRY_CAST({field('estimate_s')} AS DOUBLE) IS NULL "
             f"OR TRY_CAST({field('estimate_s')} AS DOUBLE) < 0)",
-            sql_str(
-                tr(
-                    "estimate_given necesita estimate_s (segundos)",
-                    "estimate_given needs estimate_s (seconds)",
-                )
-            ),
+            sql_str(_("estimate_given needs estimate_s (seconds)")),
         ),
         Check(
             "data",
             f"{ev} = 'wrapped_up' AND {jtype('wrap_s')} IS NOT NULL AND "
             f"(TRY_CAST({field('wrap_s')} AS DOUBLE) IS NULL "
             f"OR TRY_CAST({field('wrap_s')} AS DOUBLE) < 0)",
-            sql_str(tr("wrap_s no es un número de segundos", "wrap_s is not seconds")),
+            sql_str(_("wrap_s is not seconds")),
         ),
         Check(
             "data",
             f"{ev} = 'wrapped_up' AND {jtype('resolved')} IS NOT NULL "
             f"AND {jtype('resolved')} <> 'BOOLEAN'",
-            sql_str(tr("resolved no es true/false", "resolved is not true/false")),
+            sql_str(_("resolved is not true/false")),
         ),
         Check(
             "data",
             f"{ev} = 'hold_started' AND {jtype('announced')} IS NOT NULL "
             f"AND {jtype('announced')} <> 'BOOLEAN'",
-            sql_str(tr("announced no es true/false", "announced is not true/false")),
+            sql_str(_("announced is not true/false")),
         ),
         Check(
             "data",
             f"{ev} = 'callback_requested' AND {jtype('due_at')} IS NOT NULL "
             f"AND TRY_CAST({field('due_at')} AS TIMESTAMPTZ) IS NULL",
-            sql_str(tr("due_at no es una fecha y hora ISO 8601", "due_at is not an ISO 8601 time")),
+            sql_str(_("due_at is not an ISO 8601 time")),
         ),
     ]
     validate_fields(ctx, source, src, raw, checks, fields=len(HEADER), ok_table="esc_ok")
@@ -318,10 +313,7 @@ def import_escucha_log(ctx: ImportContext, source: Source) -> ImportSummary:
     count_rows(ctx, summary, src, raw, calls=calls)
     if waiting:
         summary.notes.append(
-            tr(
-                f"{waiting} contactos aún en cola al final del registro quedan fuera",
-                f"{waiting} contacts still queued at the end of the log left out",
-            )
+            _("{waiting} contacts still queued at the end of the log left out", waiting=waiting)
         )
     drop_tables(ctx, "esc_raw", "esc_ok", "esc_ev", "esc_per", "esc_hold", "esc_cb", "esc_out")
     return summary

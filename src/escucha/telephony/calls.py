@@ -1,4 +1,4 @@
-"""The internal telephony interface: calls in, the IVR, waiting, callbacks out (W1, W2, W6, C1).
+"""The internal telephony interface: a call comes in, walks the IVR, waits, ends (W1, W2, C1).
 
 Every provider speaks to escucha through these functions: the Twilio webhooks
 (``escucha.web.twilio_webhooks``) and the built-in browser phone (``escucha.web.phone``). Each
@@ -12,52 +12,66 @@ answer the next webhook. Every caller input is numbered: the turn tells the numb
 input must carry (``Turn.seq``) and each input is written with the event-log key
 ``"<provider_ref>:input:<n>"``; an input that arrives twice (a retried webhook) changes nothing
 the second time and is answered with what the caller hears now.
+
+A queue closed by its calendar and the voicemail box are :mod:`escucha.telephony.after_hours`
+(W6); the calls escucha places itself (callbacks dialled, Twilio lines redirected) are
+:mod:`escucha.telephony.dialer`; the pieces all three build turns from are
+:mod:`escucha.telephony.turns`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import cache, lru_cache
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escucha.callbacks import service as callbacks
 from escucha.callbacks.models import Callback
-from escucha.config import Settings
 from escucha.contacts import service as contacts
 from escucha.contacts.models import Contact, ContactEvent, Customer, Estimate
 from escucha.db.session import xact_lock
-from escucha.errors import ConfigurationError, Conflict, EscuchaError, InvalidInput, NotFound
+from escucha.errors import InvalidInput, NotFound
 from escucha.ivr import rules as ivr
 from escucha.ivr.schemas import validate_ivr
 from escucha.ivr.service import example_path, load_ivr
-from escucha.jobs.service import enqueue
-from escucha.notifications.messages import at_phrase, when_phrase
-from escucha.notifications.senders import twilio_rest_client
 from escucha.org import home
-from escucha.org.models import Calendar, Organisation, Queue
+from escucha.org.models import Calendar, Organisation
 from escucha.promises import rules as prules
 from escucha.promises import service as promises
 from escucha.routing import service as routing
 from escucha.telephony import rules as R
+from escucha.telephony.after_hours import (
+    _closed,
+    _closed_input,
+    _closed_offer,
+    _finish_voicemail,
+    _voicemail,
+)
+from escucha.telephony.turns import (
+    CLOSED_NODE,
+    NOTICE_NODE,
+    VOICEMAIL_NODE,
+    _callback_said,
+    _customer_of,
+    _end,
+    _inputs,
+    _no_queue,
+    _queue_row,
+    _retries,
+    _turn,
+    call_key,
+    callback_number,
+)
 from escucha.yamlio import YamlFileError
 
 log = logging.getLogger("escucha.telephony")
 
-PROVIDERS = ("twilio", "browser", "asterisk")
-#: Pseudo IVR nodes (IVR node ids are lower-case words, so these never clash).
-CLOSED_NODE = "!closed"  # the queue is closed: callback at a stated time, or a message
-VOICEMAIL_NODE = "!voicemail"  # recording a message; ``Contact.queue`` holds the box
-#: Hearing the recording notice, which can be refused; ``Contact.queue`` holds the queue next.
-NOTICE_NODE = "!recording_notice"
-#: The name the closed-queue choice has in the path shown to agents and in the event log.
-AFTER_HOURS = "after_hours"
 FALLBACK_IVR = "agua"
 #: Contact states where the caller is with (or being put through to) an agent.
 LIVE: dict[str, R.Phase] = {"offered": "offered", "connected": "connected", "on_hold": "on_hold"}
@@ -130,18 +144,18 @@ def ivr_is_open(model: ivr.IvrModel, now: datetime) -> bool:
     return ivr.is_open(model.business_hours, now) if model.business_hours is not None else True
 
 
+def path_for_agent(session: Session, contact: Contact, language: str) -> list[str]:
+    """The IVR path of a contact, readable (``["main: 2 · facturas"]``)."""
+    org = session.scalar(select(Organisation).limit(1))
+    model = None
+    if org is not None and org.ivr:
+        model = _model_from_json(json.dumps(dict(org.ivr), sort_keys=True, default=str))
+    return R.path_steps(model, contact.ivr_path or [], language)
+
+
 # --------------------------------------------------------------------------------------------
 # Finding calls
 # --------------------------------------------------------------------------------------------
-
-
-def call_key(provider: str, call_ref: str) -> str:
-    """The ``provider_ref`` of a call: ``"twilio:CA…"``, ``"browser:…"``, ``"asterisk:<id>"``."""
-    if provider not in PROVIDERS:
-        raise InvalidInput(f"provider: one of {', '.join(PROVIDERS)}")
-    if not call_ref or len(call_ref) > 80:
-        raise InvalidInput("call id: 1 to 80 characters")
-    return f"{provider}:{call_ref}"
 
 
 def find_call(
@@ -159,49 +173,6 @@ def _call(session: Session, provider: str, call_ref: str) -> Contact:
     if contact is None:
         raise NotFound(f"no call {provider}:{call_ref}")
     return contact
-
-
-def _inputs(session: Session, contact: Contact) -> int:
-    """How many caller inputs of this call have been taken."""
-    prefix = f"{contact.provider_ref}:input:"
-    keys = session.scalars(
-        select(ContactEvent.dedupe_key).where(
-            ContactEvent.contact_id == contact.id, ContactEvent.dedupe_key.is_not(None)
-        )
-    )
-    return sum(1 for k in keys if k is not None and k.startswith(prefix))
-
-
-def _retries(session: Session, contact: Contact, node: str) -> int:
-    """Failed tries at ``node`` since the caller last got somewhere."""
-    n = 0
-    for ev in reversed(contacts.events_of(session, contact.id)):
-        if ev.event != "ivr_choice":
-            continue
-        if ev.data.get("valid") is False and ev.data.get("node") == node:
-            n += 1
-        else:
-            break
-    return n
-
-
-def _turn(
-    session: Session, contact: Contact, phase: R.Phase, actions: Sequence[R.Action]
-) -> R.Turn:
-    session.flush()
-    return R.Turn(
-        call=contact.provider_ref or "",
-        contact_id=contact.id,
-        phase=phase,
-        language=contact.language,
-        actions=tuple(actions),
-        seq=_inputs(session, contact) + 1,
-        agent_id=contact.agent_id,
-    )
-
-
-def _customer_of(session: Session, contact: Contact) -> Customer | None:
-    return session.get(Customer, contact.customer_id) if contact.customer_id else None
 
 
 def _identify(
@@ -227,47 +198,6 @@ def _identify(
         session, now=now, phone=e164, language=language, verified=True
     )
     return customer, known
-
-
-def callback_number(customer: Customer | None, contact: Contact) -> str | None:
-    """Where a callback for this contact rings: the customer's verified phone, else the number
-    the caller typed for this call."""
-    if customer is not None and customer.phone:
-        return customer.phone
-    return contact.caller_number
-
-
-def _queue_row(session: Session, name: str | None) -> Queue | None:
-    """The queue an IVR node names; an unknown name goes to the first queue, with a log line."""
-    queue = session.scalar(select(Queue).where(Queue.name == name)) if name else None
-    if queue is not None:
-        return queue
-    queue = session.scalar(select(Queue).order_by(Queue.name).limit(1))
-    if queue is None:
-        log.error("the IVR sends callers to queue %r but the organisation has no queues", name)
-    else:
-        log.warning(
-            "the IVR names queue %r, which the organisation does not have; callers go to %r",
-            name,
-            queue.name,
-        )
-    return queue
-
-
-def _zone(session: Session, customer: Customer | None) -> str:
-    return home.customer_zone(session, customer.timezone if customer is not None else None)
-
-
-def _when(
-    session: Session, at: datetime, *, now: datetime, customer: Customer | None, language: str
-) -> str:
-    tz = _zone(session, customer)
-    return when_phrase(at, now=now, tz=tz, lang=R.base_language(language), speech=True)
-
-
-def _end(session: Session, contact: Contact, *, now: datetime, reason: str, **data: Any) -> None:
-    contact.outcome = contact.outcome or reason
-    contacts.transition(session, contact, "finish", at=now, reason=reason, **data)
 
 
 def _answer(session: Session, agent: int, contact: Contact, *, now: datetime) -> None:
@@ -535,17 +465,6 @@ def _announcement(session: Session, contact: Contact, told: routing.Told) -> tup
     return tuple(out)
 
 
-def _no_queue(
-    session: Session, contact: Contact, said: tuple[R.Say, ...], *, now: datetime
-) -> R.Turn:
-    """The call's queue does not exist (any more): say so and end the call."""
-    lang = contact.language
-    _end(session, contact, now=now, reason="no_queue")
-    return _turn(
-        session, contact, "ended", (*said, R.Say(R.phrase("no_queue", lang), lang), R.Hangup())
-    )
-
-
 def _to_queue(
     session: Session,
     contact: Contact,
@@ -630,17 +549,6 @@ def _wait(
     return _turn(session, contact, "queue", actions)
 
 
-def _callback_said(session: Session, contact: Contact, cb: Callback, *, now: datetime) -> R.Say:
-    when = _when(
-        session,
-        cb.due_at,
-        now=now,
-        customer=_customer_of(session, contact),
-        language=contact.language,
-    )
-    return R.Say(R.phrase("callback_taken", contact.language, when=when), contact.language)
-
-
 def _take_callback(session: Session, contact: Contact, *, now: datetime) -> R.Turn:
     """The waiting caller takes a callback: it keeps their place; they hear the promised time."""
     lang = contact.language
@@ -706,172 +614,8 @@ def _ivr_callback(
 
 
 # --------------------------------------------------------------------------------------------
-# Closed queues and voicemail (W6)
+# A message left (W6)
 # --------------------------------------------------------------------------------------------
-
-
-def _first_slot(session: Session, queue: Queue, *, now: datetime) -> prules.Slot | None:
-    try:
-        found = callbacks.slots(session, queue.name, now=now, count=1)
-    except (EscuchaError, prules.CalendarError):
-        return None
-    return found[0] if found else None
-
-
-def _closed_offer(
-    session: Session, contact: Contact, queue: Queue, *, now: datetime
-) -> tuple[R.Gather, prules.Slot | None]:
-    lang = contact.language
-    customer = _customer_of(session, contact)
-    slot = _first_slot(session, queue, now=now)
-    can_call = (
-        slot is not None and customer is not None and bool(callback_number(customer, contact))
-    )
-    when = (
-        _when(session, slot.end, now=now, customer=customer, language=lang)
-        if slot and can_call
-        else None
-    )
-    closed = promises.closed_now(session, queue.calendar_id, now, lang=R.base_language(lang))
-    tz = _zone(session, customer)
-    opens = (
-        at_phrase(closed.opens_at, now=now, tz=tz, lang=R.base_language(lang), speech=True)
-        if closed.opens_at is not None
-        else None
-    )
-    hints = (
-        *R.CALLBACK_WORDS.get(R.base_language(lang), ()),
-        *R.VOICEMAIL_WORDS.get(R.base_language(lang), ()),
-    )
-    gather = R.Gather(
-        kind="menu",
-        prompts=(R.Say(R.closed_prompt(lang, when, reason=closed.reason, opens=opens), lang),),
-        language=lang,
-        timeout_s=6.0,
-        speech=True,
-        hints=hints,
-    )
-    return gather, slot if can_call else None
-
-
-def _closed(
-    session: Session,
-    contact: Contact,
-    queue: Queue,
-    said: tuple[R.Say, ...],
-    *,
-    now: datetime,
-) -> R.Turn:
-    """The queue is closed by its calendar: offer a callback at a concrete time, or a message."""
-    contact.ivr_node = CLOSED_NODE
-    contact.queue = queue.name
-    gather, _slot = _closed_offer(session, contact, queue, now=now)
-    gather = R.Gather(
-        kind=gather.kind,
-        prompts=(*said, *gather.prompts),
-        language=gather.language,
-        timeout_s=gather.timeout_s,
-        speech=gather.speech,
-        hints=gather.hints,
-    )
-    return _turn(session, contact, "closed", (gather,))
-
-
-def _closed_input(
-    session: Session,
-    contact: Contact,
-    digits: str | None,
-    speech: str | None,
-    key: str,
-    *,
-    now: datetime,
-) -> R.Turn:
-    lang = contact.language
-    queue = _queue_row(session, contact.queue)
-    if queue is None:
-        return _no_queue(session, contact, (), now=now)
-    gather, slot = _closed_offer(session, contact, queue, now=now)
-    choice = R.closed_choice(digits, speech, lang)
-    label = digits[:1] if digits else ("speech" if speech else "timeout")
-    customer = _customer_of(session, contact)
-    if choice == "callback" and slot is not None and customer is not None:
-        contacts.ivr_choice(session, contact, node=AFTER_HOURS, key=label, now=now, dedupe_key=key)
-        cb = callbacks.request_callback(
-            session,
-            now=now,
-            queue=queue.name,
-            customer=customer,
-            contact=contact,
-            phone=callback_number(customer, contact),
-            slot_start=slot.start,
-            slot_end=slot.end,
-        )
-        return _turn(
-            session,
-            contact,
-            "callback",
-            (_callback_said(session, contact, cb, now=now), R.Hangup()),
-        )
-    tries = _retries(session, contact, AFTER_HOURS)
-    if choice == "voicemail" or tries + 1 > 2:
-        contacts.ivr_choice(session, contact, node=AFTER_HOURS, key=label, now=now, dedupe_key=key)
-        return _voicemail(session, contact, queue.name, (), message=False)
-    contacts.transition(
-        session,
-        contact,
-        "choose",
-        at=now,
-        dedupe_key=key,
-        node=AFTER_HOURS,
-        key=label,
-        valid=False,
-    )
-    complaint = R.Say(
-        ivr.phrase("no_input" if label == "timeout" else "invalid", R.base_language(lang)), lang
-    )
-    again = R.Gather(
-        kind="menu",
-        prompts=(complaint, *gather.prompts),
-        language=lang,
-        timeout_s=gather.timeout_s,
-        speech=True,
-        hints=gather.hints,
-    )
-    return _turn(session, contact, "closed", (again,))
-
-
-def _voicemail(
-    session: Session, contact: Contact, box: str, said: tuple[R.Say, ...], *, message: bool
-) -> R.Turn:
-    """Record a message into ``box``; ``message`` says whether the IVR already said its text."""
-    lang = contact.language
-    contact.ivr_node = VOICEMAIL_NODE
-    contact.queue = box
-    prompt = () if message else (R.Say(R.phrase("voicemail", lang), lang),)
-    return _turn(session, contact, "voicemail", (*said, *prompt, R.Record()))
-
-
-def _finish_voicemail(
-    session: Session,
-    contact: Contact,
-    *,
-    now: datetime,
-    recording_url: str | None,
-    text: str | None,
-    duration_s: float | None,
-) -> None:
-    what = recording_url or (text or "").strip()
-    if what:
-        contact.notes = ((contact.notes or "") + f"\nMensaje de voz / Voicemail: {what}").strip()
-    data: dict[str, Any] = {"box": contact.queue or ""}
-    if recording_url:
-        data["recording_url"] = recording_url[:500]
-    if text:
-        data["text"] = text.strip()[:2000]
-    if duration_s is not None:
-        data["duration_s"] = duration_s
-    contact.outcome = "voicemail"
-    _end(session, contact, now=now, reason="voicemail", **data)
 
 
 def leave_voicemail(
@@ -1023,223 +767,8 @@ def agent_leg(
 
 
 # --------------------------------------------------------------------------------------------
-# Outbound callbacks
+# A callback answered
 # --------------------------------------------------------------------------------------------
-
-
-class OutboundDialer(Protocol):
-    """Places the call of a callback; returns the provider's call id."""
-
-    name: str
-
-    def dial(self, callback: Callback, contact: Contact, *, now: datetime) -> str: ...
-
-
-class BrowserDialer:
-    """The browser phone: the caller's page rings (the customer is known by their number)."""
-
-    name = "browser"
-
-    def dial(self, callback: Callback, contact: Contact, *, now: datetime) -> str:
-        return f"cb{callback.id}-{callback.attempts}"
-
-
-class TwilioDialer:
-    """Twilio Programmable Voice through its REST client (``calls.create``)."""
-
-    name = "twilio"
-
-    def __init__(self, client: Any, *, from_number: str, base_url: str) -> None:
-        self.client = client
-        self.from_number = from_number
-        self.base_url = base_url.rstrip("/")
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> TwilioDialer:
-        if not twilio_ready(settings):
-            raise ConfigurationError(
-                "Twilio dialling needs ESCUCHA_TWILIO_ACCOUNT_SID, ESCUCHA_TWILIO_AUTH_TOKEN, "
-                "ESCUCHA_TWILIO_FROM_NUMBER and ESCUCHA_BASE_URL"
-            )
-        client = twilio_rest_client(settings)
-        return cls(client, from_number=settings.twilio_from_number, base_url=settings.base_url)
-
-    def dial(self, callback: Callback, contact: Contact, *, now: datetime) -> str:
-        call = self.client.calls.create(
-            to=callback.phone,
-            from_=self.from_number,
-            url=f"{self.base_url}/telephony/twilio/outbound",
-            method="POST",
-            status_callback=f"{self.base_url}/telephony/twilio/status",
-            status_callback_method="POST",
-            timeout=30,
-        )
-        return str(call.sid)
-
-
-def twilio_ready(settings: Settings) -> bool:
-    """Whether outbound calls can go through Twilio."""
-    return bool(
-        settings.twilio_account_sid
-        and settings.twilio_auth_token
-        and settings.twilio_from_number
-        and settings.base_url
-    )
-
-
-def twilio_rest_ready(settings: Settings) -> bool:
-    """Whether escucha can redirect live Twilio calls (REST credentials and its address)."""
-    return bool(settings.twilio_account_sid and settings.twilio_auth_token and settings.base_url)
-
-
-#: Seconds the REST request that wakes a line may take (well inside the grace).
-WAKE_TIMEOUT_S = 1.5
-
-
-def wake_line(session: Session, contact_id: int, *, settings: Settings, now: datetime) -> bool:
-    """Redirect a waiting Twilio call to ``/wait?woken=1`` now that an agent has been chosen,
-    so it connects at once rather than when its silence ends (job ``telephony.wake``).
-
-    Best effort, tried once: nothing is done (``False``) when the contact is no longer offered
-    or was offered more than ``WAKE_WITHIN_S`` ago, is not a Twilio caller in line, or escucha
-    has no REST credentials; a failed request is logged. Either way the caller's own next pass
-    of the wait loop connects once ``WOKEN_GRACE_S`` have passed (see ``rules.connect_now``).
-    """
-    contact = session.get(Contact, contact_id)
-    if (
-        contact is None
-        or contact.provider_ref is None
-        or contact.provider != "twilio"
-        or contact.channel != "voice"
-        or contact.state != "offered"
-        or contact.offered_at is None
-        or (now - contact.offered_at).total_seconds() >= R.WAKE_WITHIN_S
-        or not twilio_rest_ready(settings)
-    ):
-        return False
-    # the call may have ended; the wait loop connects by itself
-    return _redirect(contact, "/wait?woken=1", settings=settings, failed="call not woken")
-
-
-def _redirect(contact: Contact, path: str, *, settings: Settings, failed: str) -> bool:
-    """Point a live Twilio call at ``/telephony/twilio{path}`` (REST); a failure is logged."""
-    sid = (contact.provider_ref or "").split(":", 1)[1]
-    url = f"{settings.base_url.rstrip('/')}/telephony/twilio{path}"
-    try:
-        client = twilio_rest_client(settings, timeout_s=WAKE_TIMEOUT_S)
-        client.calls(sid).update(url=url, method="POST")
-    except Exception as exc:
-        log.warning(failed, extra={"contact_id": contact.id, "error": str(exc)[:300]})
-        return False
-    return True
-
-
-def hold_line(session: Session, contact_id: int, *, settings: Settings) -> bool:
-    """Redirect a Twilio call whose agent put it on hold (or resumed it) so the line follows:
-    on hold the caller hears the hold message (:func:`rules.hold_actions`) and the agent's
-    leg ends; resumed, ``<Dial><Client>`` rings the agent's desk again (job
-    ``telephony.hold``, after the change is committed). Best effort, tried once."""
-    contact = session.get(Contact, contact_id)
-    if (
-        contact is None
-        or contact.provider != "twilio"
-        or contact.provider_ref is None
-        or contact.state not in ("connected", "on_hold")
-        or not twilio_rest_ready(settings)
-    ):
-        return False
-    return _redirect(contact, "/wait", settings=settings, failed="hold not sent")
-
-
-def twilio_dialer(settings: Settings) -> OutboundDialer:
-    """The Twilio dialer for these settings (replaced in tests)."""
-    return TwilioDialer.from_settings(settings)
-
-
-def outbound_provider(session: Session, cb: Callback, settings: Settings) -> str:
-    """Browser-phone callers are called back on their page; others through the organisation's
-    PBX when escucha drives one (ADR 22), else through Twilio when set up."""
-    origin = session.get(Contact, cb.origin_contact_id) if cb.origin_contact_id else None
-    if origin is not None and origin.provider == "browser":
-        return "browser"
-    if settings.ari_url:
-        return "asterisk"
-    return "twilio" if twilio_ready(settings) else "browser"
-
-
-def dial_callback(
-    session: Session,
-    user_id: int,
-    contact_id: int,
-    *,
-    now: datetime,
-    settings: Settings,
-    provider: str | None = None,
-) -> Contact:
-    """The agent calls the customer back (the callback offered to them).
-
-    The first attempt made on time keeps the callback's promise. ``provider`` forces the line
-    (``"twilio"`` when the customer's page is closed). A browser-phone customer's page rings
-    at once; a Twilio call is placed by the ``telephony.dial`` job, in the same
-    transaction as this decision.
-    """
-    contact = contacts.get_contact(session, contact_id, lock=True)
-    if contact.channel != "callback" or contact.agent_id != user_id or contact.state != "offered":
-        raise Conflict(f"contact {contact_id} is not a callback offered to you")
-    cb = callbacks.for_contact(session, contact.id)
-    if cb is None:
-        raise NotFound(f"contact {contact_id} is not a callback")
-    if cb.state == "dialing":
-        return contact
-    callbacks.dialing(session, cb, now=now)
-    provider = provider or outbound_provider(session, cb, settings)
-    contact.provider = provider
-    if provider == "browser":
-        contact.provider_ref = call_key("browser", BrowserDialer().dial(cb, contact, now=now))
-    elif provider == "asterisk":
-        contact.provider_ref = None  # the node driving the PBX dials it (asterisk_dials)
-    else:
-        contact.provider_ref = None
-        enqueue(
-            session,
-            "telephony.dial",
-            {"callback_id": cb.id, "attempt": cb.attempts},
-            now=now,
-            idempotency_key=f"callback:{cb.id}:dial:{cb.attempts}",
-        )
-    session.flush()
-    return contact
-
-
-def dial_now(
-    session: Session, callback_id: int, attempt: int, *, now: datetime, settings: Settings
-) -> None:
-    """Place the Twilio call of a callback attempt (the ``telephony.dial`` job)."""
-    cb = callbacks.get(session, callback_id)
-    contact = contacts.get_contact(session, cb.contact_id, lock=True)
-    if cb.state != "dialing" or cb.attempts != attempt or contact.provider_ref:
-        return
-    sid = twilio_dialer(settings).dial(cb, contact, now=now)
-    contact.provider = "twilio"
-    contact.provider_ref = call_key("twilio", sid)
-    log.info("callback %s attempt %s dialled: %s", cb.id, attempt, sid)
-
-
-def asterisk_dials(session: Session) -> list[tuple[Contact, Callback]]:
-    """Callbacks an agent asked to dial through the PBX that no line has rung yet."""
-    rows = session.execute(
-        select(Contact, Callback)
-        .join(Callback, Callback.contact_id == Contact.id)
-        .where(
-            Contact.channel == "callback",
-            Contact.state == "offered",
-            Contact.provider == "asterisk",
-            Contact.provider_ref.is_(None),
-            Callback.state == "dialing",
-        )
-        .order_by(Contact.id)
-    )
-    return [(contact, cb) for contact, cb in rows]
 
 
 def _callback_turn(session: Session, contact: Contact) -> R.Turn:
@@ -1261,29 +790,3 @@ def callback_answered(session: Session, provider: str, call_ref: str, *, now: da
         hello = R.Say(R.phrase("calling_you", lang, org=org), lang)
         return _turn(session, contact, "connected", (hello, R.Connect(contact.agent_id)))
     return current_turn(session, contact, now=now)
-
-
-def ringing_callback(session: Session, customer_id: int) -> Contact | None:
-    """A callback being dialled to this customer's browser phone, if any."""
-    return session.scalar(
-        select(Contact)
-        .join(Callback, Callback.contact_id == Contact.id)
-        .where(
-            Contact.customer_id == customer_id,
-            Contact.channel == "callback",
-            Contact.state == "offered",
-            Contact.provider == "browser",
-            Callback.state == "dialing",
-        )
-        .order_by(Contact.id.desc())
-        .limit(1)
-    )
-
-
-def path_for_agent(session: Session, contact: Contact, language: str) -> list[str]:
-    """The IVR path of a contact, readable (``["main: 2 · facturas"]``)."""
-    org = session.scalar(select(Organisation).limit(1))
-    model = None
-    if org is not None and org.ivr:
-        model = _model_from_json(json.dumps(dict(org.ivr), sort_keys=True, default=str))
-    return R.path_steps(model, contact.ivr_path or [], language)
