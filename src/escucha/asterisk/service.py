@@ -20,7 +20,7 @@ from escucha.errors import InvalidInput, NotFound
 from escucha.ivr import audio
 from escucha.org.models import AgentProfile, Organisation
 from escucha.voice.models import VoiceRecording
-from escucha.voice.service import recordings_dir
+from escucha.voice.service import recordings_dir, transcribe_leg
 
 #: Asterisk's ``wav`` format: 8 kHz, 16-bit, mono.
 PBX_RATE = 8000
@@ -219,7 +219,8 @@ def attach_recording(
     settings: Settings,
 ) -> VoiceRecording | None:
     """The bridge's recording (WAV, fetched from the PBX) attached to the contact, stored as
-    web calls' recordings are (one piece); a recording already attached is kept."""
+    web calls' recordings are (one piece) and sent to transcription; a recording already
+    attached is kept."""
     found = session.scalar(select(VoiceRecording).where(VoiceRecording.contact_id == contact.id))
     if found is not None or not data:
         return found
@@ -237,6 +238,7 @@ def attach_recording(
     )
     session.add(rec)
     session.flush()
+    transcribe_leg(session, rec, now=now, settings=settings)
     return rec
 
 

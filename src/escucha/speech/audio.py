@@ -1,7 +1,8 @@
-"""Telephone audio: read WAV files (PCM, float, G.711 mu-law and A-law), resample, measure
-clipping and find where someone speaks.
+"""Telephone audio: read WAV files (PCM, float, G.711 mu-law and A-law) and browsers'
+recordings (WebM and Ogg, :mod:`escucha.speech.containers`), resample, measure clipping and
+find where someone speaks.
 
-Pure: NumPy, SciPy and the standard library, plus ``soundfile`` (libsndfile) to decode.
+Pure: NumPy, SciPy and the standard library, plus ``soundfile`` (libsndfile) and PyAV to decode.
 Every function takes samples as ``float32`` in [-1, 1].
 """
 
@@ -16,6 +17,8 @@ import numpy as np
 import soundfile as sf
 from numpy.typing import NDArray
 from scipy.signal import resample_poly
+
+from escucha.speech import containers
 
 Samples = NDArray[np.float32]
 
@@ -43,17 +46,22 @@ class Audio:
 
 
 def read_audio(data: bytes, *, name: str = "<audio>") -> Audio:
-    """Decode a WAV (or FLAC/OGG) file held in ``data``.
+    """Decode a WAV (or FLAC), WebM or Ogg file held in ``data``.
 
     G.711 (mu-law, A-law) WAV files as telephone systems write them decode like PCM.
     """
     if not data:
         raise AudioFormatError(f"{name}: the file is empty")
     try:
-        with sf.SoundFile(io.BytesIO(data)) as handle:
-            subtype = handle.subtype
-            frames = handle.read(dtype="float32", always_2d=True)
-            rate = int(handle.samplerate)
+        if containers.is_container(data):
+            frames, rate, subtype = containers.decode(data)
+        else:
+            with sf.SoundFile(io.BytesIO(data)) as handle:
+                subtype = handle.subtype
+                frames = handle.read(dtype="float32", always_2d=True)
+                rate = int(handle.samplerate)
+    except containers.ContainerError as exc:
+        raise AudioFormatError(f"{name}: {exc}") from exc
     except (RuntimeError, sf.LibsndfileError) as exc:
         raise AudioFormatError(
             f"{name}: not a readable audio file ({exc}); expected WAV (PCM, mu-law or A-law)"

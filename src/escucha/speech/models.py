@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from escucha.db.base import Base
 
-STATUSES = ("fetching", "queued", "done", "failed")
+STATUSES = ("fetching", "queued", "done", "failed", "skipped")
 
 
 class SpeechTranscript(Base):

@@ -32,6 +32,8 @@ SOURCES = ("upload", "twilio", "voice", "cli")
 #: reached): automatic QA reads them joined, in order. An upload stands alone and replaces.
 LEG_SOURCES = ("twilio", "voice")
 QA_SOURCE = "speech"
+#: A recording shorter than this holds no conversation to transcribe: it is skipped, saying so.
+MIN_AUDIO_S = 1.0
 
 
 def sha256_of(data: bytes) -> str:
@@ -107,7 +109,7 @@ def request_transcription(
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         raise InvalidInput("sha256: 64 lower-case hex digits")
     row = _row(session, contact_id, uri, now)
-    if row.recording_sha256 == sha256 and row.status in ("queued", "done"):
+    if row.recording_sha256 == sha256 and row.status in ("queued", "done", "skipped"):
         return row
     row.recording_sha256 = sha256
     row.language = language
@@ -226,6 +228,9 @@ def transcribe_row(
     except (A.AudioFormatError, ConfigurationError) as exc:
         _fail(row, str(exc))
         return
+    if decoded.duration_s < MIN_AUDIO_S:
+        _fail(row, f"{decoded.duration_s:.1f} s of audio: too little to transcribe", "skipped")
+        return
     recording = T.transcribe_audio(
         decoded,
         engine,
@@ -292,8 +297,8 @@ def whole_call(session: Session, row: SpeechTranscript, recording: T.Recording) 
     )
 
 
-def _fail(row: SpeechTranscript, message: str) -> None:
-    row.status = "failed"
+def _fail(row: SpeechTranscript, message: str, status: str = "failed") -> None:
+    row.status = status
     row.error = message[:2000]
 
 
@@ -349,11 +354,11 @@ def prune(session: Session, settings: Settings, *, now: datetime) -> int:
     return len(gone)
 
 
-AUDIO_MAGIC = (b"RIFF", b"RIFX", b"RF64", b"fLaC", b"OggS")
+AUDIO_MAGIC = (b"RIFF", b"RIFX", b"RF64", b"fLaC", b"OggS", b"\x1a\x45\xdf\xa3")
 
 
 def is_audio_file(path: Path) -> bool:
-    """Whether ``path`` starts like a WAV, FLAC or OGG file."""
+    """Whether ``path`` starts like a WAV, FLAC, Ogg or WebM file."""
     try:
         with path.open("rb") as handle:
             head = handle.read(4)

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 #: A caller page beats every 2 s; silent this long it is gone (noticed within 10 s with the
@@ -27,6 +27,9 @@ SIGNAL_RETENTION_S = 3600.0
 #: Once the call has left an agent (handed over, ended), the pieces of their leg of the
 #: recording still in flight are taken this long after the last one arrived.
 LEG_TAIL_S = 60.0
+#: While a leg's agent is still on the call, whether its recording is complete is looked at
+#: this often (then it is handed to the transcription job).
+LEG_CHECK_S = 60.0
 
 #: What each side may send: a session description, and the end of its leg.
 CALLER_KINDS = frozenset({"answer", "ready", "bye"})
@@ -238,6 +241,27 @@ def piece_name(leg: int, seq: int | None) -> str:
     """
     number = "??????" if seq is None else f"{seq:06d}"
     return f"{number}.part" if leg == 1 else f"leg{leg}-{number}.part"
+
+
+def recording_name(leg: int, content_type: str) -> str:
+    """The file a complete leg's pieces are joined into, for its transcription.
+
+    >>> recording_name(1, "audio/webm"), recording_name(2, "audio/ogg")
+    ('leg1.webm', 'leg2.ogg')
+    """
+    return f"leg{leg}.{content_type.rsplit('/', 1)[-1]}"
+
+
+def leg_complete_at(last_piece_at: datetime, *, live: bool) -> datetime | None:
+    """When a leg's recording is complete: once the call has left its agent (ended, handed
+    over, or that desk began another leg) no piece is taken :data:`LEG_TAIL_S` after the last
+    one. ``None`` while the agent is still on the call (not known yet).
+
+    >>> from datetime import datetime as d
+    >>> leg_complete_at(d(2026, 1, 1, 10), live=False), leg_complete_at(d(2026, 1, 1), live=True)
+    (datetime.datetime(2026, 1, 1, 10, 1), None)
+    """
+    return None if live else last_piece_at + timedelta(seconds=LEG_TAIL_S)
 
 
 @dataclass(frozen=True)

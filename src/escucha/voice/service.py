@@ -29,8 +29,12 @@ from escucha.contacts.models import Contact
 from escucha.errors import Conflict, EscuchaError, Forbidden, InvalidInput
 from escucha.i18n import translator
 from escucha.ivr import audio
+from escucha.jobs import service as jobs
+from escucha.qa import rules as qa_rules
 from escucha.routing import service as routing
 from escucha.routing.models import AgentStatus
+from escucha.speech import service as speech
+from escucha.speech.models import SpeechTranscript
 from escucha.telephony import calls as telephony
 from escucha.voice import rules as R
 from escucha.voice.models import (
@@ -733,6 +737,7 @@ def start_leg(
     )
     session.add(rec)
     session.flush()
+    _finish_later(session, rec, at=now + timedelta(seconds=R.LEG_CHECK_S), now=now)
     return rec
 
 
@@ -807,9 +812,104 @@ def delete_old_recordings(session: Session, *, now: datetime, settings: Settings
         folder = recordings_dir(settings) / str(rec.contact_id)
         for piece in folder.glob(R.piece_name(rec.leg, None)):
             piece.unlink(missing_ok=True)
+        (folder / R.recording_name(rec.leg, rec.content_type)).unlink(missing_ok=True)
         rec.deleted_at = now
     session.flush()
     for contact_id in {rec.contact_id for rec in old}:
         if not recordings_of(session, contact_id):
             shutil.rmtree(recordings_dir(settings) / str(contact_id), ignore_errors=True)
     return len(old)
+
+
+# --- a complete leg is transcribed (ADR 15, ADR 19) -----------------------------------------
+
+
+def _finish_later(session: Session, rec: VoiceRecording, *, at: datetime, now: datetime) -> None:
+    jobs.enqueue(
+        session,
+        "voice.finish_leg",
+        {"recording_id": rec.id},
+        now=now,
+        run_at=at,
+        idempotency_key=f"voice.finish_leg:{rec.id}:{at.isoformat()}",
+    )
+
+
+def _leg_live(session: Session, rec: VoiceRecording) -> bool:
+    """Whether the leg's agent may still be recording it: still on the call, and their desk
+    has begun no later leg of it."""
+    contact = session.get_one(Contact, rec.contact_id)
+    if contact.agent_id != rec.user_id or contact.state not in TALKING:
+        return False
+    later = session.scalar(
+        select(VoiceRecording.id)
+        .where(
+            VoiceRecording.contact_id == rec.contact_id,
+            VoiceRecording.user_id == rec.user_id,
+            VoiceRecording.leg > rec.leg,
+        )
+        .limit(1)
+    )
+    return later is None
+
+
+def finish_leg(
+    session: Session, recording_id: int, *, now: datetime, settings: Settings
+) -> SpeechTranscript | None:
+    """The ``voice.finish_leg`` job: a leg whose recording is complete is handed to the
+    transcription job; one still being recorded is looked at again later."""
+    rec = session.scalar(
+        select(VoiceRecording).where(VoiceRecording.id == recording_id).with_for_update()
+    )
+    if rec is None or rec.deleted_at is not None:
+        return None
+    due = R.leg_complete_at(rec.updated_at, live=_leg_live(session, rec))
+    if due is None or due > now:
+        later = due if due is not None else now + timedelta(seconds=R.LEG_CHECK_S)
+        _finish_later(session, rec, at=later, now=now)
+        return None
+    return transcribe_leg(session, rec, now=now, settings=settings)
+
+
+def transcribe_leg(
+    session: Session, rec: VoiceRecording, *, now: datetime, settings: Settings
+) -> SpeechTranscript | None:
+    """Ask for the transcription of a complete leg (its pieces joined into one file beside
+    them, deleted with them), in the contact's language; agent on channel 0. A leg that
+    cannot be transcribed is skipped with the reason in the log."""
+    where = {"contact_id": rec.contact_id, "leg": rec.leg}
+    contact = session.get_one(Contact, rec.contact_id)
+    language = languages.resolve(contact.language)
+    if rec.chunks == 0:
+        log.info("recorded leg not transcribed: no piece was recorded", extra=where)
+        return None
+    if language not in qa_rules.LANGS:
+        log.warning(
+            "recorded leg not transcribed: no speech engine for %s (one of %s)",
+            language,
+            ", ".join(qa_rules.LANGS),
+            extra=where,
+        )
+        return None
+    pieces = recording_pieces(rec, settings)
+    try:
+        data = b"".join(piece.read_bytes() for piece in pieces)
+    except OSError as exc:
+        log.warning("recorded leg not transcribed: %s", exc, extra=where)
+        return None
+    path = pieces[0]
+    if len(pieces) > 1:
+        path = path.parent / R.recording_name(rec.leg, rec.content_type)
+        tmp = path.with_suffix(".joining")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return speech.request_transcription(
+        session,
+        contact_id=rec.contact_id,
+        uri=str(path),
+        sha256=speech.sha256_of(data),
+        language=language,
+        now=now,
+        source="voice",
+        agent_channel=0,
+    )

@@ -18,6 +18,7 @@ from escucha import languages
 from escucha.admission import CallRoute
 from escucha.auth.api import DB, ClockDep, SupervisorCaller, Webhook
 from escucha.errors import InvalidInput, NotFound
+from escucha.speech import containers
 from escucha.speech import service as speech
 from escucha.telephony import calls as telephony
 from escucha.telephony.twilio import TwilioParams
@@ -75,7 +76,9 @@ def recording_audio(
     path = speech.recording_path(row)
     if not path.is_file():
         raise NotFound(f"recording {recording_id}: the file is no longer kept")
-    return FileResponse(path, media_type="audio/wav", headers={"Cache-Control": "private"})
+    with path.open("rb") as handle:
+        kind = containers.media_type(handle.read(4))
+    return FileResponse(path, media_type=kind, headers={"Cache-Control": "private"})
 
 
 def twilio_recording(
