@@ -89,16 +89,21 @@ async ([target, source]) => {
 """
 
 
-#: Decode a recording in the page and measure each tone's share of its energy (Goertzel).
+#: Decode a recording in the page and measure each tone's share of its energy (Goertzel): on
+#: the channels mixed, and on each channel (the agent's first, the customer's second).
 DECODE = """
 async (b64) => {
   const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const ac = new AudioContext();
   const buf = await ac.decodeAudioData(bin.buffer);
-  const x = buf.getChannelData(0), sr = buf.sampleRate;
+  const sr = buf.sampleRate;
+  const chans = [];
+  for (let c = 0; c < buf.numberOfChannels; c++) { chans.push(buf.getChannelData(c)); }
+  const mix = new Float32Array(buf.length);
+  for (const y of chans) { for (let i = 0; i < y.length; i++) { mix[i] += y[i] / chans.length; } }
   // frames of 20 ms (50 Hz wide): a tone a few hertz off after the codec is still found
   const frame = Math.round(sr / 50);
-  const power = (f) => {
+  const power = (x, f) => {
     const k = 2 * Math.cos(2 * Math.PI * f / sr);
     let total = 0;
     for (let start = 0; start + frame <= x.length; start += frame) {
@@ -112,28 +117,32 @@ async (b64) => {
     }
     return total;
   };
-  let energy = 0;
-  for (let i = 0; i < x.length; i++) { energy += x[i] * x[i]; }
-  await ac.close();
-  return {
-    seconds: buf.duration,
-    caller: 2 * power(440) / energy,
-    agent: 2 * power(660) / energy,
-    colleague: 2 * power(880) / energy,
-    neither: 2 * power(550) / energy,
+  const shares = (x) => {
+    let energy = 0;
+    for (let i = 0; i < x.length; i++) { energy += x[i] * x[i]; }
+    energy = Math.max(energy, 1e-12);
+    return {
+      caller: 2 * power(x, 440) / energy,
+      agent: 2 * power(x, 660) / energy,
+      colleague: 2 * power(x, 880) / energy,
+      neither: 2 * power(x, 550) / energy,
+    };
   };
+  await ac.close();
+  return { seconds: buf.duration, ...shares(mix), channels: chans.map(shares) };
 }
 """
 
 
-def recorded_tones(page: Any, settings: Settings, rec: VoiceRecording) -> dict[str, float]:
-    """Each tone's share of a recorded leg's energy: its pieces joined, decoded in ``page``."""
+def recorded_tones(page: Any, settings: Settings, rec: VoiceRecording) -> dict[str, Any]:
+    """Each tone's share of a recorded leg's energy: its pieces joined, decoded in ``page``;
+    ``channels`` has the same shares for each channel."""
     folder = settings.outbox_dir.parent / "recordings" / str(rec.contact_id)
     data = b"".join(
         (folder / voice_rules.piece_name(rec.leg, i)).read_bytes() for i in range(rec.chunks)
     )
     assert len(data) == rec.bytes
-    found: dict[str, float] = page.evaluate(DECODE, base64.b64encode(data).decode())
+    found: dict[str, Any] = page.evaluate(DECODE, base64.b64encode(data).decode())
     return found
 
 
@@ -385,6 +394,15 @@ def test_the_caller_and_the_agent_hear_each_other_hold_and_mute_silence_the_agen
         # message puts some speech there)
         assert heard["caller"] > max(0.05, 5 * heard["neither"])
         assert heard["agent"] > max(0.05, 5 * heard["neither"])
+        # two channels, as contact centers record: the agent first, the customer second
+        agent_side, customer_side = heard["channels"]
+        figure(
+            f"recording by channel: agent's has agent {agent_side['agent']:.2f} caller "
+            f"{agent_side['caller']:.4f}; customer's has caller {customer_side['caller']:.2f} "
+            f"agent {customer_side['agent']:.4f}"
+        )
+        assert agent_side["agent"] > 0.3 > 0.01 > agent_side["caller"]
+        assert customer_side["caller"] > 0.3 > 0.01 > customer_side["agent"]
 
 
 def test_a_caller_page_reloaded_mid_call_is_recorded_on_in_a_new_leg(

@@ -98,7 +98,9 @@
   });
   micSel.addEventListener("change", function () { micOk = false; micResult.textContent = T.mic_untested; });
 
-  // --- the recording (ADR 15): both sides mixed here, sent in 5 s pieces as they come ------
+  // --- the recording (ADR 15): both sides here, sent in 5 s pieces as they come ------------
+  // Two channels, as contact centers record: the agent on the first (left), the customer on
+  // the second (right), so the transcription tells who said what by channel.
   // Each recorder this desk starts is a leg of the call's recording: the server numbers it,
   // and its pieces go under that number. A call handed over is recorded on, as a new leg, by
   // the desk that takes it.
@@ -108,21 +110,21 @@
   function startRecording(contact, remote) {
     if (!panel.hasAttribute("data-record") || desk.record === "no" || recording || !window.MediaRecorder) { return; }
     var ac = V.audio();
-    var mix = ac.createMediaStreamDestination();
-    var parts = [];
-    [remote, state.mic].forEach(function (stream) {
-      if (stream && stream.getAudioTracks().length) {
-        var src = ac.createMediaStreamSource(stream);
-        var gain = ac.createGain();
-        src.connect(gain);
-        gain.connect(mix);
-        parts.push(gain);
-      }
+    var out = ac.createMediaStreamDestination();
+    out.channelCount = 2;
+    var sides = ac.createChannelMerger(2);
+    sides.connect(out);
+    var gains = [state.mic, remote].map(function (stream, channel) {
+      if (!stream || !stream.getAudioTracks().length) { return null; }
+      var gain = ac.createGain();
+      ac.createMediaStreamSource(stream).connect(gain);
+      gain.connect(sides, 0, channel);  // each side mixed down to its one channel
+      return gain;
     });
     var type = MediaRecorder.isTypeSupported("audio/webm;codecs=opus") ? "audio/webm;codecs=opus" : "audio/webm";
-    var rec = new MediaRecorder(mix.stream, { mimeType: type });
+    var rec = new MediaRecorder(out.stream, { mimeType: type });
     var seq = 0, chain = startLeg(contact, type, 3);
-    recording = { rec: rec, contact: contact, remote: remote, micGain: parts[1] || null, done: null };
+    recording = { rec: rec, contact: contact, remote: remote, micGain: gains[0], done: null };
     rec.ondataavailable = function (e) {
       if (!e.data || !e.data.size) { return; }
       var n = seq++;
