@@ -31,11 +31,16 @@ def users(session: Session, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
 
 def web_call(
-    session: Session, token: str, *, now: datetime, number: str = "+34600111222"
+    session: Session,
+    token: str,
+    *,
+    now: datetime,
+    number: str = "+34600111222",
+    language: str = "es",
 ) -> tuple[Contact, WebCaller]:
     """A page dials and presses 2: it waits in line for facturas."""
     turn = telephony.incoming_call(
-        session, provider="browser", call_ref=token, from_number=number, now=now, language="es"
+        session, provider="browser", call_ref=token, from_number=number, now=now, language=language
     )
     telephony.caller_input(session, "browser", token, now=now + S, digits="2", seq=turn.seq)
     contact = telephony.find_call(session, "browser", token)
