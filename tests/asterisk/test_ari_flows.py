@@ -21,7 +21,9 @@ from escucha.contacts.models import Contact, ContactEvent
 from escucha.ivr.orgcheck import storable_ivr
 from escucha.org.models import Organisation
 from escucha.routing import service as routing
+from escucha.speech.models import SpeechTranscript
 from escucha.telephony import dialer
+from escucha.voice import service as voice
 from escucha.voice.models import VoiceRecording
 from tests.asterisk.conftest import (
     Said,
@@ -154,6 +156,15 @@ def test_an_agent_is_reached_by_originate_and_a_bridge_and_the_call_is_recorded(
         "audio/wav",
     )
     assert rec.bytes > 44
+    # and sent to transcription like a web call's leg
+    asked = session.scalar(
+        select(SpeechTranscript).where(SpeechTranscript.contact_id == contact.id)
+    )
+    assert asked is not None
+    assert (asked.source, asked.recording_uri) == (
+        "voice",
+        str(voice.recording_pieces(rec, settings)[0]),
+    )
 
 
 def test_an_agent_who_does_not_answer_sends_the_caller_back_to_the_line(
