@@ -179,6 +179,11 @@ def test_ana_talks_to_luis_first_then_the_caller_talks_with_luis(
         assert heard[1]["caller"] > max(0.05, 5 * heard[1]["neither"])
         assert heard[1]["colleague"] > max(0.05, 5 * heard[1]["neither"])
         assert heard[1]["agent"] < 0.01
+        # each desk records its own agent on the first channel, the customer on the second
+        for leg, agent in ((heard[0], "agent"), (heard[1], "colleague")):
+            agent_side, customer_side = leg["channels"]
+            assert agent_side[agent] > 0.3 > 0.01 > agent_side["caller"]
+            assert customer_side["caller"] > 0.3 > 0.01 > customer_side[agent]
 
         # the review page plays both legs, in order, each named by its agent
         review = _page(cb, url)
