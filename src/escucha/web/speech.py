@@ -2,7 +2,8 @@
 
 * ``POST /qa/contacts/{id}/recording``: a supervisor uploads a recording of a contact (WAV:
   two channels, agent first, or mono); it is transcribed by a job and scored by automatic QA.
-* ``GET /qa/contacts/{id}/recordings/{rid}/audio``: the recording, for the review's player.
+* ``GET /qa/contacts/{id}/recordings/{rid}/audio``: the recording, for the review's player;
+  every listen is written to the audit trail.
 * ``POST /telephony/twilio/recording``: Twilio's recording status callback (signed like every
   Twilio webhook, ADR 7); a completed recording is fetched and transcribed by jobs.
 """
@@ -16,6 +17,7 @@ from starlette.datastructures import UploadFile
 
 from escucha import languages
 from escucha.admission import CallRoute
+from escucha.audit import service as audit
 from escucha.auth.api import DB, ClockDep, SupervisorCaller, Webhook
 from escucha.errors import InvalidInput, NotFound
 from escucha.speech import service as speech
@@ -70,14 +72,24 @@ async def upload_recording(
 
 @router.get("/qa/contacts/{contact_id}/recordings/{recording_id}/audio")
 def recording_audio(
-    contact_id: int, recording_id: int, caller: SupervisorCaller, db: DB
+    contact_id: int, recording_id: int, caller: SupervisorCaller, db: DB, clock: ClockDep
 ) -> Response:
+    user = caller.need_user()
     row = db.get(SpeechTranscript, recording_id)
     if row is None or row.contact_id != contact_id:
         raise NotFound(f"recording {recording_id} of contact {contact_id} not found")
     path = speech.recording_path(row)
     if not path.is_file():
         raise NotFound(f"recording {recording_id}: the file is no longer kept")
+    audit.record(
+        db,
+        action="recording.listened",
+        actor=f"user:{user.id}:{user.username}",
+        subject_kind="contact",
+        subject_id=contact_id,
+        now=clock.now(),
+        data={"recording": row.id, "source": row.source, "bytes": path.stat().st_size},
+    )
     return FileResponse(path, media_type="audio/wav", headers={"Cache-Control": "private"})
 
 
