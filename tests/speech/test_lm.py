@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from pocketsphinx import NGramModel
 
-from escucha.speech import lm
+from escucha.config import Settings
+from escucha.speech import engines, lm
 
 GENERAL = {"the": 0.5, "on": 0.2, "hold": 0.05, "put": 0.1, "you": 0.1, "weather": 0.05}
 SENTENCES = [
@@ -72,3 +73,27 @@ def test_the_domain_text_holds_what_the_scorecard_listens_for() -> None:
     assert "i'm sorry that happened" in text  # quoted in the scorecard's guidance
     with pytest.raises(ValueError, match="no domain text"):
         lm.domain_sentences("es")
+
+
+def test_the_offline_engine_uses_the_contact_centre_model_and_it_favours_hold_announcements() -> (
+    None
+):
+    engine = engines.engine_for(Settings(environment="test"), "en")
+    assert isinstance(engine, engines.PocketsphinxEngine)
+    assert engine.language_model == "contact_centre"
+    assert engine.for_recording().language_model == "contact_centre"
+    general_only = engines.engine_for(
+        Settings(environment="test", speech_pocketsphinx_lm="general"), "en"
+    )
+    assert isinstance(general_only, engines.PocketsphinxEngine)
+    assert general_only.language_model == "general"
+    path = Path(engines.contact_centre_lm(0.5))
+    assert path.is_file()
+    mixed = NGramModel.readfile(str(path))
+    general = NGramModel.readfile(engines._model_file("en-us.lm.bin"))
+    # what agents say is likelier than in newspaper English; other words stay possible
+    assert _p(mixed, "put", "you", "on", "hold") > 3 * _p(general, "put", "you", "on", "hold")
+    assert _p(mixed, "could", "you", "repeat", "that") > _p(
+        general, "could", "you", "repeat", "that"
+    )
+    assert _p(mixed, "photosynthesis") > 0
