@@ -65,6 +65,10 @@ class Engine(Protocol):
 
 
 LanguageModel = Literal["contact_centre", "general"]
+#: pocketsphinx's language weight (its default 6.5): measured on the development calls of the
+#: recorded set, 9 trusts the language model more and cut word errors with either model
+#: (ADR 36), and decodes faster.
+LANGUAGE_WEIGHT = 9.0
 #: pocketsphinx's log base (``-logbase``): its probabilities are ``1.0001 ** value``.
 _LOGBASE = math.log(1.0001)
 #: What ``NGramModel.prob`` answers for a word the model does not know.
@@ -136,7 +140,7 @@ class PocketsphinxEngine:
                 from pocketsphinx import Decoder
             except ImportError as exc:  # pragma: no cover - a dependency of escucha
                 raise ConfigurationError("pocketsphinx is not installed") from exc
-            extra: dict[str, Any] = {}
+            extra: dict[str, Any] = {"lw": LANGUAGE_WEIGHT}
             if self.language_model == "contact_centre":
                 extra["lm"] = contact_centre_lm(self.lm_weight)
             decoder = Decoder(samprate=RATE, loglevel="FATAL", **extra)
