@@ -74,10 +74,8 @@ def _verdicts(html: str) -> dict[str, str]:
     return {label.strip(): badge.strip() for label, badge in found}
 
 
-def _listens(session: Session) -> list[AuditEvent]:
-    return list(
-        session.scalars(select(AuditEvent).where(AuditEvent.action == "recording.listened"))
-    )
+def _listens(session: Session, action: str = "recording.listened") -> list[AuditEvent]:
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
 
 
 def _contact(session: Session) -> int:
@@ -144,13 +142,17 @@ def test_an_uploaded_recording_is_transcribed_masked_and_scored(
             assert audio.status_code == 200
             assert audio.content == path.read_bytes()
             assert audio.headers["content-type"] == "audio/wav"
-            # every listen is in the audit trail, with who listened
+            # every listen and every reading of the transcript is in the audit trail
             session.expire_all()
             listens = _listens(session)
             assert [(e.actor.split(":")[-1], e.subject_id) for e in listens] == [
                 ("sup", contact_id)
             ]
             assert listens[0].data["recording"] == row.id
+            reads = _listens(session, "transcript.read")
+            assert [(e.actor.split(":")[-1], e.data["recordings"]) for e in reads] == [
+                ("sup", [row.id])
+            ]
         with TestClient(app) as agent_client:
             assert login(agent_client, "ana", PASSWORD).status_code == 303
             denied = agent_client.get(f"/qa/contacts/{contact_id}/recordings/{row.id}/audio")

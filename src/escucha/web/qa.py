@@ -29,6 +29,7 @@ from escucha.speech.service import transcripts_of
 from escucha.surveys.service import survey_of
 from escucha.voice import service as voice_service
 from escucha.web._quality import page
+from escucha.web.speech import record_transcripts_read
 from escucha.yamlio import YamlFileError
 
 router = APIRouter(include_in_schema=False)
@@ -171,6 +172,7 @@ def contact_page(
     context["qa"] = qa.auto_qa(context["transcript"])
     context["card"] = qa.scorecard_of(qa.current_scorecard(db, now=clock.now()))
     context["recording"] = voice_service.recording_of(db, contact_id)
+    record_transcripts_read(db, caller.need_user(), contact_id, context["recordings"], clock.now())
     return page(request, db, "qa/contact.html", context)
 
 
@@ -256,12 +258,14 @@ def review_page(
     review_id: int,
     caller: SupervisorCaller,
     db: DB,
+    clock: ClockDep,
     saved: str = "",
 ) -> Response:
     user = caller.need_user()
     review = qa.get_review(db, review_id)
     _visible(db, review, user)
     context = _review_context(db, review, user)
+    record_transcripts_read(db, user, review.contact_id, context["recordings"], clock.now())
     context["saved"] = saved
     return page(request, db, "qa/review.html", context)
 

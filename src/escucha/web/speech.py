@@ -10,8 +10,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -19,6 +22,7 @@ from escucha import languages
 from escucha.admission import CallRoute
 from escucha.audit import service as audit
 from escucha.auth.api import DB, ClockDep, SupervisorCaller, Webhook
+from escucha.auth.models import User
 from escucha.errors import InvalidInput, NotFound
 from escucha.speech import service as speech
 from escucha.speech.models import SpeechTranscript
@@ -68,6 +72,24 @@ async def upload_recording(
         return RedirectResponse(f"/qa/contacts/{contact_id}#recordings", status_code=303)
 
     return await run_in_threadpool(run)
+
+
+def record_transcripts_read(
+    db: Session, user: User, contact_id: int, recordings: list[SpeechTranscript], now: datetime
+) -> None:
+    """A page showing the transcripts of a contact's recordings writes who read them to the
+    audit trail, as a listen does (nothing when the contact has none)."""
+    shown = [r.id for r in recordings if r.turns]
+    if shown:
+        audit.record(
+            db,
+            action="transcript.read",
+            actor=f"user:{user.id}:{user.username}",
+            subject_kind="contact",
+            subject_id=contact_id,
+            now=now,
+            data={"recordings": shown},
+        )
 
 
 @router.get("/qa/contacts/{contact_id}/recordings/{recording_id}/audio")
