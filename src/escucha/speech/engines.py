@@ -1,7 +1,8 @@
 """Speech-to-text engines behind one interface.
 
 * ``pocketsphinx``: offline English; the PyPI wheel ships the en-us model, nothing is
-  downloaded at run time.
+  downloaded at run time. By default it decodes with a contact-centre language model
+  (:mod:`escucha.speech.lm`, ADR 36) written from escucha's own text on first use.
 * ``vosk``: a self-hosted Vosk server over WebSocket (``ws://host:2700``). Protocol: send
   ``{"config": {"sample_rate": 16000}}``, then 16-bit PCM in binary messages (the server
   answers each with a JSON ``partial`` or ``text`` result), then ``{"eof": 1}``; the server
