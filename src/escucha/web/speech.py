@@ -25,6 +25,7 @@ from escucha.auth.api import DB, ClockDep, SupervisorCaller, Webhook
 from escucha.auth.models import User
 from escucha.errors import InvalidInput, NotFound
 from escucha.speech import service as speech
+from escucha.speech.models import SpeechTranscript
 from escucha.telephony import calls as telephony
 from escucha.telephony.twilio import TwilioParams
 
