@@ -20,9 +20,14 @@ server-side session and its cookie, each loads ``/agent`` once, keeps the page's
 streams open (``/agent/events`` and ``/agent/voice/events``, server-sent events) and posts the
 page's heartbeat (``/agent/voice/beat``) every 2 s.
 
-Printed: per endpoint class the requests, errors (HTTP >= 400 or no answer), throughput and
-p50/p95/p99 latency, the calls completed, the server's own CPU time (from ``/proc``) per request
-and the machine's load average. ``--json``: the last line printed is one JSON object with these
+``--servers N`` starts N server processes on the same database (the first with the job
+worker) and sends each request to the next in turn; each desk stays on one of them.
+
+Printed: per endpoint class the requests, errors (HTTP >= 400, no answer, a live stream
+dropped), throughput and p50/p95/p99 latency; the errors by kind (``http <status>``,
+``timeout``, ``connection reset``, ``connection refused``, ``stream dropped``) and endpoint;
+the calls completed, the servers' own CPU time (from ``/proc``) per request, the load
+generator's own CPU time and the machine's load average. ``--json``: the last line printed is one JSON object with these
 figures. Only loopback addresses are ever targeted; every loop is bounded in count and time and
 the server is stopped at the end.
 """
