@@ -27,9 +27,9 @@ Printed: per endpoint class the requests, errors (HTTP >= 400, no answer, a live
 dropped), throughput and p50/p95/p99 latency; the errors by kind (``http <status>``,
 ``timeout``, ``connection reset``, ``connection refused``, ``stream dropped``) and endpoint;
 the calls completed, the servers' own CPU time (from ``/proc``) per request, the load
-generator's own CPU time and the machine's load average. ``--json``: the last line printed is one JSON object with these
-figures. Only loopback addresses are ever targeted; every loop is bounded in count and time and
-the server is stopped at the end.
+generator's own CPU time and the machine's load average. ``--json``: the last line printed is
+one JSON object with these figures. Only loopback addresses are ever targeted; every loop is
+bounded in count and time and the servers are stopped at the end.
 """
 
 from __future__ import annotations
@@ -250,6 +250,7 @@ class Load:
         self.woken: dict[str, asyncio.Event] = {}
         self.woken_url: dict[str, str] = {}
         self.turn = itertools.count()
+        self.beat_s = BEAT_S
         self.clients = [
             httpx.AsyncClient(
                 base_url=url,
@@ -388,12 +389,14 @@ class Load:
                 for path in ("/agent/events", "/agent/voice/events")
             ]
             headers = {"X-CSRF-Token": csrf}
-            await asyncio.sleep(self.rng.uniform(0, BEAT_S))
+            every_s = self.beat_s or 3600.0  # 0: no heartbeat, the streams alone
+            await asyncio.sleep(self.rng.uniform(0, every_s))
             while not stop.is_set():
-                beat = {"json": {"mic_ok": True}, "headers": headers}
-                await self.send(http, "desk", "POST", "/agent/voice/beat", **beat)
+                if self.beat_s:
+                    beat = {"json": {"mic_ok": True}, "headers": headers}
+                    await self.send(http, "desk", "POST", "/agent/voice/beat", **beat)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), BEAT_S)
+                    await asyncio.wait_for(stop.wait(), every_s)
             for task in streams:
                 task.cancel()
             await asyncio.gather(*streams, return_exceptions=True)
@@ -486,6 +489,7 @@ async def drive(
 ) -> Run:
     rng = random.Random(args.seed)
     load = Load(urls, stats, time.monotonic() + args.duration, rng)
+    load.beat_s = args.beat
     api = twilio_api(load, api_port)
     api_task = asyncio.create_task(api.serve())
     stop = asyncio.Event()
@@ -572,6 +576,12 @@ def main() -> None:
     parser.add_argument("--desks", type=int, default=0, help="open agent desks (max 1000)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds (max 600)")
     parser.add_argument("--talk", type=float, default=4.0, help="mean talk time, seconds")
+    parser.add_argument(
+        "--beat",
+        type=float,
+        default=BEAT_S,
+        help="a desk's heartbeat, seconds (2, as the page; 0: none, to see the streams' share)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--port", type=int, default=0, help="the first server's port (default: a free one)"
@@ -596,6 +606,7 @@ def main() -> None:
     args.desks = min(max(args.desks, 0), 1000)
     args.duration = min(max(args.duration, 5.0), 600.0)
     args.servers = min(max(args.servers, 1), 8)
+    args.beat = 0.0 if args.beat <= 0 else min(max(args.beat, 0.5), 600.0)
     args.secret_key = secrets.token_urlsafe(32)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="escucha-load-") as tmp:
@@ -685,6 +696,7 @@ def main() -> None:
             "calls": args.calls,
             "agents": args.agents,
             "desks": args.desks,
+            "desk_beat_s": args.beat,
             "servers": args.servers,
             "duration_s": round(elapsed, 1),
             "webhook_p50_s": round(float(p50), 4),
