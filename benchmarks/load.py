@@ -389,14 +389,14 @@ class Load:
                 for path in ("/agent/events", "/agent/voice/events")
             ]
             headers = {"X-CSRF-Token": csrf}
-            every_s = self.beat_s or 3600.0  # 0: no heartbeat, the streams alone
-            await asyncio.sleep(self.rng.uniform(0, every_s))
+            if self.beat_s:
+                await asyncio.sleep(self.rng.uniform(0, self.beat_s))
             while not stop.is_set():
                 if self.beat_s:
                     beat = {"json": {"mic_ok": True}, "headers": headers}
                     await self.send(http, "desk", "POST", "/agent/voice/beat", **beat)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), every_s)
+                with contextlib.suppress(TimeoutError):  # 0: no heartbeat, the streams alone
+                    await asyncio.wait_for(stop.wait(), self.beat_s or None)
             for task in streams:
                 task.cancel()
             await asyncio.gather(*streams, return_exceptions=True)
