@@ -4,11 +4,12 @@ p99 <= 1 s with no error.
 Run: ``.venv/bin/python benchmarks/ceiling.py [--budget 1200] [--duration 30]``. Each step is
 one run of ``benchmarks/load.py --calls N --desks N --json`` (a fresh SQLite database, or the
 PostgreSQL database of ``--database-url``, dropped and made again before each step; name one
-made for this). The number of calls doubles from ``--start`` while the step holds, then the
-search bisects between the last that held and the first that did not, until the two are within
-10 % (or 10 calls) of each other or the next step would pass ``--budget`` seconds in all. Each
-step prints its figures beside ``/proc/loadavg``; the last line printed is one JSON object with
-the ceiling and every step.
+made for this), with a fifth as many bot agents as calls (``--agents`` to fix their number).
+The number of calls doubles from ``--start`` while the step holds, then the search bisects
+between the last that held and the first that did not, until the two are within 10 % (or 10
+calls) of each other or the next step would pass ``--budget`` seconds in all. Each step prints
+its figures beside ``/proc/loadavg``; the last line printed is one JSON object with the ceiling
+and every step.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def step(calls: int, args: argparse.Namespace) -> dict[str, Any]:
         f"--calls={calls}",
         f"--desks={calls}",
         f"--duration={args.duration}",
-        f"--agents={args.agents}",
+        f"--agents={args.agents or agents_for(calls)}",
         f"--servers={args.servers}",
         "--json",
     ]
@@ -73,6 +74,12 @@ def step(calls: int, args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
+def agents_for(calls: int) -> int:
+    """Bot agents for ``calls`` calls: a fifth, as in the standard run (200 calls, 40 bots),
+    so a small step is not measured under the polling of a large floor's bots."""
+    return min(max(calls // 5, 2), 200)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--start", type=int, default=25, help="calls of the first step")
@@ -80,7 +87,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of each step")
     parser.add_argument("--budget", type=float, default=1200.0, help="seconds in all (max 7200)")
     parser.add_argument("--p99", type=float, default=1.0, help="webhook p99 limit, seconds")
-    parser.add_argument("--agents", type=int, default=40, help="bot agents")
+    parser.add_argument(
+        "--agents", type=int, default=0, help="bot agents (default: a fifth of the calls)"
+    )
     parser.add_argument("--servers", type=int, default=1, help="server processes (load.py)")
     parser.add_argument("--database-url", default="", help="a PostgreSQL database made for this")
     args = parser.parse_args()
