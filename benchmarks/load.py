@@ -20,6 +20,9 @@ server-side session and its cookie, each loads ``/agent`` once, keeps the page's
 streams open (``/agent/events`` and ``/agent/voice/events``, server-sent events) and posts the
 page's heartbeat (``/agent/voice/beat``) every 2 s.
 
+The desks open (at most 120 s) before the calls start and the run is measured; their opening
+is reported apart (``--open-with-calls``: they open as the calls start, inside the run).
+
 ``--servers N`` starts N server processes on the same database (the first with the job
 worker) and sends each request to the next in turn; each desk stays on one of them.
 
@@ -68,6 +71,7 @@ PAUSE = re.compile(r'<Pause length="(\d+)"')
 GRACE_S = 30.0
 BEAT_S = 2.0  # the desk page's heartbeat
 DROPPED = "stream dropped"
+OPENING_S = 120.0  # the desks' opening before the run, at most
 PAGE_TRIES = 10  # a desk turned away at the door reloads its page this often at most
 WEBHOOKS = ("voice", "gather", "wait", "agent leg", "status")
 CLASSES = (*WEBHOOKS, "agent api", "desk")
@@ -90,7 +94,6 @@ class Stats:
     waits_s: list[float] = field(default_factory=list)
     redirects: int = 0
     desk_events: int = 0
-    desks_open: int = 0
 
     def record(
         self, cls: str, elapsed_s: float, ok: bool, why: str = "", kind: str = "", where: str = ""
@@ -251,6 +254,7 @@ class Load:
         self.woken_url: dict[str, str] = {}
         self.turn = itertools.count()
         self.beat_s = BEAT_S
+        self.streams_open = 0
         self.clients = [
             httpx.AsyncClient(
                 base_url=url,
@@ -420,13 +424,13 @@ class Load:
                         await asyncio.sleep(1)
                         continue
                     opened = True
-                    self.stats.desks_open += 1
+                    self.streams_open += 1
                     try:
                         async for line in r.aiter_lines():
                             if line.startswith("event:"):
                                 self.stats.desk_events += 1
                     finally:
-                        self.stats.desks_open -= 1
+                        self.streams_open -= 1
                 if not stop.is_set():
                     self.stats.failed("desk", f"{where} -> ended by the server", DROPPED, where)
             except httpx.HTTPError as exc:
@@ -471,6 +475,8 @@ class Run:
     elapsed_s: float
     server_cpu_s: list[float]  # each server process's
     client_cpu_s: float  # this process's: the load generator and the REST stand-in
+    opening: Stats | None = None  # the desks opening before the run (None: opened in it)
+    opening_s: float = 0.0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -498,6 +504,16 @@ async def drive(
         asyncio.create_task(load.desk(n, cookie, str(d["csrf"]), stop))
         for n, (cookie, d) in enumerate(zip(cookies, prepared.desks, strict=True))
     ]
+    opening, opened_at = None, time.monotonic()
+    if desks and not args.open_with_calls:  # browsers open before the calls come
+        opening = load.stats = Stats()
+        deadline = opened_at + OPENING_S
+        while load.streams_open < 2 * len(desks) and time.monotonic() < deadline:
+            if all(task.done() for task in desks):
+                break
+            await asyncio.sleep(0.2)
+        load.stats = stats
+    opening_s = time.monotonic() - opened_at
     cpu0 = [cpu_seconds(pid) for pid in server_pids]
     client0 = time.process_time()
     start = stats.started_at = time.monotonic()
@@ -516,7 +532,7 @@ async def drive(
         await http.aclose()
     api.should_exit = True
     await api_task
-    return Run(elapsed, cpu, client)
+    return Run(elapsed, cpu, client, opening, opening_s)
 
 
 def table(stats: Stats, elapsed_s: float) -> str:
@@ -598,6 +614,11 @@ def main() -> None:
         "--poll", action="store_true", help="no REST credentials: waiting lines poll every 2 s"
     )
     parser.add_argument(
+        "--open-with-calls",
+        action="store_true",
+        help="open the desks as the calls start (a shift's start), not before the run",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="end with one line of JSON holding the figures"
     )
     args = parser.parse_args()
@@ -675,6 +696,14 @@ def main() -> None:
         f"webhooks: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; "
         f"{args.desks} desks, {stats.desk_events} live events received"
     )
+    opening = run.opening
+    if opening is not None:
+        print(
+            f"desks opened before the run in {run.opening_s:.1f} s "
+            f"({sum(opening.errors.values())} errors meanwhile, not counted above)"
+        )
+        for line in error_lines(opening, run.opening_s):
+            print(line)
     each = ""
     if len(run.server_cpu_s) > 1:
         each = " (" + " + ".join(f"{c:.1f}" for c in run.server_cpu_s) + ")"
@@ -712,6 +741,11 @@ def main() -> None:
             "calls_started": stats.calls_started,
             "calls_completed": stats.calls_done,
             "desk_events": stats.desk_events,
+            "desks_opened_s": round(run.opening_s, 1) if opening is not None else None,
+            "opening_errors": sum(opening.errors.values()) if opening is not None else None,
+            "opening_errors_by_kind": (
+                {k: dict(v) for k, v in opening.kinds.items()} if opening is not None else None
+            ),
             "load_average": [round(x, 2) for x in load_after],
             "load_average_before": [round(x, 2) for x in load_before],
             "cores": os.cpu_count(),
