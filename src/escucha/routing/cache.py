@@ -18,8 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, select, text, update
+from sqlalchemy import event, inspect, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from escucha.callbacks.models import Callback
 from escucha.contacts.models import Contact, Estimate
@@ -203,24 +204,31 @@ def _bump(session: Session) -> tuple[str, int]:
 def sync(session: Session) -> RoutingEngine:
     """The engine as this transaction sees the floor, with the routing lock held."""
     install()
+    session.flush()  # what this transaction changed, seen by the hooks before it is applied
     cache = _cache_for(session)
-    already = session.info.get(BUMPED)
-    mark, version = _bump(session)
+    rows: dict[int, Contact] = {}
+    bumped: tuple[str, int] | None = session.info.get(BUMPED)
+    if bumped is None:
+        mark, version = _bump(session)
+        expected = version - 1
+    else:  # this transaction moved the version already and holds the lock until it ends
+        mark, version = bumped
+        expected = version
     d = _dirty(session)
     with cache.lock:
-        expected = already if already is not None else version - 1
         engine = cache.engine
         fresh = engine is not None and cache.instance == mark and cache.version == expected
         if engine is not None and fresh and not d["queues"]:
             try:
-                _apply(session, engine, d)
+                rows = _changed_contacts(session, d["contacts"])
+                _apply(session, engine, d, rows)
             except EscuchaError:
                 fresh = False
         if engine is None or not fresh or d["queues"]:
             engine = load_engine(session)
             cache.forget_rates()
         else:
-            _apply_rates(session, cache, d)
+            _apply_rates(session, cache, d, rows)
         for ids in d.values():
             ids.clear()
         session.info.pop(SETTLED, None)
@@ -228,7 +236,7 @@ def sync(session: Session) -> RoutingEngine:
         cache.instance = mark
         cache.version = version
         cache.token = session.info.setdefault(TOKEN, uuid.uuid4().hex)
-        session.info[BUMPED] = version
+        session.info[BUMPED] = (mark, version)
     return engine
 
 
@@ -241,12 +249,26 @@ def invalidate(session: Session) -> None:
         cache.forget_rates()
 
 
-def _apply(session: Session, engine: RoutingEngine, d: dict[str, set[int]]) -> None:
+def _changed_contacts(session: Session, ids: set[int]) -> dict[int, Contact]:
+    """The contacts ``ids`` as this transaction sees them: from the session where it holds
+    them loaded (it flushed them; a set-based write reloads what it returns), else read."""
+    rows: dict[int, Contact] = {}
+    for cid in ids:
+        obj = session.identity_map.get(identity_key(Contact, cid))
+        if isinstance(obj, Contact) and not inspect(obj).expired_attributes:
+            rows[cid] = obj
+    missing = ids - rows.keys()
+    if missing:
+        found = session.scalars(select(Contact).where(Contact.id.in_(missing)))
+        rows.update((c.id, c) for c in found)
+    return rows
+
+
+def _apply(
+    session: Session, engine: RoutingEngine, d: dict[str, set[int]], rows: dict[int, Contact]
+) -> None:
     known = {q.queue_id for q in engine.queues()}
     if d["contacts"]:
-        rows = {
-            c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(d["contacts"])))
-        }
         for cid in sorted(d["contacts"]):
             key = str(cid)
             if engine.is_waiting(key):
@@ -282,26 +304,21 @@ def _apply(session: Session, engine: RoutingEngine, d: dict[str, set[int]]) -> N
                     engine.remove_agent(str(uid))
 
 
-def _apply_rates(session: Session, cache: _Cache, d: dict[str, set[int]]) -> None:
+def _apply_rates(
+    session: Session, cache: _Cache, d: dict[str, set[int]], rows: dict[int, Contact]
+) -> None:
     """Tell the kept windows of every queue of the contacts and estimates this transaction
     changed (a contact may leave one queue's window for another's)."""
     if cache.exits and d["contacts"]:
-        rows = session.execute(
-            select(
-                Contact.id,
-                Contact.queue,
-                Contact.state,
-                Contact.queued_at,
-                Contact.answered_at,
-                Contact.ended_at,
-            ).where(Contact.id.in_(d["contacts"]))
-        ).all()
-        found = {int(r[0]): r for r in rows}
         for cid in sorted(d["contacts"]):
-            row = found.get(cid)
-            sample = m.exit_of(row[2], row[3], row[4], row[5]) if row is not None else None
+            row = rows.get(cid)
+            sample = (
+                m.exit_of(row.state, row.queued_at, row.answered_at, row.ended_at)
+                if row is not None
+                else None
+            )
             for queue, exits in cache.exits.items():
-                exits.put(cid, sample if row is not None and row[1] == queue else None)
+                exits.put(cid, sample if row is not None and row.queue == queue else None)
     settled = session.info.get(SETTLED)
     if cache.pairs and settled:
         for eid, (estimate_queue, pair) in sorted(settled.items()):
