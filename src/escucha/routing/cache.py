@@ -16,11 +16,10 @@ import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, inspect, select, text, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from escucha.callbacks.models import Callback
 from escucha.contacts.models import Contact, Estimate
@@ -37,6 +36,7 @@ DIRTY = "routing_dirty"
 BUMPED = "routing_bumped"
 TOKEN = "routing_owner"  # noqa: S105 - a session.info key, not a secret
 SETTLED = "routing_settled"
+FLUSHED = "routing_flushed"
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ class _Cache:
         self.rates.clear()
 
 
+_Row = TypeVar("_Row", Contact, AgentStatus)
 _CACHES: dict[str, _Cache] = {}
 _CACHES_LOCK = threading.Lock()
 _INSTALLED = False
@@ -85,12 +86,21 @@ def _dirty(session: Session) -> dict[str, set[int]]:
     return d
 
 
+def _flushed(session: Session) -> dict[tuple[type, int], Contact | AgentStatus]:
+    """The contacts and agents' states this transaction wrote, as it wrote them (held here:
+    the session keeps no object alive by itself)."""
+    f: dict[tuple[type, int], Contact | AgentStatus] = session.info.setdefault(FLUSHED, {})
+    return f
+
+
 def _after_flush(session: Session, _ctx: Any) -> None:
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Contact):
             _dirty(session)["contacts"].add(obj.id)
+            _keep(session, obj, obj.id)
         elif isinstance(obj, AgentStatus):
             _dirty(session)["agents"].add(obj.user_id)
+            _keep(session, obj, obj.user_id)
         elif isinstance(obj, org.AgentProfile):
             _dirty(session)["agents"].add(obj.user_id)
             _dirty(session)["profiles"].add(obj.user_id)
@@ -101,6 +111,13 @@ def _after_flush(session: Session, _ctx: Any) -> None:
             pair = None if gone else m.pair_of(obj.outcome, obj.estimate_s, obj.actual_wait_s)
             if pair is not None or gone or obj not in session.new:
                 _settled(session)[obj.id] = (obj.queue, pair)
+
+
+def _keep(session: Session, obj: Contact | AgentStatus, key: int) -> None:
+    if obj in session.deleted:
+        _flushed(session).pop((type(obj), key), None)
+    else:
+        _flushed(session)[(type(obj), key)] = obj
 
 
 def _settled(session: Session) -> dict[int, tuple[str, m.Pair | None]]:
@@ -117,6 +134,7 @@ def _before_commit(session: Session) -> None:
 
 
 def _after_commit(session: Session) -> None:
+    session.info.pop(FLUSHED, None)
     session.info.pop(SETTLED, None)
     session.info.pop(LOCKED, None)
     session.info.pop(DIRTY, None)
@@ -126,6 +144,7 @@ def _after_commit(session: Session) -> None:
 
 def _after_rollback(session: Session) -> None:
     token = session.info.pop(TOKEN, None)
+    session.info.pop(FLUSHED, None)
     session.info.pop(SETTLED, None)
     session.info.pop(LOCKED, None)
     session.info.pop(DIRTY, None)
@@ -220,7 +239,7 @@ def sync(session: Session) -> RoutingEngine:
         fresh = engine is not None and cache.instance == mark and cache.version == expected
         if engine is not None and fresh and not d["queues"]:
             try:
-                rows = _changed_contacts(session, d["contacts"])
+                rows = _as_written(session, Contact, Contact.id, d["contacts"])
                 _apply(session, engine, d, rows)
             except EscuchaError:
                 fresh = False
@@ -249,18 +268,21 @@ def invalidate(session: Session) -> None:
         cache.forget_rates()
 
 
-def _changed_contacts(session: Session, ids: set[int]) -> dict[int, Contact]:
-    """The contacts ``ids`` as this transaction sees them: from the session where it holds
-    them loaded (it flushed them; a set-based write reloads what it returns), else read."""
-    rows: dict[int, Contact] = {}
-    for cid in ids:
-        obj = session.identity_map.get(identity_key(Contact, cid))
-        if isinstance(obj, Contact) and not inspect(obj).expired_attributes:
-            rows[cid] = obj
+def _as_written(session: Session, entity: type[_Row], key: Any, ids: set[int]) -> dict[int, _Row]:
+    """The rows ``ids`` as this transaction sees them: the objects it flushed, while they
+    are loaded and still in the session, else read (one query for the rest)."""
+    kept = _flushed(session)
+    rows: dict[int, _Row] = {}
+    for i in ids:
+        obj = kept.get((entity, i))
+        if isinstance(obj, entity) and obj in session:
+            state = inspect(obj)
+            if not state.expired_attributes and not state.deleted and not state.detached:
+                rows[i] = obj
     missing = ids - rows.keys()
     if missing:
-        found = session.scalars(select(Contact).where(Contact.id.in_(missing)))
-        rows.update((c.id, c) for c in found)
+        found = session.scalars(select(entity).where(key.in_(missing)))
+        rows.update((int(getattr(r, key.key)), r) for r in found)
     return rows
 
 
@@ -289,12 +311,7 @@ def _apply(
                     select(org.AgentProfile).where(org.AgentProfile.user_id.in_(unknown))
                 )
             )
-        statuses = {
-            a.user_id: a
-            for a in session.scalars(
-                select(AgentStatus).where(AgentStatus.user_id.in_(d["agents"]))
-            )
-        }
+        statuses = _as_written(session, AgentStatus, AgentStatus.user_id, d["agents"])
         for uid in sorted(d["agents"]):
             status = statuses.get(uid)
             if status is not None:
