@@ -94,4 +94,3 @@ def test_the_hottest_webhooks_run_a_short_fixed_list_of_statements(
             assert twilio.post("/telephony/twilio/agent", leg).status_code == 200
         assert len(seen) <= MOST["agent"], seen
         assert sum(s.startswith("UPDATE routing_state") for s in seen) == 1
-
