@@ -31,7 +31,7 @@ _WRITERS_LOCK = threading.Lock()
 _READS = ("SELECT", "PRAGMA")
 
 
-def _writers(database: str) -> threading.Lock:
+def writers(database: str) -> threading.Lock:
     """The one writer's turn of a SQLite file, shared by every connection of this process."""
     with _WRITERS_LOCK:
         return _WRITERS.setdefault(database, threading.Lock())
@@ -73,7 +73,7 @@ class SerialConnection(sqlite3.Connection):
 
     def __init__(self, database: str, *args: Any, **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
-        self._turn = _writers(str(database)) if str(database) != ":memory:" else threading.Lock()
+        self._turn = writers(str(database)) if str(database) != ":memory:" else threading.Lock()
         self._holding = False
 
     def cursor(self, factory: Any = None) -> Any:
