@@ -27,7 +27,7 @@ def _write(engine: Engine, n: int, errors: list[BaseException]) -> None:
             conn.exec_driver_sql("PRAGMA busy_timeout=0")
             conn.execute(text("INSERT INTO turns (n) VALUES (:n)"), {"n": n})
             conn.commit()
-    except BaseException as exc:  # noqa: BLE001 - reported to the test's thread
+    except BaseException as exc:  # reported to the test's thread
         errors.append(exc)
 
 
