@@ -20,11 +20,19 @@ server-side session and its cookie, each loads ``/agent`` once, keeps the page's
 streams open (``/agent/events`` and ``/agent/voice/events``, server-sent events) and posts the
 page's heartbeat (``/agent/voice/beat``) every 2 s.
 
-Printed: per endpoint class the requests, errors (HTTP >= 400 or no answer), throughput and
-p50/p95/p99 latency, the calls completed, the server's own CPU time (from ``/proc``) per request
-and the machine's load average. ``--json``: the last line printed is one JSON object with these
-figures. Only loopback addresses are ever targeted; every loop is bounded in count and time and
-the server is stopped at the end.
+The desks open (at most 120 s) before the calls start and the run is measured; their opening
+is reported apart (``--open-with-calls``: they open as the calls start, inside the run).
+
+``--servers N`` starts N server processes on the same database (the first with the job
+worker) and sends each request to the next in turn; each desk stays on one of them.
+
+Printed: per endpoint class the requests, errors (HTTP >= 400, no answer, a live stream
+dropped), throughput and p50/p95/p99 latency; the errors by kind (``http <status>``,
+``timeout``, ``connection reset``, ``connection refused``, ``stream dropped``) and endpoint;
+the calls completed, the servers' own CPU time (from ``/proc``) per request, the load
+generator's own CPU time and the machine's load average. ``--json``: the last line printed is
+one JSON object with these figures. Only loopback addresses are ever targeted; every loop is
+bounded in count and time and the servers are stopped at the end.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -61,6 +70,9 @@ WAIT_LOOP_S = 2.0  # the silence when the TwiML names none
 PAUSE = re.compile(r'<Pause length="(\d+)"')
 GRACE_S = 30.0
 BEAT_S = 2.0  # the desk page's heartbeat
+DROPPED = "stream dropped"
+OPENING_S = 120.0  # the desks' opening before the run, at most
+PAGE_TRIES = 10  # a desk turned away at the door reloads its page this often at most
 WEBHOOKS = ("voice", "gather", "wait", "agent leg", "status")
 CLASSES = (*WEBHOOKS, "agent api", "desk")
 
@@ -70,18 +82,48 @@ class Stats:
     latencies_s: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     why: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    #: kind of error -> endpoint -> count
+    kinds: dict[str, dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
+    #: the seconds into the run of each error (to see whether they come in bursts)
+    error_at_s: list[float] = field(default_factory=list)
+    started_at: float = field(default_factory=time.monotonic)
     calls_done: int = 0
     calls_started: int = 0
     waits_s: list[float] = field(default_factory=list)
     redirects: int = 0
     desk_events: int = 0
-    desks_open: int = 0
 
-    def record(self, cls: str, elapsed_s: float, ok: bool, why: str = "") -> None:
+    def record(
+        self, cls: str, elapsed_s: float, ok: bool, why: str = "", kind: str = "", where: str = ""
+    ) -> None:
         self.latencies_s[cls].append(elapsed_s)
         if not ok:
-            self.errors[cls] += 1
-            self.why[f"{cls}: {why}"] += 1
+            self.failed(cls, why, kind, where)
+
+    def failed(self, cls: str, why: str, kind: str, where: str) -> None:
+        """An error that is not a request's answer (e.g. a live stream dropped)."""
+        self.errors[cls] += 1
+        self.why[f"{cls}: {why}"] += 1
+        self.kinds[kind or "other"][where or cls] += 1
+        self.error_at_s.append(time.monotonic() - self.started_at)
+
+
+def error_kind(exc: BaseException) -> str:
+    """What went wrong on the wire: a timeout, a connection reset, a refused connection."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return "connection reset"
+    return type(exc).__name__
+
+
+def endpoint(method: str, path: str) -> str:
+    """``GET /api/v1/contacts/{id}``: the endpoint of a request, ids and query left out."""
+    return f"{method} " + re.sub(r"/\d+", "/{id}", path.split("?")[0])
 
 
 def free_port() -> int:
@@ -160,8 +202,9 @@ def session_cookie(secret_key: str, content: dict[str, object]) -> str:
 
 
 def start_server(
-    database_url: str, port: int, folder: Path, api_url: str, secret_key: str
+    database_url: str, port: int, folder: Path, api_url: str, secret_key: str, worker: bool = True
 ) -> subprocess.Popen[bytes]:
+    """``escucha serve`` on ``port`` (``worker``: with the job worker; one per database)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ESCUCHA_")}
     env.update(
         {
@@ -179,9 +222,8 @@ def start_server(
         env["ESCUCHA_TWILIO_ACCOUNT_SID"] = TWILIO_ACCOUNT
         env["ESCUCHA_TWILIO_API_URL"] = api_url
     log = (folder / "server.log").open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "escucha", "serve"], env=env, stdout=log, stderr=log
-    )
+    command = [sys.executable, "-m", "escucha", "serve"] + ([] if worker else ["--no-worker"])
+    return subprocess.Popen(command, env=env, stdout=log, stderr=log)
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
@@ -199,38 +241,63 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 90) -
 
 
 class Load:
-    def __init__(self, url: str, stats: Stats, end_at: float, rng: random.Random) -> None:
-        self.url = url
+    """The calls, bots and desks; with several servers, each request goes to the next one in
+    turn (round-robin, as a load balancer in front of them would) and each desk stays on one."""
+
+    def __init__(self, urls: list[str], stats: Stats, end_at: float, rng: random.Random) -> None:
+        self.urls = urls
         self.stats = stats
         self.end_at = end_at
         self.rng = rng
         self.validator = RequestValidator(TWILIO_TOKEN)
         self.woken: dict[str, asyncio.Event] = {}
         self.woken_url: dict[str, str] = {}
-        self.http = httpx.AsyncClient(
-            base_url=url,
-            timeout=30,
-            limits=httpx.Limits(max_connections=400, max_keepalive_connections=400),
-        )
+        self.turn = itertools.count()
+        self.beat_s = BEAT_S
+        self.streams_open = 0
+        self.clients = [
+            httpx.AsyncClient(
+                base_url=url,
+                timeout=30,
+                limits=httpx.Limits(max_connections=400, max_keepalive_connections=400),
+            )
+            for url in urls
+        ]
 
-    async def timed(self, cls: str, method: str, path: str, **kw: Any) -> httpx.Response | None:
+    def pick(self) -> int:
+        """The server the next request goes to."""
+        return next(self.turn) % len(self.urls)
+
+    async def timed(
+        self, cls: str, method: str, path: str, server: int | None = None, **kw: Any
+    ) -> httpx.Response | None:
+        http = self.clients[self.pick() if server is None else server]
+        return await self.send(http, cls, method, path, **kw)
+
+    async def send(
+        self, http: httpx.AsyncClient, cls: str, method: str, path: str, **kw: Any
+    ) -> httpx.Response | None:
+        """One request, its time and, when it fails, the error's kind and endpoint."""
+        where = endpoint(method, path)
         t0 = time.perf_counter()
         try:
-            r = await self.http.request(method, path, **kw)
+            r = await http.request(method, path, **kw)
         except httpx.HTTPError as exc:
-            self.stats.record(cls, time.perf_counter() - t0, ok=False, why=type(exc).__name__)
+            kind = error_kind(exc)
+            why = f"{where} -> {kind} ({type(exc).__name__})"
+            self.stats.record(cls, time.perf_counter() - t0, False, why, kind, where)
             return None
         ok = r.status_code < 400
-        where = re.sub(r"/\d+", "/{id}", path.split("?")[0])
         said = re.sub(r"\d+", "N", r.text[:80])
-        why = "" if ok else f"{method} {where} -> {r.status_code} {said}"
-        self.stats.record(cls, time.perf_counter() - t0, ok=ok, why=why)
+        why = "" if ok else f"{where} -> {r.status_code} {said}"
+        self.stats.record(cls, time.perf_counter() - t0, ok, why, f"http {r.status_code}", where)
         return r
 
     async def twilio(self, cls: str, path: str, body: dict[str, str]) -> str:
-        signature = self.validator.compute_signature(self.url + path, body)
+        server = self.pick()
+        signature = self.validator.compute_signature(self.urls[server] + path, body)
         r = await self.timed(
-            cls, "POST", path, data=body, headers={"X-Twilio-Signature": signature}
+            cls, "POST", path, server, data=body, headers={"X-Twilio-Signature": signature}
         )
         return r.text if r is not None and r.status_code == 200 else ""
 
@@ -306,63 +373,75 @@ class Load:
                     continue
             await asyncio.sleep(0.5)
 
-    async def desk(self, cookie: str, csrf: str, stop: asyncio.Event) -> None:
+    async def desk(self, n: int, cookie: str, csrf: str, stop: asyncio.Event) -> None:
         """One agent desk held open the way a browser holds it (see the module)."""
         jar = {"escucha_session": cookie}
-        async with httpx.AsyncClient(base_url=self.url, timeout=30, cookies=jar) as http:
-            t0 = time.perf_counter()
-            try:
-                page = await http.get("/agent")
-                ok, why = page.status_code == 200, f"GET /agent -> {page.status_code}"
-            except httpx.HTTPError as exc:
-                ok, why = False, type(exc).__name__
-            self.stats.record("desk", time.perf_counter() - t0, ok=ok, why=why)
-            if not ok:
+        url = self.urls[n % len(self.urls)]
+        async with httpx.AsyncClient(base_url=url, timeout=30, cookies=jar) as http:
+            for _ in range(PAGE_TRIES):  # turned away (503): the agent reloads, as told
+                page = await self.send(http, "desk", "GET", "/agent")
+                if page is not None and page.status_code == 200:
+                    break
+                if stop.is_set() or page is None or page.status_code != 503:
+                    return
+                after = page.headers.get("retry-after", "")
+                await asyncio.sleep(float(after) if after.isdigit() else BEAT_S)
+            else:
                 return
             streams = [
                 asyncio.create_task(self.stream(http, path, stop))
                 for path in ("/agent/events", "/agent/voice/events")
             ]
             headers = {"X-CSRF-Token": csrf}
-            await asyncio.sleep(self.rng.uniform(0, BEAT_S))
+            if self.beat_s:
+                await asyncio.sleep(self.rng.uniform(0, self.beat_s))
             while not stop.is_set():
-                t0 = time.perf_counter()
-                try:
-                    r = await http.post("/agent/voice/beat", json={"mic_ok": True}, headers=headers)
-                    ok, why = r.status_code == 200, f"POST /agent/voice/beat -> {r.status_code}"
-                except httpx.HTTPError as exc:
-                    ok, why = False, type(exc).__name__
-                self.stats.record("desk", time.perf_counter() - t0, ok=ok, why=why)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), BEAT_S)
+                if self.beat_s:
+                    beat = {"json": {"mic_ok": True}, "headers": headers}
+                    await self.send(http, "desk", "POST", "/agent/voice/beat", **beat)
+                with contextlib.suppress(TimeoutError):  # 0: no heartbeat, the streams alone
+                    await asyncio.wait_for(stop.wait(), self.beat_s or None)
             for task in streams:
                 task.cancel()
             await asyncio.gather(*streams, return_exceptions=True)
 
     async def stream(self, http: httpx.AsyncClient, path: str, stop: asyncio.Event) -> None:
-        """A live stream held open (reopened if the server ends it, as EventSource does)."""
+        """A live stream held open (reopened if it ends, as EventSource does, after its
+        ``retry``). A stream that ends before the run does, by the server's hand or the
+        connection's, counts as an error of its own kind: ``stream dropped``."""
         headers = {"Accept": "text/event-stream"}
+        where = endpoint("GET", path)
         while not stop.is_set():
             t0 = time.perf_counter()
+            opened = False
             try:
                 async with http.stream("GET", path, headers=headers, timeout=None) as r:
                     ok = r.status_code == 200
-                    why = f"GET {path} -> {r.status_code}"
-                    self.stats.record("desk", time.perf_counter() - t0, ok=ok, why=why)
+                    why = f"{where} -> {r.status_code}"
+                    kind = f"http {r.status_code}"
+                    self.stats.record("desk", time.perf_counter() - t0, ok, why, kind, where)
                     if not ok:
-                        return
-                    self.stats.desks_open += 1
+                        await asyncio.sleep(1)
+                        continue
+                    opened = True
+                    self.streams_open += 1
                     try:
                         async for line in r.aiter_lines():
                             if line.startswith("event:"):
                                 self.stats.desk_events += 1
                     finally:
-                        self.stats.desks_open -= 1
+                        self.streams_open -= 1
+                if not stop.is_set():
+                    self.stats.failed("desk", f"{where} -> ended by the server", DROPPED, where)
             except httpx.HTTPError as exc:
-                self.stats.record(
-                    "desk", time.perf_counter() - t0, ok=False, why=type(exc).__name__
-                )
-                await asyncio.sleep(1)
+                if opened:
+                    why = f"{where} -> {type(exc).__name__} while open"
+                    self.stats.failed("desk", why, DROPPED, where)
+                else:
+                    kind = error_kind(exc)
+                    why = f"{where} -> {kind} ({type(exc).__name__})"
+                    self.stats.record("desk", time.perf_counter() - t0, False, why, kind, where)
+            await asyncio.sleep(1)
 
 
 def twilio_api(load: Load, port: int) -> Any:
@@ -378,8 +457,9 @@ def twilio_api(load: Load, port: int) -> Any:
         url = str((await request.form()).get("Url", ""))
         load.stats.redirects += 1
         event = load.woken.get(sid)
-        if event is not None and url.startswith(load.url):
-            load.woken_url[sid] = url.removeprefix(load.url)
+        base = next((u for u in load.urls if url.startswith(u)), None)
+        if event is not None and base is not None:
+            load.woken_url[sid] = url.removeprefix(base)
             event.set()
         return {"sid": sid, "account_sid": account, "status": "in-progress"}
 
@@ -393,7 +473,10 @@ def twilio_api(load: Load, port: int) -> Any:
 @dataclass
 class Run:
     elapsed_s: float
-    server_cpu_s: float
+    server_cpu_s: list[float]  # each server process's
+    client_cpu_s: float  # this process's: the load generator and the REST stand-in
+    opening: Stats | None = None  # the desks opening before the run (None: opened in it)
+    opening_s: float = 0.0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -403,25 +486,37 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def drive(
-    url: str,
     prepared: Prepared,
     args: argparse.Namespace,
     stats: Stats,
     api_port: int,
-    server_pid: int,
+    server_pids: list[int],
+    urls: list[str],
 ) -> Run:
     rng = random.Random(args.seed)
-    load = Load(url, stats, time.monotonic() + args.duration, rng)
+    load = Load(urls, stats, time.monotonic() + args.duration, rng)
+    load.beat_s = args.beat
     api = twilio_api(load, api_port)
     api_task = asyncio.create_task(api.serve())
     stop = asyncio.Event()
     cookies = [session_cookie(args.secret_key, d) for d in prepared.desks]
     desks = [
-        asyncio.create_task(load.desk(cookie, str(d["csrf"]), stop))
-        for cookie, d in zip(cookies, prepared.desks, strict=True)
+        asyncio.create_task(load.desk(n, cookie, str(d["csrf"]), stop))
+        for n, (cookie, d) in enumerate(zip(cookies, prepared.desks, strict=True))
     ]
-    cpu0 = cpu_seconds(server_pid)
-    start = time.monotonic()
+    opening, opened_at = None, time.monotonic()
+    if desks and not args.open_with_calls:  # browsers open before the calls come
+        opening = load.stats = Stats()
+        deadline = opened_at + OPENING_S
+        while load.streams_open < 2 * len(desks) and time.monotonic() < deadline:
+            if all(task.done() for task in desks):
+                break
+            await asyncio.sleep(0.2)
+        load.stats = stats
+    opening_s = time.monotonic() - opened_at
+    cpu0 = [cpu_seconds(pid) for pid in server_pids]
+    client0 = time.process_time()
+    start = stats.started_at = time.monotonic()
     load.end_at = start + args.duration
     bots = [asyncio.create_task(load.bot(uid, tok, stop)) for uid, tok in prepared.tokens.items()]
     callers = [asyncio.create_task(load.caller_slot(i, args.talk)) for i in range(args.calls)]
@@ -429,13 +524,15 @@ async def drive(
     for task in pending:
         task.cancel()
     elapsed = time.monotonic() - start
-    cpu = cpu_seconds(server_pid) - cpu0
+    cpu = [cpu_seconds(pid) - c0 for pid, c0 in zip(server_pids, cpu0, strict=True)]
+    client = time.process_time() - client0
     stop.set()
     await asyncio.gather(*bots, *desks, *pending, return_exceptions=True)
-    await load.http.aclose()
+    for http in load.clients:
+        await http.aclose()
     api.should_exit = True
     await api_task
-    return Run(elapsed, cpu)
+    return Run(elapsed, cpu, client, opening, opening_s)
 
 
 def table(stats: Stats, elapsed_s: float) -> str:
@@ -473,6 +570,21 @@ def _row(name: str, lat: list[float], errors: int, elapsed_s: float) -> tuple[st
     )
 
 
+def error_lines(stats: Stats, elapsed_s: float) -> list[str]:
+    """The errors by kind and endpoint, each message once, and when in the run they came."""
+    lines = []
+    for kind, where in sorted(stats.kinds.items(), key=lambda kv: -sum(kv[1].values())):
+        lines.append(f"  {kind}: {sum(where.values())}")
+        lines += [f"    {n:6d}  {e}" for e, n in sorted(where.items(), key=lambda kv: -kv[1])]
+    for why, count in sorted(stats.why.items(), key=lambda kv: -kv[1]):
+        lines.append(f"  error x{count}: {why}")
+    if stats.error_at_s:
+        step = 10
+        counts = np.bincount(np.asarray(stats.error_at_s, int) // step)
+        lines.append(f"  errors per {step} s of the run: " + " ".join(str(int(c)) for c in counts))
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=200, help="concurrent calls (max 1000)")
@@ -480,14 +592,31 @@ def main() -> None:
     parser.add_argument("--desks", type=int, default=0, help="open agent desks (max 1000)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds (max 600)")
     parser.add_argument("--talk", type=float, default=4.0, help="mean talk time, seconds")
+    parser.add_argument(
+        "--beat",
+        type=float,
+        default=BEAT_S,
+        help="a desk's heartbeat, seconds (2, as the page; 0: none, to see the streams' share)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--port", type=int, default=0, help="the server's port (default: a free one)"
+        "--port", type=int, default=0, help="the first server's port (default: a free one)"
+    )
+    parser.add_argument(
+        "--servers",
+        type=int,
+        default=1,
+        help="server processes on the same database, requests spread round-robin (max 8)",
     )
     parser.add_argument("--database-url", default="", help="an empty PostgreSQL database")
-    parser.add_argument("--server-log", type=Path, help="keep the server's log here")
+    parser.add_argument("--server-log", type=Path, help="keep the servers' log here")
     parser.add_argument(
         "--poll", action="store_true", help="no REST credentials: waiting lines poll every 2 s"
+    )
+    parser.add_argument(
+        "--open-with-calls",
+        action="store_true",
+        help="open the desks as the calls start (a shift's start), not before the run",
     )
     parser.add_argument(
         "--json", action="store_true", help="end with one line of JSON holding the figures"
@@ -497,6 +626,8 @@ def main() -> None:
     args.agents = min(max(args.agents, 1), 200)
     args.desks = min(max(args.desks, 0), 1000)
     args.duration = min(max(args.duration, 5.0), 600.0)
+    args.servers = min(max(args.servers, 1), 8)
+    args.beat = 0.0 if args.beat <= 0 else min(max(args.beat, 0.5), 600.0)
     args.secret_key = secrets.token_urlsafe(32)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="escucha-load-") as tmp:
@@ -508,39 +639,51 @@ def main() -> None:
             f"and {args.desks} desks"
         )
         prepared = prepare(url_db, args.agents, args.desks)
-        port, api_port = args.port or free_port(), free_port()
-        url = f"http://{HOST}:{port}"
+        ports = [args.port or free_port()]
+        while len(ports) < args.servers:
+            ports.append(ports[0] + len(ports) if args.port else free_port())
+        api_port = free_port()
+        urls = [f"http://{HOST}:{port}" for port in ports]
         api_url = "" if args.poll else f"http://{HOST}:{api_port}"
-        proc = start_server(url_db, port, folder, api_url, args.secret_key)
+        procs: list[subprocess.Popen[bytes]] = []
         try:
-            wait_ready(url, proc)
+            for n, port in enumerate(ports):  # the first runs the job worker
+                procs.append(
+                    start_server(url_db, port, folder, api_url, args.secret_key, worker=n == 0)
+                )
+            for url, proc in zip(urls, procs, strict=True):
+                wait_ready(url, proc)
             how = "polling every 2 s" if args.poll else "woken through the REST stand-in"
+            pids = [p.pid for p in procs]
             print(
                 f"driving {args.calls} concurrent calls and {args.desks} open desks "
-                f"for {args.duration:.0f} s at {url} (server pid {proc.pid})"
+                f"for {args.duration:.0f} s at {' '.join(urls)} (server pids {pids})"
             )
             print(f"waiting lines: {how}")
             stats = Stats()
-            run = asyncio.run(drive(url, prepared, args, stats, api_port, proc.pid))
+            run = asyncio.run(drive(prepared, args, stats, api_port, pids, urls))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
             if args.server_log:
                 args.server_log.write_bytes((folder / "server.log").read_bytes())
     load_after = os.getloadavg()
     elapsed = run.elapsed_s
+    server_cpu_s = sum(run.server_cpu_s)
     print()
     print(table(stats, elapsed))
-    for why, count in sorted(stats.why.items(), key=lambda kv: -kv[1]):
-        print(f"  error x{count}: {why}")
+    for line in error_lines(stats, elapsed):
+        print(line)
     waits = np.asarray(stats.waits_s) if stats.waits_s else np.zeros(1)
     requests = sum(len(v) for v in stats.latencies_s.values())
     hooks = np.concatenate([np.asarray(stats.latencies_s.get(c, []), float) for c in WEBHOOKS])
     p50, p99 = np.percentile(hooks, [50, 99]) if len(hooks) else (float("nan"),) * 2
-    cpu_ms = 1000 * run.server_cpu_s / max(requests, 1)
+    cpu_ms = 1000 * server_cpu_s / max(requests, 1)
     print()
     print(
         f"calls: {stats.calls_started} started, {stats.calls_done} completed in {elapsed:.0f} s "
@@ -553,9 +696,21 @@ def main() -> None:
         f"webhooks: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; "
         f"{args.desks} desks, {stats.desk_events} live events received"
     )
+    opening = run.opening
+    if opening is not None:
+        print(
+            f"desks opened before the run in {run.opening_s:.1f} s "
+            f"({sum(opening.errors.values())} errors meanwhile, not counted above)"
+        )
+        for line in error_lines(opening, run.opening_s):
+            print(line)
+    each = ""
+    if len(run.server_cpu_s) > 1:
+        each = " (" + " + ".join(f"{c:.1f}" for c in run.server_cpu_s) + ")"
     print(
-        f"server: {run.server_cpu_s:.1f} CPU-s for {requests} requests = {cpu_ms:.2f} ms "
-        f"per request ({requests / elapsed:.1f} requests/s)"
+        f"server: {server_cpu_s:.1f} CPU-s{each} for {requests} requests = {cpu_ms:.2f} ms "
+        f"per request ({requests / elapsed:.1f} requests/s); "
+        f"load generator: {run.client_cpu_s:.1f} CPU-s"
     )
     print(
         "load average (1, 5, 15 min): before "
@@ -570,17 +725,27 @@ def main() -> None:
             "calls": args.calls,
             "agents": args.agents,
             "desks": args.desks,
+            "desk_beat_s": args.beat,
+            "servers": args.servers,
             "duration_s": round(elapsed, 1),
             "webhook_p50_s": round(float(p50), 4),
             "webhook_p99_s": round(float(p99), 4),
             "errors": sum(stats.errors.values()),
+            "errors_by_kind": {k: dict(v) for k, v in stats.kinds.items()},
             "requests": requests,
             "requests_per_s": round(requests / elapsed, 1),
-            "server_cpu_s": round(run.server_cpu_s, 2),
+            "server_cpu_s": round(server_cpu_s, 2),
+            "server_cpu_s_each": [round(c, 2) for c in run.server_cpu_s],
             "server_cpu_ms_per_request": round(cpu_ms, 3),
+            "client_cpu_s": round(run.client_cpu_s, 2),
             "calls_started": stats.calls_started,
             "calls_completed": stats.calls_done,
             "desk_events": stats.desk_events,
+            "desks_opened_s": round(run.opening_s, 1) if opening is not None else None,
+            "opening_errors": sum(opening.errors.values()) if opening is not None else None,
+            "opening_errors_by_kind": (
+                {k: dict(v) for k, v in opening.kinds.items()} if opening is not None else None
+            ),
             "load_average": [round(x, 2) for x in load_after],
             "load_average_before": [round(x, 2) for x in load_before],
             "cores": os.cpu_count(),

@@ -22,7 +22,8 @@ Figures, by engine and language:
 
 Usage::
 
-    python benchmarks/speech.py [--lang en] [--limit 10] [--engine-es vosk --url-es ws://...]
+    python benchmarks/speech.py [--lang en] [--limit 10] [--split heldout]
+        [--lm contact_centre|general] [--engine-es vosk --url-es ws://...]
 """
 
 from __future__ import annotations
@@ -80,6 +81,14 @@ def main() -> int:
     parser.add_argument("--engine-en", default="")
     parser.add_argument("--url-en", default="")
     parser.add_argument("--monologue-s", type=float, default=30.0)
+    parser.add_argument("--split", choices=["all", "dev", "heldout"], default="all")
+    parser.add_argument(
+        "--lm",
+        choices=["contact_centre", "general"],
+        default="contact_centre",
+        help="language model of the offline English engine",
+    )
+    parser.add_argument("--lm-weight", type=float, default=0.5)
     args = parser.parse_args()
     settings = Settings(
         environment="test",
@@ -87,6 +96,8 @@ def main() -> int:
         speech_url_es=args.url_es,
         speech_engine_en=args.engine_en,
         speech_url_en=args.url_en,
+        speech_pocketsphinx_lm=args.lm,
+        speech_pocketsphinx_lm_weight=args.lm_weight,
     )
     options = T.Options(monologue_s=args.monologue_s)
     langs = ["en", "es"] if args.lang == "both" else [args.lang]
@@ -98,7 +109,7 @@ def main() -> int:
         except ConfigurationError as exc:
             print(f"{lang}: not measured: {exc}")
             continue
-        chosen = [i for i in items if i.lang == lang]
+        chosen = [i for i in items if i.lang == lang and args.split in ("all", i.split)]
         if args.limit:
             step = max(1, len(chosen) // args.limit)
             chosen = chosen[::step][: args.limit]
@@ -145,11 +156,16 @@ def main() -> int:
                 flush=True,
             )
         wer = jiwer.wer(refs, hyps)
+        per_call = [jiwer.wer(r, h) for r, h in zip(refs, hyps, strict=True)]
+        model = f" ({args.lm} language model)" if engine.name == "pocketsphinx" else ""
         print(
-            f"\n{lang} · engine {engine.name} · {len(chosen)} calls, "
+            f"\n{lang} · engine {engine.name}{model} · {len(chosen)} calls, "
             f"{audio_s / 60:.1f} min of audio"
         )
-        print(f"  WER {wer:.2f}   CPU {cpu_s / audio_s:.2f} s per audio second")
+        print(
+            f"  WER {wer:.2f} ({min(per_call):.2f}-{max(per_call):.2f} per call)   "
+            f"CPU {cpu_s / audio_s:.2f} s per audio second"
+        )
         print(
             f"  QA agreement with QA on the text: {same / total:.2f} ({same}/{total} verdicts)\n"
             f"  agreement with reviewers: text {text_ok / labelled:.2f}, "

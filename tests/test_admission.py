@@ -6,18 +6,28 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from typing import Any
 
+import anyio.to_thread
 import httpx
+import pytest
 import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from escucha.admission import Lanes, is_call
 from escucha.app import create_app
+from escucha.auth import api as auth_api
 from escucha.auth.api import Public
+from escucha.auth.models import User
 from escucha.clock import FrozenClock
 from escucha.config import Settings
-from tests.factories import demo_users
+from escucha.voice.models import AgentDesk
+from tests.conftest import csrf_from, login
+from tests.factories import demo, demo_users
 
 TOKEN = "12345678901234567890123456789012"
 HOST = "127.0.0.1"
@@ -107,3 +117,31 @@ def test_a_webhook_answers_while_slow_reports_fill_the_other_lane(
             await asyncio.wait_for(serving, 10)
 
     asyncio.run(scenario())
+
+
+def test_a_desk_beat_commits_its_write_in_its_own_thread(
+    app: FastAPI, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every open desk writes a beat every 2 s: the write is committed in the thread that made
+    it, not left holding the database's writer lock (SQLite's one lock) while the request goes
+    back to the event loop to be ended on another thread."""
+    demo(session)
+    session.commit()
+    ended_later: list[bool] = []
+
+    async def counting_end(func: Any, *args: Any) -> Any:
+        ended_later.append(True)
+        return await anyio.to_thread.run_sync(func, *args)
+
+    monkeypatch.setattr(auth_api, "run_end", counting_end)
+    with TestClient(app) as client:
+        assert login(client, "ana", "escucha-demo").status_code == 303
+        token = csrf_from(client.get("/agent").text)
+        ended_later.clear()
+        r = client.post("/agent/voice/beat", json={"mic_ok": True}, headers={"X-CSRF-Token": token})
+        assert r.status_code == 200, r.text
+    assert ended_later == []
+    ana = session.scalars(select(User).where(User.username == "ana")).one()
+    desk = session.get(AgentDesk, ana.id)
+    assert desk is not None
+    assert desk.mic_ok is True

@@ -22,7 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from escucha.admission import Admission, Lanes
+from escucha.admission import Admission, Lanes, is_call
 from escucha.api import api_router
 from escucha.bodylimit import BodyLimit
 from escucha.clock import Clock, SystemClock
@@ -269,11 +269,25 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
 
     app.add_middleware(BodyLimit, settings=settings)  # outermost: before anything reads a body
+    screens = [
+        router
+        for module in import_all(package_modules("escucha.web"))
+        if isinstance(router := getattr(module, "router", None), APIRouter)
+    ]
+    # Calls first in the route table too: a request is matched against the routes in order,
+    # so a webhook or the caller's page is found at once instead of after every other route.
+    for router in screens:
+        if _serves_calls(router):
+            app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(ops_router)
     app.include_router(api_router())
-    for module in import_all(package_modules("escucha.web")):
-        screens = getattr(module, "router", None)
-        if isinstance(screens, APIRouter):
-            app.include_router(screens)
+    for router in screens:
+        if not _serves_calls(router):
+            app.include_router(router)
     return app
+
+
+def _serves_calls(router: APIRouter) -> bool:
+    """Whether ``router`` holds routes of the calls lane (``escucha.admission``)."""
+    return any(is_call(getattr(route, "path", "")) for route in router.routes)

@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     speech_overlap_s: float = Field(default=1.0, gt=0)
     #: Channel of the agent in two-channel recordings (Twilio's dual recordings: 1).
     speech_twilio_agent_channel: int = Field(default=1, ge=0, le=1)
+    #: The offline English engine's language model: "contact_centre" (the general model's
+    #: words mixed with what agents and customers say, escucha.speech.lm) or "general".
+    speech_pocketsphinx_lm: Literal["contact_centre", "general"] = "contact_centre"
+    #: Share of the contact-centre text in the mixed model's word frequencies.
+    speech_pocketsphinx_lm_weight: float = Field(default=0.5, gt=0, le=1)
 
     #: WebRTC ICE servers for web calls: a JSON list of {"urls", "username", "credential"}
     #: (STUN/TURN). Empty: host candidates only, enough on one machine or a LAN.

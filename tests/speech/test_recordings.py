@@ -5,6 +5,7 @@ forgotten after the retention."""
 from __future__ import annotations
 
 import base64
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from escucha.app import create_app
+from escucha.audit.models import AuditEvent
 from escucha.clock import FrozenClock
 from escucha.config import Settings
 from escucha.jobs.service import run_due
@@ -30,7 +32,7 @@ from escucha.speech import synth
 from escucha.speech.models import SpeechTranscript
 from tests.conftest import START, csrf_from, login
 from tests.factories import PASSWORD, make_ended_contact, make_login_user
-from tests.speech.standins import Script, whisper_server
+from tests.speech.standins import Script, vosk_server, whisper_server
 from tests.telephony.test_twilio_webhooks import ACCOUNT, SID, TOKEN, sign
 
 CARD = "my card number is four five six seven eight nine one two"
@@ -47,17 +49,33 @@ def _script(truth: synth.Truth, replace: dict[int, str] | None = None) -> Script
 
 
 @contextmanager
-def _speech_settings(settings: Settings, tmp_path: Path, script: Script) -> Iterator[Settings]:
-    with whisper_server(script) as url:
+def _speech_settings(
+    settings: Settings, tmp_path: Path, script: Script, kind: str = "whisper"
+) -> Iterator[Settings]:
+    server = vosk_server if kind == "vosk" else whisper_server
+    with server(script) as url:
         yield settings.model_copy(
             update={
-                "speech_engine": "whisper",
+                "speech_engine": kind,
                 "speech_url": url,
                 "speech_dir": tmp_path / "recordings",
                 "twilio_account_sid": ACCOUNT,
                 "twilio_auth_token": TOKEN,
             }
         )
+
+
+def _verdicts(html: str) -> dict[str, str]:
+    """Automatic QA's verdict of each criterion on the review page: label -> badge."""
+    section = html.split('class="suggestions"', 1)[1].split("</ul>", 1)[0]
+    found = re.findall(
+        r'<span class="crit">([^<]+)</span>:\s*<span class="badge[^"]*">([^<]+)</span>', section
+    )
+    return {label.strip(): badge.strip() for label, badge in found}
+
+
+def _listens(session: Session, action: str = "recording.listened") -> list[AuditEvent]:
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
 
 
 def _contact(session: Session) -> int:
@@ -129,18 +147,76 @@ def test_an_uploaded_recording_is_transcribed_masked_and_scored(
             assert result.hold_count == 1
             assert result.criteria["holds_announced"].met is False
             assert result.criteria["greeting"].met is True
-            # shown beside a player that plays the recording
+            # shown beside a player that plays the recording, with automatic QA's verdicts
             page = client.get(f"/qa/contacts/{contact_id}")
             assert f"/qa/contacts/{contact_id}/recordings/{row.id}/audio" in page.text
             assert "my card number is [number]" in page.text
+            assert _verdicts(page.text)["Anuncia las esperas"] == "no cumple"
+            assert _verdicts(page.text)["Se identifica y saluda"] == "cumple"
+            assert not _listens(session)
             audio = client.get(f"/qa/contacts/{contact_id}/recordings/{row.id}/audio")
             assert audio.status_code == 200
             assert audio.content == path.read_bytes()
             assert audio.headers["content-type"] == "audio/wav"
+            # every listen and every reading of the transcript is in the audit trail
+            session.expire_all()
+            listens = _listens(session)
+            assert [(e.actor.split(":")[-1], e.subject_id) for e in listens] == [
+                ("sup", contact_id)
+            ]
+            assert listens[0].data["recording"] == row.id
+            reads = _listens(session, "transcript.read")
+            assert [(e.actor.split(":")[-1], e.data["recordings"]) for e in reads] == [
+                ("sup", [row.id])
+            ]
         with TestClient(app) as agent_client:
             assert login(agent_client, "ana", PASSWORD).status_code == 303
             denied = agent_client.get(f"/qa/contacts/{contact_id}/recordings/{row.id}/audio")
             assert denied.status_code == 403
+
+
+def test_a_spanish_recording_is_transcribed_by_the_vosk_server_and_scored_in_spanish(
+    settings: Settings,
+    session: Session,
+    session_factory: sessionmaker[Session],
+    clock: FrozenClock,
+    short_es: tuple[Path, synth.Truth],
+    tmp_path: Path,
+) -> None:
+    path, truth = short_es
+    contact_id = _contact(session)
+    script = _script(truth)
+    with _speech_settings(settings, tmp_path, script, "vosk") as conf:
+        app = create_app(conf, clock=clock)
+        with TestClient(app) as client:
+            assert login(client, "sup", PASSWORD).status_code == 303
+            page = client.get(f"/qa/contacts/{contact_id}")
+            r = client.post(
+                f"/qa/contacts/{contact_id}/recording",
+                data={"csrf_token": csrf_from(page.text), "language": "es", "agent_channel": "0"},
+                files={"recording": ("llamada.wav", path.read_bytes(), "audio/wav")},
+                follow_redirects=False,
+            )
+            assert r.status_code == 303, r.text
+            assert run_due(session_factory, conf, clock) == 1
+            session.expire_all()
+            row = session.scalars(select(SpeechTranscript)).one()
+            assert row.status == "done", row.error
+            assert (row.engine, row.language) == ("vosk", "es")
+            assert [t["text"] for t in row.turns] == [t["text"] for t in truth.turns]
+            assert all(seen["rate"] == 16000 for seen in script.seen)
+            # scored with the Spanish criteria, the overlap heard in the audio included
+            result = qa.auto_qa(qa.transcript_of(session, contact_id))
+            assert result is not None
+            assert result.lang == "es"
+            met = {name: f.met for name, f in result.criteria.items()}
+            assert met["greeting"] is True  # "le atiende Marta"
+            assert met["recap"] is True  # "Para resumir"
+            assert met["concrete_time"] is True  # "hoy antes de las cinco"
+            assert met["not_rushed"] is False  # the agent talked over the customer
+            page = client.get(f"/qa/contacts/{contact_id}")
+            assert _verdicts(page.text)["Resume lo acordado al final"] == "cumple"
+            assert "Le atiende Marta" in page.text or "le atiende Marta" in page.text
 
 
 def test_a_file_that_is_not_audio_is_refused_and_nothing_is_kept(

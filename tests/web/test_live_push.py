@@ -102,6 +102,9 @@ def test_open_desks_cost_nothing_while_nothing_changes_and_one_change_wakes_one_
     try:
         time.sleep(3.0)
         quiet = list(statements)
+        # an open stream holds no pooled connection while it waits (at most the process's
+        # look at other processes' changes has one, for an instant)
+        assert engine.pool.checkedout() <= 1
         # one agent goes on a break: their desk, and theirs alone, is drawn again
         routing.set_agent_state(session, ids[7], "break", now=clock.now())
         session.commit()

@@ -335,7 +335,7 @@ def get_contact(session: Session, contact_id: int, *, lock: bool = False) -> Con
     """The contact; ``lock`` serialises the transactions that take it so until they end."""
     if lock:
         xact_lock(session, "contact", str(contact_id))
-    contact = session.scalar(select(Contact).where(Contact.id == contact_id))
+    contact = session.get(Contact, contact_id)  # no query when this transaction holds it
     if contact is None:
         raise NotFound(f"contact {contact_id} not found")
     return contact

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -20,6 +22,93 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=15000")
     cursor.close()
+
+
+#: Seconds a writer waits for this process's turn before it leaves the wait to SQLite's own.
+WRITER_WAIT_S = 15.0
+_WRITERS: dict[str, threading.Lock] = {}
+_WRITERS_LOCK = threading.Lock()
+_READS = ("SELECT", "PRAGMA")
+
+
+def writers(database: str) -> threading.Lock:
+    """The one writer's turn of a SQLite file, shared by every connection of this process."""
+    with _WRITERS_LOCK:
+        return _WRITERS.setdefault(database, threading.Lock())
+
+
+class _SerialCursor(sqlite3.Cursor):
+    """A cursor whose first write of a transaction waits for the process's writer's turn."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _SerialCursor:
+        connection: SerialConnection = self.connection  # type: ignore[assignment]
+        connection.before_statement(sql)
+        try:
+            super().execute(sql, parameters)
+        finally:
+            connection.after_statement()
+        return self
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> _SerialCursor:
+        connection: SerialConnection = self.connection  # type: ignore[assignment]
+        connection.before_statement(sql)
+        try:
+            super().executemany(sql, seq_of_parameters)
+        finally:
+            connection.after_statement()
+        return self
+
+
+class SerialConnection(sqlite3.Connection):
+    """A SQLite connection whose write transactions take turns inside the process.
+
+    SQLite lets one transaction write at a time; the others wait in its busy handler, which
+    sleeps and retries (up to 100 ms between tries) and serves nobody in order, so under load
+    a writer can wait seconds while the lock was free most of the time. Here a transaction's
+    first write waits instead for the file's turn in this process (a lock handed over at
+    once to the next waiting writer) and gives it back when it commits or rolls back: within
+    one process SQLite's own lock is then free whenever a writer asks for it. Other processes
+    still meet at SQLite's lock. Reads never wait.
+    """
+
+    def __init__(self, database: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        self._turn = writers(str(database)) if str(database) != ":memory:" else threading.Lock()
+        self._holding = False
+
+    def cursor(self, factory: Any = None) -> Any:
+        return super().cursor(factory or _SerialCursor)
+
+    def before_statement(self, sql: str) -> None:
+        if not self._holding and not sql.lstrip()[:6].upper().startswith(_READS):
+            self._holding = self._turn.acquire(timeout=WRITER_WAIT_S)
+
+    def after_statement(self) -> None:
+        if self._holding and not self.in_transaction:  # it wrote nothing, or wrote and ended
+            self._give_back()
+
+    def _give_back(self) -> None:
+        if self._holding:
+            self._holding = False
+            self._turn.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._give_back()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._give_back()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._give_back()
 
 
 #: SQLite's primary result codes of a connection that cannot write: READONLY (opened while
@@ -56,7 +145,8 @@ def normalise_url(url: str) -> str:
 def make_engine(settings: Settings | str) -> Engine:
     url = normalise_url(settings if isinstance(settings, str) else settings.database_url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+        args = {"check_same_thread": False, "timeout": 15, "factory": SerialConnection}
+        engine = create_engine(url, connect_args=args)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)

@@ -16,9 +16,9 @@ import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event, select, text, update
+from sqlalchemy import event, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from escucha.callbacks.models import Callback
@@ -36,6 +36,7 @@ DIRTY = "routing_dirty"
 BUMPED = "routing_bumped"
 TOKEN = "routing_owner"  # noqa: S105 - a session.info key, not a secret
 SETTLED = "routing_settled"
+FLUSHED = "routing_flushed"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class _Cache:
         self.rates.clear()
 
 
+_Row = TypeVar("_Row", Contact, AgentStatus)
 _CACHES: dict[str, _Cache] = {}
 _CACHES_LOCK = threading.Lock()
 _INSTALLED = False
@@ -84,12 +86,21 @@ def _dirty(session: Session) -> dict[str, set[int]]:
     return d
 
 
+def _flushed(session: Session) -> dict[tuple[type, int], Contact | AgentStatus]:
+    """The contacts and agents' states this transaction wrote, as it wrote them (held here:
+    the session keeps no object alive by itself)."""
+    f: dict[tuple[type, int], Contact | AgentStatus] = session.info.setdefault(FLUSHED, {})
+    return f
+
+
 def _after_flush(session: Session, _ctx: Any) -> None:
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Contact):
             _dirty(session)["contacts"].add(obj.id)
+            _keep(session, obj, obj.id)
         elif isinstance(obj, AgentStatus):
             _dirty(session)["agents"].add(obj.user_id)
+            _keep(session, obj, obj.user_id)
         elif isinstance(obj, org.AgentProfile):
             _dirty(session)["agents"].add(obj.user_id)
             _dirty(session)["profiles"].add(obj.user_id)
@@ -100,6 +111,13 @@ def _after_flush(session: Session, _ctx: Any) -> None:
             pair = None if gone else m.pair_of(obj.outcome, obj.estimate_s, obj.actual_wait_s)
             if pair is not None or gone or obj not in session.new:
                 _settled(session)[obj.id] = (obj.queue, pair)
+
+
+def _keep(session: Session, obj: Contact | AgentStatus, key: int) -> None:
+    if obj in session.deleted:
+        _flushed(session).pop((type(obj), key), None)
+    else:
+        _flushed(session)[(type(obj), key)] = obj
 
 
 def _settled(session: Session) -> dict[int, tuple[str, m.Pair | None]]:
@@ -116,6 +134,7 @@ def _before_commit(session: Session) -> None:
 
 
 def _after_commit(session: Session) -> None:
+    session.info.pop(FLUSHED, None)
     session.info.pop(SETTLED, None)
     session.info.pop(LOCKED, None)
     session.info.pop(DIRTY, None)
@@ -125,6 +144,7 @@ def _after_commit(session: Session) -> None:
 
 def _after_rollback(session: Session) -> None:
     token = session.info.pop(TOKEN, None)
+    session.info.pop(FLUSHED, None)
     session.info.pop(SETTLED, None)
     session.info.pop(LOCKED, None)
     session.info.pop(DIRTY, None)
@@ -203,24 +223,31 @@ def _bump(session: Session) -> tuple[str, int]:
 def sync(session: Session) -> RoutingEngine:
     """The engine as this transaction sees the floor, with the routing lock held."""
     install()
+    session.flush()  # what this transaction changed, seen by the hooks before it is applied
     cache = _cache_for(session)
-    already = session.info.get(BUMPED)
-    mark, version = _bump(session)
+    rows: dict[int, Contact] = {}
+    bumped: tuple[str, int] | None = session.info.get(BUMPED)
+    if bumped is None:
+        mark, version = _bump(session)
+        expected = version - 1
+    else:  # this transaction moved the version already and holds the lock until it ends
+        mark, version = bumped
+        expected = version
     d = _dirty(session)
     with cache.lock:
-        expected = already if already is not None else version - 1
         engine = cache.engine
         fresh = engine is not None and cache.instance == mark and cache.version == expected
         if engine is not None and fresh and not d["queues"]:
             try:
-                _apply(session, engine, d)
+                rows = _as_written(session, Contact, Contact.id, d["contacts"])
+                _apply(session, engine, d, rows)
             except EscuchaError:
                 fresh = False
         if engine is None or not fresh or d["queues"]:
             engine = load_engine(session)
             cache.forget_rates()
         else:
-            _apply_rates(session, cache, d)
+            _apply_rates(session, cache, d, rows)
         for ids in d.values():
             ids.clear()
         session.info.pop(SETTLED, None)
@@ -228,7 +255,7 @@ def sync(session: Session) -> RoutingEngine:
         cache.instance = mark
         cache.version = version
         cache.token = session.info.setdefault(TOKEN, uuid.uuid4().hex)
-        session.info[BUMPED] = version
+        session.info[BUMPED] = (mark, version)
     return engine
 
 
@@ -241,12 +268,29 @@ def invalidate(session: Session) -> None:
         cache.forget_rates()
 
 
-def _apply(session: Session, engine: RoutingEngine, d: dict[str, set[int]]) -> None:
+def _as_written(session: Session, entity: type[_Row], key: Any, ids: set[int]) -> dict[int, _Row]:
+    """The rows ``ids`` as this transaction sees them: the objects it flushed, while they
+    are loaded and still in the session, else read (one query for the rest)."""
+    kept = _flushed(session)
+    rows: dict[int, _Row] = {}
+    for i in ids:
+        obj = kept.get((entity, i))
+        if isinstance(obj, entity) and obj in session:
+            state = inspect(obj)
+            if not state.expired_attributes and not state.deleted and not state.detached:
+                rows[i] = obj
+    missing = ids - rows.keys()
+    if missing:
+        found = session.scalars(select(entity).where(key.in_(missing)))
+        rows.update((int(getattr(r, key.key)), r) for r in found)
+    return rows
+
+
+def _apply(
+    session: Session, engine: RoutingEngine, d: dict[str, set[int]], rows: dict[int, Contact]
+) -> None:
     known = {q.queue_id for q in engine.queues()}
     if d["contacts"]:
-        rows = {
-            c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(d["contacts"])))
-        }
         for cid in sorted(d["contacts"]):
             key = str(cid)
             if engine.is_waiting(key):
@@ -267,12 +311,7 @@ def _apply(session: Session, engine: RoutingEngine, d: dict[str, set[int]]) -> N
                     select(org.AgentProfile).where(org.AgentProfile.user_id.in_(unknown))
                 )
             )
-        statuses = {
-            a.user_id: a
-            for a in session.scalars(
-                select(AgentStatus).where(AgentStatus.user_id.in_(d["agents"]))
-            )
-        }
+        statuses = _as_written(session, AgentStatus, AgentStatus.user_id, d["agents"])
         for uid in sorted(d["agents"]):
             status = statuses.get(uid)
             if status is not None:
@@ -282,26 +321,21 @@ def _apply(session: Session, engine: RoutingEngine, d: dict[str, set[int]]) -> N
                     engine.remove_agent(str(uid))
 
 
-def _apply_rates(session: Session, cache: _Cache, d: dict[str, set[int]]) -> None:
+def _apply_rates(
+    session: Session, cache: _Cache, d: dict[str, set[int]], rows: dict[int, Contact]
+) -> None:
     """Tell the kept windows of every queue of the contacts and estimates this transaction
     changed (a contact may leave one queue's window for another's)."""
     if cache.exits and d["contacts"]:
-        rows = session.execute(
-            select(
-                Contact.id,
-                Contact.queue,
-                Contact.state,
-                Contact.queued_at,
-                Contact.answered_at,
-                Contact.ended_at,
-            ).where(Contact.id.in_(d["contacts"]))
-        ).all()
-        found = {int(r[0]): r for r in rows}
         for cid in sorted(d["contacts"]):
-            row = found.get(cid)
-            sample = m.exit_of(row[2], row[3], row[4], row[5]) if row is not None else None
+            row = rows.get(cid)
+            sample = (
+                m.exit_of(row.state, row.queued_at, row.answered_at, row.ended_at)
+                if row is not None
+                else None
+            )
             for queue, exits in cache.exits.items():
-                exits.put(cid, sample if row is not None and row[1] == queue else None)
+                exits.put(cid, sample if row is not None and row.queue == queue else None)
     settled = session.info.get(SETTLED)
     if cache.pairs and settled:
         for eid, (estimate_queue, pair) in sorted(settled.items()):

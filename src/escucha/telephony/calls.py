@@ -455,8 +455,7 @@ def recording_refused(session: Session, contact: Contact) -> bool:
 
 def _announcement(session: Session, contact: Contact, told: routing.Told) -> tuple[R.Say, ...]:
     out = [R.Say(told.text, contact.language)]
-    customer = _customer_of(session, contact)
-    if told.callback_offered and callback_number(customer, contact):
+    if told.callback_offered and callback_number(_customer_of(session, contact), contact):
         out.append(
             R.Say(
                 R.phrase("callback_offer", contact.language, key=R.CALLBACK_KEY), contact.language
@@ -484,8 +483,7 @@ def _to_queue(
     contacts.enqueue(
         session, contact, queue.name, now=now, skills=queue.skills, priority=queue.priority
     )
-    routing.dispatch(session, now=now)
-    session.refresh(contact)
+    routing.dispatch(session, now=now)  # reloads the contact if the pass offered it
     if contact.state == "offered" and contact.agent_id is not None:
         connect = R.Say(R.phrase("connect", lang), lang)
         return _turn(session, contact, "offered", (*said, connect, R.Connect(contact.agent_id)))

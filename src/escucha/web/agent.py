@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from escucha.admission import on_lane_threads
 from escucha.audit import service as audit
 from escucha.auth.api import DB, AgentCaller, ClockDep, SupervisorCaller, session_user
 from escucha.auth.models import User
@@ -563,8 +564,14 @@ def agent_signal_events(request: Request, caller: AgentCaller) -> StreamingRespo
 
 
 @router.post("/agent/voice/beat")
+@on_lane_threads
 def desk_beat(caller: AgentCaller, db: DB, clock: ClockDep, beat: DeskBeatIn) -> dict[str, str]:
-    """The desk is open (every 2 s); an available agent whose desk went silent goes offline."""
+    """The desk is open (every 2 s); an available agent whose desk went silent goes offline.
+
+    Every open desk writes here every 2 s, so the write is committed in its worker thread
+    (:func:`~escucha.admission.on_lane_threads`): on SQLite it holds the database's one writer
+    lock only for the write, never while the request waits for the event loop and another
+    thread to commit it, which made callers' webhooks wait behind desks."""
     user = caller.need_user()
     voice.desk_beat(db, user.id, now=clock.now(), mic_ok=beat.mic_ok)
     status = routing.status_of(db, user.id)

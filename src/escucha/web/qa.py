@@ -34,6 +34,7 @@ from escucha.voice import rules as voice_rules
 from escucha.voice import service as voice_service
 from escucha.voice.models import VoiceRecording
 from escucha.web._quality import page
+from escucha.web.speech import record_transcripts_read
 from escucha.yamlio import YamlFileError
 
 router = APIRouter(include_in_schema=False)
@@ -202,6 +203,7 @@ def contact_page(
     context["card"] = qa.scorecard_of(qa.current_scorecard(db, now=clock.now()))
     context["legs"] = recorded_legs(db, contact_id, context["timeline"])
     context["names"].update(display_names(db, [leg.recording.user_id for leg in context["legs"]]))
+    record_transcripts_read(db, caller.need_user(), contact_id, context["recordings"], clock.now())
     return page(request, db, "qa/contact.html", context)
 
 
@@ -270,12 +272,14 @@ def review_page(
     review_id: int,
     caller: SupervisorCaller,
     db: DB,
+    clock: ClockDep,
     saved: str = "",
 ) -> Response:
     user = caller.need_user()
     review = qa.get_review(db, review_id)
     qa.check_may_see(db, review, user.id)
     context = _review_context(db, review, user)
+    record_transcripts_read(db, user, review.contact_id, context["recordings"], clock.now())
     context["saved"] = saved
     return page(request, db, "qa/review.html", context)
 

@@ -2,24 +2,31 @@
 
 * ``POST /qa/contacts/{id}/recording``: a supervisor uploads a recording of a contact (WAV:
   two channels, agent first, or mono); it is transcribed by a job and scored by automatic QA.
-* ``GET /qa/contacts/{id}/recordings/{rid}/audio``: the recording, for the review's player.
+* ``GET /qa/contacts/{id}/recordings/{rid}/audio``: the recording, for the review's player;
+  every listen is written to the audit trail.
 * ``POST /telephony/twilio/recording``: Twilio's recording status callback (signed like every
   Twilio webhook, ADR 7); a completed recording is fetched and transcribed by jobs.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from escucha import languages
 from escucha.admission import CallRoute
+from escucha.audit import service as audit
 from escucha.auth.api import DB, ClockDep, SupervisorCaller, Webhook
+from escucha.auth.models import User
 from escucha.errors import InvalidInput, NotFound
 from escucha.speech import containers
 from escucha.speech import service as speech
+from escucha.speech.models import SpeechTranscript
 from escucha.telephony import calls as telephony
 from escucha.telephony.twilio import TwilioParams
 
@@ -68,14 +75,42 @@ async def upload_recording(
     return await run_in_threadpool(run)
 
 
+def record_transcripts_read(
+    db: Session, user: User, contact_id: int, recordings: list[SpeechTranscript], now: datetime
+) -> None:
+    """A page showing the transcripts of a contact's recordings writes who read them to the
+    audit trail, as a listen does (nothing when the contact has none)."""
+    shown = [r.id for r in recordings if r.turns]
+    if shown:
+        audit.record(
+            db,
+            action="transcript.read",
+            actor=f"user:{user.id}:{user.username}",
+            subject_kind="contact",
+            subject_id=contact_id,
+            now=now,
+            data={"recordings": shown},
+        )
+
+
 @router.get("/qa/contacts/{contact_id}/recordings/{recording_id}/audio")
 def recording_audio(
-    contact_id: int, recording_id: int, caller: SupervisorCaller, db: DB
+    contact_id: int, recording_id: int, caller: SupervisorCaller, db: DB, clock: ClockDep
 ) -> Response:
+    user = caller.need_user()
     row = speech.transcript_of(db, contact_id, recording_id)
     path = speech.recording_path(row)
     if not path.is_file():
         raise NotFound(f"recording {recording_id}: the file is no longer kept")
+    audit.record(
+        db,
+        action="recording.listened",
+        actor=f"user:{user.id}:{user.username}",
+        subject_kind="contact",
+        subject_id=contact_id,
+        now=clock.now(),
+        data={"recording": row.id, "source": row.source, "bytes": path.stat().st_size},
+    )
     with path.open("rb") as handle:
         kind = containers.media_type(handle.read(4))
     return FileResponse(path, media_type=kind, headers={"Cache-Control": "private"})
