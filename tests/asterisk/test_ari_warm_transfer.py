@@ -1,7 +1,7 @@
 """A warm transfer on a call escucha drives through ARI, end to end with the stand-in: the
 agent puts the customer on hold, rings a colleague, talks to them in a bridge of their own,
 then hands the customer over or goes back; the colleague's phone not answering and the
-customer hanging up meanwhile end the consult (ADR 24, ADR 31)."""
+customer hanging up meanwhile end the consult (ADR 24, ADR 30)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A process's SQLite writers take turns in the process (ADR 32): a second writer waits for the
+"""A process's SQLite writers take turns in the process (ADR 31): a second writer waits for the
 first one's commit instead of meeting SQLite's lock, and readers never wait."""
 
 from __future__ import annotations

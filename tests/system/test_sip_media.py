@@ -6,7 +6,7 @@ written to a WAV); the agent's desk runs in Debian's Chromium, its microphone a 
 The desk registers with the account escucha keeps for Ana, baresip calls her, the desk answers
 by itself and both ends hear the other's tone (FFT of what baresip recorded, WebAudio analysis
 of what the page receives). Keys go out as RTP events; mute silences the agent. Hold is
-escucha's, on the PBX (ADR 31: the customer leaves the bridge for music on hold over ARI), so
+escucha's, on the PBX (ADR 30: the customer leaves the bridge for music on hold over ARI), so
 the phone sends no re-INVITE: the call through Kamailio keeps its one INVITE and its sound both
 ways while held (baresip 1.0, which restarts DTLS on a re-INVITE, stays in the call). Nothing is
 timed: each step waits, bounded, for what it expects.

@@ -26,7 +26,7 @@ bridge onto music on hold (the agent's leg muted meanwhile, so the bridge's reco
 aside), resume brings them back, a transfer puts them back in line, the end
 hangs up both legs.
 
-A warm transfer (ADR 24, on the PBX ADR 31) follows the desk's consult: with the customer on
+A warm transfer (ADR 24, on the PBX ADR 30) follows the desk's consult: with the customer on
 hold (music on hold, out of the bridge), the colleague's phone is rung (``consult,<caller>``);
 when it answers, the agent's leg leaves the customer's bridge for a new one with the
 colleague. Handed over, the agent's leg hangs up and the customer joins the colleague's bridge;

@@ -2,7 +2,7 @@
 
 * ``pocketsphinx``: offline English; the PyPI wheel ships the en-us model, nothing is
   downloaded at run time. By default it decodes with a contact-centre language model
-  (:mod:`escucha.speech.lm`, ADR 36) written from escucha's own text on first use.
+  (:mod:`escucha.speech.lm`, ADR 32) written from escucha's own text on first use.
 * ``vosk``: a self-hosted Vosk server over WebSocket (``ws://host:2700``). Protocol: send
   ``{"config": {"sample_rate": 16000}}``, then 16-bit PCM in binary messages (the server
   answers each with a JSON ``partial`` or ``text`` result), then ``{"eof": 1}``; the server
@@ -68,7 +68,7 @@ class Engine(Protocol):
 LanguageModel = Literal["contact_centre", "general"]
 #: pocketsphinx's language weight (its default 6.5): measured on the development calls of the
 #: recorded set, 9 trusts the language model more and cut word errors with either model
-#: (ADR 36), and decodes faster.
+#: (ADR 32), and decodes faster.
 LANGUAGE_WEIGHT = 9.0
 #: pocketsphinx's log base (``-logbase``): its probabilities are ``1.0001 ** value``.
 _LOGBASE = math.log(1.0001)

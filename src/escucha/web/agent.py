@@ -257,7 +257,7 @@ def _desk_context(
         "voice": card.voice if card is not None else None,
         "consult": consult,
         "consult_peer": d.consult_peer,
-        # a consult about a call on the PBX: the agents talk through their phones (ADR 31)
+        # a consult about a call on the PBX: the agents talk through their phones (ADR 30)
         "consult_pbx": consult is not None and voice.consult_on_pbx(db, consult),
         "consult_role": (
             "from" if consult is not None and consult.from_user_id == user.id else "to"

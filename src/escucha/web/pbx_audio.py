@@ -1,7 +1,7 @@
 """Prompts for phone lines: for an Asterisk PBX the IVR's sentences as 8 kHz WAV, which
 Asterisk fetches over HTTP when escucha plays ``sound:<base url>/telephony/asterisk/audio/
 <hash>.wav`` (ADR 22); for Twilio the prompts recorded in the IVR editor, which ``<Play>``
-fetches (ADR 31). Only files escucha made are served, by the hash of what they hold."""
+fetches (ADR 30). Only files escucha made are served, by the hash of what they hold."""
 
 from __future__ import annotations
 

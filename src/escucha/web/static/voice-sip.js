@@ -96,7 +96,7 @@
       answered: function () { return Promise.resolve(); },
       pc: function () { return session ? session.connection : null; },
       live: function () { return !!session; },
-      // Hold is escucha's (ADR 31): the PBX takes the customer out of the bridge onto music on
+      // Hold is escucha's (ADR 30): the PBX takes the customer out of the bridge onto music on
       // hold over ARI, so the phone sends no re-INVITE and its media path stays as it is.
       hold: function (on) {
         if (!!on === holding) { return; }
