@@ -118,6 +118,9 @@ TEXT_NODES = """() => {
     // CSV columns); what is typed in a text area is the user's.
     if (!p || p.closest("script, style, textarea, code, kbd, pre, [hidden]")) continue;
     if (p.closest("select") && !p.closest("option[selected]")) continue;
+    // text marked as another language (an IVR prompt in English on a Spanish page) is data
+    const marked = p.closest("[lang]");
+    if (marked && marked.lang !== document.documentElement.lang) continue;
     const t = n.textContent.replace(/\\s+/g, " ").trim();
     if (t) out.push(t);
   }

@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from importlib import resources
 
-import yaml
+from escucha.yamlio import load_text
 
 #: Changes when the model is built differently (cached files are keyed by it).
 VERSION = 1
@@ -47,7 +47,7 @@ def domain_sentences(lang: str) -> list[list[str]]:
     text = resources.files("escucha.speech").joinpath("texts", f"lm_{lang}.txt").read_text("utf-8")
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     card = resources.files("escucha.qa").joinpath("scorecards", "default.yaml")
-    data = yaml.safe_load(card.read_text("utf-8"))
+    data = load_text(card.read_text("utf-8"), "scorecards/default.yaml")
     for section in data.get("sections", []):
         for criterion in section.get("criteria", []):
             guidance = (criterion.get("guidance") or {}).get(lang, "")
