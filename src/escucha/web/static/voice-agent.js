@@ -291,9 +291,21 @@
     }).catch(function () {});
   }, 2000);
 
-  function beat() { V.post("/agent/voice/beat", { mic_ok: micOk }).catch(function () {}); }
+  // The open signalling stream keeps this desk alive on the server (ADR 16): the page beats
+  // when what a beat carries changes (the microphone's test, a new device), and every 20 s
+  // only while no stream is open. Looked at every 2 s in the page, which sends nothing else.
+  var sentMic = null, beatAt = 0;
+  function beat() {
+    sentMic = micOk; beatAt = Date.now();
+    V.post("/agent/voice/beat", { mic_ok: micOk }).catch(function () { sentMic = null; });
+  }
+  function streamOpen() {
+    return !!(signalling.source && signalling.source.readyState === 1);  // EventSource.OPEN
+  }
   beat();
-  setInterval(beat, 2000);
+  setInterval(function () {
+    if (micOk !== sentMic || (!streamOpen() && Date.now() - beatAt >= 20000)) { beat(); }
+  }, 2000);
 
   var live = document.getElementById("desk-live");
   if (live) { new MutationObserver(readDesk).observe(live, { childList: true, subtree: true }); }
