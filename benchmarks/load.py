@@ -18,7 +18,9 @@ the line then comes back every 2 s). Bot agents act through the API (``/agents/m
 ``--desks N`` also opens N agent desks the way a browser holds one: agents signed in with a
 server-side session and its cookie, each loads ``/agent`` once, keeps the page's two live
 streams open (``/agent/events`` and ``/agent/voice/events``, server-sent events) and posts the
-page's heartbeat (``/agent/voice/beat``) every 2 s.
+page's beat (``/agent/voice/beat``) once, when it opens: the open softphone stream keeps the
+desk alive on the server (ADR 16). ``--beat S`` also beats every S seconds, as the page did
+before (2 s).
 
 The desks open (at most 120 s) before the calls start and the run is measured; their opening
 is reported apart (``--open-with-calls``: they open as the calls start, inside the run).
@@ -69,7 +71,7 @@ TWILIO_ACCOUNT = "AC" + "0" * 32
 WAIT_LOOP_S = 2.0  # the silence when the TwiML names none
 PAUSE = re.compile(r'<Pause length="(\d+)"')
 GRACE_S = 30.0
-BEAT_S = 2.0  # the desk page's heartbeat
+BEAT_S = 0.0  # the desk page beats once when it opens; its stream keeps it alive
 DROPPED = "stream dropped"
 OPENING_S = 120.0  # the desks' opening before the run, at most
 PAGE_TRIES = 10  # a desk turned away at the door reloads its page this often at most
@@ -392,15 +394,15 @@ class Load:
                 asyncio.create_task(self.stream(http, path, stop))
                 for path in ("/agent/events", "/agent/voice/events")
             ]
-            headers = {"X-CSRF-Token": csrf}
+            beat = {"json": {"mic_ok": True}, "headers": {"X-CSRF-Token": csrf}}
+            await self.send(http, "desk", "POST", "/agent/voice/beat", **beat)  # the mic test
             if self.beat_s:
                 await asyncio.sleep(self.rng.uniform(0, self.beat_s))
             while not stop.is_set():
-                if self.beat_s:
-                    beat = {"json": {"mic_ok": True}, "headers": headers}
-                    await self.send(http, "desk", "POST", "/agent/voice/beat", **beat)
-                with contextlib.suppress(TimeoutError):  # 0: no heartbeat, the streams alone
+                with contextlib.suppress(TimeoutError):  # 0: the streams alone keep it alive
                     await asyncio.wait_for(stop.wait(), self.beat_s or None)
+                if self.beat_s and not stop.is_set():
+                    await self.send(http, "desk", "POST", "/agent/voice/beat", **beat)
             for task in streams:
                 task.cancel()
             await asyncio.gather(*streams, return_exceptions=True)
@@ -596,7 +598,8 @@ def main() -> None:
         "--beat",
         type=float,
         default=BEAT_S,
-        help="a desk's heartbeat, seconds (2, as the page; 0: none, to see the streams' share)",
+        help="a desk's beat every S seconds as well (0: once when it opens, as the page; "
+        "2: as the page beat before its stream kept it alive)",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(

@@ -122,7 +122,7 @@ def test_a_webhook_answers_while_slow_reports_fill_the_other_lane(
 def test_a_desk_beat_commits_its_write_in_its_own_thread(
     app: FastAPI, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every open desk writes a beat every 2 s: the write is committed in the thread that made
+    """A desk's beat (when its microphone's test changes) is committed in the thread that made
     it, not left holding the database's writer lock (SQLite's one lock) while the request goes
     back to the event loop to be ended on another thread."""
     demo(session)

@@ -33,6 +33,7 @@ from escucha.discovery import import_all, package_modules
 from escucha.errors import EscuchaError
 from escucha.logs import request_id_var
 from escucha.ops import router as ops_router
+from escucha.voice.desks import OpenDesks
 from escucha.voice.rules import parse_sip_ws_url, sip_ws_origin
 from escucha.web import STATIC
 from escucha.web.i18n import gettext, pick_language
@@ -176,6 +177,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         try:
             yield
         finally:
+            app.state.desks.stop()
             for thread in pbx_threads:
                 thread.stop()
             if worker is not None:
@@ -197,6 +199,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.clock = clock or SystemClock()
     app.state.metrics = Metrics.create()
     app.state.lanes = Lanes.for_engine(engine)
+    app.state.desks = OpenDesks(app.state.session_factory, app.state.clock)
 
     @app.exception_handler(EscuchaError)
     async def _escucha_error(request: Request, exc: EscuchaError) -> Response:

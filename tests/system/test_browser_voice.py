@@ -14,6 +14,7 @@ import time
 import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from escucha.contacts.models import Contact, ContactEvent
 from escucha.org import service as org_service
 from escucha.routing.models import AgentStatus
 from escucha.voice import rules as voice_rules
-from escucha.voice.models import VoiceLeg, VoiceRecording
+from escucha.voice.models import AgentDesk, VoiceLeg, VoiceRecording
 from tests.conftest import START
 from tests.system.conftest import (
     ARTIFACTS,
@@ -518,3 +519,42 @@ def _ana_id(session: Session) -> int:
     uid = session.scalar(select(User.id).where(User.username == "ana"))
     assert uid is not None
     return uid
+
+
+def test_an_open_desk_is_kept_alive_by_its_stream_and_beats_only_on_a_change(
+    demo_open: None, live_server: LiveServer, playwright: Any, tmp_path: Path, session: Session
+) -> None:
+    """#17: the desk's softphone stream keeps it alive on the server; the page beats when the
+    microphone's test changes, never every 2 s."""
+    agent_wav = tone_wav(tmp_path / "agent-660.wav", AGENT_HZ)
+    with chromium(playwright, agent_wav) as ab:
+        agent = _page(ab, live_server.url)
+        beats: list[float] = []
+        agent.on(
+            "request",
+            lambda r: beats.append(time.monotonic()) if r.url.endswith("/agent/voice/beat") else 0,
+        )
+        _log_in(agent, live_server.url, "ana")
+        agent.get_by_role("button", name="Disponible").click()  # tests the microphone first
+        _wait(lambda: len(beats) >= 1, 15, "the opening beat")
+        time.sleep(3.0)  # the microphone's test (1.5 s) and its beat, when its result changed
+        opened = time.monotonic()
+        time.sleep(3 * voice_rules.AGENT_CALL_GRACE_S / 2)
+        quiet = [t for t in beats if t > opened]
+
+        def marked_s() -> float:
+            session.expire_all()
+            desk = session.get(AgentDesk, _ana_id(session))
+            assert desk is not None
+            return (datetime.now(UTC) - desk.last_seen_at.replace(tzinfo=UTC)).total_seconds()
+
+        fresh = marked_s()
+    status = session.get(AgentStatus, _ana_id(session))
+    assert status is not None
+    assert status.state == "available"
+    figure(
+        f"open desk: {len(beats) - len(quiet)} beats opening, {len(quiet)} in the next 12 s; "
+        f"last marked alive {fresh:.1f} s before"
+    )
+    assert quiet == []  # nothing changed: no beat
+    assert fresh < voice_rules.AGENT_CALL_GRACE_S  # marked alive by its open stream

@@ -14,9 +14,13 @@ from typing import Any
 CALLER_GRACE_S = 5.0
 #: A page that said it was closing and did not beat again this long (a reload does) is gone.
 LEAVING_GRACE_S = 2.5
-#: An agent's desk beats every 2 s; silent this long in a call, the caller goes back in line.
+#: An open desk is marked alive every this many seconds by the server process that holds its
+#: live stream (one statement for all of that process's desks), or beats itself while it has no
+#: stream open.
+DESK_MARK_EVERY_S = 2.0
+#: Unmarked this long in a call, the caller goes back in line.
 AGENT_CALL_GRACE_S = 8.0
-#: Silent this long while available, the agent becomes offline (a browser closed by mistake
+#: Unmarked this long while available, the agent becomes offline (a browser closed by mistake
 #: and reopened at once keeps the state).
 AGENT_IDLE_GRACE_S = 30.0
 #: How often the worker looks for callers and desks that went silent.

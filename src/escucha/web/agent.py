@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -42,6 +43,7 @@ from escucha.telephony import twilio as twilio_sdk
 from escucha.voice import rules as voice_rules
 from escucha.voice import service as voice
 from escucha.voice import sip
+from escucha.voice.desks import OpenDesks
 from escucha.web.i18n import pick_language
 from escucha.web.render import render
 
@@ -107,6 +109,8 @@ def sse_event(event: str, html: str) -> str:
 
 
 Look = Callable[[Session], list[str] | None]
+#: What a stream holds while it is open (:meth:`escucha.voice.desks.OpenDesks.holding`).
+Held = Callable[[], AbstractContextManager[None]]
 
 
 def live_stream(
@@ -117,6 +121,7 @@ def live_stream(
     first: str = "",
     every_s: float = SAFETY_S,
     gap_s: float = 0.0,
+    held: Held | None = None,
 ) -> StreamingResponse:
     """The one loop of every live stream: ``look`` runs in a short session of its own when one
     of ``topics`` changed (:mod:`escucha.db.changes`, ADR 25), or after ``every_s`` seconds
@@ -124,6 +129,8 @@ def live_stream(
     an open stream costs no query; a comment keeps proxies open every ``KEEPALIVE_S``.
     ``gap_s`` is the least time between two looks (changes in between are taken together).
     A client that does not ask for ``text/event-stream`` gets the first look only.
+    ``held()`` is entered while the stream is open and left when it ends, however it ends (the
+    client's disconnect cancels it; a keep-alive written to a dead connection fails).
     """
     factory: sessionmaker[Session] = request.app.state.session_factory
     hub = changes.hub_for(request.app.state.engine)
@@ -134,6 +141,15 @@ def live_stream(
             return look(session)
 
     async def stream() -> AsyncIterator[str]:
+        if held is None or once:
+            async for chunk in loop():
+                yield chunk
+            return
+        with held():
+            async for chunk in loop():
+                yield chunk
+
+    async def loop() -> AsyncIterator[str]:
         if first:
             yield first
         clock = anyio.current_time
@@ -206,7 +222,9 @@ def event_stream(
 SignalFetch = Callable[[Session, int], list[dict[str, Any]] | None]
 
 
-def signal_stream(request: Request, fetch: SignalFetch, topics: Sequence[str]) -> StreamingResponse:
+def signal_stream(
+    request: Request, fetch: SignalFetch, topics: Sequence[str], *, held: Held | None = None
+) -> StreamingResponse:
     """Signals as Server-Sent Events (``event: signal``, JSON data, the signal's ``id``).
 
     A reconnecting ``EventSource`` sends ``Last-Event-ID`` and gets what it missed; a new one
@@ -228,7 +246,7 @@ def signal_stream(request: Request, fetch: SignalFetch, topics: Sequence[str]) -
             out.append(f"id: {item['id']}\nevent: signal\ndata: {json.dumps(item)}\n\n")
         return out
 
-    return live_stream(request, topics, look, first="retry: 1000\n\n")
+    return live_stream(request, topics, look, first="retry: 1000\n\n", held=held)
 
 
 def still_signed_in(request: Request, session: Session, user_id: int) -> User | None:
@@ -552,26 +570,31 @@ def consult_signal(
 
 @router.get("/agent/voice/events")
 def agent_signal_events(request: Request, caller: AgentCaller) -> StreamingResponse:
-    """The callers' signals to this agent, as Server-Sent Events."""
+    """The callers' signals to this agent, as Server-Sent Events. While it is open the desk
+    is marked alive with the others open in this process (:mod:`escucha.voice.desks`)."""
     user_id = caller.need_user().id
+    desks: OpenDesks = request.app.state.desks
 
     def fetch(session: Session, after: int) -> list[dict[str, Any]] | None:
         if still_signed_in(request, session, user_id) is None:
             return None
         return [voice.as_event(s) for s in voice.signals_for_agent(session, user_id, after=after)]
 
-    return signal_stream(request, fetch, (f"signals:agent:{user_id}", f"user:{user_id}"))
+    topics = (f"signals:agent:{user_id}", f"user:{user_id}")
+    return signal_stream(request, fetch, topics, held=lambda: desks.holding(user_id))
 
 
 @router.post("/agent/voice/beat")
 @on_lane_threads
 def desk_beat(caller: AgentCaller, db: DB, clock: ClockDep, beat: DeskBeatIn) -> dict[str, str]:
-    """The desk is open (every 2 s); an available agent whose desk went silent goes offline.
+    """The desk is open, with its microphone's test: sent when the desk opens and when what it
+    carries changes, and every 20 s while its live stream cannot be opened (an open stream
+    keeps the desk alive, :mod:`escucha.voice.desks`); an available agent whose desk is gone
+    goes offline.
 
-    Every open desk writes here every 2 s, so the write is committed in its worker thread
-    (:func:`~escucha.admission.on_lane_threads`): on SQLite it holds the database's one writer
-    lock only for the write, never while the request waits for the event loop and another
-    thread to commit it, which made callers' webhooks wait behind desks."""
+    The write is committed in its worker thread (:func:`~escucha.admission.on_lane_threads`):
+    on SQLite it holds the database's one writer lock only for the write, never while the
+    request waits for the event loop and another thread to commit it."""
     user = caller.need_user()
     voice.desk_beat(db, user.id, now=clock.now(), mic_ok=beat.mic_ok)
     status = routing.status_of(db, user.id)

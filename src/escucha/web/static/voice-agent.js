@@ -293,9 +293,23 @@
     }).catch(function () {});
   }, 2000);
 
-  function beat() { V.post("/agent/voice/beat", { mic_ok: micOk }).catch(function () {}); }
+  // The open signalling stream keeps this desk alive on the server (ADR 16): the page beats
+  // when what a beat carries changes (the microphone's test, a new device), and every 20 s
+  // only while no stream is open or the last beat failed. Looked at every 2 s in the page,
+  // which sends nothing else.
+  var sentMic = null, beatAt = 0, beatFailed = false;
+  function beat() {
+    sentMic = micOk; beatAt = Date.now(); beatFailed = false;
+    V.post("/agent/voice/beat", { mic_ok: micOk }).catch(function () { beatFailed = true; });
+  }
+  function streamOpen() {
+    return !!(signalling.source && signalling.source.readyState === 1);  // EventSource.OPEN
+  }
   beat();
-  setInterval(beat, 2000);
+  setInterval(function () {
+    var fallback = beatFailed || !streamOpen();
+    if (micOk !== sentMic || (fallback && Date.now() - beatAt >= 20000)) { beat(); }
+  }, 2000);
 
   var live = document.getElementById("desk-live");
   if (live) { new MutationObserver(readDesk).observe(live, { childList: true, subtree: true }); }
