@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 from pathlib import Path
 from types import FrameType
 
@@ -12,6 +13,26 @@ from escucha.cli.common import clock, db_transaction, fail, settings
 from escucha.logs import configure_logging
 
 DEMO_ORG = Path(__file__).resolve().parent.parent / "org" / "demo.yaml"
+
+#: A peer that stops answering (a desk whose machine lost the network without closing its
+#: connection) is dropped after this many seconds of unacknowledged data or keep-alive probes,
+#: so its live stream ends and the desk is no longer marked alive (ADR 16).
+DEAD_PEER_S = 10
+
+
+def notice_dead_peers(sock: socket.socket) -> None:
+    """TCP keep-alive probes and a user timeout on the listening socket; the connections it
+    accepts inherit them (Linux). Where the options do not exist nothing is set."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    options = (
+        ("TCP_KEEPIDLE", 4),
+        ("TCP_KEEPINTVL", 2),
+        ("TCP_KEEPCNT", 3),
+        ("TCP_USER_TIMEOUT", DEAD_PEER_S * 1000),
+    )
+    for name, value in options:
+        if hasattr(socket, name):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
 
 
 def register(app: typer.Typer) -> None:
@@ -52,7 +73,7 @@ def register(app: typer.Typer) -> None:
 
             listener = start_smtp_listener(cfg)
         try:
-            uvicorn.run(
+            config = uvicorn.Config(
                 create_app(cfg),
                 host=cfg.host,
                 port=cfg.port,
@@ -64,6 +85,9 @@ def register(app: typer.Typer) -> None:
                 proxy_headers=False,
                 forwarded_allow_ips="",
             )
+            sock = config.bind_socket()
+            notice_dead_peers(sock)
+            uvicorn.Server(config).run(sockets=[sock])
         finally:
             if listener is not None:
                 listener.stop()
