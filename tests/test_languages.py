@@ -122,7 +122,6 @@ OWN_LISTS = {
     "qa/schemas.py": "QA detectors",
     "qa/api.py": "QA detectors",
     "analytics/schemas.py": "report wording for staff",
-    "ivr/lint.py": "lint rule texts for staff",
     "ivr/schemas.py": "the languages of an IVR that lists none",
     "tickets/profiles.py": "a regulatory profile's default languages",
 }
@@ -165,8 +164,6 @@ OWN_WORDINGS = {
     "notifications/messages.py": "date patterns and words around dates beside the message "
     "templates of each language (ADR 29)",
     "speech/masking.py": "the token that stands for a masked number in a transcript",
-    "web/ivr_editor.py": "the IVR editor's names for the IVR model's kinds (to move to the "
-    "catalogs with the rework of web/ that takes its queries out)",
 }
 
 _FIELD = re.compile(r"\{(\w*)[^{}]*\}")
@@ -185,13 +182,35 @@ def _is_code(node: ast.AST) -> bool:
     return isinstance(node, ast.Attribute) and node.attr in languages.CODES
 
 
+def _codes(node: ast.AST) -> bool:
+    """A tuple or list of two or more language codes: ``("es", "en")``."""
+    return isinstance(node, ast.Tuple | ast.List) and sum(map(_is_code, node.elts)) >= 2
+
+
 def inline_translations(source: str) -> list[str]:
     """Where ``source`` translates on its own instead of through the catalogs: a function
     taking a text per language (``def tr(es, en)``), texts keyed by language code
-    (``{"es": "Hola", "en": "Hello"}``), or a wording chosen by comparing with a language code
-    (``"Hola" if lang == "es" else "Hello"``)."""
+    (``{"es": "Hola", "en": "Hello"}``), a wording chosen by comparing with a language code
+    (``"Hola" if lang == "es" else "Hello"``), or texts paired with language codes
+    (``dict(zip(("es", "en"), ("Hola", "Hello")))``, the codes named or written out)."""
     found = []
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    code_lists = {
+        target.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value and _codes(node.value)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Name)
+    }
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and ast.unparse(node.func) == "zip"
+            and any(
+                _codes(a) or (isinstance(a, ast.Name) and a.id in code_lists) for a in node.args
+            )
+        ):
+            found.append(f"{node.lineno}: texts paired with language codes")
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             a = node.args
             names = {p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs)}
@@ -214,7 +233,7 @@ def inline_translations(source: str) -> list[str]:
             chosen = [b for b in (node.body, node.orelse) if _is_text(b) and not _is_code(b)]
             if compared and len(chosen) == 2:
                 found.append(f"{node.lineno}: a wording chosen by language")
-    return found
+    return sorted(found, key=lambda where: int(where.split(":")[0]))
 
 
 def test_the_inline_translation_check_finds_each_kind() -> None:
@@ -227,6 +246,10 @@ title = "Resumen" if lang is Lang.es else "Summary"
 note = f"{n} filas" if lang == "es" else f"{n} rows"
 narrowed = "en" if lang == "en" else "es"
 voices = {"es": ("es", 50), "en": ("en-gb", 50)}
+LANGS = ("es", "en")
+title = dict(zip(LANGS, ("Idioma desconocido", "Unknown language"), strict=True))
+fix = dict(zip(["es", "en"], fix_texts))
+spoken = dict(zip(("es", "fr"), texts))
 """
     assert inline_translations(sample) == [
         "2: a text per language as parameters",
@@ -234,6 +257,8 @@ voices = {"es": ("es", 50), "en": ("en-gb", 50)}
         "5: texts keyed by language",
         "6: a wording chosen by language",
         "7: a wording chosen by language",
+        "11: texts paired with language codes",
+        "12: texts paired with language codes",
     ]
 
 

@@ -21,6 +21,7 @@ from escucha.contacts.models import Contact, ContactEvent
 from escucha.ivr import lint
 from escucha.ivr import rules as ivr
 from escucha.ivr.schemas import IvrSpec
+from escucha.ivr.service import say
 from escucha.telephony import calls as telephony
 from tests.conftest import csrf_from, login
 from tests.factories import RECORDING_NOTICE, recording_notice
@@ -203,7 +204,7 @@ def test_lint_warns_when_calls_are_recorded_without_a_notice_in_each_language() 
     assert not [f for f in lint.lint(bare) if f.rule == "recording-notice"]
     (missing,) = [f for f in lint.lint(bare, recording=True) if f.rule == "recording-notice"]
     assert missing.severity == "warning"
-    assert "es, en" in missing.message("en")
+    assert "es, en" in say(missing.message, "en")
     half = _model(text={"es": "Esta llamada se graba."})
     (only_en,) = [f for f in lint.lint(half, recording=True) if f.rule == "recording-notice"]
     assert only_en.args["missing"] == "en"

@@ -77,8 +77,9 @@ def lint_command(
         _ = words(lang)
         for f in report.findings:
             where = f"{f.file}:{f.line}" if f.line is not None else str(f.file)
-            typer.echo(f"{where}: {f.severity} [{f.rule}] {dotted(f.path)}: {f.message(lang)}")
-            typer.echo(f"    {_('fix')}: {f.fix(lang)}")
+            said = service.say(f.message, lang)
+            typer.echo(f"{where}: {f.severity} [{f.rule}] {dotted(f.path)}: {said}")
+            typer.echo(f"    {_('fix')}: {service.say(f.fix, lang)}")
         counts = _(
             "{errors} errors, {warnings} warnings",
             errors=report.errors,
@@ -95,25 +96,25 @@ def rules_command(as_json: JsonOpt = False, lang: LangOpt = "es") -> None:
     # Imported when the command runs, so the CLI starts fast.
     from escucha.ivr.lint import RULES
 
+    _ = words(lang)
     if as_json:
         _emit_json(
             [
                 {
                     "rule": r.id,
                     "severity": r.severity,
-                    "title": r.title[lang if lang in r.title else "en"],
-                    "explanation": r.explanation[lang if lang in r.explanation else "en"],
-                    "fix": r.fix[lang if lang in r.fix else "en"],
+                    "title": _(r.title),
+                    "explanation": _(r.explanation),
+                    "fix": _(r.fix),
                 }
                 for r in RULES.values()
             ]
         )
         return
     for r in RULES.values():
-        key = lang if lang in r.title else "en"
-        typer.echo(f"{r.id} ({r.severity}): {r.title[key]}")
-        typer.echo(f"    {r.explanation[key]}")
-        typer.echo(f"    {words(key)('fix')}: {r.fix[key]}")
+        typer.echo(f"{r.id} ({r.severity}): {_(r.title)}")
+        typer.echo(f"    {_(r.explanation)}")
+        typer.echo(f"    {_('fix')}: {_(r.fix)}")
 
 
 @ivr_app.command("test")

@@ -1,6 +1,8 @@
 """IVR lint: rules that keep a menu clear without being too detailed (requirement C1).
 
-Each rule has an id, a severity, an explanation and a fix hint, in Spanish and English.
+Each rule has an id, a severity, an explanation and a fix hint, written as English message ids
+that the caller words in its language through the catalogs (:mod:`escucha.i18n`); a finding
+carries its rule and the named fields of its message.
 :func:`lint` is pure: it reads the model and, optionally, durations measured from rendered
 audio (``{(language, text): seconds}``); without them prompt length is estimated from the
 speaking rate. Errors make ``escucha ivr lint`` exit non-zero.
@@ -12,7 +14,7 @@ import re
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from escucha import languages
 from escucha.ivr.rules import (
@@ -35,344 +37,203 @@ from escucha.ivr.rules import (
 __pure__ = True  # imports only the standard library, NumPy, SciPy and pure modules
 
 Severity = Literal["error", "warning"]
-LANGS = ("es", "en")
+
+
+@dataclass(frozen=True)
+class Message:
+    """An English message id and its named fields: the caller words it in a language through
+    the catalogs (:func:`escucha.ivr.service.say`). A field may itself be a message."""
+
+    id: str
+    fields: Mapping[str, Value] = field(default_factory=dict)
+
+
+Value: TypeAlias = "str | int | float | Message"
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A lint rule: texts are ``{"es": ..., "en": ...}``; ``template`` formats a finding."""
+    """A lint rule; its texts are English message ids (the catalogs word them), ``template``
+    with the ``{fields}`` of a finding."""
 
     id: str
     severity: Severity
-    title: Mapping[str, str]
-    explanation: Mapping[str, str]
-    fix: Mapping[str, str]
-    template: Mapping[str, str]
-
-
-def _rule(
-    rule_id: str,
-    severity: Severity,
-    title: tuple[str, str],
-    explanation: tuple[str, str],
-    fix: tuple[str, str],
-    template: tuple[str, str],
-) -> Rule:
-    return Rule(
-        rule_id,
-        severity,
-        dict(zip(LANGS, title, strict=True)),
-        dict(zip(LANGS, explanation, strict=True)),
-        dict(zip(LANGS, fix, strict=True)),
-        dict(zip(LANGS, template, strict=True)),
-    )
+    title: str
+    explanation: str
+    fix: str
+    template: str
 
 
 _RULE_LIST: tuple[Rule, ...] = (
-    _rule(
+    Rule(
         "unknown-language",
         "error",
-        ("Idioma desconocido", "Unknown language"),
+        "Unknown language",
         (
-            "escucha no tiene voz, frases propias ni mensajes en ese idioma: quien lo elija "
-            "oiría otro idioma a medias.",
-            "escucha has no voice, built-in sentences or messages in that language: a caller "
-            "who chose it would hear another language half the time.",
+            "escucha has no voice, built-in sentences or messages in that language: a caller who "
+            "chose it would hear another language half the time."
         ),
-        (
-            "Use un idioma del catálogo o añádalo al catálogo (README).",
-            "Use a language of the catalog or add it to the catalog (README).",
-        ),
-        (
-            "el idioma «{lang}» no está en el catálogo ({known})",
-            'language "{lang}" is not in the catalog ({known})',
-        ),
+        "Use a language of the catalog or add it to the catalog (README).",
+        'language "{lang}" is not in the catalog ({known})',
     ),
-    _rule(
+    Rule(
         "person",
         "error",
-        ("Camino a una persona", "Way to a person"),
+        "Way to a person",
         (
-            "Desde cada menú, también el principal, el cliente debe poder hablar con una "
-            "persona. Sin esa salida se siente atrapado; en España la Ley 10/2025 la exige.",
-            "From every menu, the main one included, the caller must be able to reach a "
-            "person. Without it they feel trapped; Spain's Ley 10/2025 requires it.",
+            "From every menu, the main one included, the caller must be able to reach a person. "
+            "Without it they feel trapped; Spain's Ley 10/2025 requires it."
         ),
         (
-            "Defina `agent:` (una cola, devolución de llamada o transferencia) y no anule "
-            "`agent_key` en el menú, o añada una opción que lleve al nodo de `agent:`.",
-            "Set `agent:` (a queue, callback or transfer node) and do not turn `agent_key` off "
-            "in the menu, or add an option that goes to the `agent:` node.",
+            "Set `agent:` (a queue, callback or transfer node) and do not turn `agent_key` off in "
+            "the menu, or add an option that goes to the `agent:` node."
         ),
-        (
-            "el menú '{node}' no ofrece ningún camino a una persona",
-            "menu '{node}' offers no way to a person",
-        ),
+        "menu '{node}' offers no way to a person",
     ),
-    _rule(
+    Rule(
         "max-options",
         "warning",
-        ("Demasiadas opciones", "Too many options"),
+        "Too many options",
         (
-            "Nadie recuerda más de unas pocas opciones oídas; con demasiadas el cliente "
-            "vuelve a escuchar el menú o elige al azar.",
-            "Nobody remembers more than a few options heard once; with too many the caller "
-            "listens again or picks at random.",
+            "Nobody remembers more than a few options heard once; with too many the caller listens "
+            "again or picks at random."
         ),
         (
-            "Agrupe opciones en un submenú, quite las poco usadas (mírelo con "
-            "`escucha ivr test --calls`), o suba `max_options` si está justificado.",
-            "Group options into a submenu, drop rarely used ones (see `escucha ivr test "
-            "--calls`), or raise `max_options` if justified.",
+            "Group options into a submenu, drop rarely used ones (see `escucha ivr test --calls`), "
+            "or raise `max_options` if justified."
         ),
-        (
-            "el menú '{node}' tiene {count} opciones (máximo {max})",
-            "menu '{node}' has {count} options (at most {max})",
-        ),
+        "menu '{node}' has {count} options (at most {max})",
     ),
-    _rule(
+    Rule(
         "max-depth",
         "warning",
-        ("Menú demasiado profundo", "Menu too deep"),
-        (
-            "Cada nivel añade espera y otra decisión; a partir del tercero el cliente se pierde.",
-            "Every level adds listening and another decision; past the third the caller gets lost.",
-        ),
-        (
-            "Suba las opciones frecuentes a niveles superiores o use reconocimiento de voz "
-            "por palabras clave.",
-            "Move frequent options up a level or let callers say keywords.",
-        ),
-        (
-            "el menú '{node}' está en el nivel {depth} (máximo {max})",
-            "menu '{node}' is at level {depth} (at most {max})",
-        ),
+        "Menu too deep",
+        "Every level adds listening and another decision; past the third the caller gets lost.",
+        "Move frequent options up a level or let callers say keywords.",
+        "menu '{node}' is at level {depth} (at most {max})",
     ),
-    _rule(
+    Rule(
         "repeat",
         "warning",
-        ("Sin opción de repetir", "No repeat option"),
-        (
-            "Quien se pierde una opción necesita oír el menú de nuevo sin colgar y volver a "
-            "llamar.",
-            "A caller who missed an option needs to hear the menu again without calling back.",
-        ),
-        (
-            "Deje la tecla `repeat_key` por defecto (9) o defina una en el menú.",
-            "Keep the default `repeat_key` (9) or set one in the menu.",
-        ),
-        (
-            "el menú '{node}' no tiene opción de repetir",
-            "menu '{node}' has no repeat option",
-        ),
+        "No repeat option",
+        "A caller who missed an option needs to hear the menu again without calling back.",
+        "Keep the default `repeat_key` (9) or set one in the menu.",
+        "menu '{node}' has no repeat option",
     ),
-    _rule(
+    Rule(
         "prompt-length",
         "warning",
-        ("Locución demasiado larga", "Prompt too long"),
-        (
-            "Una locución larga hace esperar y se olvida; claro no es lo mismo que detallado.",
-            "A long prompt makes people wait and is forgotten; clear is not the same as detailed.",
-        ),
-        (
-            "Acorte el texto, quite cortesías y explicaciones, o divida el menú.",
-            "Shorten the text, drop pleasantries and explanations, or split the menu.",
-        ),
-        (
-            "'{node}' ({lang}) dura {seconds:.1f} s, {how} (máximo {max:g} s)",
-            "'{node}' ({lang}) takes {seconds:.1f} s, {how} (at most {max:g} s)",
-        ),
+        "Prompt too long",
+        "A long prompt makes people wait and is forgotten; clear is not the same as detailed.",
+        "Shorten the text, drop pleasantries and explanations, or split the menu.",
+        "'{node}' ({lang}) takes {seconds:.1f} s, {how} (at most {max:g} s)",
     ),
-    _rule(
+    Rule(
         "action-before-key",
         "warning",
-        ("La acción antes de la tecla", "Action before the key"),
+        "Action before the key",
         (
-            "El cliente busca su gestión, no un número: si oye la tecla primero tiene que "
-            "retenerla hasta saber para qué sirve.",
-            "Callers listen for their task, not a number: hearing the key first means holding "
-            "it in memory until they know what it is for.",
+            "Callers listen for their task, not a number: hearing the key first means holding it "
+            "in memory until they know what it is for."
         ),
-        (
-            "Diga primero la acción y luego la tecla: «para facturas, pulse 1».",
-            'Say the action first, then the key: "for bills, press 1".',
-        ),
-        (
-            "'{node}' ({lang}) dice la tecla antes de la acción: «{excerpt}»",
-            "'{node}' ({lang}) says the key before the action: \"{excerpt}\"",
-        ),
+        'Say the action first, then the key: "for bills, press 1".',
+        "'{node}' ({lang}) says the key before the action: \"{excerpt}\"",
     ),
-    _rule(
+    Rule(
         "unreachable",
         "warning",
-        ("Nodo inalcanzable", "Unreachable node"),
-        (
-            "Ninguna llamada puede llegar a este nodo desde la entrada; suele ser un resto o "
-            "un error de enlace.",
-            "No call can reach this node from the entry; it is usually left over or a broken link.",
-        ),
-        (
-            "Enlácelo desde un menú (`goto`) o bórrelo.",
-            "Link it from a menu (`goto`) or delete it.",
-        ),
-        (
-            "ninguna llamada llega a '{node}'",
-            "no call reaches '{node}'",
-        ),
+        "Unreachable node",
+        "No call can reach this node from the entry; it is usually left over or a broken link.",
+        "Link it from a menu (`goto`) or delete it.",
+        "no call reaches '{node}'",
     ),
-    _rule(
+    Rule(
         "dead-end",
         "error",
-        ("Callejón sin salida", "Dead end"),
+        "Dead end",
         (
-            "El cliente llega a un punto donde no puede elegir nada ni le atiende nadie y la "
-            "llamada se corta.",
-            "The caller reaches a point where they can choose nothing, nobody takes the call "
-            "and the call is dropped.",
+            "The caller reaches a point where they can choose nothing, nobody takes the call and "
+            "the call is dropped."
         ),
         (
-            "Dé a la información un `then` (vuelta al menú) o termine con `hangup` y un "
-            "mensaje; dé opciones al menú.",
             "Give the information node a `then` (back to a menu) or end with `hangup` and a "
-            "message; give the menu options.",
+            "message; give the menu options."
         ),
-        (
-            "'{node}' ({type}) no lleva a ninguna parte",
-            "'{node}' ({type}) leads nowhere",
-        ),
+        "'{node}' ({type}) leads nowhere",
     ),
-    _rule(
+    Rule(
         "loop-no-exit",
         "error",
-        ("Bucle sin salida", "Loop with no exit"),
+        "Loop with no exit",
         (
-            "Un grupo de nodos que se envían entre sí sin llegar nunca a una cola, un buzón, "
-            "una persona o un final: el cliente da vueltas hasta colgar.",
-            "Nodes that send calls to each other and never reach a queue, voicemail, a person "
-            "or an end: the caller goes round until they hang up.",
+            "Nodes that send calls to each other and never reach a queue, voicemail, a person or "
+            "an end: the caller goes round until they hang up."
         ),
-        (
-            "Añada una salida al bucle (la tecla de persona o una opción final).",
-            "Add a way out of the loop (the person key or a final option).",
-        ),
-        (
-            "los nodos {nodes} forman un bucle sin salida",
-            "nodes {nodes} form a loop with no exit",
-        ),
+        "Add a way out of the loop (the person key or a final option).",
+        "nodes {nodes} form a loop with no exit",
     ),
-    _rule(
+    Rule(
         "keyword-overlap",
         "error",
-        ("Palabras clave que se solapan", "Overlapping keywords"),
+        "Overlapping keywords",
         (
-            "Si la misma palabra vale para dos opciones, lo que dice el cliente no decide a "
-            "dónde va y se le vuelve a preguntar.",
-            "If the same word fits two options, what the caller says does not decide where "
-            "they go and they are asked again.",
+            "If the same word fits two options, what the caller says does not decide where they go "
+            "and they are asked again."
         ),
-        (
-            "Use palabras distintas en cada opción del menú.",
-            "Use different words for each option of the menu.",
-        ),
-        (
-            "menú '{node}' ({lang}): «{word}» (tecla {key}) se solapa con «{other}» (tecla "
-            "{other_key})",
-            'menu \'{node}\' ({lang}): "{word}" (key {key}) overlaps "{other}" (key {other_key})',
-        ),
+        "Use different words for each option of the menu.",
+        'menu \'{node}\' ({lang}): "{word}" (key {key}) overlaps "{other}" (key {other_key})',
     ),
-    _rule(
+    Rule(
         "jargon",
         "warning",
-        ("Jerga", "Jargon"),
-        (
-            "Palabras internas de la empresa o técnicas hacen sentir al cliente que no sabe "
-            "elegir.",
-            "Internal or technical words make callers feel they do not know what to choose.",
-        ),
-        (
-            "Use las palabras del cliente («avería», «factura»); ajuste la lista con `jargon:`.",
-            'Use the caller\'s words ("fault", "bill"); tune the list with `jargon:`.',
-        ),
-        (
-            "'{node}' ({lang}) usa la jerga «{term}»",
-            "'{node}' ({lang}) uses the jargon \"{term}\"",
-        ),
+        "Jargon",
+        "Internal or technical words make callers feel they do not know what to choose.",
+        'Use the caller\'s words ("fault", "bill"); tune the list with `jargon:`.',
+        "'{node}' ({lang}) uses the jargon \"{term}\"",
     ),
-    _rule(
+    Rule(
         "missing-translation",
         "warning",
-        ("Falta traducción", "Missing translation"),
-        (
-            "Quien llama en otro idioma oye este texto en el idioma por defecto, o no lo oye.",
-            "A caller in another language hears this text in the default language, or not at all.",
-        ),
-        (
-            "Escriba el texto en todos los idiomas de `languages`.",
-            "Write the text in every language of `languages`.",
-        ),
-        (
-            "{what} sin traducción a {missing}",
-            "{what} has no {missing} text",
-        ),
+        "Missing translation",
+        "A caller in another language hears this text in the default language, or not at all.",
+        "Write the text in every language of `languages`.",
+        "{what} has no {missing} text",
     ),
-    _rule(
+    Rule(
         "duplicate-key",
         "error",
-        ("Tecla repetida", "Duplicate key"),
-        (
-            "Una tecla solo puede llevar a un sitio; la segunda opción nunca se alcanza.",
-            "A key can lead to one place only; the second option is never reached.",
-        ),
-        (
-            "Dé a cada opción su propia tecla, distinta de la de persona y la de repetir.",
-            "Give each option its own key, different from the person and repeat keys.",
-        ),
-        (
-            "menú '{node}': la tecla {key} se usa para {uses}",
-            "menu '{node}': key {key} is used for {uses}",
-        ),
+        "Duplicate key",
+        "A key can lead to one place only; the second option is never reached.",
+        "Give each option its own key, different from the person and repeat keys.",
+        "menu '{node}': key {key} is used for {uses}",
     ),
-    _rule(
+    Rule(
         "keys-not-announced",
         "warning",
-        ("Teclas que no se anuncian", "Keys not announced"),
+        "Keys not announced",
         (
-            "Una opción que la locución no nombra no existe para el cliente, y menos aún la "
-            "de hablar con una persona.",
-            "An option the prompt does not name does not exist for the caller, least of all "
-            "the way to a person.",
+            "An option the prompt does not name does not exist for the caller, least of all the "
+            "way to a person."
         ),
         (
-            "Nombre cada tecla en la locución escrita, o bórrela y deje que se genere desde "
-            "las etiquetas.",
-            "Name every key in the written prompt, or delete it and let it be generated from "
-            "the labels.",
+            "Name every key in the written prompt, or delete it and let it be generated from the "
+            "labels."
         ),
-        (
-            "la locución de '{node}' ({lang}) no nombra la(s) tecla(s) {keys}",
-            "the prompt of '{node}' ({lang}) does not name key(s) {keys}",
-        ),
+        "the prompt of '{node}' ({lang}) does not name key(s) {keys}",
     ),
-    _rule(
+    Rule(
         "recording-notice",
         "warning",
-        ("Grabación sin aviso", "Recording without a notice"),
+        "Recording without a notice",
         (
-            "Las llamadas se graban (ESCUCHA_RECORD_CALLS) y quien llama debe oírlo antes de "
-            "hablar con nadie, en su idioma.",
-            "Calls are recorded (ESCUCHA_RECORD_CALLS) and callers must hear it before they "
-            "talk to anyone, in their language.",
+            "Calls are recorded (ESCUCHA_RECORD_CALLS) and callers must hear it before they talk "
+            "to anyone, in their language."
         ),
         (
-            "Escriba `recording_notice.text` en cada idioma del IVR (y `refuse_key` donde la "
-            "ley permite negarse).",
-            "Write `recording_notice.text` in every language of the IVR (and `refuse_key` "
-            "where the law lets callers refuse).",
+            "Write `recording_notice.text` in every language of the IVR (and `refuse_key` where "
+            "the law lets callers refuse)."
         ),
-        (
-            "las llamadas se graban y no hay aviso de grabación en: {missing}",
-            "calls are recorded and there is no recording notice in: {missing}",
-        ),
+        "calls are recorded and there is no recording notice in: {missing}",
     ),
 )
 
@@ -385,7 +246,7 @@ class Finding:
 
     rule: str
     path: Loc
-    args: Mapping[str, str | int | float] = field(default_factory=dict)
+    args: Mapping[str, Value] = field(default_factory=dict)
     file: str | None = None
     line: int | None = None
 
@@ -393,18 +254,13 @@ class Finding:
     def severity(self) -> Severity:
         return RULES[self.rule].severity
 
-    def message(self, language: str = "es") -> str:
-        templates = RULES[self.rule].template
-        lang = language if language in templates else "en"
-        values = dict(self.args)
-        for name, value in self.args.items():  # "how_es" fills "{how}" in Spanish
-            if name.endswith(f"_{lang}"):
-                values[name.removesuffix(f"_{lang}")] = value
-        return templates[lang].format(**values)
+    @property
+    def message(self) -> Message:
+        return Message(RULES[self.rule].template, self.args)
 
-    def fix(self, language: str = "es") -> str:
-        fixes = RULES[self.rule].fix
-        return fixes.get(language, fixes["en"])
+    @property
+    def fix(self) -> Message:
+        return Message(RULES[self.rule].fix)
 
 
 def lint(
@@ -533,8 +389,11 @@ def _prompt_length(model: IvrModel, durations: Durations | None) -> list[Finding
         seconds, measured = speech_seconds(model, spoken.language, spoken.text, durations)
         if seconds > model.max_prompt_s:
             rate = model.rate_wps(spoken.language)
-            how_es = "medido en el audio" if measured else f"estimado a {rate:g} palabras/s"
-            how_en = "measured from the audio" if measured else f"estimated at {rate:g} words/s"
+            how = (
+                Message("measured from the audio")
+                if measured
+                else Message("estimated at {rate:g} words/s", {"rate": rate})
+            )
             out.append(
                 Finding(
                     "prompt-length",
@@ -543,8 +402,7 @@ def _prompt_length(model: IvrModel, durations: Durations | None) -> list[Finding
                         "node": spoken.node if spoken.kind != "greeting" else "greeting",
                         "lang": spoken.language,
                         "seconds": round(seconds, 1),
-                        "how_es": how_es,
-                        "how_en": how_en,
+                        "how": how,
                         "max": model.max_prompt_s,
                     },
                 )

@@ -15,6 +15,7 @@ from typing import Any
 from escucha.ivr.lint import errors, lint
 from escucha.ivr.rules import IvrModel
 from escucha.ivr.schemas import validate_ivr
+from escucha.ivr.service import say
 from escucha.yamlio import YamlFileError, YamlProblem, dotted, line_of
 
 PREFIX: tuple[str, ...] = ("ivr",)
@@ -52,7 +53,7 @@ def problems_for_org_ivr(
             filename,
             line_of(doc, (*PREFIX, *f.path)),
             dotted((*PREFIX, *f.path)),
-            f"[{f.rule}] {f.message('en')}",
+            f"[{f.rule}] {say(f.message, 'en')}",
         )
         for f in errors(lint(model))
     ]

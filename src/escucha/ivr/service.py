@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from escucha.errors import InvalidInput
+from escucha.i18n import translator
 from escucha.ivr import journeys
 from escucha.ivr.audio import RenderedPrompt, durations_of, render_ivr
 from escucha.ivr.journeys import CallLogReport, Journey, PathCount, Task
-from escucha.ivr.lint import Finding, lint
+from escucha.ivr.lint import Finding, Message, Value, lint
 from escucha.ivr.rules import Durations, IvrModel, Loc
 from escucha.ivr.schemas import IvrSpec, TasksSpec, parse_ivr_document, task_problems
 from escucha.yamlio import (
@@ -111,12 +112,21 @@ class LintReport:
                     "file": f.file,
                     "line": f.line,
                     "path": dotted(f.path),
-                    "message": f.message(language),
-                    "fix": f.fix(language),
+                    "message": say(f.message, language),
+                    "fix": say(f.fix, language),
                 }
                 for f in self.findings
             ],
         }
+
+
+def say(message: Message, language: str) -> str:
+    """``message`` worded in ``language`` by the catalogs, its fields (messages too) filled."""
+
+    def value(v: Value) -> str | int | float:
+        return say(v, language) if isinstance(v, Message) else v
+
+    return translator(language)(message.id, **{k: value(v) for k, v in message.fields.items()})
 
 
 def lint_ivr(

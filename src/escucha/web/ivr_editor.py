@@ -25,8 +25,10 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from escucha import languages
 from escucha.auth.api import DB, ClockDep, SupervisorCaller
 from escucha.errors import EscuchaError, InvalidInput, NotFound
+from escucha.i18n import translator
 from escucha.ivr import audio
 from escucha.ivr.editing import (
     GREETING,
@@ -57,6 +59,7 @@ from escucha.ivr.rules import (
     speech_seconds,
     start,
 )
+from escucha.ivr.service import say
 from escucha.ivr.stored import save_ivr, stored_ivr
 from escucha.org import service as org_service
 from escucha.web.i18n import pick_language
@@ -66,67 +69,41 @@ from escucha.yamlio import dotted
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger("escucha.ivr")
 
-LANGUAGE_NAMES = {"es": "Español", "en": "English", "ca": "Català", "gl": "Galego", "eu": "Euskara"}
+#: Each language by its own name, from the catalog (a code the catalog lacks shows as itself).
+LANGUAGE_NAMES = {code: language.name for code, language in languages.CATALOG.items()}
 KEYPAD = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#")
 HOURS_CHOICES = ("now", "open", "closed")
 _FORM_FIELDS = 5000
 
-#: Words of the page that come from the IVR model (type, branch, severity, kind of text).
-WORDS: dict[str, dict[str, str]] = {
-    "es": {
-        "menu": "menú",
-        "queue": "cola",
-        "info": "información",
-        "callback": "devolución de llamada",
-        "voicemail": "buzón de voz",
-        "transfer": "transferencia",
-        "hangup": "fin de llamada",
-        "hours": "horario",
-        "open": "abierto",
-        "closed": "cerrado",
-        "then": "después",
-        "no_input": "sin respuesta",
-        "error": "error",
-        "warning": "aviso",
-        "greeting": "Saludo",
-        "prompt": "Locución del menú",
-        "intro": "Introducción",
-        "label": "Etiqueta de la opción",
-        "message": "Mensaje",
-        "person": "persona",
-        "repeat": "repetir",
-        "to": "a",
-    },
-    "en": {
-        "menu": "menu",
-        "queue": "queue",
-        "info": "information",
-        "callback": "callback",
-        "voicemail": "voicemail",
-        "transfer": "transfer",
-        "hangup": "end of call",
-        "hours": "business hours",
-        "open": "open",
-        "closed": "closed",
-        "then": "then",
-        "no_input": "no answer",
-        "error": "error",
-        "warning": "warning",
-        "greeting": "Greeting",
-        "prompt": "Menu prompt",
-        "intro": "Introduction",
-        "label": "Option label",
-        "message": "Message",
-        "person": "person",
-        "repeat": "repeat",
-        "to": "to",
-    },
-}
 TYPES = ("menu", "queue", "info", "callback", "voicemail", "transfer", "hangup", "hours")
 
 
 def words_for(lang: str) -> dict[str, str]:
-    return WORDS.get(lang, WORDS["en"])
+    """Words of the page that come from the IVR model (type, branch, severity, kind of text)."""
+    _ = translator(lang)
+    return {
+        "menu": _("menu"),
+        "queue": _("queue"),
+        "info": _("information"),
+        "callback": _("callback"),
+        "voicemail": _("voicemail"),
+        "transfer": _("transfer"),
+        "hangup": _("end of call"),
+        "hours": _("business hours"),
+        "open": _("open"),
+        "closed": _("closed"),
+        "then": _("then"),
+        "no_input": _("no answer"),
+        "error": _("error"),
+        "warning": _("warning"),
+        "greeting": _("Greeting"),
+        "prompt": _("Menu prompt"),
+        "intro": _("Introduction"),
+        "label": _("Option label"),
+        "message": _("Message"),
+        "person": _("person"),
+        "repeat": _("repeat"),
+    }
 
 
 def describe(model: IvrModel, node_id: str, lang: str) -> str:
@@ -149,7 +126,7 @@ def describe(model: IvrModel, node_id: str, lang: str) -> str:
     if node.type in ("queue", "callback", "voicemail") and node.queue:
         return f"{w[node.type]} {node.queue}"
     if node.type == "transfer":
-        return f"{w['transfer']} {w['to']} {node.number}"
+        return translator(lang)("transfer to {number}", number=node.number)
     return ""
 
 
@@ -218,7 +195,14 @@ def _marks(checked: Checked, lang: str) -> list[Mark]:
         for p in checked.problems
     ]
     out.extend(
-        Mark(f.severity, f.rule, finding_node(f.path), dotted(f.path), f.message(lang), f.fix(lang))
+        Mark(
+            f.severity,
+            f.rule,
+            finding_node(f.path),
+            dotted(f.path),
+            say(f.message, lang),
+            say(f.fix, lang),
+        )
         for f in checked.findings
     )
     return out
