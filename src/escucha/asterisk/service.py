@@ -211,14 +211,16 @@ def trunk(session: Session) -> str:
 
 
 def agent_bridges(session: Session, contact_id: int) -> int:
-    """How many agents' bridges the customer has entered so far: the answered legs that are (or
-    became, handed over) the call's agent. The n-th bridge is the n-th leg of the recording."""
+    """How many agents' bridges the customer has entered so far: the answered legs put in a
+    bridge that are (or became, handed over) the call's agent. The n-th bridge is the n-th leg
+    of the recording."""
     return int(
         session.scalar(
             select(func.count(AriChannel.id)).where(
                 AriChannel.contact_id == contact_id,
                 AriChannel.role == "agent",
                 AriChannel.answered_at.is_not(None),
+                AriChannel.bridge_id.is_not(None),
             )
         )
         or 0
