@@ -96,6 +96,13 @@ def _consulting(
     return Consult(caller, ana_leg, contact_id, consult.id)
 
 
+def _recording_node(make_node: NodeFactory, settings: Settings, name: str) -> AriConsumer:
+    """A node that records calls, connected to the PBX."""
+    node = make_node(name, settings=settings.model_copy(update={"record_calls": True}))
+    wait_until(node.connected.is_set)
+    return node
+
+
 def _colleague_leg(standin: AriStandIn, c: Consult) -> str:
     wait_until(lambda: standin.leg_of(f"{c.caller}-c"), what="the colleague's phone to ring")
     return standin.leg_of(f"{c.caller}-c")[0]
@@ -110,8 +117,7 @@ def test_the_agent_talks_to_a_colleague_then_hands_the_customer_over(
     clock: FrozenClock,
     users: dict[str, int],
 ) -> None:
-    node = make_node("warm", settings=ari_settings.model_copy(update={"record_calls": True}))
-    wait_until(node.connected.is_set)
+    _recording_node(make_node, ari_settings, "warm")
     standin.auto_answer["PJSIP/luis"] = 0.02
     c = _consulting(standin, session, said, clock, users)
     luis_leg = _colleague_leg(standin, c)
@@ -408,9 +414,7 @@ def test_a_restart_during_the_colleagues_leg_records_it_once(
     clock: FrozenClock,
     users: dict[str, int],
 ) -> None:
-    recording = ari_settings.model_copy(update={"record_calls": True})
-    first = make_node("before", settings=recording)
-    wait_until(first.connected.is_set)
+    first = _recording_node(make_node, ari_settings, "before")
     standin.auto_answer["PJSIP/luis"] = 0.02
     c = _consulting(standin, session, said, clock, users)
     luis_leg = _colleague_leg(standin, c)
@@ -425,9 +429,36 @@ def test_a_restart_during_the_colleagues_leg_records_it_once(
     )
     session.rollback()
     first.stop()  # escucha restarts: the PBX keeps the call and its recording going
-    second = make_node("after", settings=recording)
+    second = _recording_node(make_node, ari_settings, "after")
     wait_until(lambda: second.driver.counters.reconciled == 1, what="the call taken up")
     standin.hangup(luis_leg)
     wait_until(lambda: _contact(session, c.contact_id).state == "wrap_up", what="the end")
     _assert_two_legs_transcribed(session, c.contact_id, users)
     assert len(standin.calls("POST", "/record")) == 2  # not recorded again by the new node
+
+
+def test_a_call_transferred_to_a_queue_reaches_the_next_agent_whose_bridge_is_the_next_leg(
+    make_node: NodeFactory,
+    ari_settings: Settings,
+    standin: AriStandIn,
+    session: Session,
+    said: Said,
+    clock: FrozenClock,
+    users: dict[str, int],
+) -> None:
+    _recording_node(make_node, ari_settings, "blind")
+    caller, ana_leg, contact_id = talking_with_ana(standin, session, said, clock, users["ana"])
+    routing.transfer(session, users["ana"], contact_id, "averias", now=clock.now(), note="fuga")
+    session.commit()
+    wait_until(lambda: ana_leg not in standin.legs, what="the agent's leg hung up")
+    # a colleague becomes free while the caller waits: the line connects them
+    standin.auto_answer["PJSIP/luis"] = 0.02
+    routing.set_agent_state(session, users["luis"], "available", now=clock.now())
+    session.commit()
+    wait_until(lambda: _contact(session, contact_id).state == "connected", what="Luis answers")
+    wait_until(lambda: len(standin.calls("POST", "/record")) == 2, what="Luis's bridge recorded")
+    assert standin.calls("POST", "/record")[1]["name"] == f"escucha-call-{contact_id}-leg2"
+    luis_leg = standin.leg_of(f"{caller}-a")[-1]
+    assert _bridge_of(standin, caller) == {caller, luis_leg}
+    standin.hangup(luis_leg)
+    _assert_two_legs_transcribed(session, contact_id, users)

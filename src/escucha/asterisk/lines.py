@@ -704,7 +704,10 @@ class Driver:
                     self.run(session, line, turn, now=now)
                 elif line.mode == "wait":
                     turn = telephony.wait_turn(session, PROVIDER, line.channel, now=now)
-                    if turn.phase in ("queue", "offered") and not turn.texts():
+                    quiet = not turn.texts() and not any(
+                        isinstance(a, R.Connect) for a in turn.actions
+                    )
+                    if turn.phase in ("queue", "offered") and quiet:
                         line.deadline = mono + self.poll_s  # nothing to say: the music goes on
                     else:
                         self.run(session, line, turn, now=now)
