@@ -6,6 +6,7 @@ customer hanging up meanwhile end the consult (ADR 24, ADR 30)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -19,6 +20,7 @@ from escucha.config import Settings
 from escucha.contacts.models import Contact, ContactEvent
 from escucha.routing import service as routing
 from escucha.routing.models import AgentStatus
+from escucha.speech.models import SpeechTranscript
 from escucha.voice import service as voice
 from escucha.voice.models import VoiceConsult, VoiceRecording
 from tests.asterisk.conftest import NodeFactory, Said, talking_with_ana, wait_until
@@ -94,6 +96,13 @@ def _consulting(
     return Consult(caller, ana_leg, contact_id, consult.id)
 
 
+def _recording_node(make_node: NodeFactory, settings: Settings, name: str) -> AriConsumer:
+    """A node that records calls, connected to the PBX."""
+    node = make_node(name, settings=settings.model_copy(update={"record_calls": True}))
+    wait_until(node.connected.is_set)
+    return node
+
+
 def _colleague_leg(standin: AriStandIn, c: Consult) -> str:
     wait_until(lambda: standin.leg_of(f"{c.caller}-c"), what="the colleague's phone to ring")
     return standin.leg_of(f"{c.caller}-c")[0]
@@ -108,8 +117,7 @@ def test_the_agent_talks_to_a_colleague_then_hands_the_customer_over(
     clock: FrozenClock,
     users: dict[str, int],
 ) -> None:
-    node = make_node("warm", settings=ari_settings.model_copy(update={"record_calls": True}))
-    wait_until(node.connected.is_set)
+    _recording_node(make_node, ari_settings, "warm")
     standin.auto_answer["PJSIP/luis"] = 0.02
     c = _consulting(standin, session, said, clock, users)
     luis_leg = _colleague_leg(standin, c)
@@ -163,11 +171,45 @@ def test_the_agent_talks_to_a_colleague_then_hands_the_customer_over(
     rec = session.scalar(select(VoiceRecording))
     assert rec is not None
     assert rec.user_id == users["ana"]
+    # the colleague's bridge is recorded from the hand-over: the second leg
+    records = standin.calls("POST", "/record")
+    assert [r["name"] for r in records] == [
+        f"escucha-call-{c.contact_id}",
+        f"escucha-call-{c.contact_id}-leg2",
+    ]
+    assert records[1]["format"] == "wav"
     # the colleague ends the call: both legs go and the colleague wraps up
     standin.hangup(luis_leg)
     wait_until(lambda: _contact(session, c.contact_id).state == "wrap_up", what="the end")
     wait_until(lambda: c.caller not in standin.legs, what="the caller hung up")
     assert _agent_state(session, users["luis"]) == "wrap_up"
+    _assert_two_legs_transcribed(session, c.contact_id, users)
+
+
+def _assert_two_legs_transcribed(session: Session, contact_id: int, users: dict[str, int]) -> None:
+    """The call's recording is the first agent's leg then the colleague's, each attached once
+    and queued for transcription."""
+
+    def legs() -> list[tuple[int, int | None]]:
+        session.expire_all()
+        rows = session.scalars(
+            select(VoiceRecording)
+            .where(VoiceRecording.contact_id == contact_id)
+            .order_by(VoiceRecording.leg)
+        )
+        return [(r.leg, r.user_id) for r in rows]
+
+    wait_until(lambda: len(legs()) == 2, what="the colleague's leg attached")
+    assert legs() == [(1, users["ana"]), (2, users["luis"])]
+    transcripts = session.scalars(
+        select(SpeechTranscript)
+        .where(SpeechTranscript.contact_id == contact_id)
+        .order_by(SpeechTranscript.id)
+    ).all()
+    assert [(Path(t.recording_uri).name, t.status) for t in transcripts] == [
+        ("000000.part", "queued"),
+        ("leg2-000000.part", "queued"),
+    ]
 
 
 def test_the_agent_goes_back_to_the_customer(
@@ -361,3 +403,62 @@ def test_a_node_that_restarts_during_a_consult_takes_it_up_and_hands_over(
         what="the customer in the colleague's bridge, by the new node",
     )
     wait_until(lambda: c.ana_leg not in standin.legs, what="the first agent's leg hung up")
+
+
+def test_a_restart_during_the_colleagues_leg_records_it_once(
+    make_node: NodeFactory,
+    ari_settings: Settings,
+    standin: AriStandIn,
+    session: Session,
+    said: Said,
+    clock: FrozenClock,
+    users: dict[str, int],
+) -> None:
+    first = _recording_node(make_node, ari_settings, "before")
+    standin.auto_answer["PJSIP/luis"] = 0.02
+    c = _consulting(standin, session, said, clock, users)
+    luis_leg = _colleague_leg(standin, c)
+    wait_until(lambda: _consult(session, c.consult_id).answered_at, what="answered")
+    voice.hand_over(session, users["ana"], c.consult_id, now=clock.now())
+    session.commit()
+    wait_until(
+        lambda: len(standin.calls("POST", "/record")) == 2, what="the colleague's bridge recorded"
+    )
+    wait_until(
+        lambda: session.scalar(select(VoiceRecording.leg)) == 1, what="the first leg attached"
+    )
+    session.rollback()
+    first.stop()  # escucha restarts: the PBX keeps the call and its recording going
+    second = _recording_node(make_node, ari_settings, "after")
+    wait_until(lambda: second.driver.counters.reconciled == 1, what="the call taken up")
+    standin.hangup(luis_leg)
+    wait_until(lambda: _contact(session, c.contact_id).state == "wrap_up", what="the end")
+    _assert_two_legs_transcribed(session, c.contact_id, users)
+    assert len(standin.calls("POST", "/record")) == 2  # not recorded again by the new node
+
+
+def test_a_call_transferred_to_a_queue_reaches_the_next_agent_whose_bridge_is_the_next_leg(
+    make_node: NodeFactory,
+    ari_settings: Settings,
+    standin: AriStandIn,
+    session: Session,
+    said: Said,
+    clock: FrozenClock,
+    users: dict[str, int],
+) -> None:
+    _recording_node(make_node, ari_settings, "blind")
+    caller, ana_leg, contact_id = talking_with_ana(standin, session, said, clock, users["ana"])
+    routing.transfer(session, users["ana"], contact_id, "averias", now=clock.now(), note="fuga")
+    session.commit()
+    wait_until(lambda: ana_leg not in standin.legs, what="the agent's leg hung up")
+    # a colleague becomes free while the caller waits: the line connects them
+    standin.auto_answer["PJSIP/luis"] = 0.02
+    routing.set_agent_state(session, users["luis"], "available", now=clock.now())
+    session.commit()
+    wait_until(lambda: _contact(session, contact_id).state == "connected", what="Luis answers")
+    wait_until(lambda: len(standin.calls("POST", "/record")) == 2, what="Luis's bridge recorded")
+    assert standin.calls("POST", "/record")[1]["name"] == f"escucha-call-{contact_id}-leg2"
+    luis_leg = standin.leg_of(f"{caller}-a")[-1]
+    assert _bridge_of(standin, caller) == {caller, luis_leg}
+    standin.hangup(luis_leg)
+    _assert_two_legs_transcribed(session, contact_id, users)

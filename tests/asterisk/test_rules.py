@@ -89,3 +89,11 @@ def test_ami_framing() -> None:
         "Queue": "q",
     }
     assert A.interface_user("Local/200@from-queue/n") == "200"
+
+
+def test_a_call_recordings_name_says_its_contact_and_leg() -> None:
+    for contact, leg in ((7, 1), (7, 2), (120, 3)):
+        assert A.call_recording_leg(A.call_recording(contact, leg)) == (contact, leg)
+    assert A.call_recording(7, 1) == "escucha-call-7"  # as before a call had legs
+    for other in ("escucha-vm-7", "escucha-call-", "escucha-call-7-legx", "x-escucha-call-7"):
+        assert A.call_recording_leg(other) is None

@@ -177,7 +177,7 @@ def test_a_leg_with_too_little_audio_is_skipped_saying_why(
     assert "too little to transcribe" in page
 
 
-def test_a_bridge_recording_from_the_pbx_is_sent_to_transcription(
+def test_each_bridge_recording_from_the_pbx_is_a_leg_transcribed_on_its_own(
     english_call: Contact,
     conf: Settings,
     call_en: tuple[Path, synth.Truth],
@@ -187,17 +187,31 @@ def test_a_bridge_recording_from_the_pbx_is_sent_to_transcription(
 ) -> None:
     wav, truth = call_en
     contact = session.get_one(Contact, english_call.id)
-    rec = pbx.attach_recording(
-        session,
-        contact,
-        wav.read_bytes(),
-        user_id=contact.agent_id or 0,
-        now=START,
-        settings=conf,
+    colleague = demo(session)["luis"]
+    data = wav.read_bytes()
+    first = pbx.attach_recording(
+        session, contact, data, user_id=contact.agent_id or 0, now=START, settings=conf
     )
-    assert rec is not None
+    second = pbx.attach_recording(
+        session, contact, data, user_id=colleague, now=START, settings=conf, leg=2
+    )
+    again = pbx.attach_recording(
+        session, contact, data[:100], user_id=colleague, now=START, settings=conf, leg=2
+    )
+    assert first is not None
+    assert second is not None
+    assert again is second  # a leg already attached is kept
+    assert [(r.leg, r.user_id) for r in voice.recordings_of(session, contact.id)] == [
+        (1, contact.agent_id),
+        (2, colleague),
+    ]
     session.commit()
     run_due(session_factory, conf, clock)
-    (row,) = _transcripts(session)
-    assert (row.status, row.source, row.channels) == ("done", "voice", 2), row.error
-    assert [t["speaker"] for t in row.turns] == [t["speaker"] for t in truth.turns]
+    rows = _transcripts(session)
+    assert [Path(r.recording_uri).name for r in rows] == [
+        R.piece_name(1, 0),
+        R.piece_name(2, 0),
+    ]
+    for row in rows:
+        assert (row.status, row.source, row.channels) == ("done", "voice", 2), row.error
+    assert [t["speaker"] for t in rows[0].turns] == [t["speaker"] for t in truth.turns]

@@ -46,7 +46,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -360,8 +360,14 @@ class Driver:
             found = pbx.channel_row(session, cid)
             if found is not None:
                 found.bridge_id = bridge
+        self._record(session, line, bridge)
+
+    def _record(self, session: Session, line: Line, bridge: str) -> None:
+        """Record the agent's bridge the customer has just entered: the next leg of the call's
+        recording (the first agent's, then a colleague's after a hand-over, ...)."""
         if self.settings.record_calls:
-            self.client.record_bridge(bridge, f"escucha-call-{line.contact_id}")
+            leg = pbx.agent_bridges(session, line.contact_id)
+            self.client.record_bridge(bridge, A.call_recording(line.contact_id, max(leg, 1)))
 
     def _leg_failed(self, session: Session, leg: str, status: str, *, now: datetime) -> None:
         """The agent's phone did not answer (or could not ring): back in line."""
@@ -539,6 +545,7 @@ class Driver:
             found = pbx.channel_row(session, line.channel)
             if found is not None:
                 found.bridge_id = line.bridge
+            self._record(session, line, line.bridge)
 
     def _drop_consult(self, session: Session, line: Line, outcome: str, *, now: datetime) -> None:
         """The call ends during a consult: the consult ends with ``outcome`` and the
@@ -613,8 +620,8 @@ class Driver:
                 duration_s=float(duration) if isinstance(duration, int | float) else None,
             )
             self.run(session, line, turn, now=now)
-        elif name.startswith("escucha-call-"):
-            contact_id = int(name.removeprefix("escucha-call-") or 0)
+        elif (found := A.call_recording_leg(name)) is not None:
+            contact_id, leg = found
             contact = session.get(Contact, contact_id)
             data = self.client.stored_recording(name)
             if contact is None or data is None:
@@ -625,9 +632,22 @@ class Driver:
                 or contact.agent_id
                 or pbx.answering_agent(session, contact.id)
             )
+            duration = recording.get("duration")
+            started = (
+                now - timedelta(seconds=float(duration))
+                if leg > 1 and isinstance(duration, int | float)
+                else None
+            )
             if user is not None:
                 pbx.attach_recording(
-                    session, contact, data, user_id=user, now=now, settings=self.settings
+                    session,
+                    contact,
+                    data,
+                    user_id=user,
+                    now=now,
+                    settings=self.settings,
+                    leg=leg,
+                    started_at=started,
                 )
 
     # --- outbound callbacks ----------------------------------------------------------------
@@ -684,7 +704,10 @@ class Driver:
                     self.run(session, line, turn, now=now)
                 elif line.mode == "wait":
                     turn = telephony.wait_turn(session, PROVIDER, line.channel, now=now)
-                    if turn.phase in ("queue", "offered") and not turn.texts():
+                    quiet = not turn.texts() and not any(
+                        isinstance(a, R.Connect) for a in turn.actions
+                    )
+                    if turn.phase in ("queue", "offered") and quiet:
                         line.deadline = mono + self.poll_s  # nothing to say: the music goes on
                     else:
                         self.run(session, line, turn, now=now)

@@ -173,3 +173,30 @@ def interface_user(interface: str) -> str:
     """The user a queue member stands for: ``PJSIP/ana`` -> ``ana``, ``Local/200@x`` -> ``200``."""
     _tech, resource = split_endpoint(interface)
     return resource.split("/", 1)[0]
+
+
+CALL_RECORDING_RE = re.compile(r"^escucha-call-(\d+)(?:-leg(\d+))?$")
+
+
+def call_recording(contact_id: int, leg: int) -> str:
+    """The name of the recording of the ``leg``-th agent's bridge of a call (the first keeps
+    the name of the time when a call had one recording).
+
+    >>> call_recording(7, 1), call_recording(7, 2)
+    ('escucha-call-7', 'escucha-call-7-leg2')
+    """
+    return f"escucha-call-{contact_id}" if leg == 1 else f"escucha-call-{contact_id}-leg{leg}"
+
+
+def call_recording_leg(name: str) -> tuple[int, int] | None:
+    """The contact and leg a recording's name stands for; ``None`` for another recording.
+
+    >>> call_recording_leg("escucha-call-7"), call_recording_leg("escucha-call-7-leg2")
+    ((7, 1), (7, 2))
+    >>> call_recording_leg("escucha-vm-7") is None
+    True
+    """
+    found = CALL_RECORDING_RE.match(name)
+    if found is None:
+        return None
+    return int(found[1]), int(found[2] or 1)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from escucha.errors import InvalidInput, NotFound
 from escucha.ivr import audio
 from escucha.org.models import AgentProfile, Organisation
 from escucha.voice.models import VoiceRecording
+from escucha.voice.rules import piece_name
 from escucha.voice.service import recordings_dir, transcribe_leg
 
 #: Asterisk's ``wav`` format: 8 kHz, 16-bit, mono.
@@ -209,6 +210,23 @@ def trunk(session: Session) -> str:
 # --- recordings -----------------------------------------------------------------------------
 
 
+def agent_bridges(session: Session, contact_id: int) -> int:
+    """How many agents' bridges the customer has entered so far: the answered legs put in a
+    bridge that are (or became, handed over) the call's agent. The n-th bridge is the n-th leg
+    of the recording."""
+    return int(
+        session.scalar(
+            select(func.count(AriChannel.id)).where(
+                AriChannel.contact_id == contact_id,
+                AriChannel.role == "agent",
+                AriChannel.answered_at.is_not(None),
+                AriChannel.bridge_id.is_not(None),
+            )
+        )
+        or 0
+    )
+
+
 def attach_recording(
     session: Session,
     contact: Contact,
@@ -217,23 +235,30 @@ def attach_recording(
     user_id: int,
     now: datetime,
     settings: Settings,
+    leg: int = 1,
+    started_at: datetime | None = None,
 ) -> VoiceRecording | None:
-    """The bridge's recording (WAV, fetched from the PBX) attached to the contact, stored as
-    web calls' recordings are (one piece) and sent to transcription; a recording already
-    attached is kept."""
-    found = session.scalar(select(VoiceRecording).where(VoiceRecording.contact_id == contact.id))
+    """Leg ``leg`` of the call's recording: the recording of the bridge of that agent (WAV,
+    fetched from the PBX) attached to the contact, stored as web calls' legs are (one piece)
+    and sent to transcription; a leg already attached is kept."""
+    found = session.scalar(
+        select(VoiceRecording).where(
+            VoiceRecording.contact_id == contact.id, VoiceRecording.leg == leg
+        )
+    )
     if found is not None or not data:
         return found
     folder = recordings_dir(settings) / str(contact.id)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "000000.part").write_bytes(data)
+    (folder / piece_name(leg, 0)).write_bytes(data)
     rec = VoiceRecording(
         contact_id=contact.id,
+        leg=leg,
         user_id=user_id,
         content_type="audio/wav",
         chunks=1,
         bytes=len(data),
-        started_at=contact.answered_at or now,
+        started_at=started_at or contact.answered_at or now,
         updated_at=now,
     )
     session.add(rec)
