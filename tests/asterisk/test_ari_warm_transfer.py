@@ -462,3 +462,28 @@ def test_a_call_transferred_to_a_queue_reaches_the_next_agent_whose_bridge_is_th
     assert _bridge_of(standin, caller) == {caller, luis_leg}
     standin.hangup(luis_leg)
     _assert_two_legs_transcribed(session, contact_id, users)
+
+
+def test_a_call_transferred_to_a_queue_with_a_free_agent_reaches_them_at_once(
+    make_node: NodeFactory,
+    ari_settings: Settings,
+    standin: AriStandIn,
+    session: Session,
+    said: Said,
+    clock: FrozenClock,
+    users: dict[str, int],
+) -> None:
+    _recording_node(make_node, ari_settings, "blind-free")
+    caller, ana_leg, contact_id = talking_with_ana(standin, session, said, clock, users["ana"])
+    # Luis is already free in the other queue: the transfer offers the call to him at once
+    standin.auto_answer["PJSIP/luis"] = 0.02
+    routing.set_agent_state(session, users["luis"], "available", now=clock.now())
+    session.commit()
+    routing.transfer(session, users["ana"], contact_id, "averias", now=clock.now(), note="fuga")
+    session.commit()
+    wait_until(lambda: ana_leg not in standin.legs, what="the first agent's leg hung up")
+    wait_until(lambda: _contact(session, contact_id).state == "connected", what="Luis answers")
+    luis_leg = standin.leg_of(f"{caller}-a")[-1]
+    assert luis_leg != ana_leg
+    wait_until(lambda: _bridge_of(standin, caller) == {caller, luis_leg}, what="one bridge")
+    assert _contact(session, contact_id).agent_id == users["luis"]

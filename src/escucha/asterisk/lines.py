@@ -742,7 +742,9 @@ class Driver:
             if line.bridge is not None:
                 self.client.add_channel(line.bridge, line.channel)
             line.held = line.moh = False
-        elif state == "queued":  # transferred to another queue: back in line
+        elif state in ("queued", "offered"):
+            # transferred to another queue (or put back in line): in line again, or offered at
+            # once to an agent already free there; the wait turn connects them
             self._drop_consult(session, line, "lost", now=now)
             if line.agent_channel is not None:
                 leg, line.agent_channel = line.agent_channel, None
